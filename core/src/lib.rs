@@ -1,0 +1,25 @@
+//! The app model of Refract, shared by the macros, the compiler and the worker.
+//!
+//! * [`Var`] is a typed JavaScript expression over state vars, used in pages;
+//! * [`EventSpec`] is a call of an event handler bound to an event trigger;
+//! * [`State`] and [`Handlers`] are what `#[derive(State)]` and `#[refract::handlers]` implement;
+//!   [`StateObject`] and [`StateDescriptor`] are their type-erased forms, which the worker runs;
+//! * [`diff`] computes the delta of an event;
+//! * [`EventError`] is the typed failure of one event.
+//!
+//! Nothing here does I/O.
+
+#![warn(missing_docs)]
+
+mod error;
+mod event;
+mod state;
+mod var;
+
+pub use error::EventError;
+pub use event::{EventSpec, IntoEventChain, IntoValueEvents};
+pub use state::{
+    BoxFuture, HandlerResult, Handlers, State, StateDescriptor, StateError, StateObject,
+    StateRegistry, decode_args, diff,
+};
+pub use var::{Dep, Expr, IntoVar, Numeric, Renderable, Var, count_placeholders};

@@ -1,0 +1,314 @@
+//! States, their handlers, and their type-erased form the worker runs.
+//!
+//! `#[derive(State)]` implements [`State`] (the name and the frontend vars), `#[refract::handlers]`
+//! implements [`Handlers`] (dispatch by name, computed vars); together they make a [`StateObject`]
+//! that a [`StateDescriptor`] can create, decode from a stored shard, and run events on.
+
+use std::collections::BTreeMap;
+use std::fmt::Display;
+use std::future::Future;
+use std::pin::Pin;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::error::EventError;
+
+/// A boxed, sendable future, the return of [`Handlers::dispatch`].
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A state: a struct whose serialisable fields are vars. Implemented by `#[derive(State)]`.
+///
+/// The whole struct (backend vars included) is what is stored as the token's shard; only the
+/// frontend vars (and computed vars) reach the browser.
+pub trait State: Default + Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// The state's name: the snake case of the type's name (`CounterState` → `counter_state`).
+    const NAME: &'static str;
+
+    /// The frontend vars, by field name; backend vars are left out.
+    ///
+    /// # Errors
+    /// When a field's `Serialize` implementation fails.
+    fn frontend_vars(&self) -> Result<Map<String, Value>, serde_json::Error>;
+}
+
+/// The event handlers and computed vars of a state. Implemented by `#[refract::handlers]`.
+pub trait Handlers: State {
+    /// The handlers' method names.
+    const HANDLERS: &'static [&'static str];
+
+    /// Adds the computed vars' current values to `vars`.
+    ///
+    /// # Errors
+    /// When a computed value's `Serialize` implementation fails.
+    fn computed_vars(&self, vars: &mut Map<String, Value>) -> Result<(), serde_json::Error>;
+
+    /// Runs the handler `method` with `args` (a JSON object keyed by parameter name).
+    ///
+    /// # Errors
+    /// [`EventError::UnknownHandler`], [`EventError::BadArguments`], or
+    /// [`EventError::HandlerFailed`] with the handler's own message.
+    fn dispatch<'a>(
+        &'a mut self,
+        method: &'a str,
+        args: Value,
+    ) -> BoxFuture<'a, Result<(), EventError>>;
+}
+
+/// A state's value behind a trait object: what the worker loads, runs and stores.
+pub trait StateObject: Send + Sync {
+    /// Frontend vars and computed vars, by name.
+    ///
+    /// # Errors
+    /// When a var fails to serialise.
+    fn vars(&self) -> Result<Map<String, Value>, StateError>;
+
+    /// The stored form of the whole state (backend vars included), JSON bytes.
+    ///
+    /// # Errors
+    /// When the state fails to serialise.
+    fn encode(&self) -> Result<Vec<u8>, StateError>;
+
+    /// Runs one handler; see [`Handlers::dispatch`].
+    fn dispatch<'a>(
+        &'a mut self,
+        method: &'a str,
+        args: Value,
+    ) -> BoxFuture<'a, Result<(), EventError>>;
+}
+
+impl<S: Handlers> StateObject for S {
+    fn vars(&self) -> Result<Map<String, Value>, StateError> {
+        let mut vars = self.frontend_vars().map_err(StateError::encode::<S>)?;
+        self.computed_vars(&mut vars)
+            .map_err(StateError::encode::<S>)?;
+        Ok(vars)
+    }
+
+    fn encode(&self) -> Result<Vec<u8>, StateError> {
+        serde_json::to_vec(self).map_err(StateError::encode::<S>)
+    }
+
+    fn dispatch<'a>(
+        &'a mut self,
+        method: &'a str,
+        args: Value,
+    ) -> BoxFuture<'a, Result<(), EventError>> {
+        Handlers::dispatch(self, method, args)
+    }
+}
+
+/// A state's (de)serialisation failed.
+#[derive(thiserror::Error, Debug)]
+pub enum StateError {
+    /// A state could not be serialised.
+    #[error("state `{state}` could not be serialised: {source}")]
+    Encode {
+        /// The state's name.
+        state: &'static str,
+        /// The serde error.
+        source: serde_json::Error,
+    },
+    /// A stored shard could not be read back into the state (its type changed incompatibly, or the
+    /// bytes are corrupt).
+    #[error("stored shard of state `{state}` could not be read: {source}")]
+    Decode {
+        /// The state's name.
+        state: &'static str,
+        /// The serde error.
+        source: serde_json::Error,
+    },
+}
+
+impl StateError {
+    fn encode<S: State>(source: serde_json::Error) -> Self {
+        StateError::Encode {
+            state: S::NAME,
+            source,
+        }
+    }
+}
+
+/// Reads a state back from its stored bytes.
+pub type DecodeFn = fn(&[u8]) -> Result<Box<dyn StateObject>, StateError>;
+
+/// How to make, decode and call one state type, without knowing the type.
+#[derive(Clone, Copy)]
+pub struct StateDescriptor {
+    /// The state's name.
+    pub name: &'static str,
+    /// Its handlers' method names.
+    pub handlers: &'static [&'static str],
+    /// A new state with default values.
+    pub new: fn() -> Box<dyn StateObject>,
+    /// A state read back from its stored bytes (see [`StateObject::encode`]).
+    pub decode: DecodeFn,
+}
+
+impl StateDescriptor {
+    /// The descriptor of `S`.
+    pub fn of<S: Handlers>() -> Self {
+        StateDescriptor {
+            name: S::NAME,
+            handlers: S::HANDLERS,
+            new: || Box::new(S::default()),
+            decode: |bytes| match serde_json::from_slice::<S>(bytes) {
+                Ok(state) => Ok(Box::new(state)),
+                Err(source) => Err(StateError::Decode {
+                    state: S::NAME,
+                    source,
+                }),
+            },
+        }
+    }
+}
+
+impl std::fmt::Debug for StateDescriptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateDescriptor")
+            .field("name", &self.name)
+            .field("handlers", &self.handlers)
+            .finish()
+    }
+}
+
+/// The states of an app, by name.
+#[derive(Clone, Debug, Default)]
+pub struct StateRegistry {
+    states: BTreeMap<&'static str, StateDescriptor>,
+}
+
+impl StateRegistry {
+    /// Adds `S`. A second state with the same name replaces the first.
+    pub fn register<S: Handlers>(&mut self) {
+        let d = StateDescriptor::of::<S>();
+        self.states.insert(d.name, d);
+    }
+
+    /// The state named `name`.
+    pub fn get(&self, name: &str) -> Option<&StateDescriptor> {
+        self.states.get(name)
+    }
+
+    /// All states, by name.
+    pub fn iter(&self) -> impl Iterator<Item = &StateDescriptor> {
+        self.states.values()
+    }
+
+    /// Splits `state_name.method` and checks that it names a registered handler.
+    ///
+    /// # Errors
+    /// [`EventError::UnknownHandler`] otherwise.
+    pub fn resolve<'h>(&self, handler: &'h str) -> Result<(&StateDescriptor, &'h str), EventError> {
+        let unknown = || EventError::UnknownHandler(handler.to_owned());
+        let (state, method) = handler.split_once('.').ok_or_else(unknown)?;
+        let desc = self.get(state).ok_or_else(unknown)?;
+        if desc.handlers.contains(&method) {
+            Ok((desc, method))
+        } else {
+            Err(unknown())
+        }
+    }
+
+    /// `{state_name: {var: value}}` of every state at its default value: the compiled page's
+    /// initial store, and the state of a token nothing was stored for yet.
+    ///
+    /// # Errors
+    /// When a default state fails to serialise.
+    pub fn default_vars(&self) -> Result<Map<String, Value>, StateError> {
+        let mut all = Map::new();
+        for d in self.states.values() {
+            all.insert(d.name.to_owned(), Value::Object((d.new)().vars()?));
+        }
+        Ok(all)
+    }
+}
+
+/// Deserialises the arguments of the handler `state.method` (a JSON object keyed by parameter name; `null` counts as
+/// `{}`) into the struct `A` the handler macro generates.
+///
+/// # Errors
+/// [`EventError::BadArguments`] naming the handler and what is wrong.
+pub fn decode_args<A: DeserializeOwned>(
+    state: &str,
+    method: &str,
+    args: Value,
+) -> Result<A, EventError> {
+    let args = if args.is_null() {
+        Value::Object(Map::new())
+    } else {
+        args
+    };
+    serde_json::from_value(args)
+        .map_err(|e| EventError::BadArguments(format!("handler `{state}.{method}`: {e}")))
+}
+
+/// What a handler may return: `()`, or `Result<(), E>` where `E: Display` (the error's text is what
+/// the browser receives).
+pub trait HandlerResult {
+    /// `Err` with the handler's message if it failed.
+    fn into_result(self) -> Result<(), String>;
+}
+
+impl HandlerResult for () {
+    fn into_result(self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+impl<E: Display> HandlerResult for Result<(), E> {
+    fn into_result(self) -> Result<(), String> {
+        self.map_err(|e| e.to_string())
+    }
+}
+
+/// The delta between two var maps of one state: the vars of `after` whose value differs from
+/// `before` (or that `before` lacks).
+pub fn diff(before: &Map<String, Value>, after: Map<String, Value>) -> Map<String, Value> {
+    after
+        .into_iter()
+        .filter(|(k, v)| before.get(k) != Some(v))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn diff_keeps_only_changed_and_new_vars() {
+        let before = json!({"a": 1, "b": [1, 2], "c": "x"});
+        let after = json!({"a": 1, "b": [1, 2, 3], "c": "x", "d": null});
+        let d = diff(
+            before.as_object().unwrap(),
+            after.as_object().unwrap().clone(),
+        );
+        assert_eq!(Value::Object(d), json!({"b": [1, 2, 3], "d": null}));
+    }
+
+    #[test]
+    fn decode_args_reports_the_handler() {
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Args {
+            n: i64,
+        }
+        let err = decode_args::<Args>("s", "add", json!({"n": "five"})).unwrap_err();
+        assert_eq!(err.code(), "bad_arguments");
+        assert!(err.to_string().contains("s.add"), "{err}");
+        assert!(decode_args::<Args>("s", "add", json!({"n": 1, "m": 2})).is_err());
+        assert_eq!(
+            decode_args::<Args>("s", "add", json!({"n": 4})).unwrap().n,
+            4
+        );
+    }
+
+    #[test]
+    fn handler_results() {
+        assert_eq!(().into_result(), Ok(()));
+        assert_eq!(Err::<(), _>("boom").into_result(), Err("boom".to_owned()));
+    }
+}

@@ -1,0 +1,399 @@
+//! Procedural macros of Refract; app authors use them through the `refract` crate.
+//!
+//! * `#[derive(State)]`: a state's name, its frontend vars, and one `Var` accessor per frontend
+//!   field for pages (`CounterState::count()`); `#[backend]` fields stay on the server.
+//! * `#[handlers]` on the state's `impl` block: `pub` methods taking `&mut self` become event
+//!   handlers, `#[computed]` methods computed vars; each gets a page-facing associated function of
+//!   the same name (`CounterState::add(5)` builds the event spec, `TodoState::open_count()` is the
+//!   computed var), and the method itself is renamed `__handler_<name>` / `__computed_<name>`.
+//! * `#[derive(VarFields)]` on a struct held in vars: typed field access on `Var<ThatStruct>`.
+//!
+//! Generated code names everything through `::refract`, so an app depends on `refract` only.
+
+#![warn(missing_docs)]
+
+use proc_macro::TokenStream;
+use proc_macro2::{Span, TokenStream as Tokens};
+use quote::{format_ident, quote};
+use syn::{
+    Data, DeriveInput, Fields, FnArg, Ident, ImplItem, ItemImpl, Pat, ReturnType, Type, Visibility,
+    parse_macro_input, spanned::Spanned,
+};
+
+/// Derives `refract::core::State`; see the crate docs. Mark server-only fields `#[backend]`.
+#[proc_macro_derive(State, attributes(backend))]
+pub fn derive_state(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    state_impl(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Turns a state's `impl` block into its event handlers and computed vars; see the crate docs.
+#[proc_macro_attribute]
+pub fn handlers(attr: TokenStream, item: TokenStream) -> TokenStream {
+    if !attr.is_empty() {
+        let err = syn::Error::new(Span::call_site(), "#[handlers] takes no arguments");
+        return err.into_compile_error().into();
+    }
+    let item = parse_macro_input!(item as ItemImpl);
+    handlers_impl(item)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Derives typed field accessors on `Var<Self>` through a trait named `<Type>VarFields`.
+#[proc_macro_derive(VarFields)]
+pub fn derive_var_fields(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    var_fields_impl(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// `CounterState` → `counter_state`; `HTTPState` → `http_state`.
+fn snake_case(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    let mut out = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_uppercase() {
+            let prev = i.checked_sub(1).map(|j| chars[j]);
+            let next = chars.get(i + 1);
+            let boundary = match prev {
+                Some(p) => {
+                    p.is_lowercase()
+                        || p.is_ascii_digit()
+                        || (p.is_uppercase() && next.is_some_and(|n| n.is_lowercase()))
+                }
+                None => false,
+            };
+            if boundary {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn named_fields(input: &DeriveInput, what: &str) -> syn::Result<Vec<syn::Field>> {
+    if !input.generics.params.is_empty() {
+        return Err(syn::Error::new(
+            input.generics.span(),
+            format!("a {what} cannot be generic"),
+        ));
+    }
+    match &input.data {
+        Data::Struct(s) => match &s.fields {
+            Fields::Named(f) => Ok(f.named.iter().cloned().collect()),
+            _ => Err(syn::Error::new(
+                input.ident.span(),
+                format!("a {what} needs named fields"),
+            )),
+        },
+        _ => Err(syn::Error::new(
+            input.ident.span(),
+            format!("a {what} must be a struct"),
+        )),
+    }
+}
+
+fn has_attr(attrs: &[syn::Attribute], name: &str) -> bool {
+    attrs.iter().any(|a| a.path().is_ident(name))
+}
+
+/// Whether a field carries `#[serde(skip)]` (or `skip_serializing`): it is not stored, so not a var.
+fn serde_skipped(field: &syn::Field) -> bool {
+    field
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("serde"))
+        .any(|a| {
+            let mut skip = false;
+            let _ = a.parse_nested_meta(|m| {
+                if m.path.is_ident("skip") || m.path.is_ident("skip_serializing") {
+                    skip = true;
+                }
+                if m.input.peek(syn::Token![=]) {
+                    let _: syn::Expr = m.value()?.parse()?;
+                }
+                Ok(())
+            });
+            skip
+        })
+}
+
+fn state_impl(input: &DeriveInput) -> syn::Result<Tokens> {
+    let ident = &input.ident;
+    let name = snake_case(&ident.to_string());
+    let fields = named_fields(input, "state")?;
+    let frontend: Vec<&syn::Field> = fields
+        .iter()
+        .filter(|f| !has_attr(&f.attrs, "backend") && !serde_skipped(f))
+        .collect();
+    let var_names: Vec<String> = frontend
+        .iter()
+        .map(|f| f.ident.as_ref().map(Ident::to_string).unwrap_or_default())
+        .collect();
+    let idents: Vec<&Ident> = frontend.iter().filter_map(|f| f.ident.as_ref()).collect();
+    let types: Vec<&Type> = frontend.iter().map(|f| &f.ty).collect();
+    let docs = var_names
+        .iter()
+        .map(|v| format!("The var `{v}` of the state `{name}`, for pages."));
+    Ok(quote! {
+        impl ::refract::core::State for #ident {
+            const NAME: &'static str = #name;
+
+            fn frontend_vars(&self) -> ::core::result::Result<
+                ::refract::serde_json::Map<::std::string::String, ::refract::serde_json::Value>,
+                ::refract::serde_json::Error,
+            > {
+                #[allow(unused_mut)]
+                let mut vars = ::refract::serde_json::Map::new();
+                #( vars.insert(::std::string::String::from(#var_names), ::refract::serde_json::to_value(&self.#idents)?); )*
+                ::core::result::Result::Ok(vars)
+            }
+        }
+
+        impl #ident {
+            #(
+                #[doc = #docs]
+                pub fn #idents() -> ::refract::core::Var<#types> {
+                    ::refract::core::Var::state_var(#name, #var_names)
+                }
+            )*
+        }
+    })
+}
+
+fn var_fields_impl(input: &DeriveInput) -> syn::Result<Tokens> {
+    let ident = &input.ident;
+    let vis = &input.vis;
+    let fields = named_fields(input, "VarFields type")?;
+    let fields: Vec<&syn::Field> = fields.iter().filter(|f| !serde_skipped(f)).collect();
+    let trait_name = format_ident!("{}VarFields", ident);
+    let idents: Vec<&Ident> = fields.iter().filter_map(|f| f.ident.as_ref()).collect();
+    let names: Vec<String> = idents.iter().map(|i| i.to_string()).collect();
+    let types: Vec<&Type> = fields.iter().map(|f| &f.ty).collect();
+    let trait_doc = format!("Typed field access on `Var<{ident}>`, derived by `VarFields`.");
+    Ok(quote! {
+        #[doc = #trait_doc]
+        #vis trait #trait_name {
+            #(
+                #[doc = concat!("The field `", #names, "`.")]
+                fn #idents(&self) -> ::refract::core::Var<#types>;
+            )*
+        }
+        impl #trait_name for ::refract::core::Var<#ident> {
+            #( fn #idents(&self) -> ::refract::core::Var<#types> { self.field(#names) } )*
+        }
+    })
+}
+
+struct Handler {
+    name: Ident,
+    renamed: Ident,
+    params: Vec<(Ident, Type)>,
+    is_async: bool,
+    docs: Vec<syn::Attribute>,
+}
+
+struct Computed {
+    name: Ident,
+    renamed: Ident,
+    ty: Type,
+    docs: Vec<syn::Attribute>,
+}
+
+fn doc_attrs(attrs: &[syn::Attribute]) -> Vec<syn::Attribute> {
+    attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .cloned()
+        .collect()
+}
+
+fn handlers_impl(mut item: ItemImpl) -> syn::Result<Tokens> {
+    if item.trait_.is_some() || !item.generics.params.is_empty() {
+        return Err(syn::Error::new(
+            item.span(),
+            "#[handlers] goes on a state's own, non-generic impl block",
+        ));
+    }
+    let self_ty = item.self_ty.clone();
+    let mut handlers = Vec::new();
+    let mut computed = Vec::new();
+    for impl_item in &mut item.items {
+        let ImplItem::Fn(f) = impl_item else { continue };
+        let is_computed = has_attr(&f.attrs, "computed");
+        let receiver = match f.sig.inputs.first() {
+            Some(FnArg::Receiver(r)) => Some(r.mutability.is_some() && r.reference.is_some()),
+            _ => None,
+        };
+        if is_computed {
+            f.attrs.retain(|a| !a.path().is_ident("computed"));
+            if receiver != Some(false) || f.sig.inputs.len() != 1 || f.sig.asyncness.is_some() {
+                return Err(syn::Error::new(
+                    f.sig.span(),
+                    "a #[computed] var is `fn name(&self) -> T`",
+                ));
+            }
+            let ReturnType::Type(_, ty) = &f.sig.output else {
+                return Err(syn::Error::new(
+                    f.sig.span(),
+                    "a #[computed] var returns its value",
+                ));
+            };
+            let name = f.sig.ident.clone();
+            let renamed = format_ident!("__computed_{}", name);
+            computed.push(Computed {
+                name,
+                renamed: renamed.clone(),
+                ty: (**ty).clone(),
+                docs: doc_attrs(&f.attrs),
+            });
+            f.sig.ident = renamed;
+            f.vis = Visibility::Inherited;
+        } else if matches!(f.vis, Visibility::Public(_)) && receiver == Some(true) {
+            if !f.sig.generics.params.is_empty() {
+                return Err(syn::Error::new(
+                    f.sig.generics.span(),
+                    "an event handler cannot be generic",
+                ));
+            }
+            let mut params = Vec::new();
+            for arg in f.sig.inputs.iter().skip(1) {
+                let FnArg::Typed(pt) = arg else { continue };
+                let Pat::Ident(pi) = &*pt.pat else {
+                    return Err(syn::Error::new(
+                        pt.pat.span(),
+                        "handler parameters must be plain names",
+                    ));
+                };
+                params.push((pi.ident.clone(), (*pt.ty).clone()));
+            }
+            let name = f.sig.ident.clone();
+            let renamed = format_ident!("__handler_{}", name);
+            handlers.push(Handler {
+                name,
+                renamed: renamed.clone(),
+                params,
+                is_async: f.sig.asyncness.is_some(),
+                docs: doc_attrs(&f.attrs),
+            });
+            f.sig.ident = renamed;
+            f.vis = Visibility::Inherited;
+        }
+    }
+
+    let builders = handlers.iter().map(|h| {
+        let Handler { name, params, docs, .. } = h;
+        let method = name.to_string();
+        let pnames: Vec<&Ident> = params.iter().map(|p| &p.0).collect();
+        let pstrs: Vec<String> = pnames.iter().map(|p| p.to_string()).collect();
+        let ptys: Vec<&Type> = params.iter().map(|p| &p.1).collect();
+        quote! {
+            #(#docs)*
+            ///
+            /// Page-facing: builds the event spec that calls this handler with the given arguments
+            /// (values or vars, evaluated in the browser when the trigger fires).
+            pub fn #name(#( #pnames: impl ::refract::core::IntoVar<#ptys> ),*) -> ::refract::core::EventSpec {
+                ::refract::core::EventSpec::new(::std::format!("{}.{}", <Self as ::refract::core::State>::NAME, #method))
+                    #( .arg(#pstrs, ::refract::core::IntoVar::into_var(#pnames)) )*
+            }
+        }
+    });
+    let accessors = computed.iter().map(|c| {
+        let Computed { name, ty, docs, .. } = c;
+        let var = name.to_string();
+        quote! {
+            #(#docs)*
+            ///
+            /// Page-facing: the computed var, recomputed after every event of this state.
+            pub fn #name() -> ::refract::core::Var<#ty> {
+                ::refract::core::Var::state_var(<Self as ::refract::core::State>::NAME, #var)
+            }
+        }
+    });
+    let handler_names: Vec<String> = handlers.iter().map(|h| h.name.to_string()).collect();
+    let arms = handlers.iter().map(|h| {
+        let method = h.name.to_string();
+        let renamed = &h.renamed;
+        let pnames: Vec<&Ident> = h.params.iter().map(|p| &p.0).collect();
+        let ptys: Vec<&Type> = h.params.iter().map(|p| &p.1).collect();
+        let call = if h.is_async {
+            quote! { self.#renamed(#(#pnames),*).await }
+        } else {
+            quote! { self.#renamed(#(#pnames),*) }
+        };
+        quote! {
+            #method => {
+                #[derive(::refract::serde::Deserialize)]
+                #[serde(crate = "::refract::serde", deny_unknown_fields)]
+                struct Args { #( #pnames: #ptys ),* }
+                let Args { #(#pnames),* } = ::refract::core::decode_args(
+                    <Self as ::refract::core::State>::NAME, method, args,
+                )?;
+                ::refract::core::HandlerResult::into_result(#call)
+                    .map_err(::refract::core::EventError::HandlerFailed)
+            }
+        }
+    });
+    let cnames: Vec<String> = computed.iter().map(|c| c.name.to_string()).collect();
+    let crenamed: Vec<&Ident> = computed.iter().map(|c| &c.renamed).collect();
+
+    Ok(quote! {
+        #item
+
+        impl #self_ty {
+            #(#builders)*
+            #(#accessors)*
+        }
+
+        impl ::refract::core::Handlers for #self_ty {
+            const HANDLERS: &'static [&'static str] = &[#(#handler_names),*];
+
+            fn computed_vars(
+                &self,
+                vars: &mut ::refract::serde_json::Map<::std::string::String, ::refract::serde_json::Value>,
+            ) -> ::core::result::Result<(), ::refract::serde_json::Error> {
+                #( vars.insert(::std::string::String::from(#cnames), ::refract::serde_json::to_value(self.#crenamed())?); )*
+                let _ = vars;
+                ::core::result::Result::Ok(())
+            }
+
+            fn dispatch<'a>(
+                &'a mut self,
+                method: &'a str,
+                args: ::refract::serde_json::Value,
+            ) -> ::refract::core::BoxFuture<'a, ::core::result::Result<(), ::refract::core::EventError>> {
+                ::std::boxed::Box::pin(async move {
+                    match method {
+                        #(#arms)*
+                        other => {
+                            let _ = args;
+                            ::core::result::Result::Err(::refract::core::EventError::UnknownHandler(
+                                ::std::format!("{}.{}", <Self as ::refract::core::State>::NAME, other),
+                            ))
+                        }
+                    }
+                })
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snake_case;
+
+    #[test]
+    fn snake_case_names() {
+        assert_eq!(snake_case("CounterState"), "counter_state");
+        assert_eq!(snake_case("HTTPState"), "http_state");
+        assert_eq!(snake_case("State2Go"), "state2_go");
+        assert_eq!(snake_case("todo"), "todo");
+    }
+}
