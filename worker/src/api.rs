@@ -1,0 +1,85 @@
+//! The gateway ↔ worker contract, independent of transport: in embedded mode the gateway calls an
+//! [`Engine`](crate::Engine) directly; in distributed mode the same calls travel over gRPC.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures_util::stream::BoxStream;
+use refract_core::EventError;
+use serde_json::{Map, Value};
+
+/// One client event to process.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRequest {
+    /// The client's token (already verified by the gateway).
+    pub token: String,
+    /// The per-token event sequence number (≥ 1), given by the browser runtime.
+    pub seq: u64,
+    /// `state_name.method`.
+    pub handler: String,
+    /// The arguments: a JSON object keyed by parameter name, or `null` for none.
+    pub args: Value,
+}
+
+/// What became of an event that did not fail.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The event ran and was committed as `version`; `frame` is the delta frame that was published
+    /// (`{"type":"delta","version":..,"seq":..,"delta":{..}}`, see `docs/protocol.md`).
+    Applied {
+        /// The token's state version after the event.
+        version: u64,
+        /// The published delta frame, JSON text.
+        frame: Arc<str>,
+    },
+    /// The event's sequence number was already applied: it was not run again.
+    Duplicate,
+}
+
+/// A token's full state, for a `hydrate` frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hydration {
+    /// The state version.
+    pub version: u64,
+    /// The last applied event sequence number (0 when none).
+    pub last_seq: u64,
+    /// `{state_name: {var: value}}`: frontend and computed vars of every state.
+    pub state: Map<String, Value>,
+}
+
+/// Processes events and reads whole states: implemented by the [`Engine`](crate::Engine) and, in
+/// distributed mode, by the gateway's gRPC client.
+#[async_trait]
+pub trait Processor: Send + Sync {
+    /// Processes one event: exactly once per `(token, seq)`, under the token's lock.
+    ///
+    /// # Errors
+    /// The [`EventError`] to send the client; the stored state is then as before the event.
+    async fn process(&self, event: EventRequest) -> Result<Outcome, EventError>;
+
+    /// The token's full state.
+    ///
+    /// # Errors
+    /// [`EventError::Internal`] when the store cannot be read.
+    async fn hydrate(&self, token: &str) -> Result<Hydration, EventError>;
+}
+
+/// A stream of published delta frames (JSON text) for one token.
+pub type Subscription = BoxStream<'static, Arc<str>>;
+
+/// Why a subscription could not be made or ended.
+#[derive(thiserror::Error, Debug)]
+#[error("delta feed unavailable: {0}")]
+pub struct FeedError(pub String);
+
+/// The deltas published for tokens: an in-process bus in embedded mode, Redis pub/sub in
+/// distributed mode. A subscriber that falls behind sees a gap in versions and resyncs.
+#[async_trait]
+pub trait DeltaFeed: Send + Sync {
+    /// Subscribes to the deltas of `token` published from now on. The stream ends when the feed
+    /// loses the subscription (the subscriber should then resync).
+    ///
+    /// # Errors
+    /// [`FeedError`] when the feed is unreachable.
+    async fn subscribe(&self, token: &str) -> Result<Subscription, FeedError>;
+}

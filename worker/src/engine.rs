@@ -1,0 +1,328 @@
+//! The engine: processes events over a [`StateStore`] and the app's states.
+//!
+//! For one event: resolve the handler (unknown handlers never touch the store), take the token's
+//! lock and load only the handler's shard, skip a sequence number already applied, run the handler,
+//! diff the vars against their values before it, and commit the changed shard, the new version, the
+//! sequence number and the published delta in one step. A handler that fails or panics releases the
+//! lock and writes nothing.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use futures_util::FutureExt;
+use refract_core::{EventError, StateDescriptor, StateObject, StateRegistry, diff};
+use serde_json::{Map, Value, json};
+use tracing::Instrument;
+
+use crate::api::{EventRequest, Hydration, Outcome, Processor};
+use crate::store::{Commit, StateStore};
+
+/// Runs events of an app's states on a store.
+pub struct Engine<S> {
+    states: Arc<StateRegistry>,
+    store: S,
+}
+
+impl<S: StateStore> Engine<S> {
+    /// An engine for the app's `states` over `store`.
+    pub fn new(states: Arc<StateRegistry>, store: S) -> Self {
+        Engine { states, store }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> EventError {
+    EventError::Internal(e.to_string())
+}
+
+fn decode(
+    desc: &StateDescriptor,
+    shard: Option<&[u8]>,
+) -> Result<Box<dyn StateObject>, EventError> {
+    match shard {
+        Some(bytes) => (desc.decode)(bytes).map_err(internal),
+        None => Ok((desc.new)()),
+    }
+}
+
+/// The delta frame of `docs/protocol.md`.
+fn delta_frame(version: u64, seq: Option<u64>, delta: Map<String, Value>) -> Arc<str> {
+    json!({"type": "delta", "version": version, "seq": seq, "delta": delta})
+        .to_string()
+        .into()
+}
+
+impl<S: StateStore> Engine<S> {
+    async fn run(&self, event: EventRequest) -> Result<Outcome, EventError> {
+        let (desc, method) = self.states.resolve(&event.handler)?;
+        let started = Instant::now();
+        let (loaded, lease) = self
+            .store
+            .acquire(&event.token, &[desc.name])
+            .instrument(tracing::info_span!("acquire", state = desc.name))
+            .await
+            .map_err(internal)?;
+        refract_telemetry::metrics().lock_wait(started.elapsed().as_secs_f64() * 1000.0);
+        if event.seq <= loaded.last_seq {
+            lease.release().await;
+            return Ok(Outcome::Duplicate);
+        }
+        let original = loaded.shards.first().cloned().flatten();
+        let applied = async {
+            let mut state = decode(desc, original.as_deref())?;
+            let before = state.vars().map_err(internal)?;
+            AssertUnwindSafe(state.dispatch(method, event.args))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| {
+                    Err(EventError::HandlerFailed(format!(
+                        "handler `{}` panicked",
+                        event.handler
+                    )))
+                })?;
+            let delta = diff(&before, state.vars().map_err(internal)?);
+            let bytes = state.encode().map_err(internal)?;
+            Ok::<_, EventError>((delta, bytes))
+        }
+        .instrument(tracing::info_span!("handler", method))
+        .await;
+        let (delta, bytes) = match applied {
+            Ok(done) => done,
+            Err(e) => {
+                lease.release().await;
+                return Err(e);
+            }
+        };
+        let changed = if original.as_deref() == Some(&bytes[..]) {
+            Vec::new()
+        } else {
+            vec![(desc.name.to_owned(), bytes)]
+        };
+        let version = loaded.version + 1;
+        let mut by_state = Map::new();
+        if !delta.is_empty() {
+            by_state.insert(desc.name.to_owned(), Value::Object(delta));
+        }
+        let frame = delta_frame(version, Some(event.seq), by_state);
+        let commit = Commit {
+            changed,
+            seq: event.seq,
+            version,
+            frame: frame.clone(),
+        };
+        lease
+            .commit(commit)
+            .instrument(tracing::info_span!("commit", version))
+            .await
+            .map_err(internal)?;
+        Ok(Outcome::Applied { version, frame })
+    }
+}
+
+#[async_trait]
+impl<S: StateStore> Processor for Engine<S> {
+    async fn process(&self, event: EventRequest) -> Result<Outcome, EventError> {
+        let span = tracing::info_span!("process", handler = %event.handler, seq = event.seq);
+        let started = Instant::now();
+        let result = self.run(event).instrument(span.clone()).await;
+        let outcome = span.in_scope(|| match &result {
+            Ok(Outcome::Applied { version, .. }) => {
+                tracing::debug!(version, "applied");
+                "applied"
+            }
+            Ok(Outcome::Duplicate) => {
+                tracing::debug!("duplicate");
+                "duplicate"
+            }
+            Err(e) => {
+                tracing::debug!(code = e.code(), error = %e, "failed");
+                e.code()
+            }
+        });
+        refract_telemetry::metrics().event(
+            "worker",
+            outcome,
+            started.elapsed().as_secs_f64() * 1000.0,
+        );
+        result
+    }
+
+    async fn hydrate(&self, token: &str) -> Result<Hydration, EventError> {
+        let descs: Vec<&StateDescriptor> = self.states.iter().collect();
+        let names: Vec<&str> = descs.iter().map(|d| d.name).collect();
+        let loaded = self.store.snapshot(token, &names).await.map_err(internal)?;
+        let mut state = Map::new();
+        for (desc, shard) in descs.iter().zip(&loaded.shards) {
+            let vars = decode(desc, shard.as_deref())?.vars().map_err(internal)?;
+            state.insert(desc.name.to_owned(), Value::Object(vars));
+        }
+        Ok(Hydration {
+            version: loaded.version,
+            last_seq: loaded.last_seq,
+            state,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryStore;
+    use refract_core::{BoxFuture, Handlers, State, decode_args};
+
+    /// A hand-written state (the macros live downstream): `n` is a var, `secret` a backend var.
+    #[derive(Default, serde::Serialize, serde::Deserialize)]
+    struct Counter {
+        n: i64,
+        secret: i64,
+    }
+
+    impl State for Counter {
+        const NAME: &'static str = "counter";
+        fn frontend_vars(&self) -> Result<Map<String, Value>, serde_json::Error> {
+            Ok(Map::from_iter([("n".to_owned(), json!(self.n))]))
+        }
+    }
+
+    impl Handlers for Counter {
+        const HANDLERS: &'static [&'static str] = &["add", "fail", "touch_secret", "panic"];
+        fn computed_vars(&self, vars: &mut Map<String, Value>) -> Result<(), serde_json::Error> {
+            vars.insert("double".into(), json!(self.n * 2));
+            Ok(())
+        }
+        fn dispatch<'a>(
+            &'a mut self,
+            method: &'a str,
+            args: Value,
+        ) -> BoxFuture<'a, Result<(), EventError>> {
+            Box::pin(async move {
+                #[derive(serde::Deserialize)]
+                struct Add {
+                    by: i64,
+                }
+                match method {
+                    "add" => {
+                        self.n += decode_args::<Add>("counter", method, args)?.by;
+                        Ok(())
+                    }
+                    "fail" => {
+                        self.n = 99;
+                        Err(EventError::HandlerFailed("nope".into()))
+                    }
+                    "touch_secret" => {
+                        self.secret += 1;
+                        Ok(())
+                    }
+                    "panic" => panic!("boom"),
+                    _ => Err(EventError::UnknownHandler(method.into())),
+                }
+            })
+        }
+    }
+
+    fn engine() -> Engine<Arc<MemoryStore>> {
+        let mut states = StateRegistry::default();
+        states.register::<Counter>();
+        Engine::new(Arc::new(states), Arc::new(MemoryStore::new()))
+    }
+
+    fn event(seq: u64, handler: &str, args: Value) -> EventRequest {
+        EventRequest {
+            token: "t".into(),
+            seq,
+            handler: handler.into(),
+            args,
+        }
+    }
+
+    async fn state_of(e: &Engine<Arc<MemoryStore>>) -> Hydration {
+        e.hydrate("t").await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn applies_with_a_delta_of_changed_and_computed_vars() {
+        let e = engine();
+        let Outcome::Applied { version, frame } = e
+            .process(event(1, "counter.add", json!({"by": 2})))
+            .await
+            .unwrap()
+        else {
+            panic!("not applied")
+        };
+        assert_eq!(version, 1);
+        let frame: Value = serde_json::from_str(&frame).unwrap();
+        assert_eq!(
+            frame,
+            json!({"type": "delta", "version": 1, "seq": 1, "delta": {"counter": {"n": 2, "double": 4}}})
+        );
+        let h = state_of(&e).await;
+        assert_eq!((h.version, h.last_seq), (1, 1));
+        assert_eq!(h.state["counter"], json!({"n": 2, "double": 4}));
+    }
+
+    #[tokio::test]
+    async fn a_sequence_number_is_applied_once() {
+        let e = engine();
+        e.process(event(1, "counter.add", json!({"by": 1})))
+            .await
+            .unwrap();
+        assert_eq!(
+            e.process(event(1, "counter.add", json!({"by": 1})))
+                .await
+                .unwrap(),
+            Outcome::Duplicate
+        );
+        assert_eq!(state_of(&e).await.state["counter"]["n"], json!(1));
+    }
+
+    #[tokio::test]
+    async fn failures_leave_the_state_untouched() {
+        let e = engine();
+        e.process(event(1, "counter.add", json!({"by": 5})))
+            .await
+            .unwrap();
+        let before = state_of(&e).await;
+        let cases = [
+            (event(2, "counter.nope", json!({})), "unknown_handler"),
+            (event(2, "other.add", json!({})), "unknown_handler"),
+            (event(2, "counter.add", json!({"by": "x"})), "bad_arguments"),
+            (event(2, "counter.fail", json!({})), "handler_failed"),
+            (event(2, "counter.panic", json!({})), "handler_failed"),
+        ];
+        for (ev, code) in cases {
+            let err = e.process(ev).await.unwrap_err();
+            assert_eq!(err.code(), code, "{err}");
+            assert_eq!(state_of(&e).await, before);
+        }
+        // The failed events did not consume seq 2: it still applies.
+        assert!(matches!(
+            e.process(event(2, "counter.add", json!({"by": 1})))
+                .await
+                .unwrap(),
+            Outcome::Applied { version: 2, .. }
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_backend_change_is_stored_but_not_sent() {
+        let e = engine();
+        let Outcome::Applied { frame, .. } = e
+            .process(event(1, "counter.touch_secret", Value::Null))
+            .await
+            .unwrap()
+        else {
+            panic!("not applied")
+        };
+        assert!(frame.contains("\"delta\":{}"), "{frame}");
+        let stored = e.store().snapshot("t", &["counter"]).await.unwrap();
+        let stored: Value = serde_json::from_slice(stored.shards[0].as_deref().unwrap()).unwrap();
+        assert_eq!(stored["secret"], json!(1));
+        assert!(state_of(&e).await.state["counter"].get("secret").is_none());
+    }
+}

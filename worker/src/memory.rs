@@ -1,0 +1,239 @@
+//! The in-memory state store of the embedded mode, with its in-process delta feed.
+//!
+//! Each token has an async mutex (its lock: waiters queue in FIFO order, no spinning) and its data
+//! (shards, version, last applied sequence) behind a short synchronous mutex, so a snapshot never
+//! waits for a running handler. Deltas are published on a per-token broadcast channel that exists
+//! while someone subscribes. Tokens idle longer than the configured expiry are evicted by
+//! [`MemoryStore::evict_idle`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use tokio::sync::{OwnedMutexGuard, broadcast};
+use tokio_stream::wrappers::BroadcastStream;
+
+use crate::api::{DeltaFeed, FeedError, Subscription};
+use crate::store::{Commit, Lease, Loaded, StateStore, StoreError};
+
+/// How many published deltas a slow subscriber may lag behind before it misses some (and
+/// resyncs).
+const FEED_CAPACITY: usize = 256;
+
+#[derive(Default)]
+struct TokenData {
+    shards: HashMap<String, Arc<[u8]>>,
+    version: u64,
+    last_seq: u64,
+    touched: Option<Instant>,
+}
+
+#[derive(Default)]
+struct TokenSlot {
+    lock: Arc<tokio::sync::Mutex<()>>,
+    data: Mutex<TokenData>,
+}
+
+/// The embedded mode's store: all tokens in this process's memory.
+#[derive(Default)]
+pub struct MemoryStore {
+    tokens: Mutex<HashMap<String, Arc<TokenSlot>>>,
+    channels: Mutex<HashMap<String, broadcast::Sender<Arc<str>>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The data is plain values updated in single statements: a panic elsewhere cannot leave it
+    // half-written, so a poisoned lock is still safe to use.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn slot(&self, token: &str) -> Arc<TokenSlot> {
+        lock(&self.tokens)
+            .entry(token.to_owned())
+            .or_default()
+            .clone()
+    }
+
+    fn read(slot: &TokenSlot, states: &[&str]) -> Loaded {
+        let mut data = lock(&slot.data);
+        data.touched = Some(Instant::now());
+        Loaded {
+            version: data.version,
+            last_seq: data.last_seq,
+            shards: states
+                .iter()
+                .map(|s| data.shards.get(*s).cloned())
+                .collect(),
+        }
+    }
+
+    /// Evicts tokens untouched for `expiry` whose lock is free. Returns how many were evicted.
+    pub fn evict_idle(&self, expiry: Duration) -> usize {
+        let now = Instant::now();
+        let mut tokens = lock(&self.tokens);
+        let before = tokens.len();
+        tokens.retain(|_, slot| {
+            let idle = lock(&slot.data)
+                .touched
+                .is_none_or(|t| now.duration_since(t) >= expiry);
+            !(idle && slot.lock.try_lock().is_ok())
+        });
+        before - tokens.len()
+    }
+
+    /// The number of tokens held.
+    pub fn len(&self) -> usize {
+        lock(&self.tokens).len()
+    }
+
+    /// Whether no token is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn publish(&self, token: &str, frame: Arc<str>) {
+        let mut channels = lock(&self.channels);
+        if let Some(tx) = channels.get(token)
+            && tx.send(frame).is_err()
+        {
+            channels.remove(token);
+        }
+    }
+}
+
+struct MemoryLease {
+    store: Arc<MemoryStore>,
+    token: String,
+    slot: Arc<TokenSlot>,
+    _guard: OwnedMutexGuard<()>,
+}
+
+#[async_trait]
+impl Lease for MemoryLease {
+    async fn commit(self: Box<Self>, commit: Commit) -> Result<(), StoreError> {
+        {
+            let mut data = lock(&self.slot.data);
+            for (state, bytes) in commit.changed {
+                data.shards.insert(state, bytes.into());
+            }
+            data.version = commit.version;
+            data.last_seq = commit.seq;
+            data.touched = Some(Instant::now());
+        }
+        // Published while the lock is still held, so deltas go out in version order.
+        self.store.publish(&self.token, commit.frame);
+        Ok(())
+    }
+
+    async fn release(self: Box<Self>) {}
+}
+
+#[async_trait]
+impl StateStore for Arc<MemoryStore> {
+    async fn acquire(
+        &self,
+        token: &str,
+        states: &[&str],
+    ) -> Result<(Loaded, Box<dyn Lease>), StoreError> {
+        let slot = self.slot(token);
+        let guard = slot.lock.clone().lock_owned().await;
+        let loaded = MemoryStore::read(&slot, states);
+        let lease = MemoryLease {
+            store: self.clone(),
+            token: token.to_owned(),
+            slot,
+            _guard: guard,
+        };
+        Ok((loaded, Box::new(lease)))
+    }
+
+    async fn snapshot(&self, token: &str, states: &[&str]) -> Result<Loaded, StoreError> {
+        Ok(MemoryStore::read(&self.slot(token), states))
+    }
+}
+
+#[async_trait]
+impl DeltaFeed for Arc<MemoryStore> {
+    async fn subscribe(&self, token: &str) -> Result<Subscription, FeedError> {
+        let rx = lock(&self.channels)
+            .entry(token.to_owned())
+            .or_insert_with(|| broadcast::channel(FEED_CAPACITY).0)
+            .subscribe();
+        // A lagged receiver ends its stream: the subscriber resyncs rather than skip deltas.
+        let stream = BroadcastStream::new(rx)
+            .take_while(|r| std::future::ready(r.is_ok()))
+            .filter_map(|r| async { r.ok() });
+        Ok(stream.boxed())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn commit(version: u64, seq: u64) -> Commit {
+        Commit {
+            changed: vec![("s".into(), b"{\"n\":1}".to_vec())],
+            seq,
+            version,
+            frame: format!("{{\"version\":{version}}}").into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn commit_writes_shards_version_and_seq_and_publishes() {
+        let store = Arc::new(MemoryStore::new());
+        let mut feed = store.subscribe("t").await.unwrap();
+        let (loaded, lease) = store.acquire("t", &["s"]).await.unwrap();
+        assert_eq!(
+            loaded,
+            Loaded {
+                version: 0,
+                last_seq: 0,
+                shards: vec![None]
+            }
+        );
+        lease.commit(commit(1, 7)).await.unwrap();
+        let snap = store.snapshot("t", &["s", "other"]).await.unwrap();
+        assert_eq!((snap.version, snap.last_seq), (1, 7));
+        assert_eq!(snap.shards[0].as_deref(), Some(&b"{\"n\":1}"[..]));
+        assert_eq!(snap.shards[1], None);
+        assert_eq!(&*feed.next().await.unwrap(), "{\"version\":1}");
+    }
+
+    #[tokio::test]
+    async fn the_lock_serialises_holders_and_release_writes_nothing() {
+        let store = Arc::new(MemoryStore::new());
+        let (_, first) = store.acquire("t", &[]).await.unwrap();
+        let waiter = {
+            let store = store.clone();
+            tokio::spawn(async move { store.acquire("t", &[]).await.map(|(l, _)| l.version) })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiter.is_finished(), "a second holder waits for the lock");
+        first.release().await;
+        assert_eq!(waiter.await.unwrap().unwrap(), 0);
+        // Another token's lock is independent.
+        let (_, other) = store.acquire("u", &[]).await.unwrap();
+        other.release().await;
+    }
+
+    #[tokio::test]
+    async fn idle_tokens_are_evicted_but_not_locked_ones() {
+        let store = Arc::new(MemoryStore::new());
+        store.snapshot("idle", &[]).await.unwrap();
+        let (_, held) = store.acquire("held", &[]).await.unwrap();
+        assert_eq!(store.evict_idle(Duration::ZERO), 1);
+        assert_eq!(store.len(), 1);
+        held.release().await;
+        assert_eq!(store.evict_idle(Duration::from_secs(3600)), 0);
+    }
+}

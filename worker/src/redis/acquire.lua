@@ -1,0 +1,13 @@
+-- Take a token's lock and load its shards, in one round trip.
+-- KEYS[1] lock, KEYS[2] meta, KEYS[3..] the shards wanted
+-- ARGV[1] owner id, ARGV[2] lease in ms
+-- Returns {1, version, last_seq, shard...} (a missing shard is nil), or {0, ms left on the lease}.
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  local meta = redis.call('HMGET', KEYS[2], 'version', 'last_seq')
+  local out = {1, tonumber(meta[1] or 0), tonumber(meta[2] or 0)}
+  for i = 3, #KEYS do
+    out[#out + 1] = redis.call('GET', KEYS[i])
+  end
+  return out
+end
+return {0, redis.call('PTTL', KEYS[1])}

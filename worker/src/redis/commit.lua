@@ -1,0 +1,24 @@
+-- Commit one applied event, only while the caller still owns the lock (fencing):
+-- write the changed shards, refresh the expiry of the others, record the version and the event's
+-- seq, publish the delta, release the lock.
+-- KEYS[1] lock, KEYS[2] meta, KEYS[3] updates channel,
+-- KEYS[4 .. 3+n] the changed shards, KEYS[4+n ..] the token's other shards
+-- ARGV[1] owner id, ARGV[2] version, ARGV[3] seq, ARGV[4] expiry in ms, ARGV[5] delta frame,
+-- ARGV[6] PUBLISH, or SPUBLISH on a cluster (sharded pub/sub), ARGV[7] n,
+-- ARGV[8 .. 7+n] the changed shards' bytes
+-- Returns 1, or 0 when the lock is not the caller's (nothing written).
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return 0
+end
+local n = tonumber(ARGV[7])
+for i = 1, n do
+  redis.call('SET', KEYS[3 + i], ARGV[7 + i], 'PX', ARGV[4])
+end
+for i = 4 + n, #KEYS do
+  redis.call('PEXPIRE', KEYS[i], ARGV[4])
+end
+redis.call('HSET', KEYS[2], 'version', ARGV[2], 'last_seq', ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+redis.call(ARGV[6], KEYS[3], ARGV[5])
+redis.call('DEL', KEYS[1])
+return 1

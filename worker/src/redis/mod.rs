@@ -1,0 +1,395 @@
+//! The Redis state store and delta feed of the distributed mode.
+//!
+//! Layout (every key of a token shares the hash tag `{T}`, so on a cluster they live on one slot):
+//!
+//! | key / channel | holds |
+//! | --- | --- |
+//! | `rf:{T}:s:<state>` | one shard: the state's JSON, expiring with the token |
+//! | `rf:{T}:lock` | the lock owner's id, with a lease (PX) |
+//! | `rf:{T}:meta` | hash: `version`, `last_seq` |
+//! | `rf:{T}:updates` | the channel the token's delta frames are published on |
+//!
+//! `--redis` takes `redis://host:port[/db]` for one server, or `redis-cluster://host:port,host:port`
+//! (seed nodes) for a Redis Cluster; on a cluster the delta is published with `SPUBLISH` and
+//! received with `SSUBSCRIBE` (sharded pub/sub, Redis 7), so it stays on the token's shard.
+//!
+//! One event costs two scripted round trips: `acquire.lua` (take the lock and load the shards) and
+//! `commit.lua` (check the lock is still ours, write the changed shards, the version and seq,
+//! publish the delta, release), on one pooled connection; the pool adds one health check
+//! (`UNWATCH` + `PING`, pipelined) when the connection is checked out. A held lock is waited for with exponential backoff
+//! capped at 50 ms and at the lease left, never spinning; a long handler's lease is renewed every
+//! third of the lease by `renew.lua`.
+
+mod conn;
+mod feed;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use redis::{Script, Value};
+
+pub use conn::Target;
+pub use feed::RedisFeed;
+
+use conn::{Conn, Pool};
+
+use crate::store::{Commit, Lease, Loaded, StateStore, StoreError};
+
+/// Settings of the Redis store, with the defaults [`RedisConfig::new`] gives.
+#[derive(Debug, Clone)]
+pub struct RedisConfig {
+    /// `redis://host:port/db` of one server, or `redis-cluster://host:port,host:port` of a cluster.
+    pub url: String,
+    /// How long a token's lock is held without renewal (default 5 s); a worker that dies holding
+    /// it blocks the token at most this long.
+    pub lock_lease: Duration,
+    /// How long an event waits for a held lock before failing with `internal` (default 10 s).
+    pub lock_wait: Duration,
+    /// How long a token's state is kept after its last event (default 1 h).
+    pub token_expiry: Duration,
+    /// Connections in the pool (default 64); one is held per event in flight on this worker.
+    pub pool_size: usize,
+}
+
+impl RedisConfig {
+    /// The defaults for the server at `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        RedisConfig {
+            url: url.into(),
+            lock_lease: Duration::from_secs(5),
+            lock_wait: Duration::from_secs(10),
+            token_expiry: Duration::from_secs(3600),
+            pool_size: 64,
+        }
+    }
+}
+
+/// The arguments of a disposable local `redis-server` on `port`: loopback only, no persistence,
+/// warnings only in its log (what `stack`, the tests and the load tests start).
+pub fn local_server_args(port: u16) -> Vec<String> {
+    let port = port.to_string();
+    [
+        "--port",
+        &port,
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--loglevel",
+        "warning",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// The key `rf:{token}:suffix`.
+pub fn key(token: &str, suffix: &str) -> String {
+    format!("rf:{{{token}}}:{suffix}")
+}
+
+fn shard_key(token: &str, state: &str) -> String {
+    key(token, &format!("s:{state}"))
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+struct Scripts {
+    acquire: Script,
+    snapshot: Script,
+    commit: Script,
+    release: Script,
+    renew: Script,
+}
+
+struct Inner {
+    pool: Pool,
+    config: RedisConfig,
+    /// Every state of the app: the commit refreshes the expiry of those it did not write.
+    states: Vec<String>,
+    scripts: Scripts,
+    owner_prefix: String,
+    acquisitions: AtomicU64,
+}
+
+/// The Redis state store: cheap to clone, shares one connection pool.
+#[derive(Clone)]
+pub struct RedisStore {
+    inner: Arc<Inner>,
+}
+
+impl RedisStore {
+    /// A store for an app whose states are `states`, on the server of `config`.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the URL is invalid (connections are made lazily).
+    pub fn new(config: RedisConfig, states: Vec<String>) -> Result<Self, StoreError> {
+        let pool = Pool::new(
+            &Target::parse(&config.url).map_err(unavailable)?,
+            config.pool_size,
+        )?;
+        let mut id = [0u8; 6];
+        getrandom::fill(&mut id).map_err(unavailable)?;
+        let owner_prefix: String = id.iter().map(|b| format!("{b:02x}")).collect();
+        let scripts = Scripts {
+            acquire: Script::new(include_str!("acquire.lua")),
+            snapshot: Script::new(include_str!("snapshot.lua")),
+            commit: Script::new(include_str!("commit.lua")),
+            release: Script::new(include_str!("release.lua")),
+            renew: Script::new(include_str!("renew.lua")),
+        };
+        let inner = Inner {
+            pool,
+            config,
+            states,
+            scripts,
+            owner_prefix,
+            acquisitions: AtomicU64::new(0),
+        };
+        Ok(RedisStore {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// Checks that Redis answers.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when it does not.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.inner.pool.get().await.map_err(unavailable)?;
+        redis::cmd("PING")
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+}
+
+impl Inner {
+    async fn conn(&self) -> Result<Conn, StoreError> {
+        self.pool.get().await
+    }
+
+    fn owner(&self) -> String {
+        format!(
+            "{}:{}",
+            self.owner_prefix,
+            self.acquisitions.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+}
+
+fn int(v: &Value) -> Result<u64, StoreError> {
+    match v {
+        Value::Int(i) => Ok(u64::try_from(*i).unwrap_or(0)),
+        other => Err(StoreError::Unavailable(format!(
+            "unexpected reply from Redis: {other:?}"
+        ))),
+    }
+}
+
+fn shard(v: Value) -> Result<Option<Arc<[u8]>>, StoreError> {
+    match v {
+        Value::Nil => Ok(None),
+        Value::BulkString(bytes) => Ok(Some(bytes.into())),
+        other => Err(StoreError::Unavailable(format!(
+            "unexpected shard reply from Redis: {other:?}"
+        ))),
+    }
+}
+
+/// `{version, last_seq, shard...}` → [`Loaded`].
+fn loaded(mut reply: std::vec::IntoIter<Value>) -> Result<Loaded, StoreError> {
+    let version = int(&reply.next().unwrap_or(Value::Nil))?;
+    let last_seq = int(&reply.next().unwrap_or(Value::Nil))?;
+    let shards = reply.map(shard).collect::<Result<_, _>>()?;
+    Ok(Loaded {
+        version,
+        last_seq,
+        shards,
+    })
+}
+
+#[async_trait]
+impl StateStore for RedisStore {
+    async fn acquire(
+        &self,
+        token: &str,
+        states: &[&str],
+    ) -> Result<(Loaded, Box<dyn Lease>), StoreError> {
+        let inner = &self.inner;
+        let owner = inner.owner();
+        let lease_ms = inner.config.lock_lease.as_millis() as u64;
+        let deadline = Instant::now() + inner.config.lock_wait;
+        let mut backoff = Duration::from_millis(1);
+        let mut conn = inner.conn().await?;
+        loop {
+            let mut call = inner.scripts.acquire.key(key(token, "lock"));
+            call.key(key(token, "meta"));
+            for s in states {
+                call.key(shard_key(token, s));
+            }
+            call.arg(&owner).arg(lease_ms);
+            let reply: Vec<Value> = call.invoke_async(&mut conn).await.map_err(unavailable)?;
+            let mut reply = reply.into_iter();
+            if int(&reply.next().unwrap_or(Value::Nil))? == 1 {
+                let loaded = loaded(reply)?;
+                let lease = RedisLease::start(self.inner.clone(), token, owner, conn);
+                return Ok((loaded, Box::new(lease)));
+            }
+            let left = Duration::from_millis(int(&reply.next().unwrap_or(Value::Int(0)))?.max(1));
+            if Instant::now() + backoff.min(left) > deadline {
+                return Err(StoreError::LockTimeout);
+            }
+            tokio::time::sleep(backoff.min(left)).await;
+            backoff = (backoff * 2).min(Duration::from_millis(50));
+        }
+    }
+
+    async fn snapshot(&self, token: &str, states: &[&str]) -> Result<Loaded, StoreError> {
+        let mut conn = self.inner.conn().await?;
+        let mut call = self.inner.scripts.snapshot.key(key(token, "meta"));
+        for s in states {
+            call.key(shard_key(token, s));
+        }
+        let reply: Vec<Value> = call.invoke_async(&mut conn).await.map_err(unavailable)?;
+        loaded(reply.into_iter())
+    }
+}
+
+/// A held lock; renews its lease in the background until committed, released or dropped. It keeps
+/// the pooled connection it was acquired on, so the commit does not pay the pool's per-checkout
+/// health check (a pipelined `UNWATCH` + `PING`) a second time.
+struct RedisLease {
+    inner: Arc<Inner>,
+    token: String,
+    owner: String,
+    conn: Conn,
+    renewal: tokio::task::AbortHandle,
+    done: bool,
+}
+
+impl RedisLease {
+    fn start(inner: Arc<Inner>, token: &str, owner: String, conn: Conn) -> Self {
+        let every = inner.config.lock_lease / 3;
+        let renewal = {
+            let (inner, lock, owner) = (inner.clone(), key(token, "lock"), owner.clone());
+            tokio::spawn(async move {
+                let lease_ms = inner.config.lock_lease.as_millis() as u64;
+                loop {
+                    tokio::time::sleep(every).await;
+                    let Ok(mut conn) = inner.conn().await else {
+                        continue;
+                    };
+                    let kept: Result<i64, _> = inner
+                        .scripts
+                        .renew
+                        .key(&lock)
+                        .arg(&owner)
+                        .arg(lease_ms)
+                        .invoke_async(&mut conn)
+                        .await;
+                    if let Ok(0) = kept {
+                        tracing::warn!("lost the token's lock while the handler ran");
+                        return;
+                    }
+                }
+            })
+            .abort_handle()
+        };
+        RedisLease {
+            inner,
+            token: token.to_owned(),
+            owner,
+            conn,
+            renewal,
+            done: false,
+        }
+    }
+}
+
+#[async_trait]
+impl Lease for RedisLease {
+    async fn commit(mut self: Box<Self>, commit: Commit) -> Result<(), StoreError> {
+        self.renewal.abort();
+        self.done = true;
+        let token = &self.token;
+        let mut call = self.inner.scripts.commit.key(key(token, "lock"));
+        call.key(key(token, "meta")).key(key(token, "updates"));
+        for (state, _) in &commit.changed {
+            call.key(shard_key(token, state));
+        }
+        for state in self
+            .inner
+            .states
+            .iter()
+            .filter(|s| !commit.changed.iter().any(|(c, _)| c == *s))
+        {
+            call.key(shard_key(token, state));
+        }
+        call.arg(&self.owner)
+            .arg(commit.version)
+            .arg(commit.seq)
+            .arg(self.inner.config.token_expiry.as_millis() as u64)
+            .arg(commit.frame.as_bytes())
+            .arg(if self.inner.pool.is_cluster() {
+                "SPUBLISH"
+            } else {
+                "PUBLISH"
+            })
+            .arg(commit.changed.len());
+        for (_, bytes) in &commit.changed {
+            call.arg(bytes.as_slice());
+        }
+        let ok: i64 = call
+            .invoke_async(&mut self.conn)
+            .await
+            .map_err(unavailable)?;
+        if ok == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::LockLost)
+        }
+    }
+
+    async fn release(mut self: Box<Self>) {
+        self.renewal.abort();
+        self.done = true;
+        release(&self.inner, &self.token, &self.owner).await;
+    }
+}
+
+async fn release(inner: &Inner, token: &str, owner: &str) {
+    let Ok(mut conn) = inner.conn().await else {
+        return;
+    };
+    let released: Result<i64, _> = inner
+        .scripts
+        .release
+        .key(key(token, "lock"))
+        .arg(owner)
+        .invoke_async(&mut conn)
+        .await;
+    if let Err(e) = released {
+        tracing::warn!(error = %e, "could not release a lock; it expires with its lease");
+    }
+}
+
+impl Drop for RedisLease {
+    fn drop(&mut self) {
+        self.renewal.abort();
+        if !self.done {
+            // Dropped mid-event (the call was cancelled): free the token now rather than at expiry.
+            let (inner, token, owner) =
+                (self.inner.clone(), self.token.clone(), self.owner.clone());
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move { release(&inner, &token, &owner).await });
+            }
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! The state store contract: a token's lock, shards, version and last applied sequence.
+//!
+//! A worker calls [`StateStore::acquire`] (take the token's lock and load the shards it needs), runs
+//! the handler, then either [`Lease::commit`]s (write the changed shards, the new version and the
+//! event's sequence number, publish the delta and release the lock, all at once and only while it
+//! still owns the lock) or [`Lease::release`]s.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+/// What a store failure was.
+#[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// The store could not be reached or answered with an error.
+    #[error("state store unavailable: {0}")]
+    Unavailable(String),
+    /// The lock was lost (its lease expired and another worker took it): nothing was written.
+    #[error("lost the lock of the token before committing; the event was not applied")]
+    LockLost,
+    /// The lock could not be taken in time.
+    #[error("timed out waiting for the token's lock")]
+    LockTimeout,
+}
+
+/// What [`StateStore::acquire`] or [`StateStore::snapshot`] read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Loaded {
+    /// The token's state version (0 for a token with nothing stored).
+    pub version: u64,
+    /// The last applied event sequence number (0 when none).
+    pub last_seq: u64,
+    /// The stored bytes of each requested state, in the order requested; `None` when not stored.
+    pub shards: Vec<Option<Arc<[u8]>>>,
+}
+
+/// The writes of one applied event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Commit {
+    /// The shards whose bytes changed: `(state_name, bytes)`.
+    pub changed: Vec<(String, Vec<u8>)>,
+    /// The event's sequence number, recorded as the last applied.
+    pub seq: u64,
+    /// The new version: the loaded version + 1.
+    pub version: u64,
+    /// The delta frame to publish on the token's channel.
+    pub frame: Arc<str>,
+}
+
+/// A held token lock, with what was loaded under it.
+#[async_trait]
+pub trait Lease: Send {
+    /// Commits `commit` and releases the lock.
+    ///
+    /// # Errors
+    /// [`StoreError::LockLost`] if the lock is no longer this lease's (nothing written);
+    /// [`StoreError::Unavailable`] if the store failed.
+    async fn commit(self: Box<Self>, commit: Commit) -> Result<(), StoreError>;
+
+    /// Releases the lock without writing.
+    async fn release(self: Box<Self>);
+}
+
+/// A store of token states.
+#[async_trait]
+pub trait StateStore: Send + Sync + 'static {
+    /// Takes the lock of `token` (waiting while another holder has it) and loads the shards of
+    /// `states`, the version and the last applied sequence.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails or the lock cannot be had in time.
+    async fn acquire(
+        &self,
+        token: &str,
+        states: &[&str],
+    ) -> Result<(Loaded, Box<dyn Lease>), StoreError>;
+
+    /// Reads the shards of `states`, the version and the last applied sequence without taking the
+    /// lock (one consistent snapshot).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the store fails.
+    async fn snapshot(&self, token: &str, states: &[&str]) -> Result<Loaded, StoreError>;
+}
