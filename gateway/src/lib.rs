@@ -1,0 +1,160 @@
+//! The Refract gateway: terminates browser WebSockets and serves the compiled app.
+//!
+//! It holds no app state and runs no app code: events go to a [`Processor`] (the engine itself in
+//! embedded mode, workers over gRPC in distributed mode) and deltas come back from the processor's
+//! answers and from a [`DeltaFeed`]. [`Gateway::router`] gives the axum router:
+//!
+//! * `GET /_event`: the WebSocket of `docs/protocol.md`;
+//! * `GET /_health`: `ok`;
+//! * `GET /metrics`: the metrics in the Prometheus text format (see `refract_telemetry`);
+//! * everything else: the built assets (`/assets/*` cached for a year, since Vite hashes their
+//!   names; other paths fall back to `index.html`, so client-side routes load the app).
+
+#![warn(missing_docs)]
+
+mod connection;
+pub mod frame;
+pub mod health;
+pub mod k8s;
+pub mod pool;
+pub mod serve;
+mod token;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{State, WebSocketUpgrade};
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
+use axum::routing::get;
+use refract_worker::{DeltaFeed, Processor};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeader;
+
+pub use token::{RandomnessError, TokenIssuer};
+
+/// Limits and paths of a gateway.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// The largest text frame accepted, in bytes (default 65,536); a larger one gets a
+    /// `frame_too_large` error and the socket stays open. Frames over 16 times this (at least
+    /// 1 MiB) close the socket.
+    pub max_frame_bytes: usize,
+    /// Events a socket may have queued before new ones are refused with `overloaded` (default 64).
+    pub max_queued_events: usize,
+    /// The folder of the built assets (`index.html`, `assets/`), or `None` to serve none.
+    pub assets: Option<PathBuf>,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            max_frame_bytes: 64 * 1024,
+            max_queued_events: 64,
+            assets: None,
+        }
+    }
+}
+
+struct Shared {
+    config: GatewayConfig,
+    issuer: TokenIssuer,
+    processor: Arc<dyn Processor>,
+    feed: Arc<dyn DeltaFeed>,
+    /// Cancelled when the gateway drains: every socket is closed with 1012 (service restart).
+    draining: CancellationToken,
+    /// The open sockets, so a draining gateway can wait for their close frames to go out.
+    sockets: TaskTracker,
+}
+
+/// A gateway: its configuration, token issuer, processor and delta feed.
+#[derive(Clone)]
+pub struct Gateway {
+    shared: Arc<Shared>,
+}
+
+impl Gateway {
+    /// A gateway sending events to `processor` and relaying deltas from `feed`.
+    pub fn new(
+        config: GatewayConfig,
+        issuer: TokenIssuer,
+        processor: Arc<dyn Processor>,
+        feed: Arc<dyn DeltaFeed>,
+    ) -> Self {
+        let draining = CancellationToken::new();
+        let sockets = TaskTracker::new();
+        let shared = Shared {
+            config,
+            issuer,
+            processor,
+            feed,
+            draining,
+            sockets,
+        };
+        Gateway {
+            shared: Arc::new(shared),
+        }
+    }
+
+    /// Starts draining: every open socket is closed with close code 1012 (service restart), so
+    /// browsers reconnect (through the load balancer, to a gateway still running) and resend their
+    /// in-flight event with the same sequence number. Call it when the server stops accepting.
+    pub fn drain(&self) {
+        self.shared.draining.cancel();
+    }
+
+    /// Waits until every socket has closed, at most `limit` (after [`Gateway::drain`], so their
+    /// close frames are sent before the process exits). Returns whether all closed in time.
+    pub async fn drained(&self, limit: std::time::Duration) -> bool {
+        self.shared.sockets.close();
+        tokio::time::timeout(limit, self.shared.sockets.wait())
+            .await
+            .is_ok()
+    }
+
+    /// The axum router of the gateway (see the crate docs).
+    pub fn router(&self) -> Router {
+        let mut router = Router::new()
+            .route("/_event", get(upgrade))
+            .route("/_health", get(|| async { "ok" }))
+            .route("/metrics", get(metrics))
+            .with_state(self.shared.clone());
+        if let Some(dir) = &self.shared.config.assets {
+            let hashed = SetResponseHeader::overriding(
+                ServeDir::new(dir.join("assets")),
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=31536000, immutable"),
+            );
+            let pages = SetResponseHeader::overriding(
+                ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html"))),
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("no-cache"),
+            );
+            router = router
+                .nest_service("/assets", hashed)
+                .fallback_service(pages);
+        }
+        router
+    }
+}
+
+/// `GET /metrics`: the process's metrics in the Prometheus text format.
+pub async fn metrics() -> impl axum::response::IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        refract_telemetry::prometheus_text(),
+    )
+}
+
+async fn upgrade(State(shared): State<Arc<Shared>>, ws: WebSocketUpgrade) -> Response {
+    let hard_cap = (shared.config.max_frame_bytes * 16).max(1 << 20);
+    ws.max_message_size(hard_cap)
+        .max_frame_size(hard_cap)
+        .on_upgrade(move |socket| {
+            let sockets = shared.sockets.clone();
+            sockets.track_future(connection::serve_socket(socket, shared))
+        })
+}
