@@ -1,0 +1,374 @@
+// Refract's browser runtime: one WebSocket per tab, the event queue, and the store of vars.
+// Implements the client side of docs/protocol.md. No framework dependency: react.jsx binds it to
+// React.
+
+/**
+ * Structural equality of two JSON values.
+ * @param {unknown} a
+ * @param {unknown} b
+ * @returns {boolean}
+ */
+export function jsonEqual(a, b) {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  return ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && jsonEqual(a[k], b[k]));
+}
+
+const TOKEN_KEY = "refract_token";
+
+const isObject = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
+const isSeq = (v) => Number.isInteger(v) && v >= 0;
+/** `{state: {var: value}}` as in hydrate's `state` and delta's `delta`. */
+const isStateMap = (v) => isObject(v) && Object.values(v).every(isObject);
+
+/**
+ * Calls every listener of `listeners` with `args`; one that throws is logged and the others still run.
+ * @param {Iterable<Function>} listeners
+ * @param {...unknown} args
+ */
+function callAll(listeners, ...args) {
+  for (const listener of [...listeners]) {
+    try {
+      listener(...args);
+    } catch (e) {
+      console.error("refract: a listener threw", e);
+    }
+  }
+}
+
+/**
+ * Whether a parsed server frame has the fields its `type` needs (docs/protocol.md). Frames of an
+ * unknown type pass here and are logged by the dispatcher.
+ * @param {unknown} f
+ * @returns {boolean}
+ */
+function isWellFormed(f) {
+  if (!isObject(f) || typeof f.type !== "string") return false;
+  switch (f.type) {
+    case "hydrate":
+      return typeof f.token === "string" && Number.isInteger(f.version) && isSeq(f.last_seq) && isStateMap(f.state);
+    case "delta":
+      return Number.isInteger(f.version) && (f.seq === null || isSeq(f.seq)) && isStateMap(f.delta);
+    case "ack":
+      return isSeq(f.seq);
+    case "error":
+      return (f.seq === null || f.seq === undefined || isSeq(f.seq)) && typeof f.code === "string";
+    default:
+      return true;
+  }
+}
+
+/**
+ * The connection of one tab to the gateway.
+ *
+ * Store: vars keyed by (state, var); listeners are called only when their var's value changes.
+ * Queue: events run one at a time; an event gets its `seq` when first sent and keeps it when
+ * resent after a reconnect; a hydrate's `last_seq` says which in-flight event was already applied.
+ * Versions: a delta whose version is not the next one is not applied; the client resyncs instead
+ * (and, until the answering hydrate, ignores deltas and holds events back).
+ */
+export class RefractClient {
+  /**
+   * @param {object} options
+   * @param {string} options.url WebSocket URL of the gateway's `/_event`.
+   * @param {Record<string, Record<string, unknown>>} [options.initialState] `{state: {var: value}}`
+   *   shown before the first hydrate (the compiled defaults).
+   * @param {{getItem(k: string): string|null, setItem(k: string, v: string): void, removeItem(k: string): void}} [options.storage]
+   *   Where the token is kept (sessionStorage: one token per tab).
+   * @param {typeof WebSocket} [options.WebSocketImpl]
+   * @param {{initialMs: number, maxMs: number, factor: number}} [options.backoff] Reconnect delays in ms.
+   * @param {{setTimeout: Function, clearTimeout: Function}} [options.timers]
+   */
+  constructor({
+    url,
+    initialState = {},
+    storage = globalThis.sessionStorage,
+    WebSocketImpl = globalThis.WebSocket,
+    backoff = { initialMs: 250, maxMs: 5000, factor: 2 },
+    timers = { setTimeout: globalThis.setTimeout.bind(globalThis), clearTimeout: globalThis.clearTimeout.bind(globalThis) },
+  }) {
+    this.url = url;
+    this.storage = storage;
+    this.WebSocketImpl = WebSocketImpl;
+    this.backoff = backoff;
+    this.timers = timers;
+    /** @type {Map<string, Map<string, unknown>>} */
+    this.store = new Map();
+    for (const [state, vars] of Object.entries(initialState)) this.store.set(state, new Map(Object.entries(vars)));
+    /** @type {Map<string, Set<Function>>} listeners by "state.var" */
+    this.listeners = new Map();
+    this.statusListeners = new Set();
+    this.errorListeners = new Set();
+    this.status = "connecting";
+    this.version = 0;
+    this.nextSeq = 1;
+    /** @type {{handler: string, args: object}[]} events not sent yet */
+    this.queue = [];
+    /** @type {{seq: number, handler: string, args: object} | null} */
+    this.inFlight = null;
+    this.socket = null;
+    this.hydrated = false;
+    this.stopped = false;
+    this.delay = backoff.initialMs;
+    this.reconnectTimer = null;
+  }
+
+  /** Opens the socket (and keeps reopening it after it closes, until `stop()`). */
+  start() {
+    this.stopped = false;
+    this.setStatus(this.status, true);
+    this.connect();
+  }
+
+  /** Closes the socket for good. */
+  stop() {
+    this.stopped = true;
+    if (this.reconnectTimer !== null) this.timers.clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    this.socket?.close();
+  }
+
+  /** Opens a new socket and wires its callbacks; a constructor failure counts as a close. */
+  connect() {
+    let ws;
+    try {
+      ws = new this.WebSocketImpl(this.url);
+    } catch (e) {
+      console.error("refract: could not open the socket", e);
+      this.setStatus("disconnected");
+      if (!this.stopped) this.scheduleReconnect();
+      return;
+    }
+    this.socket = ws;
+    this.hydrated = false;
+    ws.onopen = () => this.sendHello();
+    ws.onmessage = (msg) => this.onFrame(msg.data);
+    ws.onclose = () => {
+      if (this.socket !== ws) return;
+      this.socket = null;
+      this.hydrated = false;
+      this.setStatus("disconnected");
+      if (!this.stopped) this.scheduleReconnect();
+    };
+    // A socket error is always followed by `close`, which does the reconnecting.
+    ws.onerror = () => {};
+  }
+
+  /** Waits the current backoff delay (less up to 20% jitter, so never above maxMs), then reconnects. */
+  scheduleReconnect() {
+    const wait = Math.min(this.delay, this.backoff.maxMs) * (1 - Math.random() * 0.2);
+    this.delay = Math.min(this.delay * this.backoff.factor, this.backoff.maxMs);
+    this.reconnectTimer = this.timers.setTimeout(() => {
+      this.reconnectTimer = null;
+      this.connect();
+    }, wait);
+  }
+
+  /** Sends `frame` as JSON if the socket is open (otherwise the next hydrate resyncs anyway). */
+  send(frame) {
+    if (this.socket && this.socket.readyState === 1) this.socket.send(JSON.stringify(frame));
+  }
+
+  /** Asks for a (re)hydrate with the stored token, or null for a new one. */
+  sendHello() {
+    this.send({ type: "hello", token: this.storage?.getItem(TOKEN_KEY) ?? null });
+  }
+
+  /**
+   * Handles one frame from the server. Never throws: a malformed frame is logged and ignored.
+   * @param {string} text
+   */
+  onFrame(text) {
+    let frame;
+    try {
+      frame = JSON.parse(text);
+    } catch (e) {
+      console.error("refract: ignored a malformed frame", e);
+      return;
+    }
+    if (!isWellFormed(frame)) {
+      console.error("refract: ignored a malformed frame", frame);
+      return;
+    }
+    try {
+      this.dispatch(frame);
+    } catch (e) {
+      // A listener that throws must not break the socket's message loop.
+      console.error("refract: failed to handle a frame", frame, e);
+    }
+  }
+
+  /** @param {{type: string}} frame a well-formed frame */
+  dispatch(frame) {
+    switch (frame.type) {
+      case "hydrate":
+        return this.onHydrate(frame);
+      case "delta":
+        return this.onDelta(frame);
+      case "ack":
+        return this.complete(frame.seq);
+      case "error":
+        return this.handleError(frame);
+      default:
+        console.error("refract: ignored a frame of unknown type", frame);
+    }
+  }
+
+  /** Replaces the store, stores the token and settles the in-flight event against `last_seq`. */
+  onHydrate(frame) {
+    this.storage?.setItem(TOKEN_KEY, frame.token);
+    this.version = frame.version;
+    this.replaceStore(frame.state ?? {});
+    this.nextSeq = Math.max(this.nextSeq, frame.last_seq + 1);
+    if (this.inFlight && this.inFlight.seq <= frame.last_seq) this.inFlight = null;
+    this.hydrated = true;
+    this.delay = this.backoff.initialMs;
+    this.setStatus("connected");
+    if (this.inFlight) this.send({ type: "event", ...this.inFlight });
+    else this.pump();
+  }
+
+  /** Applies a delta in version order; a gap triggers a resync (hello) instead. */
+  onDelta(frame) {
+    // Until the hydrate that answers our hello, deltas are stale: the hydrate includes them.
+    if (!this.hydrated) return;
+    if (frame.version !== this.version + 1) {
+      this.hydrated = false;
+      this.sendHello();
+      return;
+    }
+    this.version = frame.version;
+    for (const [state, vars] of Object.entries(frame.delta ?? {})) {
+      for (const [name, value] of Object.entries(vars)) this.setVar(state, name, value);
+    }
+    if (frame.seq != null) this.complete(frame.seq);
+  }
+
+  /** Logs an error frame, handles `invalid_token`, completes its event and tells the listeners. */
+  handleError(frame) {
+    console.error(`refract: ${frame.code}: ${frame.message}`);
+    if (frame.code === "invalid_token") {
+      this.storage?.removeItem(TOKEN_KEY);
+      this.send({ type: "hello", token: null });
+    }
+    if (frame.seq != null) this.complete(frame.seq);
+    callAll(this.errorListeners, frame);
+  }
+
+  /** Marks the in-flight event `seq` done and sends the next one. */
+  complete(seq) {
+    if (this.inFlight && this.inFlight.seq === seq) {
+      this.inFlight = null;
+      this.pump();
+    }
+  }
+
+  /** Sends the head of the queue if hydrated and nothing is in flight; it takes the next seq. */
+  pump() {
+    if (this.inFlight || !this.hydrated || this.queue.length === 0) return;
+    const next = this.queue.shift();
+    this.inFlight = { seq: this.nextSeq++, handler: next.handler, args: next.args ?? {} };
+    this.send({ type: "event", ...this.inFlight });
+  }
+
+  /**
+   * Queues events to run in order, one at a time.
+   * @param {{handler: string, args?: object}[]} events
+   */
+  addEvents(events) {
+    this.queue.push(...events);
+    this.pump();
+  }
+
+  /**
+   * Replaces the whole store by `state`; only vars whose value differs are replaced and notified,
+   * so unchanged values keep their identity.
+   * @param {Record<string, Record<string, unknown>>} state
+   */
+  replaceStore(state) {
+    const changed = [];
+    const seen = new Set();
+    for (const [stateName, vars] of Object.entries(state)) {
+      const held = this.store.get(stateName) ?? new Map();
+      this.store.set(stateName, held);
+      for (const [name, value] of Object.entries(vars)) {
+        seen.add(`${stateName}.${name}`);
+        if (!held.has(name) || !jsonEqual(held.get(name), value)) {
+          held.set(name, value);
+          changed.push(`${stateName}.${name}`);
+        }
+      }
+    }
+    for (const [stateName, held] of this.store) {
+      for (const name of [...held.keys()]) {
+        if (!seen.has(`${stateName}.${name}`)) {
+          held.delete(name);
+          changed.push(`${stateName}.${name}`);
+        }
+      }
+    }
+    for (const key of changed) this.notify(key);
+  }
+
+  /** Sets one var and notifies its listeners. */
+  setVar(state, name, value) {
+    let held = this.store.get(state);
+    if (!held) this.store.set(state, (held = new Map()));
+    held.set(name, value);
+    this.notify(`${state}.${name}`);
+  }
+
+  /** @param {string} key `state.var` */
+  notify(key) {
+    callAll(this.listeners.get(key) ?? []);
+  }
+
+  /** The current value of `state.name` (undefined when unknown). */
+  getVar(state, name) {
+    return this.store.get(state)?.get(name);
+  }
+
+  /**
+   * Calls `listener` whenever `state.name` changes. Returns the unsubscribe function.
+   * @returns {() => void}
+   */
+  subscribe(state, name, listener) {
+    const key = `${state}.${name}`;
+    if (!this.listeners.has(key)) this.listeners.set(key, new Set());
+    this.listeners.get(key).add(listener);
+    return () => this.listeners.get(key)?.delete(listener);
+  }
+
+  /** `"connecting" | "connected" | "disconnected"`. */
+  getStatus() {
+    return this.status;
+  }
+
+  /** Calls `listener` on each status change. Returns the unsubscribe function. */
+  subscribeStatus(listener) {
+    this.statusListeners.add(listener);
+    return () => this.statusListeners.delete(listener);
+  }
+
+  /**
+   * Calls `listener(frame)` for each `error` frame (`{type, seq, code, message}`).
+   * @param {(frame: {seq: number|null, code: string, message: string}) => void} listener
+   * @returns {() => void} unsubscribe
+   */
+  onError(listener) {
+    this.errorListeners.add(listener);
+    return () => this.errorListeners.delete(listener);
+  }
+
+  /** Sets the status, mirrors it on `<html data-refract-status>` and notifies (`force`: even if unchanged). */
+  setStatus(status, force = false) {
+    if (this.status === status && !force) return;
+    this.status = status;
+    if (typeof document !== "undefined") document.documentElement.dataset.refractStatus = status;
+    callAll(this.statusListeners);
+  }
+}

@@ -1,0 +1,341 @@
+// Unit tests of client.js with a fake WebSocket, storage and timers: `node --test compiler/runtime/`.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { RefractClient, jsonEqual } from "./client.js";
+
+class FakeSocket {
+  static all = [];
+  constructor(url) {
+    this.url = url;
+    this.sent = [];
+    this.readyState = 0;
+    FakeSocket.all.push(this);
+  }
+  send(text) {
+    this.sent.push(JSON.parse(text));
+  }
+  close() {
+    this.readyState = 3;
+    this.onclose?.();
+  }
+  // Test helpers.
+  open() {
+    this.readyState = 1;
+    this.onopen?.();
+  }
+  receive(frame) {
+    this.onmessage?.({ data: typeof frame === "string" ? frame : JSON.stringify(frame) });
+  }
+  lastSent() {
+    return this.sent.at(-1);
+  }
+}
+
+function fakeStorage(initial = {}) {
+  const data = new Map(Object.entries(initial));
+  return {
+    getItem: (k) => (data.has(k) ? data.get(k) : null),
+    setItem: (k, v) => data.set(k, v),
+    removeItem: (k) => data.delete(k),
+    data,
+  };
+}
+
+function fakeTimers() {
+  const pending = [];
+  return {
+    pending,
+    setTimeout: (f, ms) => pending.push({ f, ms }) - 1,
+    clearTimeout: (i) => {
+      if (pending[i]) pending[i].f = () => {};
+    },
+    runNext() {
+      pending.shift().f();
+    },
+  };
+}
+
+function setup({ storage = fakeStorage(), initialState = { counter_state: { count: 0 } } } = {}) {
+  FakeSocket.all = [];
+  const timers = fakeTimers();
+  const client = new RefractClient({
+    url: "ws://test/_event",
+    initialState,
+    storage,
+    WebSocketImpl: FakeSocket,
+    backoff: { initialMs: 100, maxMs: 1000, factor: 2 },
+    timers,
+  });
+  client.start();
+  const socket = () => FakeSocket.all.at(-1);
+  return { client, storage, timers, socket };
+}
+
+const hydrate = (extra = {}) => ({
+  type: "hydrate",
+  token: "T",
+  version: 0,
+  last_seq: 0,
+  state: { counter_state: { count: 0 } },
+  ...extra,
+});
+
+test("says hello with no token, stores the issued one, and resumes it on the next socket", () => {
+  const { client, storage, socket, timers } = setup();
+  assert.equal(client.getVar("counter_state", "count"), 0, "initial state before hydrate");
+  socket().open();
+  assert.deepEqual(socket().lastSent(), { type: "hello", token: null });
+  socket().receive(hydrate({ token: "tok-1" }));
+  assert.equal(storage.getItem("refract_token"), "tok-1");
+  assert.equal(client.getStatus(), "connected");
+  socket().close();
+  assert.equal(client.getStatus(), "disconnected");
+  timers.runNext();
+  socket().open();
+  assert.deepEqual(socket().lastSent(), { type: "hello", token: "tok-1" });
+});
+
+test("hydrate notifies only vars whose value changed and keeps unchanged identities", () => {
+  const { client, socket } = setup({ initialState: { s: { a: 1, list: [1, 2], obj: { x: 1 } } } });
+  const before = client.getVar("s", "obj");
+  const calls = { a: 0, list: 0, obj: 0 };
+  for (const name of Object.keys(calls)) client.subscribe("s", name, () => calls[name]++);
+  socket().open();
+  socket().receive(hydrate({ state: { s: { a: 1, list: [1, 2, 3], obj: { x: 1 } } } }));
+  assert.deepEqual(calls, { a: 0, list: 1, obj: 0 });
+  assert.equal(client.getVar("s", "obj"), before, "unchanged value keeps its identity");
+  assert.deepEqual(client.getVar("s", "list"), [1, 2, 3]);
+});
+
+test("a delta notifies only its vars; unsubscribe stops notifications", () => {
+  const { client, socket } = setup({ initialState: { s: { a: 1, b: 2 } } });
+  socket().open();
+  socket().receive(hydrate({ state: { s: { a: 1, b: 2 } } }));
+  let a = 0;
+  let b = 0;
+  const stopA = client.subscribe("s", "a", () => a++);
+  client.subscribe("s", "b", () => b++);
+  socket().receive({ type: "delta", version: 1, seq: null, delta: { s: { a: 5 } } });
+  assert.deepEqual([a, b], [1, 0]);
+  assert.equal(client.getVar("s", "a"), 5);
+  stopA();
+  socket().receive({ type: "delta", version: 2, seq: null, delta: { s: { a: 6 } } });
+  assert.equal(a, 1);
+});
+
+test("a version gap is not applied: the client resyncs with hello", () => {
+  const { client, socket } = setup();
+  socket().open();
+  socket().receive(hydrate({ version: 4 }));
+  const sentBefore = socket().sent.length;
+  socket().receive({ type: "delta", version: 6, seq: null, delta: { counter_state: { count: 9 } } });
+  assert.equal(client.getVar("counter_state", "count"), 0);
+  assert.equal(socket().sent.length, sentBefore + 1);
+  assert.deepEqual(socket().lastSent(), { type: "hello", token: "T" });
+});
+
+test("one event in flight: the next is sent only after the first completes (delta, ack or error)", () => {
+  const { client, socket } = setup();
+  socket().open();
+  socket().receive(hydrate());
+  client.addEvents([{ handler: "counter_state.increment", args: {} }, { handler: "counter_state.add", args: { n: 2 } }]);
+  client.addEvents([{ handler: "counter_state.reset" }]);
+  const events = () => socket().sent.filter((f) => f.type === "event");
+  assert.deepEqual(events(), [{ type: "event", seq: 1, handler: "counter_state.increment", args: {} }]);
+  socket().receive({ type: "delta", version: 1, seq: 1, delta: { counter_state: { count: 1 } } });
+  assert.equal(events().length, 2);
+  assert.deepEqual(events()[1], { type: "event", seq: 2, handler: "counter_state.add", args: { n: 2 } });
+  const errors = [];
+  client.onError((f) => errors.push(f.code));
+  const log = console.error;
+  console.error = () => {};
+  socket().receive({ type: "error", seq: 2, code: "handler_failed", message: "no" });
+  console.error = log;
+  assert.deepEqual(errors, ["handler_failed"]);
+  assert.equal(events().length, 3);
+  assert.equal(events()[2].seq, 3);
+  client.addEvents([{ handler: "counter_state.last", args: {} }]);
+  assert.equal(events().length, 3, "seq 3 still in flight");
+  socket().receive({ type: "ack", seq: 3 });
+  assert.equal(events().length, 4);
+  assert.deepEqual(events()[3], { type: "event", seq: 4, handler: "counter_state.last", args: {} });
+});
+
+test("a delta for another seq, an empty delta and an error without seq", () => {
+  const { client, socket } = setup();
+  socket().open();
+  socket().receive(hydrate());
+  client.addEvents([{ handler: "s.a", args: {} }, { handler: "s.b", args: {} }]);
+  const events = () => socket().sent.filter((f) => f.type === "event");
+  socket().receive({ type: "delta", version: 1, seq: null, delta: { counter_state: { count: 7 } } });
+  assert.equal(client.getVar("counter_state", "count"), 7, "seq null: applied");
+  assert.equal(events().length, 1, "seq null does not complete the event");
+  const log = console.error;
+  console.error = () => {};
+  try {
+    socket().receive({ type: "error", seq: null, code: "malformed_frame", message: "?" });
+  } finally {
+    console.error = log;
+  }
+  assert.equal(events().length, 1, "an error without seq does not complete the event");
+  socket().receive({ type: "delta", version: 2, seq: 1, delta: {} });
+  assert.equal(events().length, 2, "an empty delta completes its event");
+  assert.equal(events()[1].seq, 2);
+});
+
+test("after a version gap, deltas wait for the resync hydrate and events are held back", () => {
+  const { client, socket } = setup();
+  socket().open();
+  socket().receive(hydrate({ version: 1 }));
+  socket().receive({ type: "delta", version: 3, seq: null, delta: { counter_state: { count: 3 } } });
+  socket().receive({ type: "delta", version: 4, seq: null, delta: { counter_state: { count: 4 } } });
+  assert.equal(socket().sent.filter((f) => f.type === "hello").length, 2, "one resync hello, not one per delta");
+  assert.equal(client.getVar("counter_state", "count"), 0);
+  client.addEvents([{ handler: "counter_state.increment", args: {} }]);
+  assert.equal(socket().sent.filter((f) => f.type === "event").length, 0, "no event before the hydrate");
+  socket().receive(hydrate({ version: 4, state: { counter_state: { count: 4 } } }));
+  assert.equal(client.getVar("counter_state", "count"), 4);
+  assert.deepEqual(socket().lastSent(), { type: "event", seq: 1, handler: "counter_state.increment", args: {} });
+  socket().receive({ type: "delta", version: 5, seq: 1, delta: { counter_state: { count: 5 } } });
+  assert.equal(client.getVar("counter_state", "count"), 5);
+});
+
+test("status: listeners, the <html> attribute, and stop() does not reconnect", () => {
+  const had = "document" in globalThis;
+  const saved = globalThis.document;
+  globalThis.document = { documentElement: { dataset: {} } };
+  try {
+    const { client, socket, timers } = setup();
+    const dataset = globalThis.document.documentElement.dataset;
+    assert.equal(dataset.refractStatus, "connecting");
+    const seen = [];
+    const unsubscribe = client.subscribeStatus(() => seen.push(client.getStatus()));
+    socket().open();
+    socket().receive(hydrate());
+    assert.equal(dataset.refractStatus, "connected");
+    socket().close();
+    assert.equal(dataset.refractStatus, "disconnected");
+    assert.deepEqual(seen, ["connected", "disconnected"]);
+    timers.runNext();
+    socket().open();
+    socket().receive(hydrate());
+    unsubscribe();
+    const sockets = FakeSocket.all.length;
+    client.stop();
+    assert.equal(client.getStatus(), "disconnected");
+    assert.deepEqual(seen, ["connected", "disconnected", "connected"]);
+    assert.equal(timers.pending.length, 0, "no reconnect scheduled after stop()");
+    assert.equal(FakeSocket.all.length, sockets);
+  } finally {
+    if (had) globalThis.document = saved;
+    else delete globalThis.document;
+  }
+});
+
+test("events wait for the hydrate; numbering continues from last_seq + 1", () => {
+  const { client, socket } = setup();
+  client.addEvents([{ handler: "counter_state.increment", args: {} }]);
+  socket().open();
+  assert.equal(socket().sent.filter((f) => f.type === "event").length, 0, "nothing before hydrate");
+  socket().receive(hydrate({ last_seq: 41 }));
+  assert.equal(socket().lastSent().seq, 42);
+});
+
+test("after a reconnect the in-flight event is resent with the same seq, or dropped if applied", () => {
+  const { client, socket, timers } = setup();
+  socket().open();
+  socket().receive(hydrate());
+  client.addEvents([{ handler: "counter_state.increment", args: {} }, { handler: "counter_state.reset", args: {} }]);
+  assert.equal(socket().lastSent().seq, 1);
+  socket().close();
+  timers.runNext();
+  socket().open();
+  socket().receive(hydrate({ last_seq: 0 }));
+  assert.deepEqual(socket().lastSent(), { type: "event", seq: 1, handler: "counter_state.increment", args: {} });
+  socket().close();
+  timers.runNext();
+  socket().open();
+  socket().receive(hydrate({ version: 1, last_seq: 1 }));
+  // seq 1 was applied before the socket died: it is dropped and the next event goes out as seq 2.
+  assert.deepEqual(socket().lastSent(), { type: "event", seq: 2, handler: "counter_state.reset", args: {} });
+});
+
+test("invalid_token forgets the stored token and asks for a new one", () => {
+  const storage = fakeStorage({ refract_token: "forged" });
+  const { socket } = setup({ storage });
+  socket().open();
+  assert.deepEqual(socket().lastSent(), { type: "hello", token: "forged" });
+  const log = console.error;
+  console.error = () => {};
+  socket().receive({ type: "error", seq: null, code: "invalid_token", message: "not ours" });
+  console.error = log;
+  assert.equal(storage.getItem("refract_token"), null);
+  assert.deepEqual(socket().lastSent(), { type: "hello", token: null });
+});
+
+test("reconnect delays grow by the factor, cap at the maximum, and reset after a hydrate", () => {
+  const { socket, timers } = setup();
+  const delays = [];
+  for (let i = 0; i < 6; i++) {
+    socket().close();
+    delays.push(timers.pending[0].ms);
+    timers.runNext();
+  }
+  // Jitter only shortens a delay (by up to 20%), so the cap holds.
+  const base = [100, 200, 400, 800, 1000, 1000];
+  delays.forEach((d, i) => assert.ok(d <= base[i] && d >= base[i] * 0.8, `delay ${i}: ${d}`));
+  socket().open();
+  socket().receive(hydrate());
+  socket().close();
+  assert.ok(timers.pending[0].ms <= 100, "back to the initial delay");
+});
+
+test("malformed or unknown frames are logged, never thrown", () => {
+  const { client, socket } = setup();
+  socket().open();
+  const log = console.error;
+  let logged = 0;
+  console.error = () => logged++;
+  try {
+    assert.doesNotThrow(() => socket().receive("{not json"));
+    assert.doesNotThrow(() => socket().receive({ type: "surprise" }));
+    assert.doesNotThrow(() => socket().receive("null"));
+    assert.doesNotThrow(() => socket().receive({ type: "hydrate", token: "T", version: 0, last_seq: 0, state: { s: null } }));
+    assert.doesNotThrow(() => socket().receive({ type: "hydrate", token: "T" }));
+  } finally {
+    console.error = log;
+  }
+  assert.equal(logged, 5);
+  assert.equal(client.getStatus(), "connecting");
+  assert.equal(client.getVar("counter_state", "count"), 0, "store untouched");
+});
+
+test("a listener that throws does not stop the store or the other listeners", () => {
+  const { client, socket } = setup();
+  socket().open();
+  socket().receive(hydrate());
+  client.subscribe("counter_state", "count", () => {
+    throw new Error("boom");
+  });
+  let calls = 0;
+  client.subscribe("counter_state", "count", () => calls++);
+  const log = console.error;
+  let logged = 0;
+  console.error = () => logged++;
+  try {
+    assert.doesNotThrow(() => socket().receive({ type: "delta", version: 1, seq: null, delta: { counter_state: { count: 1 } } }));
+    assert.equal(calls, 1);
+    assert.equal(logged, 1);
+    socket().receive({ type: "delta", version: 2, seq: null, delta: { counter_state: { count: 2 } } });
+  } finally {
+    console.error = log;
+  }
+  assert.equal(client.getVar("counter_state", "count"), 2, "versions stayed in step");
+});
+
+test("jsonEqual compares structure", () => {
+  assert.ok(jsonEqual({ a: [1, { b: null }] }, { a: [1, { b: null }] }));
+  assert.ok(!jsonEqual({ a: 1 }, { a: 1, b: 2 }));
+  assert.ok(!jsonEqual([1], { 0: 1 }));
+  assert.ok(!jsonEqual(null, {}));
+});

@@ -1,0 +1,82 @@
+// React bindings of Refract's runtime, imported by the compiled pages. One client per tab.
+import React, { useCallback, useSyncExternalStore } from "react";
+import { RefractClient } from "./client.js";
+import initialState from "./initial_state.json";
+
+/** The tab's connection to the gateway. */
+export const client = new RefractClient({
+  url: (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/_event",
+  initialState,
+});
+client.start();
+
+/**
+ * The current value of `state.name`; the calling component re-renders only when that var changes.
+ * @param {string} state state name, e.g. `"counter_state"`
+ * @param {string} name var name, e.g. `"count"`
+ * @returns {unknown} the var's JSON value (`undefined` if the store has no such var)
+ */
+export function useVar(state, name) {
+  // Stable callbacks, so React does not resubscribe on every render.
+  const subscribe = useCallback((onChange) => client.subscribe(state, name, onChange), [state, name]);
+  const getSnapshot = useCallback(() => client.getVar(state, name), [state, name]);
+  return useSyncExternalStore(subscribe, getSnapshot, getSnapshot);
+}
+
+const subscribeStatus = (onChange) => client.subscribeStatus(onChange);
+const getStatus = () => client.getStatus();
+
+/**
+ * The connection status; re-renders on each change.
+ * @returns {"connecting" | "connected" | "disconnected"}
+ */
+export function useStatus() {
+  return useSyncExternalStore(subscribeStatus, getStatus, getStatus);
+}
+
+/**
+ * Queues event handler calls from an event trigger.
+ * @param {{handler: string, args: object}[]} events evaluated when the trigger fired
+ * @param {Event} [domEvent]
+ * @param {{preventDefault?: boolean, reset?: boolean}} [options] for forms: keep the page, clear the form
+ */
+export function addEvents(events, domEvent, options = {}) {
+  if (options.preventDefault) domEvent?.preventDefault?.();
+  if (options.reset) domEvent?.currentTarget?.reset?.();
+  client.addEvents(events);
+}
+
+/**
+ * A submitted form's fields by input name.
+ * @param {Event} domEvent the form's submit event (its `currentTarget` is the form)
+ * @returns {Record<string, string>}
+ */
+export function formData(domEvent) {
+  return Object.fromEntries(new FormData(domEvent.currentTarget));
+}
+
+/** A banner across the top of the page while the connection is down. */
+export function ConnectionBanner() {
+  const status = useStatus();
+  if (status !== "disconnected") return null;
+  return (
+    <div
+      role="status"
+      data-testid="refract-connection-banner"
+      style={{
+        position: "fixed",
+        top: 0,
+        left: 0,
+        right: 0,
+        zIndex: 1000,
+        padding: "0.5rem 1rem",
+        textAlign: "center",
+        background: "var(--red-9, #e5484d)",
+        color: "white",
+        fontFamily: "system-ui, sans-serif",
+      }}
+    >
+      Connection lost — reconnecting…
+    </div>
+  );
+}

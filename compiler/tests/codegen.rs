@@ -1,0 +1,161 @@
+//! Snapshot tests of the generated project: the emitted code is deterministic and reads only what
+//! each island needs.
+
+use refract_compiler::{
+    AppSpec, Component, FormData, Page, button, checkbox, cond, foreach, form, generate, heading,
+    hstack, input, link, text, vstack, when,
+};
+use refract_core::{EventSpec, IntoVar, Var, format_var};
+use serde_json::json;
+
+fn count() -> Var<i64> {
+    Var::state_var("counter_state", "count")
+}
+
+fn add(n: impl IntoVar<i64>) -> EventSpec {
+    EventSpec::new("counter_state.add").arg("n", n.into_var())
+}
+
+fn increment() -> EventSpec {
+    EventSpec::new("counter_state.increment")
+}
+
+fn counter_page() -> Page {
+    let root = vstack([
+        heading(count()).size("7"),
+        hstack([
+            button("Increment").on_click(increment),
+            button("Add 5").on_click(add(5)),
+        ]),
+        cond(
+            count().gt(10),
+            text("big"),
+            text(format_var!("only {}", count())),
+        ),
+        when(count().lt(0), text("negative")),
+        link("About", "/about"),
+    ]);
+    Page {
+        route: "/".into(),
+        root: root.into(),
+    }
+}
+
+#[derive(serde::Serialize)]
+struct Item;
+
+fn item_text(item: &Var<Item>) -> Var<String> {
+    item.field("text")
+}
+
+fn item_done(item: &Var<Item>) -> Var<bool> {
+    item.field("done")
+}
+
+fn add_item(form: impl IntoVar<FormData>) -> EventSpec {
+    EventSpec::new("todo_state.add_item").arg("form", form.into_var())
+}
+
+fn toggle(index: impl IntoVar<i64>) -> EventSpec {
+    EventSpec::new("todo_state.toggle").arg("index", index.into_var())
+}
+
+fn todo_page() -> Page {
+    let items: Var<Vec<Item>> = Var::state_var("todo_state", "items");
+    let root = vstack([
+        form([
+            input().name("text").placeholder("What needs doing?"),
+            button("Add").prop("type", "submit"),
+        ])
+        .on_submit(add_item),
+        foreach(items, |item, index| {
+            hstack([
+                checkbox(item_done(&item)).on_checked_change(toggle(&index)),
+                text(item_text(&item)),
+                button("Delete")
+                    .on_click(EventSpec::new("todo_state.delete").arg("index", index.clone())),
+            ])
+        }),
+    ]);
+    Page {
+        route: "/todo".into(),
+        root: root.into(),
+    }
+}
+
+#[test]
+fn generated_project_snapshots() {
+    let initial = json!({"counter_state": {"count": 0}, "todo_state": {"items": []}});
+    let pages = [counter_page(), todo_page()];
+    let files = generate(&AppSpec {
+        title: "Snap <&>",
+        pages: &pages,
+        initial_state: &initial,
+    })
+    .unwrap();
+    insta::assert_snapshot!("counter_page", files["src/pages/page_0.jsx"]);
+    insta::assert_snapshot!("todo_page", files["src/pages/page_1.jsx"]);
+    insta::assert_snapshot!("main", files["src/main.jsx"]);
+    insta::assert_snapshot!("package_json", files["package.json"]);
+    assert!(files["index.html"].contains("<title>Snap &lt;&amp;&gt;</title>"));
+    let again = generate(&AppSpec {
+        title: "Snap <&>",
+        pages: &pages,
+        initial_state: &initial,
+    })
+    .unwrap();
+    assert_eq!(files, again, "generation is deterministic");
+}
+
+#[test]
+fn duplicate_or_relative_routes_are_rejected() {
+    let initial = json!({});
+    let pages = [counter_page(), counter_page()];
+    let err = generate(&AppSpec {
+        title: "x",
+        pages: &pages,
+        initial_state: &initial,
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("bad route `/`"), "{err}");
+    let relative = [Page {
+        route: "about".into(),
+        root: text("x").into(),
+    }];
+    assert!(
+        generate(&AppSpec {
+            title: "x",
+            pages: &relative,
+            initial_state: &initial
+        })
+        .is_err()
+    );
+}
+
+#[test]
+fn external_components_add_their_package() {
+    let initial = json!({});
+    let md = Component::external("react-markdown", "^9.0.0", None, "Markdown").child("**hi**");
+    let chart = Component::external("recharts", "^2.12.0", Some("LineChart"), "LineChart")
+        .prop("width", 400);
+    let pages = [Page {
+        route: "/".into(),
+        root: vstack([md, chart]).into(),
+    }];
+    let files = generate(&AppSpec {
+        title: "x",
+        pages: &pages,
+        initial_state: &initial,
+    })
+    .unwrap();
+    let page = &files["src/pages/page_0.jsx"];
+    assert!(
+        page.contains("import Markdown from \"react-markdown\";"),
+        "{page}"
+    );
+    assert!(
+        page.contains("import { LineChart } from \"recharts\";"),
+        "{page}"
+    );
+    assert!(files["package.json"].contains("\"react-markdown\": \"^9.0.0\""));
+}
