@@ -1,0 +1,131 @@
+//! The todo example: a form to add items, a list with a checkbox and a delete button per item, and
+//! a count of the items still open (a computed var).
+
+use refract::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// One item of the list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, VarFields)]
+pub struct TodoItem {
+    /// Stable id, used by the handlers to find the item.
+    pub id: u64,
+    /// What needs doing.
+    pub text: String,
+    /// Whether it is done.
+    pub done: bool,
+}
+
+/// The list of one browser tab.
+#[derive(State, Default, Serialize, Deserialize)]
+pub struct TodoState {
+    items: Vec<TodoItem>,
+    /// The id of the next item; the browser never sees it.
+    #[backend]
+    next_id: u64,
+}
+
+/// The longest item accepted, in characters.
+const MAX_ITEM_CHARS: usize = 500;
+
+#[refract::handlers]
+impl TodoState {
+    /// Adds the form's `text` field as a new open item; blank text adds nothing.
+    pub fn add_item(&mut self, form: FormData) -> Result<(), String> {
+        let text = form.get("text").map(|t| t.trim()).unwrap_or_default();
+        if text.is_empty() {
+            return Ok(());
+        }
+        if text.chars().count() > MAX_ITEM_CHARS {
+            return Err(format!("an item is at most {MAX_ITEM_CHARS} characters"));
+        }
+        self.next_id += 1;
+        self.items.push(TodoItem {
+            id: self.next_id,
+            text: text.to_owned(),
+            done: false,
+        });
+        Ok(())
+    }
+
+    /// Ticks or clears the item `id`.
+    pub fn toggle(&mut self, id: u64) {
+        if let Some(item) = self.items.iter_mut().find(|i| i.id == id) {
+            item.done = !item.done;
+        }
+    }
+
+    /// Removes the item `id`.
+    pub fn delete(&mut self, id: u64) {
+        self.items.retain(|i| i.id != id);
+    }
+
+    /// The number of items not done.
+    #[computed]
+    pub fn open_count(&self) -> i64 {
+        self.items.iter().filter(|i| !i.done).count() as i64
+    }
+}
+
+fn item_row(item: Var<TodoItem>, _index: Var<i64>) -> Component {
+    hstack([
+        checkbox(item.done()).on_checked_change(TodoState::toggle(item.id())),
+        text(item.text()).prop("className", "todo-text"),
+        button("Delete")
+            .variant_soft()
+            .color("crimson")
+            .size("1")
+            .on_click(TodoState::delete(item.id())),
+    ])
+    .prop("className", "todo-item")
+}
+
+fn index() -> Component {
+    vstack([
+        heading("Todo").size("8"),
+        form([hstack([
+            input().name("text").placeholder("What needs doing?"),
+            button("Add").prop("type", "submit"),
+        ])])
+        .on_submit(TodoState::add_item),
+        vstack([foreach(TodoState::items(), item_row)]).prop("id", "todo-list"),
+        text(format_var!("{} open", TodoState::open_count())).prop("id", "open-count"),
+    ])
+    .prop("p", "6")
+    .prop("maxWidth", "32rem")
+}
+
+/// The todo app.
+pub fn app() -> App {
+    App::new("Todo").state::<TodoState>().page("/", index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn form(text: &str) -> FormData {
+        HashMap::from([("text".to_owned(), text.to_owned())])
+    }
+
+    #[test]
+    fn add_toggle_delete() {
+        let mut s = TodoState::default();
+        s.__handler_add_item(form("  milk ")).unwrap();
+        s.__handler_add_item(form("   ")).unwrap();
+        s.__handler_add_item(form("eggs")).unwrap();
+        assert_eq!(
+            s.items.iter().map(|i| i.text.as_str()).collect::<Vec<_>>(),
+            ["milk", "eggs"]
+        );
+        s.__handler_toggle(1);
+        assert_eq!(s.__computed_open_count(), 1);
+        s.__handler_delete(1);
+        assert_eq!(s.items.len(), 1);
+        assert_eq!(s.items[0].id, 2, "ids are not reused");
+        assert!(
+            s.__handler_add_item(form(&"x".repeat(MAX_ITEM_CHARS + 1)))
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,66 @@
+//! Refract: write a web app's state, event handlers and pages in Rust; Refract compiles the pages
+//! to a React app and runs every event on the server.
+//!
+//! ```no_run
+//! use refract::prelude::*;
+//!
+//! #[derive(State, Default, serde::Serialize, serde::Deserialize)]
+//! pub struct CounterState {
+//!     count: i64,
+//! }
+//!
+//! #[refract::handlers]
+//! impl CounterState {
+//!     pub fn increment(&mut self) {
+//!         self.count += 1;
+//!     }
+//! }
+//!
+//! fn index() -> Component {
+//!     vstack([
+//!         heading(CounterState::count()),
+//!         button("Increment").on_click(CounterState::increment),
+//!     ])
+//! }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     App::new("Counter").state::<CounterState>().page("/", index).main()
+//! }
+//! ```
+//!
+//! * [`State`](macro@State), [`handlers`] and [`VarFields`](macro@VarFields): the app model (see
+//!   `refract_macros`);
+//! * [`ui`]: the components pages are built from;
+//! * [`App`]: the builder and the app's command line (`run`, `export`).
+
+#![warn(missing_docs)]
+
+extern crate self as refract;
+
+mod app;
+mod cli;
+mod stack;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use app::{App, AppError, Server};
+pub use refract_core as core;
+pub use refract_macros::{State, VarFields, handlers};
+pub use serde;
+pub use serde_json;
+
+/// The components and helpers pages are built from.
+pub mod ui {
+    pub use refract_compiler::{
+        Component, FormData, IntoProp, Node, avatar, r#box, button, checkbox, cond, foreach, form,
+        heading, hstack, image, input, json_prop, link, link_to, text, vstack, when,
+    };
+    pub use refract_core::format_var;
+}
+
+/// Everything an app module usually needs: `use refract::prelude::*;`.
+pub mod prelude {
+    pub use crate::ui::*;
+    pub use crate::{App, State, VarFields};
+    pub use refract_core::{EventSpec, IntoVar, Var};
+}

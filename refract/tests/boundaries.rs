@@ -1,0 +1,286 @@
+//! Every boundary of the socket: bad input gets an error frame; the connection, other clients and
+//! the stored state are untouched.
+
+use refract::testing::TestClient;
+use refract::{App, Server};
+use refract_gateway::GatewayConfig;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+#[derive(refract::State, Default, Serialize, Deserialize)]
+pub struct CounterState {
+    count: i64,
+    #[backend]
+    secret: String,
+}
+
+#[refract::handlers]
+impl CounterState {
+    pub fn add(&mut self, n: i64) {
+        self.count += n;
+    }
+
+    pub fn fail(&mut self) -> Result<(), String> {
+        self.count = -1;
+        Err("not today".into())
+    }
+
+    pub async fn slow(&mut self, ms: u64) {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        self.count += 1;
+    }
+
+    pub fn remember(&mut self, secret: String) {
+        self.secret = secret;
+    }
+
+    #[computed]
+    pub fn doubled(&self) -> i64 {
+        self.count * 2
+    }
+}
+
+const MAX_FRAME: usize = 4096;
+
+/// A server whose sockets may queue 4 events and send frames of up to 4 KiB.
+async fn server() -> Server {
+    server_with(GatewayConfig {
+        max_frame_bytes: MAX_FRAME,
+        max_queued_events: 4,
+        assets: None,
+    })
+    .await
+}
+
+async fn server_with(config: GatewayConfig) -> Server {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    App::new("boundaries")
+        .state::<CounterState>()
+        .serve(listener, config)
+        .unwrap()
+}
+
+/// A client with count 5 (two events applied).
+async fn client_at_five(server: &Server) -> TestClient {
+    let mut c = TestClient::connect(server.addr).await;
+    c.call("counter_state.add", json!({"n": 2})).await;
+    c.call("counter_state.add", json!({"n": 3})).await;
+    assert_eq!(c.var("counter_state", "count"), &json!(5));
+    c
+}
+
+/// The connection still works and the state is still 5, seen by this socket and a fresh one.
+async fn assert_untouched(server: &Server, c: &mut TestClient) {
+    let answer = c.call("counter_state.add", json!({"n": 0})).await;
+    assert_eq!(answer["type"], "delta", "{answer}");
+    assert_eq!(c.var("counter_state", "count"), &json!(5));
+    let fresh = TestClient::connect_with(server.addr, Some(&c.token)).await;
+    assert_eq!(fresh.var("counter_state", "count"), &json!(5));
+}
+
+fn assert_error(frame: &Value, seq: Option<u64>, code: &str) {
+    assert_eq!(frame["type"], "error", "{frame}");
+    assert_eq!(frame["code"], code, "{frame}");
+    assert_eq!(frame["seq"], json!(seq), "{frame}");
+    assert!(
+        frame["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{frame}"
+    );
+}
+
+#[tokio::test]
+async fn hydrate_sends_frontend_and_computed_vars_but_no_backend_var() {
+    let server = server().await;
+    let mut c = TestClient::connect(server.addr).await;
+    assert_eq!(c.state["counter_state"], json!({"count": 0, "doubled": 0}));
+    c.call("counter_state.remember", json!({"secret": "hunter2"}))
+        .await;
+    let delta = c.call("counter_state.add", json!({"n": 4})).await;
+    assert_eq!(
+        delta["delta"],
+        json!({"counter_state": {"count": 4, "doubled": 8}})
+    );
+    let again = TestClient::connect_with(server.addr, Some(&c.token)).await;
+    assert!(
+        !Value::Object(again.state.clone())
+            .to_string()
+            .contains("hunter2")
+    );
+    assert_eq!(again.last_seq, 2);
+}
+
+#[tokio::test]
+async fn malformed_json_is_rejected() {
+    let server = server().await;
+    let mut c = client_at_five(&server).await;
+    for bad in [
+        "{",
+        "not json",
+        "[1,2]",
+        r#"{"type":"launch"}"#,
+        r#"{"type":"event","seq":"x","handler":"counter_state.add"}"#,
+        r#"{"type":"event","seq":0,"handler":"counter_state.add","args":{}}"#,
+    ] {
+        c.send_text(bad).await;
+        assert_error(&c.recv().await, None, "malformed_frame");
+    }
+    c.send_binary(vec![0, 159, 146, 150]).await;
+    assert_error(&c.recv().await, None, "malformed_frame");
+    assert_untouched(&server, &mut c).await;
+}
+
+#[tokio::test]
+async fn unknown_handlers_are_rejected() {
+    let server = server().await;
+    let mut c = client_at_five(&server).await;
+    for handler in [
+        "counter_state.nope",
+        "other_state.add",
+        "add",
+        "counter_state.__handler_add",
+        "counter_state.doubled",
+    ] {
+        let answer = c.call(handler, json!({})).await;
+        assert_eq!(answer["code"], "unknown_handler", "{handler}: {answer}");
+    }
+    assert_untouched(&server, &mut c).await;
+}
+
+#[tokio::test]
+async fn wrong_argument_types_are_rejected() {
+    let server = server().await;
+    let mut c = client_at_five(&server).await;
+    for args in [
+        json!({"n": "five"}),
+        json!({}),
+        json!({"n": 1, "extra": true}),
+        json!({"n": 1.5}),
+        json!([1]),
+        json!("n"),
+    ] {
+        let seq = c.next_seq() + 100;
+        let answer = c.call_seq(seq, "counter_state.add", args.clone()).await;
+        assert_error(&answer, Some(seq), "bad_arguments");
+    }
+    assert_untouched(&server, &mut c).await;
+}
+
+#[tokio::test]
+async fn a_failing_handler_changes_nothing() {
+    let server = server().await;
+    let mut c = client_at_five(&server).await;
+    let answer = c.call("counter_state.fail", json!({})).await;
+    assert_eq!(answer["code"], "handler_failed");
+    assert_eq!(answer["message"], "not today");
+    assert_untouched(&server, &mut c).await;
+}
+
+#[tokio::test]
+async fn oversize_frames_are_rejected_and_the_socket_stays_open() {
+    let server = server().await;
+    let mut c = client_at_five(&server).await;
+    let big = json!({"type": "event", "seq": 9, "handler": "counter_state.remember", "args": {"secret": "x".repeat(MAX_FRAME)}});
+    c.send_json(&big).await;
+    assert_error(&c.recv().await, None, "frame_too_large");
+    assert_untouched(&server, &mut c).await;
+}
+
+#[tokio::test]
+async fn tokens_the_server_did_not_issue_are_rejected() {
+    let server = server().await;
+    let mut c = client_at_five(&server).await;
+    let mut forged = TestClient::open(server.addr).await;
+    let mut fake = c.token.clone();
+    fake.replace_range(0..2, if fake.starts_with("AA") { "BB" } else { "AA" });
+    for token in [fake.as_str(), "made-up", ""] {
+        forged
+            .send_json(&json!({"type": "hello", "token": token}))
+            .await;
+        assert_error(&forged.recv().await, None, "invalid_token");
+    }
+    // Events before a successful hello are refused.
+    forged
+        .send_json(
+            &json!({"type": "event", "seq": 1, "handler": "counter_state.add", "args": {"n": 1}}),
+        )
+        .await;
+    assert_error(&forged.recv().await, Some(1), "not_ready");
+    // A socket keeps its token.
+    c.send_json(&json!({"type": "hello", "token": null})).await;
+    assert_error(&c.recv().await, None, "token_mismatch");
+    assert_untouched(&server, &mut c).await;
+}
+
+#[tokio::test]
+async fn a_flood_is_refused_without_dropping_the_connection() {
+    let server = server().await;
+    let mut c = client_at_five(&server).await;
+    // One slow event in flight, then more than the queue holds.
+    let first = c.next_seq();
+    for seq in first..first + 10 {
+        let handler = if seq == first {
+            "counter_state.slow"
+        } else {
+            "counter_state.add"
+        };
+        let args = if seq == first {
+            json!({"ms": 300})
+        } else {
+            json!({"n": 0})
+        };
+        c.send_json(&json!({"type": "event", "seq": seq, "handler": handler, "args": args}))
+            .await;
+    }
+    let mut overloaded = 0;
+    let mut applied = 0;
+    while overloaded + applied < 10 {
+        let frame = c.recv().await;
+        c.apply(&frame);
+        match frame["type"].as_str() {
+            Some("error") => {
+                assert_eq!(frame["code"], "overloaded", "{frame}");
+                overloaded += 1;
+            }
+            Some("delta") => applied += 1,
+            other => panic!("unexpected {other:?}: {frame}"),
+        }
+    }
+    assert!(overloaded > 0, "some events were refused");
+    assert!(applied >= 1, "queued events still ran");
+    assert_eq!(c.var("counter_state", "count"), &json!(6));
+    let answer = c
+        .call_seq(first + 20, "counter_state.add", json!({"n": -1}))
+        .await;
+    assert_eq!(answer["type"], "delta");
+    assert_eq!(c.var("counter_state", "count"), &json!(5));
+}
+
+#[tokio::test]
+async fn clients_have_separate_states_and_a_bad_client_does_not_disturb_others() {
+    let server = server().await;
+    let mut good = client_at_five(&server).await;
+    let mut other = TestClient::connect(server.addr).await;
+    assert_ne!(good.token, other.token);
+    assert_eq!(other.var("counter_state", "count"), &json!(0));
+    other.send_text("garbage").await;
+    other.recv().await;
+    other.call("counter_state.add", json!({"n": 100})).await;
+    assert_untouched(&server, &mut good).await;
+}
+
+#[tokio::test]
+async fn events_of_one_token_apply_in_order_and_exactly_once() {
+    let server = server_with(GatewayConfig::default()).await;
+    let mut c = TestClient::connect(server.addr).await;
+    for seq in 1..=20u64 {
+        c.send_json(&json!({"type": "event", "seq": seq, "handler": "counter_state.add", "args": {"n": seq}})).await;
+    }
+    c.answer_to(20).await;
+    assert_eq!(c.var("counter_state", "count"), &json!(210));
+    assert_eq!(c.version, 20);
+    // A resend of an applied event is acknowledged, not run again.
+    let answer = c.call_seq(7, "counter_state.add", json!({"n": 7})).await;
+    assert_eq!(answer, json!({"type": "ack", "seq": 7}));
+    let again = TestClient::connect_with(server.addr, Some(&c.token)).await;
+    assert_eq!(again.var("counter_state", "count"), &json!(210));
+}
