@@ -1,0 +1,72 @@
+// The counter example in a real browser: clicks round-trip through the server, state survives a
+// reload (same token), a second tab has its own state, and the banner shows while the server is
+// down.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { launchBrowser, openConnected, startApp, waitConnected } from "./harness.js";
+
+let app;
+let browser;
+
+before(async () => {
+  app = await startApp("counter");
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await app?.stop();
+});
+
+const count = (page) => page.locator("#count");
+
+test("three clicks on Increment show 3; Decrement takes one away", async () => {
+  const context = await browser.newContext();
+  const page = await openConnected(context, app.url);
+  await assert.doesNotReject(count(page).filter({ hasText: /^0$/ }).waitFor());
+  const increment = page.getByRole("button", { name: "Increment" });
+  for (let i = 0; i < 3; i++) await increment.click();
+  await count(page).filter({ hasText: /^3$/ }).waitFor();
+  await page.getByRole("button", { name: "Decrement" }).click();
+  await count(page).filter({ hasText: /^2$/ }).waitFor();
+  assert.equal(await count(page).textContent(), "2");
+  await context.close();
+});
+
+test("a reload keeps the state (same token); a second tab has its own", async () => {
+  const context = await browser.newContext();
+  const first = await openConnected(context, app.url);
+  await first.getByRole("button", { name: "Add 10" }).click();
+  await count(first).filter({ hasText: /^10$/ }).waitFor();
+  const token = await first.evaluate(() => sessionStorage.getItem("refract_token"));
+  assert.ok(token && token.length > 20, "the server issued a token");
+
+  await first.reload();
+  await waitConnected(first);
+  await count(first).filter({ hasText: /^10$/ }).waitFor();
+  assert.equal(await first.evaluate(() => sessionStorage.getItem("refract_token")), token);
+
+  const second = await openConnected(context, app.url);
+  assert.equal(await count(second).textContent(), "0");
+  await second.getByRole("button", { name: "Increment" }).click();
+  await count(second).filter({ hasText: /^1$/ }).waitFor();
+  assert.notEqual(await second.evaluate(() => sessionStorage.getItem("refract_token")), token);
+  assert.equal(await count(first).textContent(), "10", "the first tab is unaffected");
+  await context.close();
+});
+
+test("the banner shows while the server is down, and the page reconnects", async () => {
+  const context = await browser.newContext();
+  const page = await openConnected(context, app.url);
+  const banner = page.getByTestId("refract-connection-banner");
+  assert.equal(await banner.count(), 0);
+  const port = app.port;
+  await app.stop();
+  await banner.waitFor({ state: "visible", timeout: 15_000 });
+  app = await startApp("counter", { port });
+  await waitConnected(page);
+  await banner.waitFor({ state: "detached", timeout: 15_000 });
+  await page.getByRole("button", { name: "Increment" }).click();
+  await count(page).filter({ hasText: /^1$/ }).waitFor();
+  await context.close();
+});

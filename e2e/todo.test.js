@@ -1,0 +1,54 @@
+// The todo example in a real browser: add (Enter and the Add button), tick, delete, reload.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { launchBrowser, openConnected, startApp, waitConnected } from "./harness.js";
+
+let app;
+let browser;
+
+before(async () => {
+  app = await startApp("todo");
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await app?.stop();
+});
+
+test("adds, toggles and deletes items, and keeps them over a reload", async () => {
+  const context = await browser.newContext();
+  const page = await openConnected(context, app.url);
+  const input = page.getByPlaceholder("What needs doing?");
+  const items = page.locator(".todo-item");
+  const open = page.locator("#open-count");
+  await open.filter({ hasText: "0 open" }).waitFor();
+
+  await input.fill("Buy milk");
+  await input.press("Enter");
+  await items.filter({ hasText: "Buy milk" }).waitFor();
+  assert.equal(await input.inputValue(), "", "the form is cleared after submit");
+
+  await input.fill("Walk the dog");
+  await page.getByRole("button", { name: "Add" }).click();
+  await items.filter({ hasText: "Walk the dog" }).waitFor();
+  await open.filter({ hasText: "2 open" }).waitFor();
+  assert.equal(await items.count(), 2);
+
+  const milk = items.filter({ hasText: "Buy milk" });
+  await milk.getByRole("checkbox").click();
+  await open.filter({ hasText: "1 open" }).waitFor();
+  assert.equal(await milk.getByRole("checkbox").getAttribute("aria-checked"), "true");
+
+  await items.filter({ hasText: "Walk the dog" }).getByRole("button", { name: "Delete" }).click();
+  await items.filter({ hasText: "Walk the dog" }).waitFor({ state: "detached" });
+  await open.filter({ hasText: "0 open" }).waitFor();
+  assert.equal(await items.count(), 1);
+
+  await page.reload();
+  await waitConnected(page);
+  await items.filter({ hasText: "Buy milk" }).waitFor();
+  assert.equal(await items.count(), 1);
+  assert.equal(await items.first().getByRole("checkbox").getAttribute("aria-checked"), "true");
+  await context.close();
+});

@@ -1,0 +1,67 @@
+//! The probe app: states whose handlers make the distributed tests' checks possible.
+
+use refract::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// What the distributed tests read back.
+#[derive(State, Default, Serialize, Deserialize)]
+pub struct ProbeState {
+    /// The sum of everything added.
+    count: i64,
+    /// Every recorded number, in the order the events were applied.
+    log: Vec<u64>,
+}
+
+#[refract::handlers]
+impl ProbeState {
+    /// Adds `n` to the count.
+    pub fn add(&mut self, n: i64) {
+        self.count += n;
+    }
+
+    /// Appends `n` to the log.
+    pub fn record(&mut self, n: u64) {
+        self.log.push(n);
+    }
+
+    /// Sleeps `ms` milliseconds, then adds one: a handler that can outlive its lock's lease.
+    pub async fn slow(&mut self, ms: u64) {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        self.count += 1;
+    }
+}
+
+/// A big state for the load tests' big-state scenario: about `rows × 64` bytes once `init` ran,
+/// so a token can hold a ~1 MB shard beside the small [`ProbeState`].
+#[derive(State, Default, Serialize, Deserialize)]
+pub struct BigState {
+    /// `rows` strings of 64 characters each (set by `init`).
+    rows: Vec<String>,
+    /// How many times `tick` ran: the small field that changes.
+    ticks: u64,
+}
+
+#[refract::handlers]
+impl BigState {
+    /// Replaces the rows with `rows` strings of 64 characters (16,384 rows ≈ 1 MB of JSON).
+    pub fn init(&mut self, rows: usize) {
+        self.rows = (0..rows).map(|i| format!("{i:064}")).collect();
+    }
+
+    /// Adds one to `ticks`: a one-field change of the big state.
+    pub fn tick(&mut self) {
+        self.ticks += 1;
+    }
+}
+
+fn index() -> Component {
+    vstack([heading(ProbeState::count()).prop("id", "count")])
+}
+
+/// The probe app.
+pub fn app() -> App {
+    App::new("Probe")
+        .state::<ProbeState>()
+        .state::<BigState>()
+        .page("/", index)
+}

@@ -1,0 +1,371 @@
+//! The distributed mode's invariants, against a real Redis and real worker and gateway processes:
+//! exactly once under worker kills, fencing, per-token order across gateways, and resync after the
+//! pub/sub connection is cut.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use refract::testing::TestClient;
+use serde_json::{Value, json};
+use support::{Redis, Rng, free_port, gateway, worker};
+
+fn addr(p: &support::Proc) -> SocketAddr {
+    p.addr.parse().unwrap()
+}
+
+/// Sends event `seq` until it is applied or acknowledged, resending the same seq after an
+/// `internal` error (as the browser runtime does after a reconnect).
+async fn deliver(c: &mut TestClient, seq: u64, handler: &str, args: Value) {
+    loop {
+        let answer = c.call_seq(seq, handler, args.clone()).await;
+        match answer["type"].as_str() {
+            Some("delta" | "ack") => return,
+            _ => {
+                assert_eq!(
+                    answer["code"], "internal",
+                    "only infrastructure errors are retried: {answer}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Runs each scenario against one Redis server and against a three-master Redis Cluster.
+macro_rules! on_both {
+    ($($scenario:ident),* $(,)?) => {
+        mod single {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $scenario() {
+                    super::$scenario(&super::Redis::start()).await;
+                }
+            )*
+        }
+        mod cluster {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $scenario() {
+                    super::$scenario(&super::Redis::cluster()).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both!(
+    every_event_applies_exactly_once_while_workers_are_killed,
+    a_handler_that_outlives_its_lease_cannot_overwrite_newer_state,
+    each_clients_events_apply_in_order_across_two_gateways,
+    clients_resync_after_the_gateways_pubsub_connection_is_cut,
+    rolling_every_worker_under_load_loses_no_event,
+);
+
+async fn every_event_applies_exactly_once_while_workers_are_killed(redis: &Redis) {
+    const CLIENTS: u64 = 10;
+    const EVENTS: u64 = 100;
+    const LEASE_MS: u64 = 400;
+    let ports = [free_port(), free_port()];
+    let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let workers = vec![
+        worker(&redis.url, ports[0], LEASE_MS),
+        worker(&redis.url, ports[1], LEASE_MS),
+    ];
+    let gw = gateway(&redis.url, &addrs);
+    let gw_addr = addr(&gw);
+
+    let done = Arc::new(AtomicBool::new(false));
+    let killer = {
+        let (done, url) = (done.clone(), redis.url.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut workers = workers;
+            let mut rng = Rng::new();
+            let mut kills = 0;
+            while !done.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(rng.between(50..250)));
+                let i = rng.between(0..2) as usize;
+                workers[i].kill();
+                kills += 1;
+                std::thread::sleep(Duration::from_millis(rng.between(10..100)));
+                workers[i] = worker(&url, ports[i], LEASE_MS);
+            }
+            (kills, workers)
+        })
+    };
+
+    let mut clients = tokio::task::JoinSet::new();
+    for _ in 0..CLIENTS {
+        clients.spawn(async move {
+            let mut c = TestClient::connect(gw_addr).await;
+            for seq in 1..=EVENTS {
+                deliver(&mut c, seq, "probe_state.add", json!({"n": 1})).await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            c.token
+        });
+    }
+    let tokens = clients.join_all().await;
+    done.store(true, Ordering::SeqCst);
+    let (kills, _workers) = killer.await.unwrap();
+    eprintln!(
+        "{kills} worker kills (SIGKILL, then restart) while {CLIENTS} clients sent {EVENTS} events each"
+    );
+    assert!(
+        kills >= 10,
+        "only {kills} worker kills happened while the clients sent"
+    );
+
+    let mut total = 0;
+    for token in &tokens {
+        let c = TestClient::connect_with(gw_addr, Some(token)).await;
+        assert_eq!(
+            c.var("probe_state", "count"),
+            &json!(EVENTS),
+            "token {token}"
+        );
+        assert_eq!(c.last_seq, EVENTS);
+        total += c.var("probe_state", "count").as_u64().unwrap();
+    }
+    assert_eq!(total, CLIENTS * EVENTS);
+}
+
+async fn a_handler_that_outlives_its_lease_cannot_overwrite_newer_state(redis: &Redis) {
+    const LEASE_MS: u64 = 300;
+    let ports = [free_port(), free_port()];
+    let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    // Only the first worker runs at first, so the slow event lands on it.
+    let first = worker(&redis.url, ports[0], LEASE_MS);
+    let gw = gateway(&redis.url, &addrs);
+    let mut a = TestClient::connect(addr(&gw)).await;
+    a.call("probe_state.add", json!({"n": 100})).await;
+    a.send_json(
+        &json!({"type": "event", "seq": 2, "handler": "probe_state.slow", "args": {"ms": 1000}}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Freeze the worker mid-handler: it can no longer renew its lease.
+    first.signal(libc::SIGSTOP);
+    let _second = worker(&redis.url, ports[1], LEASE_MS);
+    // Let the gateway's health checks see the frozen worker and the new one.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let mut b = TestClient::connect_with(addr(&gw), Some(&a.token)).await;
+    let answer = b.call_seq(3, "probe_state.add", json!({"n": 10})).await;
+    assert_eq!(
+        answer["type"], "delta",
+        "the other worker took the expired lock and committed: {answer}"
+    );
+    assert_eq!(b.var("probe_state", "count"), &json!(110));
+
+    first.signal(libc::SIGCONT);
+    let answer = a.answer_to(2).await;
+    assert_eq!(answer["type"], "error", "{answer}");
+    assert_eq!(answer["code"], "internal", "{answer}");
+    assert!(
+        answer["message"].as_str().unwrap().contains("lock"),
+        "{answer}"
+    );
+
+    let fresh = TestClient::connect_with(addr(&gw), Some(&a.token)).await;
+    assert_eq!(
+        fresh.var("probe_state", "count"),
+        &json!(110),
+        "the stale handler's write was fenced off"
+    );
+    assert_eq!(fresh.last_seq, 3);
+}
+
+async fn each_clients_events_apply_in_order_across_two_gateways(redis: &Redis) {
+    const CLIENTS: usize = 50;
+    const EVENTS: u64 = 20;
+    let ports = [free_port(), free_port()];
+    let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let _workers = [
+        worker(&redis.url, ports[0], 5000),
+        worker(&redis.url, ports[1], 5000),
+    ];
+    let gateways = [gateway(&redis.url, &addrs), gateway(&redis.url, &addrs)];
+    let targets: Vec<SocketAddr> = gateways.iter().map(addr).collect();
+
+    let mut clients = tokio::task::JoinSet::new();
+    for i in 0..CLIENTS {
+        let target = targets[i % 2];
+        clients.spawn(async move {
+            let mut c = TestClient::connect(target).await;
+            // All events at once: the gateway queues them and must apply them in order.
+            for n in 1..=EVENTS {
+                c.send_json(&json!({"type": "event", "seq": n, "handler": "probe_state.record", "args": {"n": n}})).await;
+            }
+            let last = c.answer_to(EVENTS).await;
+            assert_eq!(last["type"], "delta", "{last}");
+            c.token
+        });
+    }
+    let tokens = clients.join_all().await;
+    for (i, token) in tokens.iter().enumerate() {
+        // Read back through the other gateway.
+        let c = TestClient::connect_with(targets[(i + 1) % 2], Some(token)).await;
+        let expected: Vec<u64> = (1..=EVENTS).collect();
+        assert_eq!(c.var("probe_state", "log"), &json!(expected), "client {i}");
+    }
+}
+
+async fn clients_resync_after_the_gateways_pubsub_connection_is_cut(redis: &Redis) {
+    let port = free_port();
+    let addrs = vec![format!("127.0.0.1:{port}")];
+    let _worker = worker(&redis.url, port, 5000);
+    let (g1, g2) = (gateway(&redis.url, &addrs), gateway(&redis.url, &addrs));
+    let mut watcher = TestClient::connect(addr(&g1)).await;
+    let mut actor = TestClient::connect_with(addr(&g2), Some(&watcher.token)).await;
+
+    // A change made through the other gateway reaches the watcher over pub/sub.
+    actor.call_seq(1, "probe_state.add", json!({"n": 1})).await;
+    while watcher.var("probe_state", "count") != &json!(1) {
+        let frame = watcher.recv().await;
+        watcher.apply(&frame);
+    }
+
+    // Cut every pub/sub connection; changes made meanwhile must still reach the watcher.
+    let killed: i64 = redis
+        .command_all(&["CLIENT", "KILL", "TYPE", "pubsub"])
+        .into_iter()
+        .map(|v| if let redis::Value::Int(n) = v { n } else { 0 })
+        .sum();
+    assert!(
+        killed >= 2,
+        "both gateways' subscriber connections are cut: {killed}"
+    );
+    actor.call_seq(2, "probe_state.add", json!({"n": 10})).await;
+    actor
+        .call_seq(3, "probe_state.add", json!({"n": 100}))
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while watcher.var("probe_state", "count") != &json!(111) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the watcher did not resync: {:?}",
+            watcher.state
+        );
+        let frame = watcher.recv().await;
+        watcher.apply(&frame);
+    }
+    // And the feed works again afterwards.
+    actor
+        .call_seq(4, "probe_state.add", json!({"n": 1000}))
+        .await;
+    while watcher.var("probe_state", "count") != &json!(1111) {
+        let frame = watcher.recv().await;
+        watcher.apply(&frame);
+    }
+}
+
+async fn rolling_every_worker_under_load_loses_no_event(redis: &Redis) {
+    const CLIENTS: usize = 8;
+    let ports = [free_port(), free_port()];
+    let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let workers = vec![
+        worker(&redis.url, ports[0], 5000),
+        worker(&redis.url, ports[1], 5000),
+    ];
+    let gw = gateway(&redis.url, &addrs);
+    let gw_addr = addr(&gw);
+
+    let rolled = Arc::new(AtomicBool::new(false));
+    let roller = {
+        let (rolled, url) = (rolled.clone(), redis.url.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut workers = workers;
+            // Two rounds: every worker is replaced twice, one at a time, as a rollout does.
+            for i in [0, 1, 0, 1] {
+                std::thread::sleep(Duration::from_millis(400));
+                workers[i].signal(libc::SIGTERM);
+                support::wait_until(
+                    "the worker to drain and exit",
+                    Duration::from_secs(15),
+                    || workers[i].try_wait().is_some(),
+                );
+                workers[i] = worker(&url, ports[i], 5000);
+            }
+            rolled.store(true, Ordering::SeqCst);
+            workers
+        })
+    };
+
+    let mut clients = tokio::task::JoinSet::new();
+    for _ in 0..CLIENTS {
+        let rolled = rolled.clone();
+        clients.spawn(async move {
+            let mut c = TestClient::connect(gw_addr).await;
+            let mut sent = 0;
+            while !rolled.load(Ordering::SeqCst) {
+                sent += 1;
+                deliver(&mut c, sent, "probe_state.add", json!({"n": 1})).await;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            (c.token, sent)
+        });
+    }
+    let results = clients.join_all().await;
+    let _workers = roller.await.unwrap();
+    for (token, sent) in results {
+        assert!(sent > 20, "the clients sent during the whole rollout");
+        let c = TestClient::connect_with(gw_addr, Some(&token)).await;
+        assert_eq!(
+            c.var("probe_state", "count"),
+            &json!(sent),
+            "every event of {token} applied once"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_draining_gateway_closes_sockets_with_service_restart() {
+    let redis = Redis::start();
+    let port = free_port();
+    let _worker = worker(&redis.url, port, 5000);
+    let gw = gateway(&redis.url, &[format!("127.0.0.1:{port}")]);
+    let mut c = TestClient::connect(addr(&gw)).await;
+    c.call("probe_state.add", json!({"n": 1})).await;
+    gw.signal(libc::SIGTERM);
+    assert_eq!(
+        c.close_code().await,
+        Some(1012),
+        "closed with 1012 (service restart): reconnect elsewhere"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthcheck_answers_for_workers_and_gateways() {
+    let redis = Redis::start();
+    let port = free_port();
+    let worker = worker(&redis.url, port, 5000);
+    let gw = gateway(&redis.url, std::slice::from_ref(&worker.addr));
+    let check = |args: &[&str]| {
+        std::process::Command::new(support::PROBE)
+            .arg("healthcheck")
+            .args(args)
+            .env("RUST_LOG", "error")
+            .status()
+            .unwrap()
+            .success()
+    };
+    assert!(
+        check(&["--grpc", &worker.addr]),
+        "a serving worker is healthy"
+    );
+    assert!(
+        check(&["--http", &gw.addr]),
+        "a gateway answering /_health is healthy"
+    );
+    assert!(
+        !check(&["--grpc", &format!("127.0.0.1:{}", free_port())]),
+        "nothing listening is unhealthy"
+    );
+    assert!(
+        !check(&["--http", &worker.addr]),
+        "a worker is not a gateway"
+    );
+}

@@ -1,0 +1,142 @@
+//! One event is one trace across processes: an OTLP receiver in this test process collects the
+//! spans that a real gateway and a real worker export, and one trace must hold the gateway's
+//! receive, route and relay spans and the worker's lock, handler and commit spans. Also checks
+//! both processes' Prometheus `/metrics`.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
+use refract::testing::TestClient;
+use serde_json::json;
+use support::{Redis, free_port, gateway, worker};
+
+/// `(trace id, service name, span name)` of every span received.
+type Spans = Arc<Mutex<Vec<(Vec<u8>, String, String)>>>;
+
+struct Receiver(Spans);
+
+#[tonic::async_trait]
+impl TraceService for Receiver {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let mut spans = self.0.lock().unwrap();
+        for rs in request.into_inner().resource_spans {
+            let service = rs
+                .resource
+                .iter()
+                .flat_map(|r| &r.attributes)
+                .find(|kv| kv.key == "service.name")
+                .and_then(
+                    |kv| match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+                        Some(AnyValue::StringValue(s)) => Some(s.clone()),
+                        _ => None,
+                    },
+                )
+                .unwrap_or_default();
+            for span in rs.scope_spans.into_iter().flat_map(|s| s.spans) {
+                spans.push((span.trace_id, service.clone(), span.name));
+            }
+        }
+        Ok(tonic::Response::new(ExportTraceServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+fn http_get(addr: &str, path: &str) -> String {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_event_is_one_trace_across_gateway_and_worker() {
+    let spans = Spans::default();
+    let otlp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let otlp_addr = otlp.local_addr().unwrap();
+    otlp.set_nonblocking(true).unwrap();
+    let incoming = tokio_stream_listener(otlp);
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(Receiver(spans.clone())))
+            .serve_with_incoming(incoming),
+    );
+    // SAFETY: this test binary has one test; the variables are set before any thread reads them,
+    // and the child processes inherit them.
+    unsafe {
+        std::env::set_var("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{otlp_addr}"));
+        std::env::set_var("OTEL_BSP_SCHEDULE_DELAY", "100");
+        std::env::set_var("OTEL_METRIC_EXPORT_INTERVAL", "500");
+    }
+
+    let redis = Redis::start();
+    let port = free_port();
+    let _worker = worker(&redis.url, port, 5000);
+    let gw = gateway(&redis.url, &[format!("127.0.0.1:{port}")]);
+    let mut c = TestClient::connect(gw.addr.parse().unwrap()).await;
+    let answer = c.call("probe_state.add", json!({"n": 2})).await;
+    assert_eq!(answer["type"], "delta");
+
+    let gateway_spans: BTreeSet<&str> = ["event", "route", "relay"].into();
+    let worker_spans: BTreeSet<&str> =
+        ["process_event", "process", "acquire", "handler", "commit"].into();
+    let complete = || {
+        let spans = spans.lock().unwrap();
+        let mut traces: BTreeMap<&[u8], BTreeSet<(&str, &str)>> = BTreeMap::new();
+        for (trace, service, name) in spans.iter() {
+            traces.entry(trace).or_default().insert((service, name));
+        }
+        traces.values().any(|t| {
+            gateway_spans
+                .iter()
+                .all(|n| t.contains(&("refract-gateway", n)))
+                && worker_spans
+                    .iter()
+                    .all(|n| t.contains(&("refract-worker", n)))
+        })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !complete() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no trace holds the gateway's and the worker's spans; got {:?}",
+            spans
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|(_, s, n)| format!("{s}/{n}"))
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let metrics = http_get(&gw.addr, "/metrics");
+    assert!(metrics.contains("refract_events_total"), "{metrics}");
+    assert!(metrics.contains("refract_connections"), "{metrics}");
+    assert!(metrics.contains("refract_worker_healthy"), "{metrics}");
+}
+
+/// A tonic incoming stream over a std listener.
+fn tokio_stream_listener(
+    listener: std::net::TcpListener,
+) -> tokio_stream::wrappers::TcpListenerStream {
+    tokio_stream::wrappers::TcpListenerStream::new(
+        tokio::net::TcpListener::from_std(listener).unwrap(),
+    )
+}
