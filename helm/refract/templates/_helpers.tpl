@@ -1,0 +1,146 @@
+{{/*
+Names, labels and the environment shared by the templates of the Refract chart.
+*/}}
+
+{{/* The chart name, or nameOverride. */}}
+{{- define "refract.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The prefix of every resource name: fullnameOverride, else <release>-<name> (only <release> when
+the release name already contains the chart name). Kept to 50 characters so that the longest
+suffix ("-gateway", "-worker") still fits the 63 characters of a DNS label.
+*/}}
+{{- define "refract.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 50 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 50 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 50 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "refract.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels of every resource. */}}
+{{- define "refract.labels" -}}
+helm.sh/chart: {{ include "refract.chart" . }}
+app.kubernetes.io/name: {{ include "refract.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: refract
+{{- end }}
+
+{{/* Selector labels of one component: call with (dict "ctx" $ "component" "gateway"). */}}
+{{- define "refract.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "refract.name" .ctx }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/* Names of the components' resources. */}}
+{{- define "refract.gatewayName" -}}
+{{- printf "%s-gateway" (include "refract.fullname" .) }}
+{{- end }}
+
+{{/* The workers' headless Service: what gateways discover workers through. */}}
+{{- define "refract.workerName" -}}
+{{- printf "%s-worker" (include "refract.fullname" .) }}
+{{- end }}
+
+{{- define "refract.redisName" -}}
+{{- printf "%s-redis" (include "refract.fullname" .) }}
+{{- end }}
+
+{{/* The gateway's ServiceAccount. */}}
+{{- define "refract.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "refract.gatewayName" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* The Secret holding the token-signing key. */}}
+{{- define "refract.secretName" -}}
+{{- default (printf "%s-secret" (include "refract.fullname" .)) .Values.secret.existingSecret }}
+{{- end }}
+
+{{/* An image reference: call with (dict "ctx" $ "image" .Values.gateway.image). */}}
+{{- define "refract.image" -}}
+{{- printf "%s:%s" .image.repository (default .ctx.Chart.AppVersion .image.tag) }}
+{{- end }}
+
+{{/*
+The address gateways find workers at, as the gateway's arguments: the headless Service's name
+(kubernetes mode: its EndpointSlices, watched through the API) or its DNS name and gRPC port.
+*/}}
+{{- define "refract.discoveryArgs" -}}
+{{- if eq .Values.discovery.mode "kubernetes" }}
+- --workers-k8s-service
+- {{ include "refract.workerName" . }}
+{{- else }}
+- --workers-dns
+- {{ printf "%s.%s.svc.%s:%d" (include "refract.workerName" .) .Release.Namespace .Values.discovery.clusterDomain (int .Values.worker.grpcPort) }}
+{{- end }}
+{{- end }}
+
+{{/* REFRACT_REDIS: the development Redis, a Secret's key, or the URL. */}}
+{{- define "refract.redisEnv" -}}
+- name: REFRACT_REDIS
+{{- if .Values.redis.enabled }}
+  value: {{ printf "redis://%s:6379" (include "refract.redisName" .) | quote }}
+{{- else if .Values.redis.urlSecret.name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.redis.urlSecret.name }}
+      key: {{ .Values.redis.urlSecret.key }}
+{{- else if .Values.redis.url }}
+  value: {{ .Values.redis.url | quote }}
+{{- else }}
+{{- fail "redis: set redis.url (or redis.urlSecret.name) to your Redis, or redis.enabled=true for a development Redis" }}
+{{- end }}
+{{- end }}
+
+{{/*
+The pod's identity and the OpenTelemetry SDK's variables: call with
+(dict "ctx" $ "service" "refract-gateway"). Without otel.endpoint only POD_NAME and POD_NAMESPACE.
+*/}}
+{{- define "refract.podEnv" -}}
+- name: POD_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+- name: POD_NAMESPACE
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.namespace
+{{- with .ctx.Values.otel }}
+{{- if .endpoint }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ .endpoint | quote }}
+- name: OTEL_EXPORTER_OTLP_PROTOCOL
+  value: {{ .protocol | quote }}
+- name: OTEL_SERVICE_NAME
+  value: {{ $.service | quote }}
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: {{ printf "k8s.pod.name=$(POD_NAME),k8s.namespace.name=$(POD_NAMESPACE),service.namespace=%s%s" $.ctx.Release.Name (ternary (printf ",%s" .resourceAttributes) "" (ne .resourceAttributes "")) | quote }}
+{{- if .tracesSampler }}
+- name: OTEL_TRACES_SAMPLER
+  value: {{ .tracesSampler | quote }}
+{{- end }}
+{{- if .tracesSamplerArg }}
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ .tracesSamplerArg | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}

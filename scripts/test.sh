@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: system dependencies, formatting and lints, the Rust tests,
+# the JS runtime's unit tests and the browser tests of the example apps.
+#
+#   scripts/test.sh
+#
+# On a fresh Debian machine as root it installs what is missing (Chromium, Redis); otherwise it says
+# what to install and stops.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+step "system dependencies"
+missing=()
+have chromium || missing+=(chromium)
+have redis-server || missing+=(redis-server)
+if ((${#missing[@]})); then
+  if [ "$(id -u)" = 0 ] && have apt-get; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "missing: ${missing[*]} (Debian: sudo apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+fi
+if ! have node || ! have npm; then
+  echo "missing: node and npm (Node.js 20.19 or newer; Debian: apt-get install nodejs npm)" >&2
+  exit 1
+fi
+have cargo-nextest || cargo install cargo-nextest --locked
+
+step "format and lints"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "Rust tests"
+cargo nextest run --workspace --locked
+cargo test --workspace --doc --locked
+
+step "deployment artifacts (Helm chart, compose file, Dockerfile), validated offline"
+scripts/validate-deploy.sh
+
+step "JS runtime unit tests"
+node --test compiler/runtime/
+
+step "browser tests (headless Chromium), embedded mode and distributed stack"
+cargo build -p counter -p todo --locked
+(cd e2e && npm install --no-audit --no-fund --loglevel=error)
+(cd e2e && REFRACT_E2E_MODE=embedded node --test --test-concurrency=1)
+(cd e2e && REFRACT_E2E_MODE=stack node --test --test-concurrency=1)
