@@ -1,0 +1,311 @@
+//! The measurements of a run and the result files: `results/SCENARIO.json` (every run of the
+//! scenario, a new run replacing an older one with the same key) and `results/SCENARIO.md` (a
+//! table of them).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::procfs::Machine;
+
+/// A histogram of durations in microseconds, from 1 µs to 10 minutes, 3 significant digits.
+///
+/// # Panics
+/// Never: the bounds are valid constants.
+pub fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid histogram bounds")
+}
+
+/// Records `d` (saturating at the histogram's top) in a histogram of [`histogram`]'s kind.
+pub fn record(h: &mut Histogram<u64>, d: std::time::Duration) {
+    h.saturating_record(u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1));
+}
+
+/// Percentiles of a latency histogram, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// Largest.
+    pub max: f64,
+    /// Mean.
+    pub mean: f64,
+    /// Number of samples.
+    pub count: u64,
+}
+
+impl Latency {
+    /// The summary of a histogram of microseconds (see [`histogram`]).
+    pub fn of(h: &Histogram<u64>) -> Latency {
+        let ms = |us: u64| us as f64 / 1000.0;
+        if h.is_empty() {
+            return Latency::default();
+        }
+        Latency {
+            p50: ms(h.value_at_quantile(0.5)),
+            p90: ms(h.value_at_quantile(0.9)),
+            p99: ms(h.value_at_quantile(0.99)),
+            p999: ms(h.value_at_quantile(0.999)),
+            max: ms(h.max()),
+            mean: h.mean().round() / 1000.0,
+            count: h.len(),
+        }
+    }
+}
+
+/// CPU and memory of the processes of one role (gateway, workers, redis, loadgen).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProcUsage {
+    /// How many processes.
+    pub count: usize,
+    /// CPU seconds (user + system) they spent during the measured phase, summed.
+    pub cpu_s: f64,
+    /// Their peak resident memory (`VmHWM`) over their lifetime, summed, in MiB.
+    pub peak_rss_mib: f64,
+    /// Their resident memory at the end of the measured phase, summed, in MiB.
+    pub rss_mib: f64,
+}
+
+/// One run of a scenario: what `SCENARIO.json` holds a list of.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    /// What identifies the run among the scenario's runs (mode, workers, clients, parameters).
+    pub key: String,
+    /// `counter`, `idle`, `big-state` or `reconnect`.
+    pub scenario: String,
+    /// `embedded` or `distributed`.
+    pub mode: String,
+    /// Worker processes (0 in embedded mode).
+    pub workers: usize,
+    /// Simulated clients (connections in the idle scenario).
+    pub clients: u64,
+    /// Events completed (connections opened in the idle scenario, resyncs in reconnect).
+    pub events: u64,
+    /// Events or connections that failed.
+    pub errors: u64,
+    /// Wall time of the measured phase, in seconds.
+    pub duration_s: f64,
+    /// `events / duration_s`.
+    pub events_per_s: f64,
+    /// Latency percentiles in milliseconds (event round trip; connect-to-hydrate for idle;
+    /// restart-to-resync for reconnect).
+    pub latency_ms: Latency,
+    /// CPU and memory by role: `gateway`, `workers`, `redis`, `embedded`, `loadgen`.
+    pub processes: BTreeMap<String, ProcUsage>,
+    /// The machine.
+    pub machine: Machine,
+    /// The scenario's parameters.
+    pub params: Map<String, Value>,
+    /// Scenario-specific results.
+    pub extra: Map<String, Value>,
+    /// When it was measured, in seconds since the Unix epoch.
+    pub measured_at_unix_s: u64,
+}
+
+/// Why the result files could not be written.
+#[derive(thiserror::Error, Debug)]
+pub enum ReportError {
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A run could not be serialised.
+    #[error("serialising the results: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Adds `run` to `dir/SCENARIO.json` (replacing a run with the same key; a file that does not parse
+/// is started afresh) and rewrites `dir/SCENARIO.md`. Returns the markdown.
+///
+/// # Errors
+/// [`ReportError`] when the files cannot be written.
+pub fn write(dir: &Path, run: &Run) -> Result<String, ReportError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| ReportError::Io { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let json_path = dir.join(format!("{}.json", run.scenario));
+    let mut runs: Vec<Value> = std::fs::read_to_string(&json_path)
+        .ok()
+        .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+        .and_then(|v| v.get("runs").and_then(Value::as_array).cloned())
+        .unwrap_or_default();
+    runs.retain(|r| r.get("key").and_then(Value::as_str) != Some(run.key.as_str()));
+    runs.push(serde_json::to_value(run)?);
+    runs.sort_by_key(sort_key);
+    let file = serde_json::json!({"scenario": run.scenario, "runs": runs});
+    std::fs::write(&json_path, serde_json::to_string_pretty(&file)? + "\n")
+        .map_err(io(&json_path))?;
+    let md = markdown(&run.scenario, &runs);
+    let md_path = dir.join(format!("{}.md", run.scenario));
+    std::fs::write(&md_path, &md).map_err(io(&md_path))?;
+    Ok(md)
+}
+
+fn sort_key(run: &Value) -> (String, u64, u64, String) {
+    (
+        run["mode"].as_str().unwrap_or_default().to_owned(),
+        run["workers"].as_u64().unwrap_or(0),
+        run["clients"].as_u64().unwrap_or(0),
+        run["key"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+fn num(v: &Value) -> String {
+    match v.as_f64() {
+        Some(x) if x.fract() == 0.0 && x.abs() < 1e15 => format!("{x:.0}"),
+        Some(x) if x.abs() >= 100.0 => format!("{x:.0}"),
+        Some(x) if x.abs() >= 1.0 => format!("{x:.2}"),
+        Some(x) => format!("{x:.3}"),
+        None => v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+    }
+}
+
+fn usage(run: &Value, role: &str) -> String {
+    let p = &run["processes"][role];
+    if p.is_null() {
+        return "–".into();
+    }
+    format!("{} s / {} MiB", num(&p["cpu_s"]), num(&p["peak_rss_mib"]))
+}
+
+fn pairs(map: &Value) -> String {
+    map.as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", num(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+}
+
+/// The markdown table of a scenario's runs (as stored in its JSON file).
+pub fn markdown(scenario: &str, runs: &[Value]) -> String {
+    let mut out = format!("# Load test: {scenario}\n\n");
+    if let Some(m) = runs.last().map(|r| &r["machine"]) {
+        out += &format!(
+            "Machine: {} cores ({}), {} MiB memory, Linux {}. Latencies in ms; CPU in seconds \
+             during the measured phase; memory is each role's peak RSS (summed over its \
+             processes). The load generator runs on the same machine.\n\n",
+            num(&m["cores"]),
+            m["cpu"].as_str().unwrap_or("?"),
+            num(&m["memory_mib"]),
+            m["kernel"].as_str().unwrap_or("?"),
+        );
+    }
+    out += "| mode | workers | clients | params | events | errors | duration s | events/s | p50 | p90 | p99 | p999 | max | gateway | workers | redis | embedded | loadgen | extra |\n";
+    out += "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+    for r in runs {
+        let l = &r["latency_ms"];
+        out += &format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            r["mode"].as_str().unwrap_or("?"),
+            num(&r["workers"]),
+            num(&r["clients"]),
+            pairs(&r["params"]),
+            num(&r["events"]),
+            num(&r["errors"]),
+            num(&r["duration_s"]),
+            num(&r["events_per_s"]),
+            num(&l["p50"]),
+            num(&l["p90"]),
+            num(&l["p99"]),
+            num(&l["p999"]),
+            num(&l["max"]),
+            usage(r, "gateway"),
+            usage(r, "workers"),
+            usage(r, "redis"),
+            usage(r, "embedded"),
+            usage(r, "loadgen"),
+            pairs(&r["extra"]),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(key: &str, clients: u64) -> Run {
+        let mut h = histogram();
+        for us in [100, 200, 300, 4000] {
+            h.record(us).unwrap();
+        }
+        Run {
+            key: key.into(),
+            scenario: "counter".into(),
+            mode: "distributed".into(),
+            workers: 2,
+            clients,
+            events: 4,
+            errors: 0,
+            duration_s: 1.0,
+            events_per_s: 4.0,
+            latency_ms: Latency::of(&h),
+            processes: BTreeMap::from([(
+                "gateway".to_owned(),
+                ProcUsage {
+                    count: 1,
+                    cpu_s: 0.5,
+                    peak_rss_mib: 12.0,
+                    rss_mib: 10.0,
+                },
+            )]),
+            machine: crate::procfs::machine(),
+            params: Map::new(),
+            extra: Map::new(),
+            measured_at_unix_s: 0,
+        }
+    }
+
+    #[test]
+    fn latency_is_in_milliseconds() {
+        let l = run("a", 1).latency_ms;
+        assert_eq!(l.count, 4);
+        assert!((l.p50 - 0.2).abs() < 0.01, "{l:?}");
+        assert!((l.max - 4.0).abs() < 0.01, "{l:?}");
+    }
+
+    #[test]
+    fn a_run_replaces_the_one_with_its_key() {
+        let dir = std::env::temp_dir().join(format!("loadtests-report-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        write(&dir, &run("a", 10)).unwrap();
+        write(&dir, &run("b", 1)).unwrap();
+        let md = write(&dir, &run("a", 10)).unwrap();
+        let file: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("counter.json")).unwrap())
+                .unwrap();
+        let keys: Vec<&str> = file["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["key"].as_str().unwrap())
+            .collect();
+        assert_eq!(keys, ["b", "a"]);
+        assert_eq!(
+            md.lines()
+                .filter(|l| l.starts_with("| distributed"))
+                .count(),
+            2
+        );
+        assert!(md.contains("0.500 s / 12 MiB"), "{md}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
