@@ -7,11 +7,13 @@
 //! lock and writes nothing.
 
 use std::panic::AssertUnwindSafe;
+use std::pin::pin;
 use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
 use futures_util::FutureExt;
+use futures_util::future::{self, Either};
 use refract_core::{EventError, StateDescriptor, StateObject, StateRegistry, diff};
 use serde_json::{Map, Value, json};
 use tracing::Instrument;
@@ -90,8 +92,13 @@ impl<S: StateStore> Engine<S> {
             let bytes = state.encode().map_err(internal)?;
             Ok::<_, EventError>((delta, bytes))
         }
-        .instrument(tracing::info_span!("handler", method))
-        .await;
+        .instrument(tracing::info_span!("handler", method));
+        // The handler runs first at each wake-up; a handler that finishes at once never even
+        // starts the lease's renewal timer.
+        let applied = match future::select(pin!(applied), lease.keep_alive()).await {
+            Either::Left((applied, _)) => applied,
+            Either::Right(((), applied)) => applied.await,
+        };
         let (delta, bytes) = match applied {
             Ok(done) => done,
             Err(e) => {

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use futures_util::future::BoxFuture;
 
 /// What a store failure was.
 #[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
@@ -50,6 +51,15 @@ pub struct Commit {
 /// A held token lock, with what was loaded under it.
 #[async_trait]
 pub trait Lease: Send {
+    /// Keeps the lock while the handler runs: poll this beside the handler and drop it when the
+    /// handler is done. It renews the lease every third of it and completes only when a renewal
+    /// finds the lock taken by another owner (the commit will then fail with
+    /// [`StoreError::LockLost`]). The default, for locks without a lease, never completes and does
+    /// nothing.
+    fn keep_alive(&self) -> BoxFuture<'_, ()> {
+        Box::pin(std::future::pending())
+    }
+
     /// Commits `commit` and releases the lock.
     ///
     /// # Errors

@@ -60,8 +60,10 @@ macro_rules! on_both {
 on_both!(
     every_event_applies_exactly_once_while_workers_are_killed,
     a_handler_that_outlives_its_lease_cannot_overwrite_newer_state,
+    a_handler_longer_than_its_lease_keeps_the_lock_by_renewing_it,
     each_clients_events_apply_in_order_across_two_gateways,
     clients_resync_after_the_gateways_pubsub_connection_is_cut,
+    a_worker_replaces_its_cut_redis_connections_without_failing_events,
     rolling_every_worker_under_load_loses_no_event,
 );
 
@@ -178,6 +180,21 @@ async fn a_handler_that_outlives_its_lease_cannot_overwrite_newer_state(redis: &
     assert_eq!(fresh.last_seq, 3);
 }
 
+async fn a_handler_longer_than_its_lease_keeps_the_lock_by_renewing_it(redis: &Redis) {
+    const LEASE_MS: u64 = 300;
+    let port = free_port();
+    let _worker = worker(&redis.url, port, LEASE_MS);
+    let gw = gateway(&redis.url, &[format!("127.0.0.1:{port}")]);
+    let mut c = TestClient::connect(addr(&gw)).await;
+    // Without renewal the lock would expire after 300 ms and the commit would be fenced off.
+    let answer = c.call("probe_state.slow", json!({"ms": 1000})).await;
+    assert_eq!(answer["type"], "delta", "{answer}");
+    assert_eq!(c.var("probe_state", "count"), &json!(1));
+    let answer = c.call("probe_state.add", json!({"n": 1})).await;
+    assert_eq!(answer["type"], "delta", "the lock was released: {answer}");
+    assert_eq!(c.var("probe_state", "count"), &json!(2));
+}
+
 async fn each_clients_events_apply_in_order_across_two_gateways(redis: &Redis) {
     const CLIENTS: usize = 50;
     const EVENTS: u64 = 20;
@@ -210,6 +227,32 @@ async fn each_clients_events_apply_in_order_across_two_gateways(redis: &Redis) {
         let c = TestClient::connect_with(targets[(i + 1) % 2], Some(token)).await;
         let expected: Vec<u64> = (1..=EVENTS).collect();
         assert_eq!(c.var("probe_state", "log"), &json!(expected), "client {i}");
+    }
+}
+
+async fn a_worker_replaces_its_cut_redis_connections_without_failing_events(redis: &Redis) {
+    let port = free_port();
+    let _worker = worker(&redis.url, port, 5000);
+    let gw = gateway(&redis.url, &[format!("127.0.0.1:{port}")]);
+    let mut c = TestClient::connect(addr(&gw)).await;
+    for _ in 0..8 {
+        c.call("probe_state.add", json!({"n": 1})).await;
+    }
+    assert_eq!(c.var("probe_state", "count"), &json!(8));
+
+    // Cut every command connection (the worker's; the gateways' subscribers are of type pubsub).
+    let killed: i64 = redis
+        .command_all(&["CLIENT", "KILL", "TYPE", "normal"])
+        .into_iter()
+        .map(|v| if let redis::Value::Int(n) = v { n } else { 0 })
+        .sum();
+    assert!(killed >= 1, "the worker's connections are cut: {killed}");
+    // Each of the worker's connections is found broken by the next event using it, which is
+    // then sent again on a fresh connection: no event fails.
+    for n in 9..=16 {
+        let answer = c.call("probe_state.add", json!({"n": 1})).await;
+        assert_eq!(answer["type"], "delta", "{answer}");
+        assert_eq!(c.var("probe_state", "count"), &json!(n));
     }
 }
 

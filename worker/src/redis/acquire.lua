@@ -2,7 +2,13 @@
 -- KEYS[1] lock, KEYS[2] meta, KEYS[3..] the shards wanted
 -- ARGV[1] owner id, ARGV[2] lease in ms
 -- Returns {1, version, last_seq, shard...} (a missing shard is nil), or {0, ms left on the lease}.
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+-- Re-entrant for the same owner id (ids are unique per acquisition): a worker whose connection
+-- dropped after this script ran can ask again and get the lock it already has.
+local mine = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+if not mine and redis.call('GET', KEYS[1]) == ARGV[1] then
+  mine = redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+if mine then
   local meta = redis.call('HMGET', KEYS[2], 'version', 'last_seq')
   local out = {1, tonumber(meta[1] or 0), tonumber(meta[2] or 0)}
   for i = 3, #KEYS do

@@ -15,8 +15,9 @@
 //!
 //! One event costs two scripted round trips: `acquire.lua` (take the lock and load the shards) and
 //! `commit.lua` (check the lock is still ours, write the changed shards, the version and seq,
-//! publish the delta, release), on one pooled connection; the pool adds one health check
-//! (`UNWATCH` + `PING`, pipelined) when the connection is checked out. A held lock is waited for with exponential backoff
+//! publish the delta, release). Events share a few multiplexed connections, which deadpool-redis
+//! opens and health-checks (`UNWATCH` + `PING`) when one is taken, not on every event, so two
+//! round trips is all an event costs. A held lock is waited for with exponential backoff
 //! capped at 50 ms and at the lease left, never spinning; a long handler's lease is renewed every
 //! third of the lease by `renew.lua`.
 
@@ -28,6 +29,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use futures_util::future::BoxFuture;
 use redis::{Script, Value};
 
 pub use conn::Target;
@@ -49,8 +51,9 @@ pub struct RedisConfig {
     pub lock_wait: Duration,
     /// How long a token's state is kept after its last event (default 1 h).
     pub token_expiry: Duration,
-    /// Connections in the pool (default 64); one is held per event in flight on this worker.
-    pub pool_size: usize,
+    /// Connections to Redis that this worker's events share (default 4): each is multiplexed, so
+    /// it carries any number of events at once, and commands queued together go out in one write.
+    pub connections: usize,
 }
 
 impl RedisConfig {
@@ -61,7 +64,7 @@ impl RedisConfig {
             lock_lease: Duration::from_secs(5),
             lock_wait: Duration::from_secs(10),
             token_expiry: Duration::from_secs(3600),
-            pool_size: 64,
+            connections: 4,
         }
     }
 }
@@ -132,7 +135,7 @@ impl RedisStore {
     pub fn new(config: RedisConfig, states: Vec<String>) -> Result<Self, StoreError> {
         let pool = Pool::new(
             &Target::parse(&config.url).map_err(unavailable)?,
-            config.pool_size,
+            config.connections,
         )?;
         let mut id = [0u8; 6];
         getrandom::fill(&mut id).map_err(unavailable)?;
@@ -227,6 +230,7 @@ impl StateStore for RedisStore {
         let lease_ms = inner.config.lock_lease.as_millis() as u64;
         let deadline = Instant::now() + inner.config.lock_wait;
         let mut backoff = Duration::from_millis(1);
+        let mut retried = false;
         let mut conn = inner.conn().await?;
         loop {
             let mut call = inner.scripts.acquire.key(key(token, "lock"));
@@ -235,7 +239,18 @@ impl StateStore for RedisStore {
                 call.key(shard_key(token, s));
             }
             call.arg(&owner).arg(lease_ms);
-            let reply: Vec<Value> = call.invoke_async(&mut conn).await.map_err(unavailable)?;
+            let reply: Vec<Value> = match call.invoke_async(&mut conn).await {
+                Ok(reply) => reply,
+                // The lane's connection was gone (Redis restarted, or a failover): once, on a fresh
+                // one. The script is re-entrant for `owner`, so a lock taken just before the drop
+                // is ours again rather than waited for.
+                Err(e) if conn::broken(&e) && !retried => {
+                    retried = true;
+                    conn = inner.pool.reopen(&conn).await?;
+                    continue;
+                }
+                Err(e) => return Err(unavailable(e)),
+            };
             let mut reply = reply.into_iter();
             if int(&reply.next().unwrap_or(Value::Nil))? == 1 {
                 let loaded = loaded(reply)?;
@@ -257,57 +272,36 @@ impl StateStore for RedisStore {
         for s in states {
             call.key(shard_key(token, s));
         }
-        let reply: Vec<Value> = call.invoke_async(&mut conn).await.map_err(unavailable)?;
+        let reply: Vec<Value> = match call.invoke_async(&mut conn).await {
+            // A read: once more on a fresh connection when the lane's was gone.
+            Err(e) if conn::broken(&e) => call
+                .invoke_async(&mut self.inner.pool.reopen(&conn).await?)
+                .await
+                .map_err(unavailable)?,
+            reply => reply.map_err(unavailable)?,
+        };
         loaded(reply.into_iter())
     }
 }
 
-/// A held lock; renews its lease in the background until committed, released or dropped. It keeps
-/// the pooled connection it was acquired on, so the commit does not pay the pool's per-checkout
-/// health check (a pipelined `UNWATCH` + `PING`) a second time.
+/// A held lock: its lease is renewed by [`Lease::keep_alive`] while the handler runs; the lock is
+/// released by the commit, by [`Lease::release`], or, when dropped mid-event, by a release spawned
+/// from `Drop`. The commit goes over the connection the lock was taken on.
 struct RedisLease {
     inner: Arc<Inner>,
     token: String,
     owner: String,
     conn: Conn,
-    renewal: tokio::task::AbortHandle,
     done: bool,
 }
 
 impl RedisLease {
     fn start(inner: Arc<Inner>, token: &str, owner: String, conn: Conn) -> Self {
-        let every = inner.config.lock_lease / 3;
-        let renewal = {
-            let (inner, lock, owner) = (inner.clone(), key(token, "lock"), owner.clone());
-            tokio::spawn(async move {
-                let lease_ms = inner.config.lock_lease.as_millis() as u64;
-                loop {
-                    tokio::time::sleep(every).await;
-                    let Ok(mut conn) = inner.conn().await else {
-                        continue;
-                    };
-                    let kept: Result<i64, _> = inner
-                        .scripts
-                        .renew
-                        .key(&lock)
-                        .arg(&owner)
-                        .arg(lease_ms)
-                        .invoke_async(&mut conn)
-                        .await;
-                    if let Ok(0) = kept {
-                        tracing::warn!("lost the token's lock while the handler ran");
-                        return;
-                    }
-                }
-            })
-            .abort_handle()
-        };
         RedisLease {
             inner,
             token: token.to_owned(),
             owner,
             conn,
-            renewal,
             done: false,
         }
     }
@@ -315,8 +309,33 @@ impl RedisLease {
 
 #[async_trait]
 impl Lease for RedisLease {
+    fn keep_alive(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let lease_ms = self.inner.config.lock_lease.as_millis() as u64;
+            let lock = key(&self.token, "lock");
+            loop {
+                tokio::time::sleep(self.inner.config.lock_lease / 3).await;
+                let Ok(mut conn) = self.inner.conn().await else {
+                    continue;
+                };
+                let kept: Result<i64, _> = self
+                    .inner
+                    .scripts
+                    .renew
+                    .key(&lock)
+                    .arg(&self.owner)
+                    .arg(lease_ms)
+                    .invoke_async(&mut conn)
+                    .await;
+                if let Ok(0) = kept {
+                    tracing::warn!("lost the token's lock while the handler ran");
+                    return;
+                }
+            }
+        })
+    }
+
     async fn commit(mut self: Box<Self>, commit: Commit) -> Result<(), StoreError> {
-        self.renewal.abort();
         self.done = true;
         let token = &self.token;
         let mut call = self.inner.scripts.commit.key(key(token, "lock"));
@@ -358,7 +377,6 @@ impl Lease for RedisLease {
     }
 
     async fn release(mut self: Box<Self>) {
-        self.renewal.abort();
         self.done = true;
         release(&self.inner, &self.token, &self.owner).await;
     }
@@ -382,7 +400,6 @@ async fn release(inner: &Inner, token: &str, owner: &str) {
 
 impl Drop for RedisLease {
     fn drop(&mut self) {
-        self.renewal.abort();
         if !self.done {
             // Dropped mid-event (the call was cancelled): free the token now rather than at expiry.
             let (inner, token, owner) =
