@@ -18,8 +18,9 @@ use tracing::Instrument;
 use crate::Shared;
 use crate::frame::{self, ClientFrame, Rejection};
 
-/// A queued event and the span its trace started with.
-type Queued = (EventRequest, tracing::Span);
+/// A queued event and the span its trace started with; boxed, because a channel allocates room
+/// for 32 items up front and most sockets never queue more than one.
+type Queued = Box<(EventRequest, tracing::Span)>;
 
 /// Frames waiting to be written to one socket before senders wait.
 const OUTBOX: usize = 256;
@@ -139,7 +140,7 @@ impl Conn {
                 // The event's trace starts when its frame is received.
                 let span = tracing::info_span!("event", handler = %handler, seq);
                 if tx
-                    .try_send((
+                    .try_send(Box::new((
                         EventRequest {
                             token,
                             seq,
@@ -147,7 +148,7 @@ impl Conn {
                             args,
                         },
                         span,
-                    ))
+                    )))
                     .is_err()
                 {
                     let message = format!(
@@ -247,7 +248,8 @@ impl Conn {
     }
 
     async fn event_loop(self: Arc<Self>, mut queue: mpsc::Receiver<Queued>) {
-        while let Some((event, span)) = queue.recv().await {
+        while let Some(queued) = queue.recv().await {
+            let (event, span) = *queued;
             self.run(event).instrument(span).await;
         }
     }

@@ -150,12 +150,13 @@ pub async fn metrics() -> impl axum::response::IntoResponse {
 }
 
 /// The initial read buffer of one socket, in bytes.
-const READ_BUFFER_BYTES: usize = 4 * 1024;
+const READ_BUFFER_BYTES: usize = 1024;
 
 async fn upgrade(State(shared): State<Arc<Shared>>, ws: WebSocketUpgrade) -> Response {
     let hard_cap = (shared.config.max_frame_bytes * 16).max(1 << 20);
-    // Client frames are small: a 4 KiB read buffer (grown only for a larger frame) instead of
-    // tungstenite's 128 KiB default is what lets one gateway hold many idle sockets.
+    // Client frames are small: a 1 KiB read buffer (a larger frame is read whole once its header
+    // is in) instead of tungstenite's 128 KiB default is what lets one gateway hold many idle
+    // sockets.
     ws.read_buffer_size(READ_BUFFER_BYTES)
         .max_message_size(hard_cap)
         .max_frame_size(hard_cap)
