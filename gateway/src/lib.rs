@@ -141,6 +141,20 @@ impl Gateway {
     }
 }
 
+/// `listener`, with `TCP_NODELAY` set on every socket it accepts: a small frame (a delta) leaves
+/// at once instead of waiting for the acknowledgement of the previous one (Nagle's algorithm,
+/// RFC 896, which would otherwise meet the browser's delayed ACK and stall up to ~40 ms).
+pub fn no_delay(
+    listener: tokio::net::TcpListener,
+) -> impl axum::serve::Listener<Io = tokio::net::TcpStream, Addr = std::net::SocketAddr> {
+    use axum::serve::ListenerExt as _;
+    listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    })
+}
+
 /// `GET /metrics`: the process's metrics in the Prometheus text format.
 pub async fn metrics() -> impl axum::response::IntoResponse {
     (

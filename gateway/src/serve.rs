@@ -152,7 +152,7 @@ pub async fn serve(
         .map_err(|source| ServeError::Io { addr, source })?;
     tracing::info!(url = %format!("http://{local}"), "gateway listening");
     let draining = gateway.clone();
-    axum::serve(listener, router)
+    axum::serve(crate::no_delay(listener), router)
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("draining: closing sockets so their browsers reconnect elsewhere");

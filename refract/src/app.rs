@@ -176,7 +176,7 @@ impl App {
         })?;
         let (router, store) = self.embedded(config, None)?;
         let task = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, router).await {
+            if let Err(e) = axum::serve(refract_gateway::no_delay(listener), router).await {
                 tracing::error!(error = %e, "server stopped");
             }
         });
@@ -290,10 +290,11 @@ impl App {
         };
         tracing::info!(app = %title, url = %format!("http://{local}"), mode, "serving");
         let draining = gateway.clone();
-        let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            draining.drain();
-        });
+        let serve = axum::serve(refract_gateway::no_delay(listener), router)
+            .with_graceful_shutdown(async move {
+                shutdown_signal().await;
+                draining.drain();
+            });
         serve.await.map_err(|source| AppError::Io {
             what: "serving".into(),
             source,
@@ -308,6 +309,7 @@ impl App {
         config.lock_lease = Duration::from_millis(args.lock_lease_ms);
         config.lock_wait = Duration::from_millis(args.lock_wait_ms);
         config.token_expiry = Duration::from_secs(args.token_expiry_secs);
+        config.connections = usize::from(args.redis_connections);
         let names = self.states.iter().map(|d| d.name.to_owned()).collect();
         let store = RedisStore::new(config, names)?;
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -352,7 +354,9 @@ impl App {
             .add_service(health)
             .add_service(WorkerService::server(engine))
             .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(listener),
+                // TCP_NODELAY: a reply is written in several frames, and Nagle's algorithm would
+                // hold the later ones for the gateway's delayed ACK (~40 ms).
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
                 drain,
             )
             .await

@@ -65,6 +65,9 @@ pub(crate) struct StoreArgs {
     /// Seconds a token's state is kept after its last use.
     #[arg(long, default_value_t = 3600, env = "REFRACT_TOKEN_EXPIRY_SECS")]
     pub token_expiry_secs: u64,
+    /// Redis connections this process's events share (each is multiplexed).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=1024), env = "REFRACT_REDIS_CONNECTIONS")]
+    pub redis_connections: u16,
 }
 
 #[derive(Args, Debug, Clone)]

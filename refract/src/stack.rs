@@ -94,6 +94,7 @@ pub(crate) async fn run(app: &App, args: StackArgs) -> Result<(), AppError> {
         format!("--lock-lease-ms={}", args.store.lock_lease_ms),
         format!("--lock-wait-ms={}", args.store.lock_wait_ms),
         format!("--token-expiry-secs={}", args.store.token_expiry_secs),
+        format!("--redis-connections={}", args.store.redis_connections),
     ];
     let mut workers = Vec::new();
     for _ in 0..args.workers {

@@ -177,7 +177,7 @@ impl Source {
 async fn connect(target: &Target) -> RedisResult<(Sink, Source)> {
     match target {
         Target::Single(url) => {
-            let (sink, stream) = redis::Client::open(url.as_str())?
+            let (sink, stream) = redis::Client::open(super::conn::no_delay(url)?)?
                 .get_async_pubsub()
                 .await?
                 .split();
@@ -186,6 +186,7 @@ async fn connect(target: &Target) -> RedisResult<(Sink, Source)> {
         Target::Cluster(nodes) => {
             let (tx, rx) = mpsc::unbounded_channel();
             let client = redis::cluster::ClusterClientBuilder::new(nodes.clone())
+                .tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true))
                 .use_protocol(redis::ProtocolVersion::RESP3)
                 .push_sender(tx)
                 .build()?;

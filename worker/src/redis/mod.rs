@@ -51,7 +51,7 @@ pub struct RedisConfig {
     pub lock_wait: Duration,
     /// How long a token's state is kept after its last event (default 1 h).
     pub token_expiry: Duration,
-    /// Connections to Redis that this worker's events share (default 4): each is multiplexed, so
+    /// Connections to Redis that this worker's events share (default 2): each is multiplexed, so
     /// it carries any number of events at once, and commands queued together go out in one write.
     pub connections: usize,
 }
@@ -64,7 +64,7 @@ impl RedisConfig {
             lock_lease: Duration::from_secs(5),
             lock_wait: Duration::from_secs(10),
             token_expiry: Duration::from_secs(3600),
-            connections: 4,
+            connections: 2,
         }
     }
 }
