@@ -310,6 +310,7 @@ impl App {
         config.lock_wait = Duration::from_millis(args.lock_wait_ms);
         config.token_expiry = Duration::from_secs(args.token_expiry_secs);
         config.connections = usize::from(args.redis_connections);
+        config.command_timeout = Duration::from_millis(args.redis_timeout_ms);
         let names = self.states.iter().map(|d| d.name.to_owned()).collect();
         let store = RedisStore::new(config, names)?;
         let deadline = std::time::Instant::now() + Duration::from_secs(10);

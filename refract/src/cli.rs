@@ -68,6 +68,9 @@ pub(crate) struct StoreArgs {
     /// Redis connections this process's events share (each is multiplexed).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=1024), env = "REFRACT_REDIS_CONNECTIONS")]
     pub redis_connections: u16,
+    /// Milliseconds a Redis command may wait for its answer before the event fails.
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..), env = "REFRACT_REDIS_TIMEOUT_MS")]
+    pub redis_timeout_ms: u64,
 }
 
 #[derive(Args, Debug, Clone)]

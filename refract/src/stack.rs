@@ -95,6 +95,7 @@ pub(crate) async fn run(app: &App, args: StackArgs) -> Result<(), AppError> {
         format!("--lock-wait-ms={}", args.store.lock_wait_ms),
         format!("--token-expiry-secs={}", args.store.token_expiry_secs),
         format!("--redis-connections={}", args.store.redis_connections),
+        format!("--redis-timeout-ms={}", args.store.redis_timeout_ms),
     ];
     let mut workers = Vec::new();
     for _ in 0..args.workers {

@@ -4,7 +4,9 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use redis::AsyncConnectionConfig;
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::cluster_async::ClusterConnection;
 use redis::io::tcp::TcpSettings;
@@ -83,21 +85,30 @@ struct Lane {
 
 /// How long a lane waits for the pool to hand it a connection before the event fails; with one
 /// connection per lane it never waits unless Redis is unreachable.
-const POOL_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+const POOL_WAIT: Duration = Duration::from_secs(5);
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
 impl Pool {
-    /// A pool of `lanes` shared connections (at least one) to `target`.
-    pub(super) fn new(target: &Target, lanes: usize) -> Result<Pool, StoreError> {
+    /// A pool of `lanes` shared connections (at least one) to `target`, whose commands fail after
+    /// `timeout` without an answer (on a cluster, redis-rs's default of 500 ms: deadpool-redis's
+    /// cluster manager takes no connection settings).
+    pub(super) fn new(
+        target: &Target,
+        lanes: usize,
+        timeout: Duration,
+    ) -> Result<Pool, StoreError> {
         let lanes = lanes.max(1);
         let deadpool = match target {
             Target::Single(url) => Deadpool::Single(
                 deadpool_redis::Pool::builder(
-                    deadpool_redis::Manager::new(no_delay(url).map_err(unavailable)?)
-                        .map_err(unavailable)?,
+                    deadpool_redis::Manager::new_with_config(
+                        no_delay(url).map_err(unavailable)?,
+                        AsyncConnectionConfig::new().set_response_timeout(Some(timeout)),
+                    )
+                    .map_err(unavailable)?,
                 )
                 .max_size(lanes)
                 .wait_timeout(Some(POOL_WAIT))

@@ -54,6 +54,10 @@ pub struct RedisConfig {
     /// Connections to Redis that this worker's events share (default 2): each is multiplexed, so
     /// it carries any number of events at once, and commands queued together go out in one write.
     pub connections: usize,
+    /// How long a command may wait for Redis's answer before the event fails with `internal`
+    /// (default 5 s; redis-rs's own default of 500 ms is shorter than Redis takes to write a burst
+    /// of megabyte-sized states).
+    pub command_timeout: Duration,
 }
 
 impl RedisConfig {
@@ -65,6 +69,7 @@ impl RedisConfig {
             lock_wait: Duration::from_secs(10),
             token_expiry: Duration::from_secs(3600),
             connections: 2,
+            command_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -136,6 +141,7 @@ impl RedisStore {
         let pool = Pool::new(
             &Target::parse(&config.url).map_err(unavailable)?,
             config.connections,
+            config.command_timeout,
         )?;
         let mut id = [0u8; 6];
         getrandom::fill(&mut id).map_err(unavailable)?;
