@@ -195,26 +195,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .context("the stack does not serve events")?;
     let result = tokio::select! {
         r = measure(&args, &mut stack) => r,
-        () = interrupted() => Err(anyhow::anyhow!("interrupted")),
+        () = refract_gateway::serve::shutdown_signal() => Err(anyhow::anyhow!("interrupted")),
     };
     stack.stop(Duration::from_secs(5)).await;
     let (outcome, processes, params) = result?;
     write(&args, workers, outcome, processes, params)
-}
-
-/// Completes on Ctrl-C or SIGTERM.
-async fn interrupted() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {},
-        _ = term.recv() => {},
-    }
 }
 
 /// What a measurement gives: the outcome, CPU and memory by role, and the scenario's parameters.
