@@ -95,6 +95,24 @@ fn accepts(addr: &str) -> bool {
     TcpStream::connect(addr).is_ok()
 }
 
+/// Starts `redis-server` with `args_for(port)` on a free port and waits until it accepts. A free
+/// port can be taken by another test between `free_port` and the server's bind; a server that
+/// exits before accepting is started again on fresh ports (five tries).
+fn start_redis(mut args_for: impl FnMut(u16) -> Vec<String>) -> Proc {
+    for _ in 0..5 {
+        let port = free_port();
+        let mut proc = spawn("redis-server", &args_for(port), format!("127.0.0.1:{port}"));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while proc.try_wait().is_none() && Instant::now() < deadline {
+            if accepts(&proc.addr) {
+                return proc;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    panic!("redis-server did not start on a free port in five tries");
+}
+
 /// Redis for a test: one `redis-server`, or a three-master Redis Cluster, on free ports and
 /// without persistence.
 pub struct Redis {
@@ -109,13 +127,7 @@ pub struct Redis {
 impl Redis {
     /// One server.
     pub fn start() -> Redis {
-        let port = free_port();
-        let proc = spawn(
-            "redis-server",
-            &server_args(port),
-            format!("127.0.0.1:{port}"),
-        );
-        wait_until("redis", Duration::from_secs(10), || accepts(&proc.addr));
+        let proc = start_redis(server_args);
         Redis {
             url: format!("redis://{}", proc.addr),
             procs: vec![proc],
@@ -133,26 +145,22 @@ impl Redis {
         std::fs::create_dir_all(&dir).unwrap();
         let procs: Vec<Proc> = (0..3)
             .map(|i| {
-                let (port, bus) = (free_port(), free_port());
-                let mut args = server_args(port);
-                args.extend([
-                    "--cluster-enabled".into(),
-                    "yes".into(),
-                    "--cluster-port".into(),
-                    bus.to_string(),
-                    "--cluster-config-file".into(),
-                    format!("nodes-{i}.conf"),
-                    "--dir".into(),
-                    dir.display().to_string(),
-                ]);
-                spawn("redis-server", &args, format!("127.0.0.1:{port}"))
+                start_redis(|port| {
+                    let mut args = server_args(port);
+                    args.extend([
+                        "--cluster-enabled".into(),
+                        "yes".into(),
+                        "--cluster-port".into(),
+                        free_port().to_string(),
+                        "--cluster-config-file".into(),
+                        format!("nodes-{i}.conf"),
+                        "--dir".into(),
+                        dir.display().to_string(),
+                    ]);
+                    args
+                })
             })
             .collect();
-        for p in &procs {
-            wait_until("a cluster node", Duration::from_secs(10), || {
-                accepts(&p.addr)
-            });
-        }
         let addrs: Vec<&str> = procs.iter().map(|p| p.addr.as_str()).collect();
         let created = Command::new("redis-cli")
             .args(["--cluster", "create"])
