@@ -60,26 +60,21 @@ fn shard(c: &mut Criterion) {
     let big = descriptor("big_state");
     let small = probe_shard(100);
     let large = big_shard(16_384);
-    c.bench_function("shard/decode probe_state", |b| {
-        b.iter(|| (probe.decode)(black_box(&small)).unwrap())
-    });
-    let state = (probe.decode)(&small).unwrap();
-    c.bench_function("shard/encode probe_state", |b| {
-        b.iter(|| black_box(&state).encode().unwrap())
-    });
-    c.bench_function("shard/vars probe_state", |b| {
-        b.iter(|| black_box(&state).vars().unwrap())
-    });
-    c.bench_function("shard/decode big_state 1 MB", |b| {
-        b.iter(|| (big.decode)(black_box(&large)).unwrap())
-    });
-    let state = (big.decode)(&large).unwrap();
-    c.bench_function("shard/encode big_state 1 MB", |b| {
-        b.iter(|| black_box(&state).encode().unwrap())
-    });
-    c.bench_function("shard/vars big_state 1 MB", |b| {
-        b.iter(|| black_box(&state).vars().unwrap())
-    });
+    for (name, desc, shard) in [
+        ("probe_state", probe, &small),
+        ("big_state 1 MB", big, &large),
+    ] {
+        c.bench_function(&format!("shard/decode {name}"), |b| {
+            b.iter(|| (desc.decode)(black_box(shard)).unwrap())
+        });
+        let state = (desc.decode)(shard).unwrap();
+        c.bench_function(&format!("shard/encode {name}"), |b| {
+            b.iter(|| black_box(&state).encode().unwrap())
+        });
+        c.bench_function(&format!("shard/vars {name}"), |b| {
+            b.iter(|| black_box(&state).vars().unwrap())
+        });
+    }
 }
 
 fn frame(c: &mut Criterion) {

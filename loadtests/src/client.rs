@@ -252,7 +252,8 @@ impl Client {
     /// # Errors
     /// [`ClientError::Timeout`] when the socket is still open after `limit`.
     pub async fn wait_closed(&mut self, limit: Duration) -> Result<(), ClientError> {
-        let deadline = tokio::time::Instant::now() + limit;
+        let deadline =
+            tokio::time::Instant::from_std(crate::deadline(std::time::Instant::now(), limit));
         loop {
             match tokio::time::timeout_at(deadline, self.ws.next()).await {
                 Err(_) => return Err(ClientError::Timeout(limit)),

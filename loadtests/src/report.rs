@@ -24,6 +24,11 @@ pub fn record(h: &mut Histogram<u64>, d: std::time::Duration) {
     h.saturating_record(u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1));
 }
 
+/// `bytes` in MiB, rounded to a tenth.
+pub fn mib(bytes: u64) -> f64 {
+    (bytes as f64 / 1_048_576.0 * 10.0).round() / 10.0
+}
+
 /// Percentiles of a latency histogram, in milliseconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Latency {
@@ -63,15 +68,26 @@ impl Latency {
 }
 
 /// CPU and memory of the processes of one role (gateway, workers, redis, loadgen).
+///
+/// The CPU window is the measured phase of [`Run::duration_s`], give or take the closing of the
+/// sockets at its end:
+/// * counter and big-state: from the start signal (every client already connected and, for
+///   big-state, its ~1 MB state filled and re-hydrated) until the last client finished its events
+///   and closed its socket;
+/// * idle: the ramp, from before the first connection until every connection is open or has
+///   failed (the settle, the liveness check and the close are not in it);
+/// * reconnect: from just before the gateway is stopped until every client has resynced or given
+///   up; the old gateway's CPU is counted until just before its SIGTERM (its shutdown is not in
+///   it), the new one's from its start.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProcUsage {
     /// How many processes.
     pub count: usize,
-    /// CPU seconds (user + system) they spent during the measured phase, summed.
+    /// CPU seconds (user + system) they spent during the window above, summed.
     pub cpu_s: f64,
     /// Their peak resident memory (`VmHWM`) over their lifetime, summed, in MiB.
     pub peak_rss_mib: f64,
-    /// Their resident memory at the end of the measured phase, summed, in MiB.
+    /// Their resident memory at the end of the window above, summed, in MiB.
     pub rss_mib: f64,
 }
 
@@ -122,38 +138,76 @@ pub enum ReportError {
         /// Why.
         source: std::io::Error,
     },
+    /// The existing results file is not a list of runs; it is left as it is.
+    #[error("{path} is not a results file ({reason}): fix or move it, it holds earlier runs")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A run could not be serialised.
     #[error("serialising the results: {0}")]
     Json(#[from] serde_json::Error),
 }
 
-/// Adds `run` to `dir/SCENARIO.json` (replacing a run with the same key; a file that does not parse
-/// is started afresh) and rewrites `dir/SCENARIO.md`. Returns the markdown.
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError {
+    let path = path.to_owned();
+    move |source| ReportError::Io { path, source }
+}
+
+/// Adds `run` to `dir/SCENARIO.json` (replacing a run with the same key) and rewrites
+/// `dir/SCENARIO.md`, each through a temporary file in `dir` renamed over it. Returns the markdown.
 ///
 /// # Errors
-/// [`ReportError`] when the files cannot be written.
+/// [`ReportError::Corrupt`] when the existing JSON file is not a list of runs (it is left
+/// untouched), [`ReportError::Io`] when a file cannot be read or written.
 pub fn write(dir: &Path, run: &Run) -> Result<String, ReportError> {
-    let io = |path: &Path| {
-        let path = path.to_owned();
-        move |source| ReportError::Io { path, source }
-    };
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let json_path = dir.join(format!("{}.json", run.scenario));
-    let mut runs: Vec<Value> = std::fs::read_to_string(&json_path)
-        .ok()
-        .and_then(|text| serde_json::from_str::<Value>(&text).ok())
-        .and_then(|v| v.get("runs").and_then(Value::as_array).cloned())
-        .unwrap_or_default();
+    let mut runs = read_runs(&json_path)?;
     runs.retain(|r| r.get("key").and_then(Value::as_str) != Some(run.key.as_str()));
     runs.push(serde_json::to_value(run)?);
     runs.sort_by_key(sort_key);
     let file = serde_json::json!({"scenario": run.scenario, "runs": runs});
-    std::fs::write(&json_path, serde_json::to_string_pretty(&file)? + "\n")
-        .map_err(io(&json_path))?;
+    replace(&json_path, &(serde_json::to_string_pretty(&file)? + "\n"))?;
     let md = markdown(&run.scenario, &runs);
-    let md_path = dir.join(format!("{}.md", run.scenario));
-    std::fs::write(&md_path, &md).map_err(io(&md_path))?;
+    replace(&dir.join(format!("{}.md", run.scenario)), &md)?;
     Ok(md)
+}
+
+/// The runs of an existing results file; none when there is no file.
+fn read_runs(path: &Path) -> Result<Vec<Value>, ReportError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(path)(e)),
+    };
+    let corrupt = |reason: String| ReportError::Corrupt {
+        path: path.to_owned(),
+        reason,
+    };
+    let value: Value = serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
+    value
+        .get("runs")
+        .and_then(Value::as_array)
+        .cloned()
+        .ok_or_else(|| corrupt("no `runs` list".into()))
+}
+
+/// Writes `text` to `path` atomically: to `path.PID.tmp` in the same folder, then renamed.
+fn replace(path: &Path, text: &str) -> Result<(), ReportError> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".{}.tmp", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    if let Err(e) = std::fs::write(&tmp, text) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io(&tmp)(e));
+    }
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io(path)(e)
+    })
 }
 
 fn sort_key(run: &Value) -> (String, u64, u64, String) {
@@ -200,7 +254,9 @@ pub fn markdown(scenario: &str, runs: &[Value]) -> String {
     if let Some(m) = runs.last().map(|r| &r["machine"]) {
         out += &format!(
             "Machine: {} cores ({}), {} MiB memory, Linux {}. Latencies in ms; CPU in seconds \
-             during the measured phase; memory is each role's peak RSS (summed over its \
+             over the measured phase (counter, big-state: from the start of the events, after \
+             connecting and setup, to the last one; idle: the ramp; reconnect: from the gateway's \
+             stop to the last resync); memory is each role's peak RSS (summed over its \
              processes). The load generator runs on the same machine.\n\n",
             num(&m["cores"]),
             m["cpu"].as_str().unwrap_or("?"),
@@ -306,6 +362,37 @@ mod tests {
             2
         );
         assert!(md.contains("0.500 s / 12 MiB"), "{md}");
+        let leftovers: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().extension().is_some_and(|x| x == "tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_results_file_that_does_not_parse_is_kept() {
+        let dir = std::env::temp_dir().join(format!("loadtests-corrupt-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("counter.json");
+        std::fs::write(&path, "{ not json").unwrap();
+        let err = write(&dir, &run("a", 1)).unwrap_err();
+        assert!(matches!(err, ReportError::Corrupt { .. }), "{err}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{ not json");
+        std::fs::write(&path, r#"{"runs": 3}"#).unwrap();
+        assert!(matches!(
+            write(&dir, &run("a", 1)),
+            Err(ReportError::Corrupt { .. })
+        ));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn bytes_are_rounded_to_a_tenth_of_a_mib() {
+        assert_eq!(mib(0), 0.0);
+        assert_eq!(mib(1_048_576), 1.0);
+        assert_eq!(mib(1_572_864), 1.5);
     }
 }

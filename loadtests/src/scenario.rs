@@ -1,14 +1,16 @@
 //! The scenarios, against a gateway at a loopback address. Each is bounded by its counts and by a
-//! deadline, shows a progress line, and returns an [`Outcome`]:
+//! time limit, shows a progress line, and returns an [`Outcome`]:
 //!
-//! * [`closed_loop`] (the counter and big-state scenarios): C clients, each with its own token,
-//!   send E events one after the other, each as soon as the previous one's delta arrived;
+//! * [`closed_loop`] (the counter and big-state scenarios, in two steps: [`ClosedLoop::prepare`]
+//!   and [`PreparedLoop::run`]): C clients, each with its own token, send E events one after the
+//!   other, each as soon as the previous one's delta arrived;
 //! * [`IdleSet`] (the idle scenario): N connections that sent `hello` and then stay idle;
 //! * [`ReconnectSet`] (the reconnect scenario): N clients that, when the gateway goes away,
 //!   reconnect with the browser runtime's backoff and resync with their token.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -103,7 +105,7 @@ impl Target {
 /// # Errors
 /// The last error when it never succeeded.
 pub async fn warm_up(addr: SocketAddr, limit: Duration) -> Result<(), ClientError> {
-    let deadline = Instant::now() + limit;
+    let deadline = crate::deadline(Instant::now(), limit);
     loop {
         let attempt = async {
             let mut c = Client::connect(addr, None, None, Duration::from_secs(5)).await?;
@@ -137,7 +139,8 @@ pub struct ClosedLoop {
     /// An event each client sends once before the measured phase (e.g. `big_state.init`), with
     /// its arguments.
     pub setup: Option<(String, String)>,
-    /// When to stop sending, counted from the start of the measured phase.
+    /// How long connecting and setting up the clients may take, and, counted afresh from the start
+    /// of the measured phase, when to stop sending.
     pub max_time: Duration,
 }
 
@@ -182,21 +185,23 @@ struct ClientRun {
     resyncs: u64,
     errors: Vec<String>,
     count_ok: Option<bool>,
-    setup: Option<Duration>,
-    hydrate_bytes: usize,
+    /// The setup event's round trip, and the size of the hydrate after it.
+    setup: Option<(Duration, usize)>,
 }
 
 /// Connects `n` clients, at most `target.connect_concurrency` at a time; each is passed to `then`
-/// (on its own task) once hydrated. Returns the join set of those tasks.
+/// (on its own task) once hydrated, with the time its connect-to-hydrate took. A client not
+/// hydrated by `deadline` ends its task with an error. Returns the join set of those tasks.
 fn spawn_clients<T, F, Fut>(
     target: &Target,
     n: u64,
     counters: &Arc<Counters>,
+    deadline: Instant,
     then: F,
 ) -> JoinSet<Result<T, String>>
 where
     T: Send + 'static,
-    F: Fn(u64, Client) -> Fut + Send + Sync + 'static,
+    F: Fn(u64, Client, Duration) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<T, String>> + Send + 'static,
 {
     let permits = Arc::new(Semaphore::new(target.connect_concurrency.max(1)));
@@ -206,81 +211,138 @@ where
         let (permits, then, counters) = (permits.clone(), then.clone(), counters.clone());
         let (addr, source, timeout) = (target.addr, target.source(i), target.timeout);
         set.spawn(async move {
-            let permit = permits.acquire_owned().await.map_err(|e| e.to_string())?;
-            let client = Client::connect(addr, source, None, timeout)
+            let connect = async {
+                let permit = permits.acquire_owned().await.map_err(|e| e.to_string())?;
+                let t = Instant::now();
+                let client = Client::connect(addr, source, None, timeout)
+                    .await
+                    .map_err(|e| format!("client {i}: connect: {e}"))?;
+                drop(permit);
+                Ok::<_, String>((client, t.elapsed()))
+            };
+            let (client, took) = tokio::time::timeout_at(deadline.into(), connect)
                 .await
-                .map_err(|e| format!("client {i}: connect: {e}"))?;
-            drop(permit);
+                .map_err(|_| format!("client {i}: not connected within the time limit"))??;
             Counters::bump(&counters.connected);
-            then(i, client).await
+            then(i, client, took).await
         });
     }
     set
 }
 
-/// Runs a closed-loop scenario: connects every client, lets each send its setup event, then
-/// starts them together; each sends its events one after the other, recording each round trip.
-/// The measured phase ends when the last client is done (or the deadline passed).
-pub async fn closed_loop(target: &Target, s: &ClosedLoop, label: &str) -> Outcome {
-    let counters = Arc::new(Counters::default());
-    let total = s.clients * s.events;
-    let _progress = Progress::start(label.to_owned(), counters.clone(), total);
-    let (go_tx, go_rx) = watch::channel::<Option<Instant>>(None);
-    let (ready_tx, mut ready_rx) = mpsc::unbounded_channel::<()>();
-    let spec = Arc::new(s.clone());
-    let c2 = counters.clone();
-    let mut set = spawn_clients(target, s.clients, &counters, move |_, client| {
-        let (spec, counters, go, ready) =
-            (spec.clone(), c2.clone(), go_rx.clone(), ready_tx.clone());
-        client_loop(client, spec, counters, go, ready)
-    });
-    // Start when every client is ready (or failed before).
-    let mut ready = 0;
-    let mut out = Outcome::new();
-    out.clients = s.clients;
-    while ready < s.clients {
+/// Waits until each of `n` client tasks has either sent its readiness report on `ready` or
+/// failed. Returns the reports and the failures.
+///
+/// A task reports before it can end well (an idle connection the server closed, say), so a task
+/// that ended well is already counted by its report.
+async fn wait_ready<R, T: 'static>(
+    ready: &mut mpsc::UnboundedReceiver<R>,
+    tasks: &mut JoinSet<Result<T, String>>,
+    n: u64,
+) -> (Vec<R>, Vec<String>) {
+    let (mut reports, mut failures) = (Vec::new(), Vec::new());
+    while ((reports.len() + failures.len()) as u64) < n {
         tokio::select! {
-            r = ready_rx.recv() => match r {
-                Some(()) => ready += 1,
+            r = ready.recv() => match r {
+                Some(r) => reports.push(r),
                 None => break,
             },
-            Some(joined) = set.join_next() => {
-                ready += 1;
-                match joined {
-                    Ok(Ok(run)) => merge(&mut out, run),
-                    Ok(Err(e)) => out.fail(e),
-                    Err(e) => out.fail(e.to_string()),
-                }
-            }
+            Some(joined) = tasks.join_next() => match joined {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => failures.push(e),
+                Err(e) => failures.push(e.to_string()),
+            },
         }
     }
-    let start = Instant::now();
-    let _ = go_tx.send(Some(start + s.max_time));
-    let mut setups = histogram();
-    let mut hydrate_bytes = 0;
-    while let Some(joined) = set.join_next().await {
-        match joined {
-            Ok(Ok(run)) => {
-                if let Some(d) = run.setup {
-                    record(&mut setups, d);
-                }
-                hydrate_bytes = hydrate_bytes.max(run.hydrate_bytes);
-                merge(&mut out, run);
-            }
-            Ok(Err(e)) => out.fail(e),
-            Err(e) => out.fail(e.to_string()),
+    (reports, failures)
+}
+
+/// A closed-loop scenario whose clients are connected, set up and waiting for
+/// [`PreparedLoop::run`] to start them.
+pub struct PreparedLoop {
+    max_time: Duration,
+    go: watch::Sender<Option<Instant>>,
+    tasks: JoinSet<Result<ClientRun, String>>,
+    out: Outcome,
+    _progress: Progress,
+}
+
+impl ClosedLoop {
+    /// Connects every client and lets each send its setup event and then reconnect with its
+    /// token (so that the hydrate of the filled state is measured), all within `max_time`.
+    /// Clients not ready by then count as failed.
+    pub async fn prepare(&self, target: &Target, label: &str) -> PreparedLoop {
+        let counters = Arc::new(Counters::default());
+        let total = self.clients.saturating_mul(self.events);
+        let progress = Progress::start(label.to_owned(), counters.clone(), total);
+        let (go, go_rx) = watch::channel::<Option<Instant>>(None);
+        let (ready_tx, mut ready_rx) = mpsc::unbounded_channel::<()>();
+        let spec = Arc::new(self.clone());
+        let shared = Arc::new(target.clone());
+        let deadline = crate::deadline(Instant::now(), self.max_time);
+        let c2 = counters.clone();
+        let mut tasks = spawn_clients(target, self.clients, &counters, deadline, move |i, c, _| {
+            let client = Prepared {
+                i,
+                spec: spec.clone(),
+                target: shared.clone(),
+                counters: c2.clone(),
+                deadline,
+            };
+            client.run(c, go_rx.clone(), ready_tx.clone())
+        });
+        let mut out = Outcome::new();
+        out.clients = self.clients;
+        let (_, failures) = wait_ready(&mut ready_rx, &mut tasks, self.clients).await;
+        for e in failures {
+            out.fail(e);
+        }
+        PreparedLoop {
+            max_time: self.max_time,
+            go,
+            tasks,
+            out,
+            _progress: progress,
         }
     }
-    out.duration = start.elapsed();
-    if !setups.is_empty() {
-        out.extra.insert(
-            "setup_p50_ms".into(),
-            json!(setups.value_at_quantile(0.5) as f64 / 1000.0),
-        );
-        out.extra
-            .insert("hydrate_bytes_max".into(), json!(hydrate_bytes));
+}
+
+impl PreparedLoop {
+    /// Starts the clients together; each sends its events one after the other, recording each
+    /// round trip. The measured phase ends when the last client is done (or `max_time` passed).
+    pub async fn run(mut self) -> Outcome {
+        let start = Instant::now();
+        let _ = self.go.send(Some(crate::deadline(start, self.max_time)));
+        let mut out = self.out;
+        let (mut setups, mut hydrate_bytes) = (histogram(), None);
+        while let Some(joined) = self.tasks.join_next().await {
+            match joined {
+                Ok(Ok(run)) => {
+                    if let Some((took, bytes)) = run.setup {
+                        record(&mut setups, took);
+                        hydrate_bytes = hydrate_bytes.max(Some(bytes));
+                    }
+                    merge(&mut out, run);
+                }
+                Ok(Err(e)) => out.fail(e),
+                Err(e) => out.fail(e.to_string()),
+            }
+        }
+        out.duration = start.elapsed();
+        if let Some(bytes) = hydrate_bytes {
+            out.extra.insert(
+                "setup_p50_ms".into(),
+                json!(setups.value_at_quantile(0.5) as f64 / 1000.0),
+            );
+            out.extra.insert("hydrate_bytes_max".into(), json!(bytes));
+        }
+        out
     }
-    out
+}
+
+/// Runs a closed-loop scenario: [`ClosedLoop::prepare`], then [`PreparedLoop::run`].
+pub async fn closed_loop(target: &Target, s: &ClosedLoop, label: &str) -> Outcome {
+    s.prepare(target, label).await.run().await
 }
 
 fn merge(out: &mut Outcome, run: ClientRun) {
@@ -307,101 +369,146 @@ fn merge(out: &mut Outcome, run: ClientRun) {
     }
 }
 
-async fn client_loop(
-    mut client: Client,
+/// What a closed-loop client needs besides its connection.
+struct Prepared {
+    i: u64,
     spec: Arc<ClosedLoop>,
+    target: Arc<Target>,
     counters: Arc<Counters>,
-    mut go: watch::Receiver<Option<Instant>>,
-    ready: mpsc::UnboundedSender<()>,
-) -> Result<ClientRun, String> {
-    let mut run = ClientRun {
-        histogram: histogram(),
-        deltas: 0,
-        acks: 0,
-        resyncs: 0,
-        errors: Vec::new(),
-        count_ok: None,
-        setup: None,
-        hydrate_bytes: 0,
-    };
-    if let Some((handler, args)) = &spec.setup {
-        let t = Instant::now();
-        match client.event(handler, args).await {
-            Ok(Answer::Delta { .. }) => run.setup = Some(t.elapsed()),
-            // The join of this task counts it as ready (and failed).
-            other => return Err(format!("setup event {handler}: {other:?}")),
-        }
-    }
-    let _ = ready.send(());
-    let deadline = loop {
-        if let Some(d) = *go.borrow_and_update() {
-            break d;
-        }
-        if go.changed().await.is_err() {
-            return Err("scenario ended before the start".into());
-        }
-    };
-    let start_count = client.count;
-    let mut applied = 0i64;
-    for _ in 0..spec.events {
-        if Instant::now() >= deadline {
-            break;
-        }
-        let t = Instant::now();
-        match client.event(&spec.handler, &spec.args).await {
-            Ok(Answer::Error { code, message }) => {
-                // An error completes the event, but it is not a success: not in the histogram.
-                Counters::bump(&counters.errors);
-                run.errors.push(format!("{code}: {message}"));
+    /// When the setup must be done.
+    deadline: Instant,
+}
+
+impl Prepared {
+    /// Sets the client up, reports it ready, waits for the start, and sends its events.
+    async fn run(
+        self,
+        client: Client,
+        mut go: watch::Receiver<Option<Instant>>,
+        ready: mpsc::UnboundedSender<()>,
+    ) -> Result<ClientRun, String> {
+        let i = self.i;
+        let mut run = ClientRun {
+            histogram: histogram(),
+            deltas: 0,
+            acks: 0,
+            resyncs: 0,
+            errors: Vec::new(),
+            count_ok: None,
+            setup: None,
+        };
+        let mut client = match &self.spec.setup {
+            Some((handler, args)) => {
+                let setup = self.set_up(client, handler, args);
+                let (client, took) = tokio::time::timeout_at(self.deadline.into(), setup)
+                    .await
+                    .map_err(|_| format!("client {i}: not set up within the time limit"))??;
+                run.setup = Some((took, client.hydrate_bytes));
+                client
             }
-            Ok(answer) => {
-                record(&mut run.histogram, t.elapsed());
-                Counters::bump(&counters.done);
-                match answer {
-                    Answer::Delta { .. } => {
-                        run.deltas += 1;
-                        applied += 1;
-                    }
-                    Answer::Resynced { .. } => {
-                        run.resyncs += 1;
-                        applied += 1;
-                    }
-                    Answer::Ack | Answer::Error { .. } => run.acks += 1,
-                }
+            None => client,
+        };
+        // The join of this task counts it as ready (and failed) when it ended before.
+        let _ = ready.send(());
+        let deadline = loop {
+            if let Some(d) = *go.borrow_and_update() {
+                break d;
             }
-            Err(e) => {
-                Counters::bump(&counters.errors);
-                run.errors.push(e.to_string());
+            if go.changed().await.is_err() {
+                return Err("scenario ended before the start".into());
+            }
+        };
+        let counters = &self.counters;
+        let start_count = client.count;
+        let mut applied = 0i64;
+        for _ in 0..self.spec.events {
+            if Instant::now() >= deadline {
                 break;
             }
+            let t = Instant::now();
+            let (kind, applies) = match client.event(&self.spec.handler, &self.spec.args).await {
+                Ok(Answer::Delta { .. }) => (&mut run.deltas, true),
+                Ok(Answer::Resynced { .. }) => (&mut run.resyncs, true),
+                Ok(Answer::Ack) => (&mut run.acks, false),
+                Ok(Answer::Error { code, message }) => {
+                    // An error completes the event, but it is not a success: not in the histogram.
+                    Counters::bump(&counters.errors);
+                    run.errors.push(format!("{code}: {message}"));
+                    continue;
+                }
+                Err(e) => {
+                    Counters::bump(&counters.errors);
+                    run.errors.push(e.to_string());
+                    break;
+                }
+            };
+            *kind += 1;
+            applied += i64::from(applies);
+            record(&mut run.histogram, t.elapsed());
+            Counters::bump(&counters.done);
         }
+        if self.spec.handler == "probe_state.add" {
+            run.count_ok = Some(client.count == Some(start_count.unwrap_or(0) + applied));
+        }
+        Counters::drop_one(&counters.connected);
+        client.close().await;
+        Ok(run)
     }
-    if spec.handler == "probe_state.add" {
-        run.count_ok = Some(client.count == Some(start_count.unwrap_or(0) + applied));
+
+    /// Sends the setup event, then reconnects with the client's token as a reloaded tab would, so
+    /// that the new client's hydrate carries the filled state. Returns the new client and the
+    /// setup event's round trip.
+    async fn set_up(
+        &self,
+        mut client: Client,
+        handler: &str,
+        args: &str,
+    ) -> Result<(Client, Duration), String> {
+        let i = self.i;
+        let t = Instant::now();
+        match client.event(handler, args).await {
+            Ok(Answer::Delta { .. }) => {}
+            other => return Err(format!("client {i}: setup event {handler}: {other:?}")),
+        }
+        let took = t.elapsed();
+        let token = client.token.clone();
+        client.close().await;
+        let target = &self.target;
+        let client = Client::connect(target.addr, target.source(i), Some(&token), target.timeout)
+            .await
+            .map_err(|e| format!("client {i}: reconnect after setup: {e}"))?;
+        Ok((client, took))
     }
-    run.hydrate_bytes = client.hydrate_bytes;
-    Counters::drop_one(&counters.connected);
-    client.close().await;
-    Ok(run)
+}
+
+/// One liveness check of an [`IdleSet`]: the clients that see it take a ticket each, and those
+/// whose ticket is a multiple of `every` send one event.
+#[derive(Debug)]
+struct CheckRound {
+    /// Which check this is, to tell its answers from late ones of an earlier check.
+    id: u64,
+    every: u64,
+    tickets: AtomicU64,
 }
 
 /// What the clients of an [`IdleSet`] are asked to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 enum Phase {
     Hold,
-    /// Every `every`-th client sends one event.
-    Check {
-        every: u64,
-    },
+    Check(Arc<CheckRound>),
     Close,
 }
+
+/// The answer of one checked client: the check's id, and the round trip or why it failed.
+type CheckAnswer = (u64, Result<Duration, String>);
 
 /// N idle connections (idle scenario): each connected, said `hello`, got its `hydrate`, and waits.
 pub struct IdleSet {
     phase: watch::Sender<Phase>,
-    results: mpsc::UnboundedReceiver<Result<Duration, String>>,
+    results: mpsc::UnboundedReceiver<CheckAnswer>,
     tasks: JoinSet<Result<(), String>>,
     counters: Arc<Counters>,
+    checks: u64,
     /// Connections opened.
     pub opened: u64,
     /// Connect-to-hydrate times, in microseconds.
@@ -417,108 +524,98 @@ pub struct IdleSet {
 
 impl IdleSet {
     /// Opens `n` connections, `target.connect_concurrency` at a time, spread over
-    /// `target.sources`, stopping early at `deadline`.
+    /// `target.sources`; those not open within `max_time` count as failed.
     pub async fn open(target: &Target, n: u64, max_time: Duration) -> IdleSet {
         let counters = Arc::new(Counters::default());
         let progress = Progress::start("idle".into(), counters.clone(), 0);
         let (phase_tx, phase_rx) = watch::channel(Phase::Hold);
-        let (opened_tx, mut opened_rx) = mpsc::unbounded_channel::<Result<Duration, String>>();
+        let (opened_tx, mut opened_rx) = mpsc::unbounded_channel::<Duration>();
         let (results_tx, results) = mpsc::unbounded_channel();
-        let permits = Arc::new(Semaphore::new(target.connect_concurrency.max(1)));
         let start = Instant::now();
-        let deadline = start + max_time;
-        let mut tasks = JoinSet::new();
-        for i in 0..n {
-            let (permits, counters) = (permits.clone(), counters.clone());
-            let (opened, results, mut phase) =
-                (opened_tx.clone(), results_tx.clone(), phase_rx.clone());
-            let (addr, source, timeout) = (target.addr, target.source(i), target.timeout);
-            tasks.spawn(async move {
-                let permit = permits.acquire_owned().await.map_err(|e| e.to_string())?;
-                if Instant::now() > deadline {
-                    let _ = opened.send(Err("deadline passed".into()));
-                    return Ok(());
+        let c2 = counters.clone();
+        let mut tasks = spawn_clients(
+            target,
+            n,
+            &counters,
+            crate::deadline(start, max_time),
+            move |_, mut client, took| {
+                let (counters, opened, results, mut phase) = (
+                    c2.clone(),
+                    opened_tx.clone(),
+                    results_tx.clone(),
+                    phase_rx.clone(),
+                );
+                async move {
+                    Counters::bump(&counters.done);
+                    let _ = opened.send(took);
+                    idle_client(&mut client, &mut phase, &results).await;
+                    Counters::drop_one(&counters.connected);
+                    client.close().await;
+                    Ok(())
                 }
-                let t = Instant::now();
-                let mut client = match Client::connect(addr, source, None, timeout).await {
-                    Ok(c) => c,
-                    Err(e) => {
-                        let _ = opened.send(Err(format!("connection {i}: {e}")));
-                        return Ok(());
-                    }
-                };
-                let took = t.elapsed();
-                drop(permit);
-                Counters::bump(&counters.connected);
-                Counters::bump(&counters.done);
-                let _ = opened.send(Ok(took));
-                idle_client(i, &mut client, &mut phase, &results).await;
-                Counters::drop_one(&counters.connected);
-                client.close().await;
-                Ok(())
-            });
-        }
-        drop(opened_tx);
+            },
+        );
+        let (opened, failures) = wait_ready(&mut opened_rx, &mut tasks, n).await;
         let mut set = IdleSet {
             phase: phase_tx,
             results,
             tasks,
             counters,
-            opened: 0,
+            checks: 0,
+            opened: opened.len() as u64,
             histogram: histogram(),
-            ramp: Duration::ZERO,
+            ramp: start.elapsed(),
             failed: Vec::new(),
             failed_count: 0,
             _progress: progress,
         };
-        // Every task reports once (its sender lives on while the connection idles).
-        while set.opened + set.failed_count < n {
-            let Some(r) = opened_rx.recv().await else {
-                break;
-            };
-            match r {
-                Ok(d) => {
-                    set.opened += 1;
-                    record(&mut set.histogram, d);
-                }
-                Err(e) => {
-                    set.failed_count += 1;
-                    Counters::bump(&set.counters.errors);
-                    if set.failed.len() < KEPT_FAILURES {
-                        set.failed.push(e);
-                    }
-                }
+        for d in opened {
+            record(&mut set.histogram, d);
+        }
+        for e in failures {
+            set.failed_count += 1;
+            Counters::bump(&set.counters.errors);
+            if set.failed.len() < KEPT_FAILURES {
+                set.failed.push(e);
             }
         }
-        set.ramp = start.elapsed();
         set
     }
 
     /// How many of the connections are still open.
     pub fn still_open(&self) -> u64 {
-        self.counters
-            .connected
-            .load(std::sync::atomic::Ordering::Relaxed)
+        self.counters.connected.load(Ordering::Relaxed)
     }
 
-    /// Asks every `every`-th connection to send one event; returns how many got their delta, how
-    /// many failed, and the round trips.
+    /// Asks one in `every` of the connections still open to send one event, and waits at most
+    /// `limit` for their answers; returns how many got their delta, how many failed, and the
+    /// round trips. It can be called again.
     pub async fn check(&mut self, every: u64, limit: Duration) -> (u64, u64, Histogram<u64>) {
         let every = every.max(1);
+        self.checks += 1;
+        let id = self.checks;
+        // Every open connection takes a ticket; those with tickets 0, every, 2·every, … answer.
         let expected = self.still_open().div_ceil(every);
-        let _ = self.phase.send(Phase::Check { every });
+        let round = CheckRound {
+            id,
+            every,
+            tickets: AtomicU64::new(0),
+        };
+        let _ = self.phase.send(Phase::Check(Arc::new(round)));
         let (mut ok, mut failed, mut h) = (0, 0, histogram());
-        let deadline = tokio::time::Instant::now() + limit;
+        let deadline = tokio::time::Instant::from_std(crate::deadline(Instant::now(), limit));
         while ok + failed < expected {
             match tokio::time::timeout_at(deadline, self.results.recv()).await {
-                Ok(Some(Ok(d))) => {
+                Ok(Some((from, _))) if from != id => {}
+                Ok(Some((_, Ok(d)))) => {
                     ok += 1;
                     record(&mut h, d);
                 }
-                Ok(Some(Err(_))) => failed += 1,
+                Ok(Some((_, Err(_)))) => failed += 1,
                 Ok(None) | Err(_) => break,
             }
         }
+        let _ = self.phase.send(Phase::Hold);
         (ok, failed, h)
     }
 
@@ -534,28 +631,30 @@ impl IdleSet {
 }
 
 async fn idle_client(
-    i: u64,
     client: &mut Client,
     phase: &mut watch::Receiver<Phase>,
-    results: &mpsc::UnboundedSender<Result<Duration, String>>,
+    results: &mpsc::UnboundedSender<CheckAnswer>,
 ) {
-    let mut checked = false;
+    let mut answered = 0;
     loop {
-        let current = *phase.borrow_and_update();
+        let current = phase.borrow_and_update().clone();
         match current {
             Phase::Close => return,
-            Phase::Check { every } if !checked && i.is_multiple_of(every) => {
-                checked = true;
-                let t = Instant::now();
-                let r = match client.event("probe_state.add", r#"{"n":1}"#).await {
-                    Ok(Answer::Delta { .. }) => Ok(t.elapsed()),
-                    Ok(other) => Err(format!("{other:?}")),
-                    Err(e) => Err(e.to_string()),
-                };
-                let _ = results.send(r);
+            Phase::Check(round) if round.id != answered => {
+                answered = round.id;
+                let ticket = round.tickets.fetch_add(1, Ordering::Relaxed);
+                if ticket.is_multiple_of(round.every) {
+                    let t = Instant::now();
+                    let r = match client.event("probe_state.add", r#"{"n":1}"#).await {
+                        Ok(Answer::Delta { .. }) => Ok(t.elapsed()),
+                        Ok(other) => Err(format!("{other:?}")),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    let _ = results.send((round.id, r));
+                }
                 continue;
             }
-            Phase::Hold | Phase::Check { .. } => {}
+            Phase::Hold | Phase::Check(_) => {}
         }
         tokio::select! {
             changed = phase.changed() => if changed.is_err() { return },
@@ -572,7 +671,6 @@ async fn idle_client(
 pub struct ReconnectSet {
     go: watch::Sender<Option<Instant>>,
     tasks: JoinSet<Result<Resync, String>>,
-    counters: Arc<Counters>,
     _progress: Progress,
     /// Clients connected and ready.
     pub ready: u64,
@@ -589,52 +687,49 @@ struct Resync {
     next_event_ok: bool,
 }
 
+/// What a reconnect client does, besides its connection.
+struct Reconnecting {
+    i: u64,
+    target: Arc<Target>,
+    /// Events before the restart.
+    events: u64,
+    /// When the events before the restart must be done.
+    ready_by: Instant,
+    /// How long, from the restart, the client may take to resync.
+    max_time: Duration,
+    counters: Arc<Counters>,
+}
+
 impl ReconnectSet {
-    /// Connects `n` clients; each sends `events` events `probe_state.add {n: 1}` and waits.
-    /// Reconnections give up at `deadline`.
+    /// Connects `n` clients; each sends `events` events `probe_state.add {n: 1}` and waits. Those
+    /// not ready within `max_time` count as failed; reconnections give up `max_time` after the
+    /// start given to [`ReconnectSet::arm`].
     pub async fn prepare(target: &Target, n: u64, events: u64, max_time: Duration) -> ReconnectSet {
         let counters = Arc::new(Counters::default());
         let progress = Progress::start("reconnect".into(), counters.clone(), 0);
         let (go, go_rx) = watch::channel::<Option<Instant>>(None);
         let (ready_tx, mut ready_rx) = mpsc::unbounded_channel::<()>();
         let c2 = counters.clone();
-        let (addr, timeout) = (target.addr, target.timeout);
-        let sources = target.clone();
-        let mut tasks = spawn_clients(target, n, &counters, move |i, client| {
-            let (counters, ready, go) = (c2.clone(), ready_tx.clone(), go_rx.clone());
-            let source = sources.source(i);
-            async move {
-                resync_client(
-                    i, client, addr, source, timeout, events, max_time, counters, ready, go,
-                )
-                .await
-            }
+        let shared = Arc::new(target.clone());
+        let ready_by = crate::deadline(Instant::now(), max_time);
+        let mut tasks = spawn_clients(target, n, &counters, ready_by, move |i, client, _| {
+            let r = Reconnecting {
+                i,
+                target: shared.clone(),
+                events,
+                ready_by,
+                max_time,
+                counters: c2.clone(),
+            };
+            r.run(client, ready_tx.clone(), go_rx.clone())
         });
-        let mut set_failed = Vec::new();
-        let mut ready = 0;
-        while ready + (set_failed.len() as u64) < n {
-            tokio::select! {
-                r = ready_rx.recv() => match r {
-                    Some(()) => ready += 1,
-                    None => break,
-                },
-                Some(joined) = tasks.join_next() => {
-                    let e = match joined {
-                        Ok(Ok(_)) => "finished before the restart".to_owned(),
-                        Ok(Err(e)) => e,
-                        Err(e) => e.to_string(),
-                    };
-                    set_failed.push(e);
-                }
-            }
-        }
+        let (ready, failed) = wait_ready(&mut ready_rx, &mut tasks, n).await;
         ReconnectSet {
             go,
             tasks,
-            counters,
             _progress: progress,
-            ready,
-            failed: set_failed,
+            ready: ready.len() as u64,
+            failed,
         }
     }
 
@@ -675,7 +770,6 @@ impl ReconnectSet {
             .insert("reconnect_attempts".into(), json!(attempts));
         out.extra.insert("state_kept".into(), json!(kept));
         out.extra.insert("next_event_ok".into(), json!(next_ok));
-        let _ = &self.counters;
         out
     }
 }
@@ -688,73 +782,80 @@ fn jitter(seed: &mut u64) -> f64 {
     (*seed % 1000) as f64 / 1000.0
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn resync_client(
-    i: u64,
-    mut client: Client,
-    addr: SocketAddr,
-    source: Option<IpAddr>,
-    timeout: Duration,
-    events: u64,
-    max_time: Duration,
-    counters: Arc<Counters>,
-    ready: mpsc::UnboundedSender<()>,
-    mut go: watch::Receiver<Option<Instant>>,
-) -> Result<Resync, String> {
-    for _ in 0..events {
-        match client.event("probe_state.add", r#"{"n":1}"#).await {
-            Ok(Answer::Delta { .. }) => Counters::bump(&counters.done),
-            other => return Err(format!("client {i} before the restart: {other:?}")),
-        }
-    }
-    let (token, version, last_seq) = (client.token.clone(), client.version, client.last_seq);
-    let _ = ready.send(());
-    // Wait for the restart to be armed, then for the socket to close.
-    let t0 = loop {
-        if let Some(t) = *go.borrow_and_update() {
-            break t;
-        }
-        go.changed()
-            .await
-            .map_err(|_| format!("client {i}: scenario ended before the restart"))?;
-    };
-    let deadline = t0 + max_time;
-    let left = deadline.saturating_duration_since(Instant::now());
-    client
-        .wait_closed(left)
-        .await
-        .map_err(|e| format!("client {i}: socket not closed by the restart: {e}"))?;
-    Counters::drop_one(&counters.connected);
-    let mut seed = 0x9e37_79b9_7f4a_7c15_u64 ^ (i + 1).wrapping_mul(0x2545_f491_4f6c_dd1d);
-    let mut delay = Duration::from_millis(250);
-    let mut attempts = 0;
-    loop {
-        let wait = delay.mul_f64(1.0 - jitter(&mut seed) * 0.2);
-        tokio::time::sleep(wait).await;
-        delay = (delay * 2).min(Duration::from_secs(5));
-        if Instant::now() > deadline {
-            return Err(format!("client {i}: not resynced within {max_time:?}"));
-        }
-        attempts += 1;
-        match Client::connect(addr, source, Some(&token), timeout).await {
-            Ok(mut c) => {
-                let at = Instant::now();
-                Counters::bump(&counters.connected);
-                Counters::bump(&counters.done);
-                let state_kept = c.version >= version && c.last_seq >= last_seq;
-                let next_event_ok = matches!(
-                    c.event("probe_state.add", r#"{"n":1}"#).await,
-                    Ok(Answer::Delta { .. })
-                );
-                c.close().await;
-                return Ok(Resync {
-                    at,
-                    attempts,
-                    state_kept,
-                    next_event_ok,
-                });
+impl Reconnecting {
+    /// Sends the events before the restart, reports ready, waits for the restart and resyncs.
+    async fn run(
+        self,
+        mut client: Client,
+        ready: mpsc::UnboundedSender<()>,
+        mut go: watch::Receiver<Option<Instant>>,
+    ) -> Result<Resync, String> {
+        let (i, counters) = (self.i, &self.counters);
+        let before = async {
+            for _ in 0..self.events {
+                match client.event("probe_state.add", r#"{"n":1}"#).await {
+                    Ok(Answer::Delta { .. }) => Counters::bump(&counters.done),
+                    other => return Err(format!("client {i} before the restart: {other:?}")),
+                }
             }
-            Err(_) => continue,
+            Ok(())
+        };
+        tokio::time::timeout_at(self.ready_by.into(), before)
+            .await
+            .map_err(|_| format!("client {i}: not ready within the time limit"))??;
+        let (token, version, last_seq) = (client.token.clone(), client.version, client.last_seq);
+        let _ = ready.send(());
+        // Wait for the restart to be armed, then for the socket to close.
+        let t0 = loop {
+            if let Some(t) = *go.borrow_and_update() {
+                break t;
+            }
+            go.changed()
+                .await
+                .map_err(|_| format!("client {i}: scenario ended before the restart"))?;
+        };
+        let deadline = crate::deadline(t0, self.max_time);
+        let left = deadline.saturating_duration_since(Instant::now());
+        client
+            .wait_closed(left)
+            .await
+            .map_err(|e| format!("client {i}: socket not closed by the restart: {e}"))?;
+        Counters::drop_one(&counters.connected);
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64 ^ (i + 1).wrapping_mul(0x2545_f491_4f6c_dd1d);
+        let mut delay = Duration::from_millis(250);
+        let mut attempts = 0;
+        let target = &self.target;
+        loop {
+            let wait = delay.mul_f64(1.0 - jitter(&mut seed) * 0.2);
+            tokio::time::sleep(wait).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "client {i}: not resynced within {:?}",
+                    self.max_time
+                ));
+            }
+            attempts += 1;
+            let Ok(mut c) =
+                Client::connect(target.addr, target.source(i), Some(&token), target.timeout).await
+            else {
+                continue;
+            };
+            let at = Instant::now();
+            Counters::bump(&counters.connected);
+            Counters::bump(&counters.done);
+            let state_kept = c.version >= version && c.last_seq >= last_seq;
+            let next_event_ok = matches!(
+                c.event("probe_state.add", r#"{"n":1}"#).await,
+                Ok(Answer::Delta { .. })
+            );
+            c.close().await;
+            return Ok(Resync {
+                at,
+                attempts,
+                state_kept,
+                next_event_ok,
+            });
         }
     }
 }

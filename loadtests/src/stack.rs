@@ -1,6 +1,7 @@
 //! The system under test as processes on loopback ports: the probe app in embedded mode (one
-//! process), or Redis, W workers and one gateway (distributed mode). Every process is stopped (SIGTERM,
-//! then SIGKILL) when the [`Stack`] is stopped or dropped.
+//! process), or Redis, W workers and one gateway (distributed mode). [`Stack::stop`] stops every
+//! process with SIGTERM, then SIGKILL after a grace period; dropping the [`Stack`] kills them
+//! with SIGKILL at once.
 
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
@@ -55,6 +56,16 @@ pub enum StackError {
         what: String,
         /// Why.
         source: std::io::Error,
+    },
+    /// A process exited while the stack was running.
+    #[error("{what} exited unexpectedly ({status}; see {log})")]
+    Died {
+        /// Which process.
+        what: String,
+        /// How it exited.
+        status: String,
+        /// Its log file.
+        log: String,
     },
     /// A process exited or did not accept connections in time.
     #[error("{what} is not ready after {secs} s (see {log})")]
@@ -126,8 +137,17 @@ pub struct Stack {
     procs: Vec<Proc>,
     /// What clients connect to: the gateway (or the embedded process).
     pub addr: SocketAddr,
-    /// The Redis URL (distributed mode).
-    pub redis_url: Option<String>,
+}
+
+/// One reading of one process of a [`Stack`].
+#[derive(Debug, Clone, Copy)]
+pub struct Reading {
+    /// The process's role.
+    pub role: Role,
+    /// Its pid.
+    pub pid: u32,
+    /// What `/proc` said.
+    pub sample: ProcSample,
 }
 
 impl Stack {
@@ -144,7 +164,6 @@ impl Stack {
             config: config.clone(),
             procs: Vec::new(),
             addr,
-            redis_url: None,
         };
         match config.mode {
             Mode::Embedded => {
@@ -196,14 +215,13 @@ impl Stack {
                     "--workers".into(),
                     worker_addrs.join(","),
                     "--redis".into(),
-                    url.clone(),
+                    url,
                     "--secret".into(),
                     SECRET.into(),
                 ];
                 stack
                     .spawn(Role::Gateway, "gateway", &probe, args, addr)
                     .await?;
-                stack.redis_url = Some(url);
             }
         }
         Ok(stack)
@@ -228,30 +246,51 @@ impl Stack {
         wait_ready(proc, self.config.ready_timeout).await
     }
 
-    /// The pid of every process, with its role.
-    pub fn pids(&self) -> Vec<(Role, u32)> {
-        self.procs.iter().map(|p| (p.role, p.child.id())).collect()
+    /// A reading of every process that `/proc` still shows (see [`Stack::check_alive`] for
+    /// those that exited).
+    pub fn sample(&self) -> Vec<Reading> {
+        self.procs.iter().filter_map(reading).collect()
     }
 
-    /// A reading of every process that is still running, with its role.
-    pub fn sample(&self) -> Vec<(Role, ProcSample)> {
-        self.procs
-            .iter()
-            .filter_map(|p| procfs::sample(p.child.id()).ok().map(|s| (p.role, s)))
-            .collect()
+    /// Checks that no process has exited (the gateway stopped by
+    /// [`Stack::restart_gateway`] has been replaced by then).
+    ///
+    /// # Errors
+    /// [`StackError::Died`] for the first process that exited, or [`StackError::Io`] when one
+    /// cannot be checked.
+    pub fn check_alive(&mut self) -> Result<(), StackError> {
+        for p in &mut self.procs {
+            match p.child.try_wait() {
+                Ok(None) => {}
+                Ok(Some(status)) => {
+                    return Err(StackError::Died {
+                        what: p.name.clone(),
+                        status: status.to_string(),
+                        log: p.log.display().to_string(),
+                    });
+                }
+                Err(source) => {
+                    return Err(StackError::Io {
+                        what: format!("checking {}", p.name),
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Stops the gateway (the embedded process in embedded mode) with SIGTERM (SIGKILL after
     /// `grace`), starts it again on the same port with the same token secret, and waits until it
-    /// accepts connections. Returns the reading of the old process just before the signal, and how
-    /// long the address did not accept connections.
+    /// accepts connections. Returns the reading of the old process just before the signal (its CPU
+    /// spent shutting down is not in it), and how long the address did not accept connections.
     ///
     /// # Errors
     /// [`StackError`] when the new process cannot start.
     pub async fn restart_gateway(
         &mut self,
         grace: Duration,
-    ) -> Result<(Option<ProcSample>, Duration), StackError> {
+    ) -> Result<(Option<Reading>, Duration), StackError> {
         let Some(i) = self
             .procs
             .iter()
@@ -262,7 +301,7 @@ impl Stack {
                 source: std::io::Error::other("no gateway"),
             });
         };
-        let old = procfs::sample(self.procs[i].child.id()).ok();
+        let old = reading(&self.procs[i]);
         let started = Instant::now();
         stop(&mut self.procs[i], grace).await;
         let p = &self.procs[i];
@@ -294,6 +333,16 @@ impl Drop for Stack {
             let _ = p.child.wait();
         }
     }
+}
+
+/// A reading of `p`, if `/proc` still shows it.
+fn reading(p: &Proc) -> Option<Reading> {
+    let pid = p.child.id();
+    procfs::sample(pid).ok().map(|sample| Reading {
+        role: p.role,
+        pid,
+        sample,
+    })
 }
 
 fn start(
@@ -338,7 +387,7 @@ fn start(
 }
 
 async fn wait_ready(p: &mut Proc, limit: Duration) -> Result<(), StackError> {
-    let deadline = Instant::now() + limit;
+    let deadline = crate::deadline(Instant::now(), limit);
     loop {
         if tokio::net::TcpStream::connect(p.addr).await.is_ok() {
             return Ok(());
@@ -363,7 +412,7 @@ async fn stop(p: &mut Proc, grace: Duration) {
         // SAFETY: kill(2) on our own child, which has not been reaped yet.
         unsafe { libc::kill(pid, libc::SIGTERM) };
     }
-    let deadline = Instant::now() + grace;
+    let deadline = crate::deadline(Instant::now(), grace);
     while Instant::now() < deadline {
         if p.child.try_wait().ok().flatten().is_some() {
             return;

@@ -42,11 +42,18 @@ async fn big_state_and_idle_connections_work_end_to_end() {
     let mut target = Target::new(server.addr);
 
     // A small "big" state keeps the test short; the path is the same as with 1 MB.
-    let spec = ClosedLoop::big_state(2, 20, 512, false, Duration::from_secs(8));
+    let rows = 512;
+    let spec = ClosedLoop::big_state(2, 20, rows, false, Duration::from_secs(8));
     let out = scenario::closed_loop(&target, &spec, "smoke-big").await;
     assert!(out.failures.is_empty(), "{:?}", out.failures);
     assert_eq!(extra(&out, "deltas"), 40, "{:?}", out.extra);
-    assert!(extra(&out, "hydrate_bytes_max") > 0, "{:?}", out.extra);
+    assert_eq!(extra(&out, "count_mismatches"), 0, "{:?}", out.extra);
+    // The hydrate after the setup carries the filled state.
+    assert!(
+        extra(&out, "hydrate_bytes_max") > rows * 64,
+        "{:?}",
+        out.extra
+    );
 
     target.sources = loadtests::source_addresses(2);
     let mut idle = IdleSet::open(&target, 20, Duration::from_secs(5)).await;
@@ -54,6 +61,9 @@ async fn big_state_and_idle_connections_work_end_to_end() {
     assert_eq!(idle.still_open(), 20);
     let (ok, failed, _) = idle.check(5, Duration::from_secs(5)).await;
     assert_eq!((ok, failed), (4, 0));
+    // A second check is answered too, by as many connections.
+    let (ok, failed, _) = idle.check(3, Duration::from_secs(5)).await;
+    assert_eq!((ok, failed), (7, 0));
     idle.close(Duration::from_secs(5)).await;
     server.stop();
 }

@@ -9,11 +9,12 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use clap::{Parser, ValueEnum};
+use clap::builder::RangedU64ValueParser;
+use clap::{Parser, ValueEnum, value_parser};
 use loadtests::procfs::{self, ProcSample};
-use loadtests::report::{self, Latency, ProcUsage, Run};
-use loadtests::scenario::{self, ClosedLoop, IdleSet, Outcome, ReconnectSet, Target};
-use loadtests::stack::{Mode, Role, Stack, StackConfig};
+use loadtests::report::{self, Latency, ProcUsage, Run, mib};
+use loadtests::scenario::{ClosedLoop, IdleSet, Outcome, ReconnectSet, Target};
+use loadtests::stack::{Mode, Reading, Role, Stack, StackConfig};
 use serde_json::{Map, Value, json};
 
 /// A load-test scenario.
@@ -61,31 +62,33 @@ struct Args {
     #[arg(long, value_enum, default_value_t = Mode::Distributed)]
     mode: Mode,
     /// Workers (distributed mode).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = RangedU64ValueParser::<usize>::new().range(1..=256))]
     workers: usize,
     /// Clients (counter, big-state: 100; reconnect: 1000).
-    #[arg(long)]
+    #[arg(long, value_parser = value_parser!(u64).range(1..=1_000_000))]
     clients: Option<u64>,
     /// Events per client (counter: 1000; big-state: 500; reconnect: events before the restart, 3).
-    #[arg(long)]
+    #[arg(long, value_parser = value_parser!(u64).range(1..=100_000_000))]
     events: Option<u64>,
     /// Idle connections to open (idle scenario).
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, value_parser = value_parser!(u64).range(1..=10_000_000))]
     connections: u64,
-    /// Upper bound of the measured phase, in seconds.
-    #[arg(long, default_value_t = 120)]
+    /// Upper bound, in seconds, of connecting and setting up the clients, and, counted afresh, of
+    /// the measured phase.
+    #[arg(long, default_value_t = 120, value_parser = value_parser!(u64).range(1..=86_400))]
     max_secs: u64,
     /// Big-state: which state the events change.
     #[arg(long, value_enum, default_value_t = Hit::Small)]
     hit: Hit,
     /// Big-state: rows of 64 characters in the big state (16,384 ≈ 1 MB).
-    #[arg(long, default_value_t = 16_384)]
+    #[arg(long, default_value_t = 16_384, value_parser = value_parser!(u64).range(1..=1_048_576))]
     rows: u64,
-    /// Loopback source addresses (127.0.0.2, …) the idle connections are spread over.
-    #[arg(long, default_value_t = 8)]
+    /// Loopback source addresses (127.0.0.2, …) the idle and reconnect connections are spread
+    /// over.
+    #[arg(long, default_value_t = 8, value_parser = value_parser!(u8).range(1..=i64::from(loadtests::MAX_SOURCES)))]
     sources: u8,
     /// Threads of the load generator's runtime (it shares the machine with the stack).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1024))]
     gen_threads: usize,
     /// The `refract-probe` binary (default: beside this one).
     #[arg(long)]
@@ -110,7 +113,7 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.gen_threads.max(1))
+        .worker_threads(args.gen_threads)
         .enable_all()
         .build();
     let result = match runtime {
@@ -124,17 +127,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Readings keyed by pid, to subtract the start of the measured phase from its end.
-type Readings = HashMap<u32, (Role, ProcSample)>;
-
-fn readings(stack: &Stack) -> Readings {
-    stack
-        .pids()
-        .into_iter()
-        .filter_map(|(role, pid)| procfs::sample(pid).ok().map(|s| (pid, (role, s))))
-        .collect()
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
@@ -159,9 +151,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
             .map_or_else(|| exe_dir.join("loadtests"), |t| t.join("loadtests"))
     });
     let need = match args.scenario {
-        Scenario::Idle => args.connections + 100,
-        _ => args.clients.unwrap_or(1000) + 100,
-    };
+        Scenario::Idle => args.connections,
+        _ => args.clients.unwrap_or(1000),
+    }
+    .saturating_add(100);
     if fds < need {
         tracing::warn!(
             fds,
@@ -171,7 +164,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     let workers = match args.mode {
         Mode::Embedded => 0,
-        Mode::Distributed => args.workers.max(1),
+        Mode::Distributed => args.workers,
     };
     let config = StackConfig {
         probe,
@@ -190,7 +183,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "starting the stack"
     );
     let mut stack = Stack::start(config).await?;
-    scenario::warm_up(stack.addr, Duration::from_secs(30))
+    loadtests::scenario::warm_up(stack.addr, Duration::from_secs(30))
         .await
         .context("the stack does not serve events")?;
     let result = tokio::select! {
@@ -199,26 +192,63 @@ async fn run(args: Args) -> anyhow::Result<()> {
     };
     stack.stop(Duration::from_secs(5)).await;
     let (outcome, processes, params) = result?;
-    write(&args, workers, outcome, processes, params)
+    let mismatches = outcome
+        .extra
+        .get("count_mismatches")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let errors = outcome.errors;
+    write(&args, workers, outcome, processes, params)?;
+    if errors > 0 || mismatches > 0 {
+        bail!("the run failed: {errors} errors, {mismatches} count mismatches (results written)");
+    }
+    Ok(())
 }
 
 /// What a measurement gives: the outcome, CPU and memory by role, and the scenario's parameters.
 type Measured = (Outcome, BTreeMap<String, ProcUsage>, Map<String, Value>);
 
+/// Readings of the stack's processes and of this one at one moment.
+struct Snapshot {
+    procs: Vec<Reading>,
+    loadgen: ProcSample,
+}
+
+impl Snapshot {
+    fn take(stack: &Stack) -> anyhow::Result<Snapshot> {
+        Ok(Snapshot {
+            procs: stack.sample(),
+            loadgen: procfs::sample(std::process::id())?,
+        })
+    }
+
+    /// The reading of the first process with one of `roles`.
+    fn of(&self, roles: &[Role]) -> Option<ProcSample> {
+        self.procs
+            .iter()
+            .find(|r| roles.contains(&r.role))
+            .map(|r| r.sample)
+    }
+}
+
+/// The readings at the start and the end of the window the CPU is counted over (see
+/// [`ProcUsage`]).
+struct Window {
+    before: Snapshot,
+    after: Snapshot,
+}
+
 async fn measure(args: &Args, stack: &mut Stack) -> anyhow::Result<Measured> {
     let max_time = Duration::from_secs(args.max_secs);
     let mut target = Target::new(stack.addr);
     let label = args.scenario.name();
-    let me = std::process::id();
-    let gen_before = procfs::sample(me)?;
-    let before = readings(stack);
-    let mut old_gateway: Option<(u32, ProcSample)> = None;
+    let mut old_gateway = None;
     let mut params = Map::new();
-    let outcome = match args.scenario {
+    let (outcome, window) = match args.scenario {
         Scenario::Counter => {
             let (c, e) = (args.clients.unwrap_or(100), args.events.unwrap_or(1000));
             params.insert("events_per_client".into(), json!(e));
-            scenario::closed_loop(&target, &ClosedLoop::counter(c, e, max_time), label).await
+            closed_loop(stack, &target, &ClosedLoop::counter(c, e, max_time), label).await?
         }
         Scenario::BigState => {
             let (c, e) = (args.clients.unwrap_or(100), args.events.unwrap_or(500));
@@ -227,13 +257,13 @@ async fn measure(args: &Args, stack: &mut Stack) -> anyhow::Result<Measured> {
             let hit = if args.hit == Hit::Big { "big" } else { "small" };
             params.insert("hit".into(), json!(hit));
             let spec = ClosedLoop::big_state(c, e, args.rows, args.hit == Hit::Big, max_time);
-            scenario::closed_loop(&target, &spec, label).await
+            closed_loop(stack, &target, &spec, label).await?
         }
         Scenario::Idle => {
             params.insert("connections".into(), json!(args.connections));
             target.sources = loadtests::source_addresses(args.sources);
             target.connect_concurrency = 256;
-            idle(stack, &target, args.connections, max_time).await
+            idle(stack, &target, args.connections, max_time).await?
         }
         Scenario::Reconnect => {
             let (c, e) = (args.clients.unwrap_or(1000), args.events.unwrap_or(3));
@@ -241,95 +271,114 @@ async fn measure(args: &Args, stack: &mut Stack) -> anyhow::Result<Measured> {
             target.sources = loadtests::source_addresses(args.sources);
             let set = ReconnectSet::prepare(&target, c, e, max_time).await;
             tracing::info!(ready = set.ready, "clients ready: restarting the gateway");
-            let gw_pid = stack
-                .pids()
-                .into_iter()
-                .find(|(r, _)| matches!(r, Role::Gateway | Role::Embedded))
-                .map(|(_, p)| p);
+            let before = Snapshot::take(stack)?;
             let t0 = Instant::now();
             set.arm(t0);
             let (old, down) = stack.restart_gateway(Duration::from_secs(5)).await?;
-            if let (Some(pid), Some(old)) = (gw_pid, old) {
-                old_gateway = Some((pid, old));
-            }
             let mut out = set.finish(t0).await;
+            let after = Snapshot::take(stack)?;
             out.extra
                 .insert("gateway_down_s".into(), json!(down.as_secs_f64()));
-            out
+            if let Some(old) = &old {
+                // Its CPU counts with its role's; its memory is reported here.
+                out.extra.insert(
+                    "old_gateway_peak_rss_mib".into(),
+                    json!(mib(old.sample.peak_rss_bytes)),
+                );
+            }
+            old_gateway = old;
+            (out, Window { before, after })
         }
     };
-    let after = readings(stack);
-    let gen_after = procfs::sample(me)?;
-    let mut processes: BTreeMap<String, ProcUsage> = BTreeMap::new();
-    let add =
-        |processes: &mut BTreeMap<String, ProcUsage>, role: &str, cpu: f64, s: &ProcSample| {
-            let u = processes.entry(role.to_owned()).or_default();
-            u.count += 1;
-            u.cpu_s += cpu;
-            u.peak_rss_mib += s.peak_rss_bytes as f64 / 1048576.0;
-            u.rss_mib += s.rss_bytes as f64 / 1048576.0;
-        };
-    for (pid, (role, s)) in &after {
-        let cpu0 = before.get(pid).map_or(0.0, |(_, b)| b.cpu_s);
-        add(&mut processes, role.key(), s.cpu_s - cpu0, s);
-    }
-    if let Some((pid, old)) = old_gateway {
-        let cpu0 = before.get(&pid).map_or(0.0, |(_, b)| b.cpu_s);
-        let role = if args.mode == Mode::Embedded {
-            "embedded"
-        } else {
-            "gateway"
-        };
-        // The old process's CPU counts; its memory is reported as `old_gateway_peak_rss_mib`.
-        if let Some(u) = processes.get_mut(role) {
-            u.cpu_s += old.cpu_s - cpu0;
-        }
-    }
-    add(
-        &mut processes,
-        "loadgen",
-        gen_after.cpu_s - gen_before.cpu_s,
-        &gen_after,
-    );
-    for u in processes.values_mut() {
-        u.cpu_s = (u.cpu_s * 1000.0).round() / 1000.0;
-        u.peak_rss_mib = (u.peak_rss_mib * 10.0).round() / 10.0;
-        u.rss_mib = (u.rss_mib * 10.0).round() / 10.0;
-    }
-    let mut outcome = outcome;
-    if let Some((_, old)) = old_gateway {
-        outcome.extra.insert(
-            "old_gateway_peak_rss_mib".into(),
-            json!((old.peak_rss_bytes as f64 / 1048576.0 * 10.0).round() / 10.0),
-        );
-    }
+    stack
+        .check_alive()
+        .context("a process of the stack died during the run")?;
+    let processes = usage(&window, old_gateway.as_ref());
     Ok((outcome, processes, params))
 }
 
+/// Runs a closed-loop scenario, with the CPU window from the start of the events (after
+/// connecting and setup) to the end.
+async fn closed_loop(
+    stack: &Stack,
+    target: &Target,
+    spec: &ClosedLoop,
+    label: &str,
+) -> anyhow::Result<(Outcome, Window)> {
+    let prepared = spec.prepare(target, label).await;
+    let before = Snapshot::take(stack)?;
+    let outcome = prepared.run().await;
+    let after = Snapshot::take(stack)?;
+    Ok((outcome, Window { before, after }))
+}
+
+/// CPU (from `window.before` to `window.after`) and memory (at `window.after`) by role, with the
+/// load generator's, and the CPU of the gateway `old_gateway` stopped meanwhile.
+fn usage(window: &Window, old_gateway: Option<&Reading>) -> BTreeMap<String, ProcUsage> {
+    /// A role's sums, memory still in bytes.
+    #[derive(Default)]
+    struct Sum {
+        count: usize,
+        cpu_s: f64,
+        peak_rss_bytes: u64,
+        rss_bytes: u64,
+    }
+    let cpu_before: HashMap<u32, f64> = window
+        .before
+        .procs
+        .iter()
+        .map(|r| (r.pid, r.sample.cpu_s))
+        .collect();
+    let mut sums: BTreeMap<&str, Sum> = BTreeMap::new();
+    let mut add = |role: &'static str, cpu_s: f64, s: &ProcSample| {
+        let u = sums.entry(role).or_default();
+        u.count += 1;
+        u.cpu_s += cpu_s;
+        u.peak_rss_bytes = u.peak_rss_bytes.saturating_add(s.peak_rss_bytes);
+        u.rss_bytes = u.rss_bytes.saturating_add(s.rss_bytes);
+    };
+    // A process started during the window (the restarted gateway) counts from its start.
+    let since = |r: &Reading| r.sample.cpu_s - cpu_before.get(&r.pid).copied().unwrap_or(0.0);
+    for r in &window.after.procs {
+        add(r.role.key(), since(r), &r.sample);
+    }
+    let loadgen = &window.after.loadgen;
+    add(
+        "loadgen",
+        loadgen.cpu_s - window.before.loadgen.cpu_s,
+        loadgen,
+    );
+    if let Some(old) = old_gateway {
+        sums.entry(old.role.key()).or_default().cpu_s += since(old);
+    }
+    sums.into_iter()
+        .map(|(role, u)| {
+            let usage = ProcUsage {
+                count: u.count,
+                cpu_s: (u.cpu_s * 1000.0).round() / 1000.0,
+                peak_rss_mib: mib(u.peak_rss_bytes),
+                rss_mib: mib(u.rss_bytes),
+            };
+            (role.to_owned(), usage)
+        })
+        .collect()
+}
+
 /// The idle scenario: baseline RSS, ramp, settle, RSS per connection, a liveness check through
-/// one connection in a hundred, close.
-async fn idle(stack: &Stack, target: &Target, n: u64, max_time: Duration) -> Outcome {
-    let front = |stack: &Stack| {
-        stack
-            .sample()
-            .into_iter()
-            .find(|(r, _)| matches!(r, Role::Gateway | Role::Embedded))
-            .map(|(_, s)| s)
-            .unwrap_or_default()
-    };
-    let redis = |stack: &Stack| {
-        stack
-            .sample()
-            .into_iter()
-            .find(|(r, _)| *r == Role::Redis)
-            .map(|(_, s)| s)
-    };
-    let base = front(stack);
-    let redis_base = redis(stack);
+/// one connection in a hundred, close. The CPU window is the ramp.
+async fn idle(
+    stack: &Stack,
+    target: &Target,
+    n: u64,
+    max_time: Duration,
+) -> anyhow::Result<(Outcome, Window)> {
+    const FRONT: &[Role] = &[Role::Gateway, Role::Embedded];
+    const REDIS: &[Role] = &[Role::Redis];
+    let before = Snapshot::take(stack)?;
     let mut set = IdleSet::open(target, n, max_time).await;
+    let after = Snapshot::take(stack)?;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let held = front(stack);
-    let redis_held = redis(stack);
+    let held = Snapshot::take(stack)?;
     let open = set.still_open();
     let (ok, failed, check) = set.check((n / 100).max(1), Duration::from_secs(30)).await;
     let mut out = Outcome {
@@ -341,7 +390,6 @@ async fn idle(stack: &Stack, target: &Target, n: u64, max_time: Duration) -> Out
         extra: Map::new(),
         failures: set.failed.clone(),
     };
-    let mib = |b: u64| (b as f64 / 1048576.0 * 10.0).round() / 10.0;
     let per_conn = |a: u64, b: u64| {
         if open == 0 {
             0.0
@@ -349,16 +397,22 @@ async fn idle(stack: &Stack, target: &Target, n: u64, max_time: Duration) -> Out
             ((a.saturating_sub(b)) as f64 / open as f64 / 1024.0 * 10.0).round() / 10.0
         }
     };
+    let (base, front_held) = (
+        before.of(FRONT).unwrap_or_default(),
+        held.of(FRONT).unwrap_or_default(),
+    );
     out.extra.insert("open_after_ramp".into(), json!(open));
     out.extra
         .insert("gateway_rss_before_mib".into(), json!(mib(base.rss_bytes)));
-    out.extra
-        .insert("gateway_rss_held_mib".into(), json!(mib(held.rss_bytes)));
+    out.extra.insert(
+        "gateway_rss_held_mib".into(),
+        json!(mib(front_held.rss_bytes)),
+    );
     out.extra.insert(
         "gateway_kib_per_connection".into(),
-        json!(per_conn(held.rss_bytes, base.rss_bytes)),
+        json!(per_conn(front_held.rss_bytes, base.rss_bytes)),
     );
-    if let (Some(b), Some(h)) = (redis_base, redis_held) {
+    if let (Some(b), Some(h)) = (before.of(REDIS), held.of(REDIS)) {
         out.extra
             .insert("redis_rss_held_mib".into(), json!(mib(h.rss_bytes)));
         out.extra.insert(
@@ -376,7 +430,7 @@ async fn idle(stack: &Stack, target: &Target, n: u64, max_time: Duration) -> Out
         );
     }
     set.close(Duration::from_secs(30)).await;
-    out
+    Ok((out, Window { before, after }))
 }
 
 fn write(
@@ -466,4 +520,38 @@ fn write(
         args.results.join(format!("{scenario}.json")).display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_arguments_are_consistent() {
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn out_of_range_arguments_are_refused() {
+        let parse = |extra: &[&str]| {
+            Args::try_parse_from(["loadtests-run", "counter"].iter().chain(extra)).map(|_| ())
+        };
+        assert!(parse(&[]).is_ok());
+        for bad in [
+            ["--max-secs", "0"],
+            ["--max-secs", "86401"],
+            ["--sources", "0"],
+            ["--sources", "254"],
+            ["--clients", "0"],
+            ["--events", "0"],
+            ["--connections", "0"],
+            ["--workers", "0"],
+            ["--gen-threads", "0"],
+            ["--rows", "0"],
+        ] {
+            assert!(parse(&bad).is_err(), "{bad:?}");
+        }
+    }
 }
