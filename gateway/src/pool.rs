@@ -218,6 +218,14 @@ impl WorkerPool {
             .collect()
     }
 
+    /// A call of `message` with the call timeout and the current span's trace context.
+    fn request<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        request.set_timeout(self.config.call_timeout);
+        refract_telemetry::inject(request.metadata_mut());
+        request
+    }
+
     /// Calls `call` on the token's workers in order until one answers. When every worker was lost,
     /// tries them all again after 100 ms, then 200 ms (a restarted worker's channel may still hold
     /// the error of its last connection attempt).
@@ -272,12 +280,9 @@ impl Processor for WorkerPool {
             args_json: event.args.to_string(),
             router_data: Default::default(),
         };
-        let timeout = self.config.call_timeout;
         let reply = self
             .route(&event.token, |mut client| {
-                let mut request = tonic::Request::new(request.clone());
-                request.set_timeout(timeout);
-                refract_telemetry::inject(request.metadata_mut());
+                let request = self.request(request.clone());
                 async move {
                     client
                         .process_event(request)
@@ -291,14 +296,11 @@ impl Processor for WorkerPool {
     }
 
     async fn hydrate(&self, token: &str) -> Result<Hydration, EventError> {
-        let timeout = self.config.call_timeout;
         let reply = self
             .route(token, |mut client| {
-                let mut request = tonic::Request::new(HydrateRequest {
+                let request = self.request(HydrateRequest {
                     token: token.to_owned(),
                 });
-                request.set_timeout(timeout);
-                refract_telemetry::inject(request.metadata_mut());
                 async move {
                     client
                         .hydrate(request)

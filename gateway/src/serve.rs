@@ -142,7 +142,6 @@ pub async fn serve(
         assets: args.assets.clone(),
     };
     let gateway = Gateway::new(config, issuer, pool, feed);
-    let router = gateway.router();
     let addr = SocketAddr::new(args.host, args.port);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -151,18 +150,33 @@ pub async fn serve(
         .local_addr()
         .map_err(|source| ServeError::Io { addr, source })?;
     tracing::info!(url = %format!("http://{local}"), "gateway listening");
+    serve_until(gateway, listener, shutdown)
+        .await
+        .map_err(|source| ServeError::Io {
+            addr: local,
+            source,
+        })
+}
+
+/// Serves `gateway` (its assets and `/_event`) on `listener`, with `TCP_NODELAY`, until `shutdown`
+/// completes; then drains it: stops accepting, closes its sockets with 1012 so their browsers
+/// reconnect elsewhere, and waits for them at most [`DRAIN_LIMIT`].
+///
+/// # Errors
+/// When serving the listener fails.
+pub async fn serve_until(
+    gateway: Gateway,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let draining = gateway.clone();
-    axum::serve(crate::no_delay(listener), router)
+    axum::serve(crate::no_delay(listener), gateway.router())
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("draining: closing sockets so their browsers reconnect elsewhere");
             draining.drain();
         })
-        .await
-        .map_err(|source| ServeError::Io {
-            addr: local,
-            source,
-        })?;
+        .await?;
     if !gateway.drained(DRAIN_LIMIT).await {
         tracing::warn!("some sockets did not close in time");
     }

@@ -274,7 +274,6 @@ impl App {
             }
         };
         let gateway = Gateway::new(config, issuer, processor, feed);
-        let router = gateway.router();
         let addr = SocketAddr::new(args.host, args.port);
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -289,18 +288,12 @@ impl App {
             "embedded mode"
         };
         tracing::info!(app = %title, url = %format!("http://{local}"), mode, "serving");
-        let draining = gateway.clone();
-        let serve = axum::serve(refract_gateway::no_delay(listener), router)
-            .with_graceful_shutdown(async move {
-                shutdown_signal().await;
-                draining.drain();
-            });
-        serve.await.map_err(|source| AppError::Io {
-            what: "serving".into(),
-            source,
-        })?;
-        gateway.drained(refract_gateway::serve::DRAIN_LIMIT).await;
-        Ok(())
+        refract_gateway::serve::serve_until(gateway, listener, shutdown_signal())
+            .await
+            .map_err(|source| AppError::Io {
+                what: "serving".into(),
+                source,
+            })
     }
 
     /// The Redis store of this app's states, once Redis answers (waiting up to 10 s for it).

@@ -241,11 +241,7 @@ async fn a_worker_replaces_its_cut_redis_connections_without_failing_events(redi
     assert_eq!(c.var("probe_state", "count"), &json!(8));
 
     // Cut every command connection (the worker's; the gateways' subscribers are of type pubsub).
-    let killed: i64 = redis
-        .command_all(&["CLIENT", "KILL", "TYPE", "normal"])
-        .into_iter()
-        .map(|v| if let redis::Value::Int(n) = v { n } else { 0 })
-        .sum();
+    let killed = redis.kill_clients("normal");
     assert!(killed >= 1, "the worker's connections are cut: {killed}");
     // Each of the worker's connections is found broken by the next event using it, which is
     // then sent again on a fresh connection: no event fails.
@@ -272,11 +268,7 @@ async fn clients_resync_after_the_gateways_pubsub_connection_is_cut(redis: &Redi
     }
 
     // Cut every pub/sub connection; changes made meanwhile must still reach the watcher.
-    let killed: i64 = redis
-        .command_all(&["CLIENT", "KILL", "TYPE", "pubsub"])
-        .into_iter()
-        .map(|v| if let redis::Value::Int(n) = v { n } else { 0 })
-        .sum();
+    let killed = redis.kill_clients("pubsub");
     assert!(
         killed >= 2,
         "both gateways' subscriber connections are cut: {killed}"

@@ -2,8 +2,8 @@
 //! runs commands and scripts on either (a cluster routes each script by its keys' slot, which a
 //! token's keys share). Events share a few multiplexed connections ([`Pool`]).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use redis::AsyncConnectionConfig;
@@ -50,17 +50,15 @@ impl Target {
 }
 
 /// Connections to one server or to a cluster. deadpool-redis opens them and health-checks each
-/// one (`UNWATCH` + `PING`) when it is taken; events then share a few taken connections
-/// ("lanes", round robin) instead of taking one each: a multiplexed connection carries any
-/// number of concurrent commands and writes those queued together in one system call, and the
-/// per-checkout health check would otherwise cost every event a third round trip. A lane whose
-/// connection fails is emptied, and the next event on it takes a fresh, checked connection.
+/// one (`UNWATCH` + `PING`) as it hands it out; events then share a few of them ("lanes", round
+/// robin) instead of taking one each: a multiplexed connection carries any number of concurrent
+/// commands and writes those queued together in one system call, and a per-event checkout would
+/// cost every event the health check's round trip. A lane whose connection fails is emptied, and
+/// the next event on it takes a fresh, checked connection.
 pub(super) struct Pool {
     deadpool: Deadpool,
-    lanes: Arc<[Mutex<Lane>]>,
-    /// One per lane: held while the lane takes a connection, so that a lane never takes two and
-    /// the pool (one connection per lane) always has one for a lane that needs it.
-    filling: Box<[tokio::sync::Mutex<()>]>,
+    /// Each lane's lock is held while the lane takes a connection, so a lane never opens two.
+    lanes: Arc<[tokio::sync::Mutex<Lane>]>,
     next: AtomicUsize,
 }
 
@@ -69,23 +67,13 @@ enum Deadpool {
     Cluster(deadpool_redis::cluster::Pool),
 }
 
-/// A connection taken from the pool, kept by a lane until it fails.
-enum Taken {
-    Single(deadpool_redis::Connection),
-    Cluster(deadpool_redis::cluster::Connection),
-}
-
 #[derive(Default)]
 struct Lane {
     /// Bumped whenever the lane takes a new connection, so a failure reported by a user of an
     /// older one does not empty the lane again.
     generation: u64,
-    taken: Option<Taken>,
+    link: Option<Link>,
 }
-
-/// How long a lane waits for the pool to hand it a connection before the event fails; with one
-/// connection per lane it never waits unless Redis is unreachable.
-const POOL_WAIT: Duration = Duration::from_secs(5);
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(e.to_string())
@@ -111,7 +99,6 @@ impl Pool {
                     .map_err(unavailable)?,
                 )
                 .max_size(lanes)
-                .wait_timeout(Some(POOL_WAIT))
                 .runtime(deadpool_redis::Runtime::Tokio1)
                 .build()
                 .map_err(unavailable)?,
@@ -121,7 +108,6 @@ impl Pool {
                     .builder()
                     .map_err(unavailable)?
                     .max_size(lanes)
-                    .wait_timeout(Some(POOL_WAIT))
                     .runtime(deadpool_redis::cluster::Runtime::Tokio1)
                     .build()
                     .map_err(unavailable)?,
@@ -129,8 +115,9 @@ impl Pool {
         };
         Ok(Pool {
             deadpool,
-            lanes: (0..lanes).map(|_| Mutex::new(Lane::default())).collect(),
-            filling: (0..lanes).map(|_| tokio::sync::Mutex::new(())).collect(),
+            lanes: (0..lanes)
+                .map(|_| tokio::sync::Mutex::new(Lane::default()))
+                .collect(),
             next: AtomicUsize::new(0),
         })
     }
@@ -159,46 +146,33 @@ impl Pool {
     }
 
     async fn lane(&self, index: usize) -> Result<Conn, StoreError> {
-        if let Some(conn) = self.share(index) {
-            return Ok(conn);
-        }
-        let _filling = self.filling[index].lock().await;
-        // Another event may have filled the lane while this one waited.
-        if let Some(conn) = self.share(index) {
-            return Ok(conn);
-        }
-        let taken = match &self.deadpool {
-            Deadpool::Single(p) => Taken::Single(p.get().await.map_err(unavailable)?),
-            Deadpool::Cluster(p) => Taken::Cluster(p.get().await.map_err(unavailable)?),
+        let mut lane = self.lanes[index].lock().await;
+        let link = match &lane.link {
+            Some(link) => link.clone(),
+            None => {
+                // Taken out of the pool for good: the lane, not deadpool, now owns it.
+                let link = match &self.deadpool {
+                    Deadpool::Single(p) => Link::Single(deadpool_redis::Connection::take(
+                        p.get().await.map_err(unavailable)?,
+                    )),
+                    Deadpool::Cluster(p) => {
+                        Link::Cluster(deadpool_redis::cluster::Connection::take(
+                            p.get().await.map_err(unavailable)?,
+                        ))
+                    }
+                };
+                lane.generation += 1;
+                lane.link = Some(link.clone());
+                link
+            }
         };
-        {
-            let mut lane = lock(&self.lanes[index]);
-            lane.generation += 1;
-            lane.taken = Some(taken);
-        }
-        self.share(index)
-            .ok_or_else(|| unavailable("the Redis connection failed as it was opened"))
-    }
-
-    fn share(&self, index: usize) -> Option<Conn> {
-        let lane = lock(&self.lanes[index]);
-        let link = match lane.taken.as_ref()? {
-            Taken::Single(c) => Link::Single((**c).clone()),
-            Taken::Cluster(c) => Link::Cluster((**c).clone()),
-        };
-        Some(Conn {
+        Ok(Conn {
             link,
             lanes: self.lanes.clone(),
             index,
             generation: lane.generation,
         })
     }
-}
-
-/// Locks a lane; a lane is never left half-updated, so a poisoned lock is still usable.
-fn lock(lane: &Mutex<Lane>) -> std::sync::MutexGuard<'_, Lane> {
-    lane.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Whether `e` means the connection it came from is gone (dropped, or an error after which
@@ -223,11 +197,12 @@ pub(crate) fn no_delay(url: &str) -> RedisResult<redis::ConnectionInfo> {
 /// A shared connection to one server or to a cluster.
 pub(super) struct Conn {
     link: Link,
-    lanes: Arc<[Mutex<Lane>]>,
+    lanes: Arc<[tokio::sync::Mutex<Lane>]>,
     index: usize,
     generation: u64,
 }
 
+#[derive(Clone)]
 enum Link {
     Single(MultiplexedConnection),
     Cluster(ClusterConnection),
@@ -235,12 +210,17 @@ enum Link {
 
 impl Conn {
     /// Empties this connection's lane when `result` says the connection is broken.
-    fn check<T>(lanes: &[Mutex<Lane>], index: usize, generation: u64, result: &RedisResult<T>) {
+    async fn check<T>(
+        lanes: &[tokio::sync::Mutex<Lane>],
+        index: usize,
+        generation: u64,
+        result: &RedisResult<T>,
+    ) {
         if let Err(e) = result
             && broken(e)
         {
-            let mut lane = lock(&lanes[index]);
-            if lane.generation == generation && lane.taken.take().is_some() {
+            let mut lane = lanes[index].lock().await;
+            if lane.generation == generation && lane.link.take().is_some() {
                 tracing::warn!(error = %e, lane = index, "Redis connection lost; replacing it");
             }
         }
@@ -256,7 +236,7 @@ impl ConnectionLike for Conn {
         };
         Box::pin(async move {
             let result = call.await;
-            Conn::check(lanes, index, generation, &result);
+            Conn::check(lanes, index, generation, &result).await;
             result
         })
     }
@@ -274,7 +254,7 @@ impl ConnectionLike for Conn {
         };
         Box::pin(async move {
             let result = call.await;
-            Conn::check(lanes, index, generation, &result);
+            Conn::check(lanes, index, generation, &result).await;
             result
         })
     }

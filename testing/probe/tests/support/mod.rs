@@ -191,6 +191,14 @@ impl Redis {
             .map(|p| node_command(&p.addr, args))
             .collect()
     }
+
+    /// Closes every client connection of `kind` (`normal`, `pubsub`) on every server; how many.
+    pub fn kill_clients(&self, kind: &str) -> i64 {
+        self.command_all(&["CLIENT", "KILL", "TYPE", kind])
+            .into_iter()
+            .map(|v| if let redis::Value::Int(n) = v { n } else { 0 })
+            .sum()
+    }
 }
 
 impl Drop for Redis {
