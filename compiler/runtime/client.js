@@ -115,6 +115,8 @@ export class RefractClient {
     this.stopped = false;
     this.delay = backoff.initialMs;
     this.reconnectTimer = null;
+    this.retryDelay = backoff.initialMs;
+    this.retryTimer = null;
   }
 
   /** Opens the socket (and keeps reopening it after it closes, until `stop()`). */
@@ -129,6 +131,7 @@ export class RefractClient {
     this.stopped = true;
     if (this.reconnectTimer !== null) this.timers.clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
+    this.cancelRetry();
     this.socket?.close();
   }
 
@@ -220,6 +223,7 @@ export class RefractClient {
 
   /** Replaces the store, stores the token and settles the in-flight event against `last_seq`. */
   onHydrate(frame) {
+    this.cancelRetry();
     this.storage?.setItem(TOKEN_KEY, frame.token);
     this.version = frame.version;
     this.replaceStore(frame.state ?? {});
@@ -248,21 +252,50 @@ export class RefractClient {
     if (frame.seq != null) this.complete(frame.seq);
   }
 
-  /** Logs an error frame, handles `invalid_token`, completes its event and tells the listeners. */
+  /**
+   * Logs an error frame, handles `invalid_token`, and tells the listeners. A `retryable` failure of
+   * the in-flight event (busy, unavailable, lock_lost) keeps it in flight and resends it with the
+   * same seq after a backoff, with the status `retrying`; any other error completes its event.
+   */
   handleError(frame) {
     console.error(`refract: ${frame.code}: ${frame.message}`);
     if (frame.code === "invalid_token") {
       this.storage?.removeItem(TOKEN_KEY);
       this.send({ type: "hello", token: null });
     }
-    if (frame.seq != null) this.complete(frame.seq);
+    if (frame.retryable === true && frame.seq != null && this.inFlight?.seq === frame.seq) {
+      this.scheduleRetry();
+    } else if (frame.seq != null) {
+      this.complete(frame.seq);
+    }
     callAll(this.errorListeners, frame);
+  }
+
+  /** Resends the in-flight event (same seq) after the retry delay, which grows like reconnects'. */
+  scheduleRetry() {
+    const event = this.inFlight;
+    const wait = Math.min(this.retryDelay, this.backoff.maxMs) * (1 - Math.random() * 0.2);
+    this.retryDelay = Math.min(this.retryDelay * this.backoff.factor, this.backoff.maxMs);
+    this.setStatus("retrying");
+    this.cancelRetry();
+    this.retryTimer = this.timers.setTimeout(() => {
+      this.retryTimer = null;
+      if (this.inFlight === event && this.hydrated) this.send({ type: "event", ...event });
+    }, wait);
+  }
+
+  /** Cancels a scheduled resend (a hydrate resends or settles the in-flight event itself). */
+  cancelRetry() {
+    if (this.retryTimer !== null) this.timers.clearTimeout(this.retryTimer);
+    this.retryTimer = null;
   }
 
   /** Marks the in-flight event `seq` done and sends the next one. */
   complete(seq) {
     if (this.inFlight && this.inFlight.seq === seq) {
       this.inFlight = null;
+      this.retryDelay = this.backoff.initialMs;
+      if (this.status === "retrying") this.setStatus("connected");
       this.pump();
     }
   }
@@ -343,7 +376,7 @@ export class RefractClient {
     return () => this.listeners.get(key)?.delete(listener);
   }
 
-  /** `"connecting" | "connected" | "disconnected"`. */
+  /** `"connecting" | "connected" | "retrying" | "disconnected"` (`retrying`: an event is being resent after a retryable error). */
   getStatus() {
     return this.status;
   }

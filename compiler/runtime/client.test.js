@@ -161,6 +161,40 @@ test("one event in flight: the next is sent only after the first completes (delt
   assert.deepEqual(events()[3], { type: "event", seq: 4, handler: "counter_state.last", args: {} });
 });
 
+test("a retryable error keeps the event in flight and resends it with the same seq after a backoff", () => {
+  const { client, socket, timers } = setup();
+  socket().open();
+  socket().receive(hydrate());
+  client.addEvents([{ handler: "counter_state.increment", args: {} }, { handler: "counter_state.add", args: { n: 2 } }]);
+  const events = () => socket().sent.filter((f) => f.type === "event");
+  const statuses = [];
+  client.subscribeStatus(() => statuses.push(client.getStatus()));
+  const log = console.error;
+  console.error = () => {};
+  try {
+    socket().receive({ type: "error", seq: 1, code: "unavailable", message: "down", retryable: true });
+    assert.equal(events().length, 1, "not resent at once");
+    assert.equal(client.getStatus(), "retrying");
+    const first = timers.pending.at(-1).ms;
+    assert.ok(first <= 100 && first >= 80, `first retry after ${first} ms`);
+    timers.runNext();
+    assert.deepEqual(events()[1], { type: "event", seq: 1, handler: "counter_state.increment", args: {} });
+    socket().receive({ type: "error", seq: 1, code: "busy", message: "locked", retryable: true });
+    const second = timers.pending.at(-1).ms;
+    assert.ok(second <= 200 && second >= 160, `second retry after ${second} ms`);
+    timers.runNext();
+    assert.equal(events()[2].seq, 1, "still the same seq");
+    socket().receive({ type: "delta", version: 1, seq: 1, delta: { counter_state: { count: 1 } } });
+    assert.equal(client.getStatus(), "connected");
+    assert.deepEqual(events()[3], { type: "event", seq: 2, handler: "counter_state.add", args: { n: 2 } });
+    socket().receive({ type: "error", seq: 2, code: "handler_failed", message: "no", retryable: false });
+    assert.equal(timers.pending.length, 0, "a failure that is not retryable completes the event");
+  } finally {
+    console.error = log;
+  }
+  assert.deepEqual(statuses, ["retrying", "connected"]);
+});
+
 test("a delta for another seq, an empty delta and an error without seq", () => {
   const { client, socket } = setup();
   socket().open();

@@ -55,10 +55,17 @@ export function formData(domEvent) {
   return Object.fromEntries(new FormData(domEvent.currentTarget));
 }
 
-/** A banner across the top of the page while the connection is down. */
+/** What the banner says in each status that has one. */
+const BANNER_TEXT = {
+  disconnected: "Connection lost — reconnecting…",
+  retrying: "The server is busy — retrying…",
+};
+
+/** A banner across the top of the page while the connection is down or an event is being retried. */
 export function ConnectionBanner() {
   const status = useStatus();
-  if (status !== "disconnected") return null;
+  const text = BANNER_TEXT[status];
+  if (text === undefined) return null;
   return (
     <div
       role="status"
@@ -76,7 +83,7 @@ export function ConnectionBanner() {
         fontFamily: "system-ui, sans-serif",
       }}
     >
-      Connection lost — reconnecting…
+      {text}
     </div>
   );
 }

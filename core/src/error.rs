@@ -1,8 +1,11 @@
-//! The typed failure of one event, as the worker reports it and the browser receives it.
+//! The typed failure of one event handler call, as the app model knows it. The wire codes these
+//! become (and the platform's own failures: store unavailable, lock lost, …) are the contract's
+//! (`refract_proto::ErrorCode`).
 
 use serde::{Deserialize, Serialize};
 
-/// Why an event was not applied. In every case the token's stored state is as it was before.
+/// Why an event handler call was not applied. In every case the token's stored state is as it was
+/// before.
 #[derive(thiserror::Error, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "code", content = "message", rename_all = "snake_case")]
 pub enum EventError {
@@ -15,20 +18,4 @@ pub enum EventError {
     /// The handler returned an error; the message is the handler's.
     #[error("{0}")]
     HandlerFailed(String),
-    /// The event could not be processed: the store was unavailable, the lock was lost, a stored
-    /// shard could not be read. The message says which.
-    #[error("{0}")]
-    Internal(String),
-}
-
-impl EventError {
-    /// The error code of the frame protocol (`docs/protocol.md`), e.g. `unknown_handler`.
-    pub fn code(&self) -> &'static str {
-        match self {
-            EventError::UnknownHandler(_) => "unknown_handler",
-            EventError::BadArguments(_) => "bad_arguments",
-            EventError::HandlerFailed(_) => "handler_failed",
-            EventError::Internal(_) => "internal",
-        }
-    }
 }

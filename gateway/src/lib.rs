@@ -1,23 +1,24 @@
 //! The Refract gateway: terminates browser WebSockets and serves the compiled app.
 //!
-//! It holds no app state and runs no app code: events go to a [`Processor`] (the engine itself in
-//! embedded mode, workers over gRPC in distributed mode) and deltas come back from the processor's
-//! answers and from a [`DeltaFeed`]. [`Gateway::router`] gives the axum router:
+//! It holds no app state and runs no app code, and builds on the contract (`refract_proto`) only,
+//! never on the worker: events go to a [`Processor`] (the engine itself in embedded mode, workers
+//! over gRPC in distributed mode, [`pool`]) and deltas come back from the processor's answers and
+//! from a [`DeltaFeed`] (Redis pub/sub in distributed mode, [`feed`]). [`Gateway::router`] gives
+//! the axum router:
 //!
 //! * `GET /_event`: the WebSocket of `docs/protocol.md`;
 //! * `GET /_health`: `ok`;
-//! * `GET /metrics`: the metrics in the Prometheus text format (see `refract_telemetry`);
+//! * `GET /metrics`: the metrics in the Prometheus text format (see `refract_process::metrics`);
 //! * everything else: the built assets (`/assets/*` cached for a year, since Vite hashes their
 //!   names; other paths fall back to `index.html`, so client-side routes load the app).
 
 #![warn(missing_docs)]
 
-mod connection;
-pub mod frame;
-pub mod health;
+pub mod feed;
 pub mod k8s;
 pub mod pool;
 pub mod serve;
+mod session;
 mod token;
 
 use std::path::PathBuf;
@@ -28,7 +29,7 @@ use axum::extract::{State, WebSocketUpgrade};
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use axum::routing::get;
-use refract_worker::{DeltaFeed, Processor};
+use refract_proto::{DeltaFeed, Processor};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::services::{ServeDir, ServeFile};
@@ -120,7 +121,7 @@ impl Gateway {
         let mut router = Router::new()
             .route("/_event", get(upgrade))
             .route("/_health", get(|| async { "ok" }))
-            .route("/metrics", get(metrics))
+            .route("/metrics", get(refract_process::metrics))
             .with_state(self.shared.clone());
         if let Some(dir) = &self.shared.config.assets {
             let hashed = SetResponseHeader::overriding(
@@ -155,27 +156,6 @@ pub fn no_delay(
     })
 }
 
-/// `GET /metrics`: the process's metrics in the Prometheus text format.
-pub async fn metrics() -> impl axum::response::IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        refract_telemetry::prometheus_text(),
-    )
-}
-
-/// The initial read buffer of one socket, in bytes.
-const READ_BUFFER_BYTES: usize = 1024;
-
 async fn upgrade(State(shared): State<Arc<Shared>>, ws: WebSocketUpgrade) -> Response {
-    let hard_cap = (shared.config.max_frame_bytes * 16).max(1 << 20);
-    // Client frames are small: a 1 KiB read buffer (a larger frame is read whole once its header
-    // is in) instead of tungstenite's 128 KiB default is what lets one gateway hold many idle
-    // sockets.
-    ws.read_buffer_size(READ_BUFFER_BYTES)
-        .max_message_size(hard_cap)
-        .max_frame_size(hard_cap)
-        .on_upgrade(move |socket| {
-            let sockets = shared.sockets.clone();
-            sockets.track_future(connection::serve_socket(socket, shared))
-        })
+    session::upgrade(shared, ws)
 }

@@ -41,7 +41,7 @@ async fn main() -> anyhow::Result<ExitCode> {
     if let Some(Command::Healthcheck { port }) = cli.command {
         let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port);
         return Ok(
-            match refract_gateway::health::http(addr, "/_health").await {
+            match refract_process::health::http(addr, "/_health").await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("unhealthy: {e}");
@@ -54,6 +54,6 @@ async fn main() -> anyhow::Result<ExitCode> {
         anyhow::bail!("missing options: see refract-gateway --help");
     };
     let _telemetry = refract_telemetry::init("refract-gateway");
-    refract_gateway::serve::serve(args, refract_gateway::serve::shutdown_signal()).await?;
+    refract_gateway::serve::serve(args, refract_process::shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }

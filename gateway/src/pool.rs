@@ -13,10 +13,9 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use refract_core::EventError;
-use refract_proto::v1::{self, HydrateRequest, worker_client::WorkerClient};
-use refract_worker::grpc::{hydration, outcome};
-use refract_worker::{EventRequest, Hydration, Outcome, Processor};
+use refract_proto::convert;
+use refract_proto::v1::{HydrateRequest, worker_client::WorkerClient};
+use refract_proto::{ErrorCode, EventRequest, Failure, Hydration, Outcome, Processor};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -90,12 +89,22 @@ pub fn rendezvous_weight(token: &str, worker: &str) -> u64 {
     h ^ (h >> 31)
 }
 
-/// Whether a failed call means the worker is unreachable or died mid-call (retry elsewhere), as
-/// opposed to the worker refusing the request.
+/// Whether a failed call means the worker is unreachable, died or drained mid-call (retry
+/// elsewhere), as opposed to the worker refusing this request (retrying elsewhere would not help).
+/// A worker answers its own failures, such as the store being down, in-band: a status is always a
+/// transport failure, including `INTERNAL` for an HTTP/2 connection reset by a stopping worker.
 fn worker_lost(status: &Status) -> bool {
-    matches!(
+    !matches!(
         status.code(),
-        Code::Unavailable | Code::Unknown | Code::Cancelled | Code::DeadlineExceeded
+        Code::InvalidArgument
+            | Code::NotFound
+            | Code::AlreadyExists
+            | Code::PermissionDenied
+            | Code::ResourceExhausted
+            | Code::FailedPrecondition
+            | Code::OutOfRange
+            | Code::Unimplemented
+            | Code::Unauthenticated
     )
 }
 
@@ -229,7 +238,7 @@ impl WorkerPool {
     /// Calls `call` on the token's workers in order until one answers. When every worker was lost,
     /// tries them all again after 100 ms, then 200 ms (a restarted worker's channel may still hold
     /// the error of its last connection attempt).
-    async fn route<T, F, Fut>(&self, token: &str, call: F) -> Result<T, EventError>
+    async fn route<T, F, Fut>(&self, token: &str, call: F) -> Result<T, Failure>
     where
         F: Fn(WorkerClient<Channel>) -> Fut,
         Fut: Future<Output = Result<T, Status>>,
@@ -241,7 +250,7 @@ impl WorkerPool {
             }
             let order = self.order(token);
             if order.is_empty() {
-                return Err(EventError::Internal("no worker is known".into()));
+                return Err(Failure::new(ErrorCode::Unavailable, "no worker is known"));
             }
             for member in order {
                 match call(WorkerClient::new(member.channel.clone())).await {
@@ -252,18 +261,21 @@ impl WorkerPool {
                         last = Some(status);
                     }
                     Err(status) => {
-                        return Err(EventError::Internal(format!(
-                            "worker refused the call: {}",
-                            status.message()
-                        )));
+                        return Err(Failure::new(
+                            ErrorCode::Internal,
+                            format!("worker refused the call: {}", status.message()),
+                        ));
                     }
                 }
             }
         }
-        Err(EventError::Internal(format!(
-            "no worker could process the event: {}",
-            last.map(|s| s.message().to_owned()).unwrap_or_default()
-        )))
+        Err(Failure::new(
+            ErrorCode::Unavailable,
+            format!(
+                "no worker could process the event: {}",
+                last.map(|s| s.message().to_owned()).unwrap_or_default()
+            ),
+        ))
     }
 }
 
@@ -272,14 +284,8 @@ const ROUNDS: u32 = 3;
 
 #[async_trait]
 impl Processor for WorkerPool {
-    async fn process(&self, event: EventRequest) -> Result<Outcome, EventError> {
-        let request = v1::EventRequest {
-            token: event.token.clone(),
-            seq: event.seq,
-            handler: event.handler,
-            args_json: event.args.to_string(),
-            router_data: Default::default(),
-        };
+    async fn process(&self, event: EventRequest) -> Result<Outcome, Failure> {
+        let request = convert::event_request(&event);
         let reply = self
             .route(&event.token, |mut client| {
                 let request = self.request(request.clone());
@@ -292,10 +298,10 @@ impl Processor for WorkerPool {
             })
             .instrument(tracing::info_span!("route"))
             .await?;
-        outcome(reply)
+        convert::outcome(reply)
     }
 
-    async fn hydrate(&self, token: &str) -> Result<Hydration, EventError> {
+    async fn hydrate(&self, token: &str) -> Result<Hydration, Failure> {
         let reply = self
             .route(token, |mut client| {
                 let request = self.request(HydrateRequest {
@@ -310,13 +316,36 @@ impl Processor for WorkerPool {
             })
             .instrument(tracing::info_span!("route", hydrate = true))
             .await?;
-        hydration(reply)
+        convert::hydration(reply)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transport_failures_are_lost_workers_and_refusals_are_not() {
+        for code in [
+            Code::Unavailable,
+            Code::Unknown,
+            Code::Cancelled,
+            Code::DeadlineExceeded,
+            Code::Internal,
+        ] {
+            assert!(
+                worker_lost(&Status::new(code, "h2 protocol error")),
+                "{code:?}"
+            );
+        }
+        for code in [
+            Code::Unimplemented,
+            Code::ResourceExhausted,
+            Code::InvalidArgument,
+        ] {
+            assert!(!worker_lost(&Status::new(code, "refused")), "{code:?}");
+        }
+    }
 
     #[test]
     fn rendezvous_spreads_tokens_and_moves_only_the_leavers() {

@@ -7,20 +7,97 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use refract_worker::redis::RedisFeed;
 
+use crate::feed::RedisFeed;
 use crate::pool::{Discovery, PoolConfig, WorkerPool};
 use crate::{Gateway, GatewayConfig, TokenIssuer};
 
-/// Options of a gateway process.
-#[derive(Args, Debug, Clone)]
-pub struct GatewayArgs {
+/// Where a server listens: the options of every process that serves browsers.
+#[derive(Args, Debug, Clone, PartialEq, Eq)]
+pub struct ListenArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1", env = "REFRACT_HOST")]
     pub host: IpAddr,
     /// Port to listen on (0: any free port).
     #[arg(long, default_value_t = 3000, env = "REFRACT_PORT")]
     pub port: u16,
+}
+
+impl ListenArgs {
+    /// The address to bind.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::new(self.host, self.port)
+    }
+
+    /// These options as command-line arguments (what `stack` passes a child process).
+    pub fn to_args(&self) -> Vec<String> {
+        let ListenArgs { host, port } = self;
+        vec![format!("--host={host}"), format!("--port={port}")]
+    }
+}
+
+/// The limits of browser sockets and the token secret: options of every process that serves
+/// browsers (a gateway, or an app in embedded mode).
+#[derive(Args, Debug, Clone, PartialEq, Eq)]
+pub struct SocketArgs {
+    /// Largest WebSocket frame accepted, in bytes.
+    #[arg(long, default_value_t = 64 * 1024, env = "REFRACT_MAX_FRAME_BYTES")]
+    pub max_frame_bytes: usize,
+    /// Events a socket may queue before further ones are refused.
+    #[arg(long, default_value_t = 64, env = "REFRACT_MAX_QUEUED_EVENTS")]
+    pub max_queued_events: usize,
+    /// Secret that signs tokens (any string); every gateway of a deployment needs the same one.
+    /// Without it a random one is made at start: tokens are then valid on this process only,
+    /// until it restarts.
+    #[arg(long, env = "REFRACT_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+}
+
+impl SocketArgs {
+    /// The gateway configuration of these limits, serving the assets in `assets`.
+    pub fn config(&self, assets: Option<PathBuf>) -> GatewayConfig {
+        GatewayConfig {
+            max_frame_bytes: self.max_frame_bytes,
+            max_queued_events: self.max_queued_events,
+            assets,
+        }
+    }
+
+    /// The token issuer of `--secret`, or of a random secret without one.
+    ///
+    /// # Errors
+    /// [`crate::RandomnessError`] when there is no secret and no randomness.
+    pub fn issuer(&self) -> Result<TokenIssuer, crate::RandomnessError> {
+        match &self.secret {
+            Some(s) => Ok(TokenIssuer::from_secret(s)),
+            None => TokenIssuer::random(),
+        }
+    }
+
+    /// These options as command-line arguments, without the secret (which a child process gets
+    /// in its environment, `REFRACT_SECRET`, so that it is not visible in `ps`).
+    pub fn to_args(&self) -> Vec<String> {
+        let SocketArgs {
+            max_frame_bytes,
+            max_queued_events,
+            secret: _,
+        } = self;
+        vec![
+            format!("--max-frame-bytes={max_frame_bytes}"),
+            format!("--max-queued-events={max_queued_events}"),
+        ]
+    }
+}
+
+/// Options of a gateway process.
+#[derive(Args, Debug, Clone, PartialEq, Eq)]
+pub struct GatewayArgs {
+    /// Where it listens.
+    #[command(flatten)]
+    pub listen: ListenArgs,
+    /// The sockets' limits and the token secret.
+    #[command(flatten)]
+    pub sockets: SocketArgs,
     /// The workers, as a comma-separated list of host:port.
     #[arg(
         long,
@@ -49,18 +126,48 @@ pub struct GatewayArgs {
     /// Folder of the app's built assets (from the app's `export`); none: serve only the WebSocket.
     #[arg(long, env = "REFRACT_ASSETS")]
     pub assets: Option<PathBuf>,
-    /// Largest WebSocket frame accepted, in bytes.
-    #[arg(long, default_value_t = 64 * 1024, env = "REFRACT_MAX_FRAME_BYTES")]
-    pub max_frame_bytes: usize,
-    /// Events a socket may queue before further ones are refused.
-    #[arg(long, default_value_t = 64, env = "REFRACT_MAX_QUEUED_EVENTS")]
-    pub max_queued_events: usize,
     /// Milliseconds one event may take on a worker before it is retried elsewhere.
     #[arg(long, default_value_t = 30_000, env = "REFRACT_CALL_TIMEOUT_MS")]
     pub call_timeout_ms: u64,
-    /// Secret that signs tokens; every gateway of a deployment needs the same one.
-    #[arg(long, env = "REFRACT_SECRET", hide_env_values = true)]
-    pub secret: Option<String>,
+}
+
+impl GatewayArgs {
+    /// These options as command-line arguments (what `stack` passes a gateway it starts), without
+    /// the secret (see [`SocketArgs::to_args`]).
+    pub fn to_args(&self) -> Vec<String> {
+        let GatewayArgs {
+            listen,
+            sockets,
+            workers,
+            workers_dns,
+            workers_k8s_service,
+            workers_k8s_namespace,
+            workers_dns_every_secs,
+            redis,
+            assets,
+            call_timeout_ms,
+        } = self;
+        let mut args = listen.to_args();
+        args.extend(sockets.to_args());
+        if !workers.is_empty() {
+            args.push(format!("--workers={}", workers.join(",")));
+        }
+        let optional = [
+            ("--workers-dns", workers_dns.clone()),
+            ("--workers-k8s-service", workers_k8s_service.clone()),
+            ("--workers-k8s-namespace", workers_k8s_namespace.clone()),
+            ("--assets", assets.as_ref().map(|a| a.display().to_string())),
+        ];
+        for (flag, value) in optional {
+            if let Some(value) = value {
+                args.push(format!("{flag}={value}"));
+            }
+        }
+        args.push(format!("--workers-dns-every-secs={workers_dns_every_secs}"));
+        args.push(format!("--redis={redis}"));
+        args.push(format!("--call-timeout-ms={call_timeout_ms}"));
+        args
+    }
 }
 
 /// Why a gateway could not start.
@@ -68,7 +175,7 @@ pub struct GatewayArgs {
 pub enum ServeError {
     /// The Redis URL is invalid.
     #[error(transparent)]
-    Feed(#[from] refract_worker::FeedError),
+    Feed(#[from] refract_proto::FeedError),
     /// The Kubernetes API (for --workers-k8s-service) cannot be configured.
     #[error("kubernetes: {0}")]
     Kubernetes(String),
@@ -129,20 +236,13 @@ pub async fn serve(
         });
     }
     let feed = Arc::new(RedisFeed::new(&args.redis)?);
-    let issuer = match &args.secret {
-        Some(s) => TokenIssuer::from_secret(s),
-        None => {
-            tracing::warn!("no --secret: tokens are valid on this gateway only, until it restarts");
-            TokenIssuer::random()?
-        }
-    };
-    let config = GatewayConfig {
-        max_frame_bytes: args.max_frame_bytes,
-        max_queued_events: args.max_queued_events,
-        assets: args.assets.clone(),
-    };
+    if args.sockets.secret.is_none() {
+        tracing::warn!("no --secret: tokens are valid on this gateway only, until it restarts");
+    }
+    let issuer = args.sockets.issuer()?;
+    let config = args.sockets.config(args.assets.clone());
     let gateway = Gateway::new(config, issuer, pool, feed);
-    let addr = SocketAddr::new(args.host, args.port);
+    let addr = args.listen.addr();
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Io { addr, source })?;
@@ -183,23 +283,47 @@ pub async fn serve_until(
     Ok(())
 }
 
-/// Completes on Ctrl-C or (on Unix) SIGTERM: what processes of Refract stop on.
-pub async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {},
-            _ = term.recv() => {},
-        }
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: GatewayArgs,
     }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
+
+    #[test]
+    fn options_survive_the_round_trip_through_arguments() {
+        let args = GatewayArgs {
+            listen: ListenArgs {
+                host: "0.0.0.0".parse().unwrap(),
+                port: 8080,
+            },
+            sockets: SocketArgs {
+                max_frame_bytes: 1234,
+                max_queued_events: 9,
+                secret: None,
+            },
+            workers: vec!["a:1".into(), "b:2".into()],
+            workers_dns: None,
+            workers_k8s_service: None,
+            workers_k8s_namespace: Some("ns".into()),
+            workers_dns_every_secs: 7,
+            redis: "redis://r:1".into(),
+            assets: Some("/srv/assets".into()),
+            call_timeout_ms: 99,
+        };
+        let argv = std::iter::once("gateway".to_owned()).chain(args.to_args());
+        assert_eq!(Cli::parse_from(argv).args, args);
+        let dns = GatewayArgs {
+            workers: Vec::new(),
+            workers_dns: Some("workers:50051".into()),
+            ..args
+        };
+        let argv = std::iter::once("gateway".to_owned()).chain(dns.to_args());
+        assert_eq!(Cli::parse_from(argv).args, dns);
+    }
 }

@@ -81,14 +81,14 @@ fn frame(c: &mut Criterion) {
     let event = r#"{"type":"event","seq":1234,"handler":"probe_state.add","args":{"n":1}}"#;
     let hello = r#"{"type":"hello","token":"q3Vb0xk1oQ8m5Y0pJb9e1A.ZQ2m8u2cVxk4b8a0Jt3wXg"}"#;
     c.bench_function("frame/parse event", |b| {
-        b.iter(|| refract_gateway::frame::parse(black_box(event)).unwrap())
+        b.iter(|| refract_proto::ClientFrame::parse(black_box(event)).unwrap())
     });
     c.bench_function("frame/parse hello", |b| {
-        b.iter(|| refract_gateway::frame::parse(black_box(hello)).unwrap())
+        b.iter(|| refract_proto::ClientFrame::parse(black_box(hello)).unwrap())
     });
     let delta = r#"{"type":"delta","version":13,"seq":8,"delta":{"probe_state":{"count":4}}}"#;
     c.bench_function("frame/delta_version", |b| {
-        b.iter(|| refract_gateway::frame::delta_version(black_box(delta)).unwrap())
+        b.iter(|| refract_proto::frame::delta_version(black_box(delta)).unwrap())
     });
 }
 

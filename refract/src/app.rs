@@ -10,16 +10,13 @@ use std::time::Duration;
 use clap::Parser;
 use refract_compiler::{AppSpec, CompileError, Node, Page, Project};
 use refract_core::{Handlers, StateError, StateRegistry};
+use refract_gateway::feed::RedisFeed;
 use refract_gateway::{Gateway, GatewayConfig, RandomnessError, TokenIssuer};
-use refract_worker::{DeltaFeed, Engine, MemoryStore};
+use refract_process::shutdown_signal;
+use refract_proto::{DeltaFeed, Processor};
+use refract_worker::{Engine, MemoryStore};
 
-use refract_gateway::serve::shutdown_signal;
-use refract_worker::Processor;
-use refract_worker::grpc::WorkerService;
-use refract_worker::redis::{RedisConfig, RedisFeed, RedisStore};
-use tonic_health::ServingStatus;
-
-use crate::cli::{Cli, Command, ExportArgs, HealthcheckArgs, RunArgs, StoreArgs, WorkerArgs};
+use crate::cli::{Cli, Command, ExportArgs, HealthcheckArgs, RunArgs};
 
 /// Why an app could not be built or served.
 #[derive(thiserror::Error, Debug)]
@@ -46,10 +43,13 @@ pub enum AppError {
     Store(#[from] refract_worker::StoreError),
     /// The delta feed (Redis pub/sub) could not be set up.
     #[error(transparent)]
-    Feed(#[from] refract_worker::FeedError),
+    Feed(#[from] refract_proto::FeedError),
     /// The gateway could not start.
     #[error(transparent)]
     Gateway(#[from] refract_gateway::serve::ServeError),
+    /// The worker could not start or failed.
+    #[error(transparent)]
+    Worker(#[from] refract_worker::serve::ServeError),
     /// `healthcheck` found the process unhealthy.
     #[error("unhealthy: {0}")]
     Unhealthy(String),
@@ -157,7 +157,7 @@ impl App {
         let issuer = issuer(secret)?;
         let store = Arc::new(MemoryStore::new());
         let engine = Arc::new(Engine::new(Arc::new(self.states), store.clone()));
-        let feed: Arc<dyn DeltaFeed> = Arc::new(store.clone());
+        let feed: Arc<dyn DeltaFeed> = store.clone();
         Ok((Gateway::new(config, issuer, engine, feed).router(), store))
     }
 
@@ -210,7 +210,11 @@ impl App {
         let result = match cli.command {
             Some(Command::Export(args)) => self.export(&args),
             Some(Command::Run(args)) => runtime.block_on(self.run(args)),
-            Some(Command::Worker(args)) => runtime.block_on(self.worker(args)),
+            Some(Command::Worker(args)) => runtime.block_on(async {
+                tracing::info!(app = %self.title, "worker");
+                let states = Arc::new(self.states);
+                Ok(refract_worker::serve::serve(states, args, shutdown_signal()).await?)
+            }),
             Some(Command::Gateway(args)) => runtime.block_on(async {
                 Ok(refract_gateway::serve::serve(args, shutdown_signal()).await?)
             }),
@@ -246,16 +250,12 @@ impl App {
         let started = std::time::Instant::now();
         let dist = self.compile(&dir)?;
         tracing::info!(ms = started.elapsed().as_millis() as u64, dir = %dir.display(), "frontend built");
-        let config = GatewayConfig {
-            max_frame_bytes: args.max_frame_bytes,
-            max_queued_events: args.max_queued_events,
-            assets: Some(dist),
-        };
-        let issuer = issuer(args.secret.as_deref())?;
+        let config = args.sockets.config(Some(dist));
+        let issuer = args.sockets.issuer()?;
         let title = self.title.clone();
         let (processor, feed): (Arc<dyn Processor>, Arc<dyn DeltaFeed>) = match &args.redis {
             Some(url) => {
-                let store = self.redis_store(url, &args.store).await?;
+                let store = args.store.connect(url, &self.states).await?;
                 (
                     Arc::new(Engine::new(Arc::new(self.states), store)),
                     Arc::new(RedisFeed::new(url)?),
@@ -269,12 +269,12 @@ impl App {
                 );
                 (
                     Arc::new(Engine::new(Arc::new(self.states), store.clone())),
-                    Arc::new(store),
+                    store,
                 )
             }
         };
         let gateway = Gateway::new(config, issuer, processor, feed);
-        let addr = SocketAddr::new(args.host, args.port);
+        let addr = args.listen.addr();
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| AppError::Bind { addr, source })?;
@@ -293,70 +293,6 @@ impl App {
             .map_err(|source| AppError::Io {
                 what: "serving".into(),
                 source,
-            })
-    }
-
-    /// The Redis store of this app's states, once Redis answers (waiting up to 10 s for it).
-    async fn redis_store(&self, url: &str, args: &StoreArgs) -> Result<RedisStore, AppError> {
-        let mut config = RedisConfig::new(url);
-        config.lock_lease = Duration::from_millis(args.lock_lease_ms);
-        config.lock_wait = Duration::from_millis(args.lock_wait_ms);
-        config.token_expiry = Duration::from_secs(args.token_expiry_secs);
-        config.connections = usize::from(args.redis_connections);
-        config.command_timeout = Duration::from_millis(args.redis_timeout_ms);
-        let names = self.states.iter().map(|d| d.name.to_owned()).collect();
-        let store = RedisStore::new(config, names)?;
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            match store.ping().await {
-                Ok(()) => return Ok(store),
-                Err(e) if std::time::Instant::now() > deadline => return Err(e.into()),
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
-    }
-
-    /// Serves this app's events as a worker until SIGTERM or Ctrl-C, then stops taking new calls
-    /// (health turns NOT_SERVING), finishes the calls in flight, and returns.
-    async fn worker(self, args: WorkerArgs) -> Result<(), AppError> {
-        let store = self.redis_store(&args.redis, &args.store).await?;
-        let engine = Arc::new(Engine::new(Arc::new(self.states), store));
-        let (reporter, health) = tonic_health::server::health_reporter();
-        reporter
-            .set_service_status("", ServingStatus::Serving)
-            .await;
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .map_err(|source| AppError::Bind {
-                addr: args.listen,
-                source,
-            })?;
-        let local = listener.local_addr().map_err(|source| AppError::Io {
-            what: "listener".into(),
-            source,
-        })?;
-        tracing::info!(app = %self.title, addr = %local, "worker listening");
-        serve_metrics(SocketAddr::new(args.listen.ip(), args.metrics_port)).await;
-        let drain = async move {
-            shutdown_signal().await;
-            reporter
-                .set_service_status("", ServingStatus::NotServing)
-                .await;
-            tracing::info!("draining: finishing the events in flight");
-        };
-        tonic::transport::Server::builder()
-            .add_service(health)
-            .add_service(WorkerService::server(engine))
-            .serve_with_incoming_shutdown(
-                // TCP_NODELAY: a reply is written in several frames, and Nagle's algorithm would
-                // hold the later ones for the gateway's delayed ACK (~40 ms).
-                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
-                drain,
-            )
-            .await
-            .map_err(|e| AppError::Io {
-                what: "worker".into(),
-                source: std::io::Error::other(e),
             })
     }
 }
@@ -409,33 +345,13 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Serves `GET /metrics` on `addr` in the background (a port of 0 picks a free one). A port that
-/// cannot be bound is logged, not fatal: the worker still serves events.
-async fn serve_metrics(addr: SocketAddr) {
-    match tokio::net::TcpListener::bind(addr).await {
-        Ok(listener) => {
-            if let Ok(local) = listener.local_addr() {
-                tracing::info!(addr = %local, "metrics at /metrics");
-            }
-            let router =
-                axum::Router::new().route("/metrics", axum::routing::get(refract_gateway::metrics));
-            tokio::spawn(async move {
-                if let Err(e) = axum::serve(listener, router).await {
-                    tracing::warn!(error = %e, "metrics server stopped");
-                }
-            });
-        }
-        Err(e) => tracing::warn!(%addr, error = %e, "cannot serve metrics"),
-    }
-}
-
 async fn healthcheck(args: HealthcheckArgs) -> Result<(), AppError> {
     let result = match (args.grpc, args.http) {
-        (_, Some(http)) => refract_gateway::health::http(http, "/_health").await,
-        (Some(grpc), None) => refract_gateway::health::grpc(grpc).await,
+        (_, Some(http)) => refract_process::health::http(http, "/_health").await,
+        (Some(grpc), None) => refract_process::health::grpc(grpc).await,
         (None, None) => {
             let local = SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), args.listen.port());
-            refract_gateway::health::grpc(local).await
+            refract_process::health::grpc(local).await
         }
     };
     result.map_err(AppError::Unhealthy)

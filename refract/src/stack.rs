@@ -7,7 +7,9 @@ use std::net::TcpListener;
 use std::process::Stdio;
 use std::time::Duration;
 
-use refract_gateway::serve::shutdown_signal;
+use refract_gateway::serve::{GatewayArgs, ListenArgs};
+use refract_process::shutdown_signal;
+use refract_worker::serve::WorkerArgs;
 use tokio::process::{Child, Command};
 
 use crate::app::{App, AppError, build_dir};
@@ -90,38 +92,43 @@ pub(crate) async fn run(app: &App, args: StackArgs) -> Result<(), AppError> {
             format!("redis://{addr}")
         }
     };
-    let store = [
-        format!("--lock-lease-ms={}", args.store.lock_lease_ms),
-        format!("--lock-wait-ms={}", args.store.lock_wait_ms),
-        format!("--token-expiry-secs={}", args.store.token_expiry_secs),
-        format!("--redis-connections={}", args.store.redis_connections),
-        format!("--redis-timeout-ms={}", args.store.redis_timeout_ms),
-    ];
     let mut workers = Vec::new();
     for _ in 0..args.workers {
-        let addr = format!("127.0.0.1:{}", free_port()?);
-        let mut worker_args = vec![
-            "worker".to_owned(),
-            format!("--listen={addr}"),
-            format!("--redis={redis}"),
-            "--metrics-port=0".to_owned(),
-        ];
-        worker_args.extend(store.iter().cloned());
+        let worker = WorkerArgs {
+            listen: ([127, 0, 0, 1], free_port()?).into(),
+            redis: redis.clone(),
+            metrics_port: 0,
+            store: args.store.clone(),
+        };
+        let mut worker_args = vec!["worker".to_owned()];
+        worker_args.extend(worker.to_args());
+        let addr = worker.listen.to_string();
         procs.push(spawn("worker", addr.clone(), &exe, &worker_args)?);
         workers.push(addr);
     }
-    let secret = std::env::var("REFRACT_SECRET").unwrap_or_else(|_| {
+    // The gateway gets the secret in its environment, not on its command line (visible in `ps`).
+    let secret = args.sockets.secret.clone().unwrap_or_else(|| {
         let mut bytes = [0u8; 24];
         let _ = getrandom::fill(&mut bytes);
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     });
-    let gateway_args = vec![
-        "gateway".to_owned(),
-        format!("--port={}", args.port),
-        format!("--workers={}", workers.join(",")),
-        format!("--redis={redis}"),
-        format!("--assets={}", dist.display()),
-    ];
+    let gateway = GatewayArgs {
+        listen: ListenArgs {
+            host: std::net::Ipv4Addr::LOCALHOST.into(),
+            port: args.port,
+        },
+        sockets: args.sockets.clone(),
+        workers,
+        workers_dns: None,
+        workers_k8s_service: None,
+        workers_k8s_namespace: None,
+        workers_dns_every_secs: 5,
+        redis: redis.clone(),
+        assets: Some(dist),
+        call_timeout_ms: 30_000,
+    };
+    let mut gateway_args = vec!["gateway".to_owned()];
+    gateway_args.extend(gateway.to_args());
     let mut gateway = Command::new(&exe);
     gateway.args(&gateway_args).env("REFRACT_SECRET", secret);
     let gateway = gateway

@@ -15,11 +15,11 @@ use async_trait::async_trait;
 use futures_util::FutureExt;
 use futures_util::future::{self, Either};
 use refract_core::{EventError, StateDescriptor, StateObject, StateRegistry, diff};
-use serde_json::{Map, Value, json};
+use refract_proto::{ErrorCode, EventRequest, Failure, Hydration, Outcome, Processor, ServerFrame};
+use serde_json::{Map, Value};
 use tracing::Instrument;
 
-use crate::api::{EventRequest, Hydration, Outcome, Processor};
-use crate::store::{Commit, StateStore};
+use crate::store::{Commit, StateStore, StoreError};
 
 /// Runs events of an app's states on a store.
 pub struct Engine<S> {
@@ -39,37 +39,47 @@ impl<S: StateStore> Engine<S> {
     }
 }
 
-fn internal(e: impl std::fmt::Display) -> EventError {
-    EventError::Internal(e.to_string())
+/// A failure of the engine's own work (serialising a state's vars): a bug, not the event's fault.
+fn internal(e: impl std::fmt::Display) -> Failure {
+    Failure::new(ErrorCode::Internal, e.to_string())
 }
 
-fn decode(
-    desc: &StateDescriptor,
-    shard: Option<&[u8]>,
-) -> Result<Box<dyn StateObject>, EventError> {
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        let code = match &e {
+            StoreError::Unavailable(_) => ErrorCode::Unavailable,
+            StoreError::LockTimeout => ErrorCode::Busy,
+            StoreError::LockLost => ErrorCode::LockLost,
+        };
+        Failure::new(code, e.to_string())
+    }
+}
+
+/// The state `desc` from its stored bytes, or its default when nothing is stored.
+///
+/// # Errors
+/// [`ErrorCode::CorruptState`] when the bytes do not decode as the state.
+fn decode(desc: &StateDescriptor, shard: Option<&[u8]>) -> Result<Box<dyn StateObject>, Failure> {
     match shard {
-        Some(bytes) => (desc.decode)(bytes).map_err(internal),
+        Some(bytes) => (desc.decode)(bytes).map_err(|e| {
+            Failure::new(
+                ErrorCode::CorruptState,
+                format!("the stored state `{}` does not decode: {e}", desc.name),
+            )
+        }),
         None => Ok((desc.new)()),
     }
 }
 
-/// The delta frame of `docs/protocol.md`.
-fn delta_frame(version: u64, seq: Option<u64>, delta: Map<String, Value>) -> Arc<str> {
-    json!({"type": "delta", "version": version, "seq": seq, "delta": delta})
-        .to_string()
-        .into()
-}
-
 impl<S: StateStore> Engine<S> {
-    async fn run(&self, event: EventRequest) -> Result<Outcome, EventError> {
+    async fn run(&self, event: EventRequest) -> Result<Outcome, Failure> {
         let (desc, method) = self.states.resolve(&event.handler)?;
         let started = Instant::now();
         let (loaded, lease) = self
             .store
             .acquire(&event.token, &[desc.name])
             .instrument(tracing::info_span!("acquire", state = desc.name))
-            .await
-            .map_err(internal)?;
+            .await?;
         refract_telemetry::metrics().lock_wait(started.elapsed().as_secs_f64() * 1000.0);
         if event.seq <= loaded.last_seq {
             lease.release().await;
@@ -90,7 +100,7 @@ impl<S: StateStore> Engine<S> {
                 })?;
             let delta = diff(&before, state.vars().map_err(internal)?);
             let bytes = state.encode().map_err(internal)?;
-            Ok::<_, EventError>((delta, bytes))
+            Ok::<_, Failure>((delta, bytes))
         }
         .instrument(tracing::info_span!("handler", method));
         // The handler runs first at each wake-up; a handler that finishes at once never even
@@ -116,7 +126,13 @@ impl<S: StateStore> Engine<S> {
         if !delta.is_empty() {
             by_state.insert(desc.name.to_owned(), Value::Object(delta));
         }
-        let frame = delta_frame(version, Some(event.seq), by_state);
+        let frame: Arc<str> = ServerFrame::Delta {
+            version,
+            seq: Some(event.seq),
+            delta: by_state,
+        }
+        .encode()
+        .into();
         let commit = Commit {
             changed,
             seq: event.seq,
@@ -126,15 +142,14 @@ impl<S: StateStore> Engine<S> {
         lease
             .commit(commit)
             .instrument(tracing::info_span!("commit", version))
-            .await
-            .map_err(internal)?;
+            .await?;
         Ok(Outcome::Applied { version, frame })
     }
 }
 
 #[async_trait]
 impl<S: StateStore> Processor for Engine<S> {
-    async fn process(&self, event: EventRequest) -> Result<Outcome, EventError> {
+    async fn process(&self, event: EventRequest) -> Result<Outcome, Failure> {
         let span = tracing::info_span!("process", handler = %event.handler, seq = event.seq);
         let started = Instant::now();
         let result = self.run(event).instrument(span.clone()).await;
@@ -148,8 +163,8 @@ impl<S: StateStore> Processor for Engine<S> {
                 "duplicate"
             }
             Err(e) => {
-                tracing::debug!(code = e.code(), error = %e, "failed");
-                e.code()
+                tracing::debug!(code = %e.code, error = %e.message, "failed");
+                e.code.as_str()
             }
         });
         refract_telemetry::metrics().event(
@@ -160,10 +175,10 @@ impl<S: StateStore> Processor for Engine<S> {
         result
     }
 
-    async fn hydrate(&self, token: &str) -> Result<Hydration, EventError> {
+    async fn hydrate(&self, token: &str) -> Result<Hydration, Failure> {
         let descs: Vec<&StateDescriptor> = self.states.iter().collect();
         let names: Vec<&str> = descs.iter().map(|d| d.name).collect();
-        let loaded = self.store.snapshot(token, &names).await.map_err(internal)?;
+        let loaded = self.store.snapshot(token, &names).await?;
         let mut state = Map::new();
         for (desc, shard) in descs.iter().zip(&loaded.shards) {
             let vars = decode(desc, shard.as_deref())?.vars().map_err(internal)?;
@@ -182,6 +197,7 @@ mod tests {
     use super::*;
     use crate::memory::MemoryStore;
     use refract_core::{BoxFuture, Handlers, State, decode_args};
+    use serde_json::json;
 
     /// A hand-written state (the macros live downstream): `n` is a var, `secret` a backend var.
     #[derive(Default, serde::Serialize, serde::Deserialize)]
@@ -296,15 +312,27 @@ mod tests {
             .unwrap();
         let before = state_of(&e).await;
         let cases = [
-            (event(2, "counter.nope", json!({})), "unknown_handler"),
-            (event(2, "other.add", json!({})), "unknown_handler"),
-            (event(2, "counter.add", json!({"by": "x"})), "bad_arguments"),
-            (event(2, "counter.fail", json!({})), "handler_failed"),
-            (event(2, "counter.panic", json!({})), "handler_failed"),
+            (
+                event(2, "counter.nope", json!({})),
+                ErrorCode::UnknownHandler,
+            ),
+            (event(2, "other.add", json!({})), ErrorCode::UnknownHandler),
+            (
+                event(2, "counter.add", json!({"by": "x"})),
+                ErrorCode::BadArguments,
+            ),
+            (
+                event(2, "counter.fail", json!({})),
+                ErrorCode::HandlerFailed,
+            ),
+            (
+                event(2, "counter.panic", json!({})),
+                ErrorCode::HandlerFailed,
+            ),
         ];
         for (ev, code) in cases {
             let err = e.process(ev).await.unwrap_err();
-            assert_eq!(err.code(), code, "{err}");
+            assert_eq!(err.code, code, "{err}");
             assert_eq!(state_of(&e).await, before);
         }
         // The failed events did not consume seq 2: it still applies.
@@ -331,5 +359,27 @@ mod tests {
         let stored: Value = serde_json::from_slice(stored.shards[0].as_deref().unwrap()).unwrap();
         assert_eq!(stored["secret"], json!(1));
         assert!(state_of(&e).await.state["counter"].get("secret").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_shard_that_does_not_decode_is_corrupt_state_and_stays_untouched() {
+        let e = engine();
+        let (_, lease) = e.store().acquire("t", &["counter"]).await.unwrap();
+        let garbage = Commit {
+            changed: vec![("counter".into(), b"{\"n\":\"not a number\"}".to_vec())],
+            seq: 1,
+            version: 1,
+            frame: "{}".into(),
+        };
+        lease.commit(garbage).await.unwrap();
+        let err = e.hydrate("t").await.unwrap_err();
+        assert_eq!(err.code, ErrorCode::CorruptState, "{err}");
+        let err = e
+            .process(event(2, "counter.add", json!({"by": 1})))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::CorruptState, "{err}");
+        let stored = e.store().snapshot("t", &["counter"]).await.unwrap();
+        assert_eq!((stored.version, stored.last_seq), (1, 1));
     }
 }

@@ -15,7 +15,8 @@ use futures_util::StreamExt;
 use tokio::sync::{OwnedMutexGuard, broadcast};
 use tokio_stream::wrappers::BroadcastStream;
 
-use crate::api::{DeltaFeed, FeedError, Subscription};
+use refract_proto::{DeltaFeed, FeedError, Published, Subscription};
+
 use crate::store::{Commit, Lease, Loaded, StateStore, StoreError};
 
 /// How many published deltas a slow subscriber may lag behind before it misses some (and
@@ -40,7 +41,7 @@ struct TokenSlot {
 #[derive(Default)]
 pub struct MemoryStore {
     tokens: Mutex<HashMap<String, Arc<TokenSlot>>>,
-    channels: Mutex<HashMap<String, broadcast::Sender<Arc<str>>>>,
+    channels: Mutex<HashMap<String, broadcast::Sender<Published>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -99,10 +100,10 @@ impl MemoryStore {
         self.len() == 0
     }
 
-    fn publish(&self, token: &str, frame: Arc<str>) {
+    fn publish(&self, token: &str, published: Published) {
         let mut channels = lock(&self.channels);
         if let Some(tx) = channels.get(token)
-            && tx.send(frame).is_err()
+            && tx.send(published).is_err()
         {
             channels.remove(token);
         }
@@ -129,7 +130,11 @@ impl Lease for MemoryLease {
             data.touched = Some(Instant::now());
         }
         // Published while the lock is still held, so deltas go out in version order.
-        self.store.publish(&self.token, commit.frame);
+        let published = Published {
+            version: commit.version,
+            frame: commit.frame,
+        };
+        self.store.publish(&self.token, published);
         Ok(())
     }
 
@@ -161,7 +166,7 @@ impl StateStore for Arc<MemoryStore> {
 }
 
 #[async_trait]
-impl DeltaFeed for Arc<MemoryStore> {
+impl DeltaFeed for MemoryStore {
     async fn subscribe(&self, token: &str) -> Result<Subscription, FeedError> {
         let rx = lock(&self.channels)
             .entry(token.to_owned())
@@ -206,7 +211,9 @@ mod tests {
         assert_eq!((snap.version, snap.last_seq), (1, 7));
         assert_eq!(snap.shards[0].as_deref(), Some(&b"{\"n\":1}"[..]));
         assert_eq!(snap.shards[1], None);
-        assert_eq!(&*feed.next().await.unwrap(), "{\"version\":1}");
+        let published = feed.next().await.unwrap();
+        assert_eq!(published.version, 1);
+        assert_eq!(&*published.frame, "{\"version\":1}");
     }
 
     #[tokio::test]

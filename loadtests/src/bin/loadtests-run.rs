@@ -188,7 +188,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .context("the stack does not serve events")?;
     let result = tokio::select! {
         r = measure(&args, &mut stack) => r,
-        () = refract_gateway::serve::shutdown_signal() => Err(anyhow::anyhow!("interrupted")),
+        () = refract_process::shutdown_signal() => Err(anyhow::anyhow!("interrupted")),
     };
     stack.stop(Duration::from_secs(5)).await;
     let (outcome, processes, params) = result?;

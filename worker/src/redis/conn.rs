@@ -12,42 +12,9 @@ use redis::cluster_async::ClusterConnection;
 use redis::io::tcp::TcpSettings;
 use redis::{Cmd, IntoConnectionInfo, Pipeline, RedisError, RedisFuture, RedisResult, Value};
 
+use refract_proto::layout::Target;
+
 use crate::store::StoreError;
-
-/// Where Redis is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    /// One server: `redis://host:port[/db]`.
-    Single(String),
-    /// A cluster, by seed nodes: `redis-cluster://host:port,host:port`.
-    Cluster(Vec<String>),
-}
-
-impl Target {
-    /// Parses `redis://…` (also `rediss://…`) or `redis-cluster://host:port[,host:port…]`.
-    ///
-    /// # Errors
-    /// A message naming the accepted forms.
-    pub fn parse(url: &str) -> Result<Target, String> {
-        if let Some(seeds) = url.strip_prefix("redis-cluster://") {
-            let nodes: Vec<String> = seeds
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(|s| format!("redis://{s}"))
-                .collect();
-            if nodes.is_empty() {
-                return Err(format!("`{url}` names no cluster node"));
-            }
-            Ok(Target::Cluster(nodes))
-        } else if url.starts_with("redis://") || url.starts_with("rediss://") {
-            Ok(Target::Single(url.to_owned()))
-        } else {
-            Err(format!(
-                "`{url}` is not redis://host:port or redis-cluster://host:port,host:port"
-            ))
-        }
-    }
-}
 
 /// Connections to one server or to a cluster. deadpool-redis opens them and health-checks each
 /// one (`UNWATCH` + `PING`) as it hands it out; events then share a few of them ("lanes", round
@@ -188,7 +155,7 @@ pub(super) fn broken(e: &RedisError) -> bool {
 ///
 /// # Errors
 /// When `url` is not a valid Redis URL.
-pub(crate) fn no_delay(url: &str) -> RedisResult<redis::ConnectionInfo> {
+fn no_delay(url: &str) -> RedisResult<redis::ConnectionInfo> {
     Ok(url
         .into_connection_info()?
         .set_tcp_settings(TcpSettings::default().set_nodelay(true)))
@@ -264,27 +231,5 @@ impl ConnectionLike for Conn {
             Link::Single(c) => c.get_db(),
             Link::Cluster(c) => c.get_db(),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_single_and_cluster_targets() {
-        assert_eq!(
-            Target::parse("redis://127.0.0.1:6379/0"),
-            Ok(Target::Single("redis://127.0.0.1:6379/0".into()))
-        );
-        assert_eq!(
-            Target::parse("redis-cluster://a:1,b:2,"),
-            Ok(Target::Cluster(vec![
-                "redis://a:1".into(),
-                "redis://b:2".into()
-            ]))
-        );
-        assert!(Target::parse("redis-cluster://").is_err());
-        assert!(Target::parse("http://x").is_err());
     }
 }

@@ -1,17 +1,8 @@
-//! The Redis state store and delta feed of the distributed mode.
-//!
-//! Layout (every key of a token shares the hash tag `{T}`, so on a cluster they live on one slot):
-//!
-//! | key / channel | holds |
-//! | --- | --- |
-//! | `rf:{T}:s:<state>` | one shard: the state's JSON, expiring with the token |
-//! | `rf:{T}:lock` | the lock owner's id, with a lease (PX) |
-//! | `rf:{T}:meta` | hash: `version`, `last_seq` |
-//! | `rf:{T}:updates` | the channel the token's delta frames are published on |
+//! The Redis state store of the distributed mode, on the key layout of `refract_proto::layout`.
 //!
 //! `--redis` takes `redis://host:port[/db]` for one server, or `redis-cluster://host:port,host:port`
-//! (seed nodes) for a Redis Cluster; on a cluster the delta is published with `SPUBLISH` and
-//! received with `SSUBSCRIBE` (sharded pub/sub, Redis 7), so it stays on the token's shard.
+//! (seed nodes) for a Redis Cluster; on a cluster the delta is published with `SPUBLISH` (sharded
+//! pub/sub, Redis 7), so it stays on the token's shard, where gateways `SSUBSCRIBE`.
 //!
 //! One event costs two scripted round trips: `acquire.lua` (take the lock and load the shards) and
 //! `commit.lua` (check the lock is still ours, write the changed shards, the version and seq,
@@ -22,7 +13,6 @@
 //! third of the lease by `renew.lua`.
 
 mod conn;
-mod feed;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,9 +21,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use futures_util::future::BoxFuture;
 use redis::{Script, Value};
-
-pub use conn::Target;
-pub use feed::RedisFeed;
+use refract_proto::layout::{Target, lock_key, meta_key, shard_key, updates_channel};
 
 use conn::{Conn, Pool};
 
@@ -47,14 +35,14 @@ pub struct RedisConfig {
     /// How long a token's lock is held without renewal (default 5 s); a worker that dies holding
     /// it blocks the token at most this long.
     pub lock_lease: Duration,
-    /// How long an event waits for a held lock before failing with `internal` (default 10 s).
+    /// How long an event waits for a held lock before failing with `busy` (default 10 s).
     pub lock_wait: Duration,
     /// How long a token's state is kept after its last event (default 1 h).
     pub token_expiry: Duration,
     /// Connections to Redis that this worker's events share (default 2): each is multiplexed, so
     /// it carries any number of events at once, and commands queued together go out in one write.
     pub connections: usize,
-    /// How long a command may wait for Redis's answer before the event fails with `internal`
+    /// How long a command may wait for Redis's answer before the event fails with `unavailable`
     /// (default 5 s; redis-rs's own default of 500 ms is shorter than Redis takes to write a burst
     /// of megabyte-sized states).
     pub command_timeout: Duration,
@@ -93,15 +81,6 @@ pub fn local_server_args(port: u16) -> Vec<String> {
     .iter()
     .map(|s| s.to_string())
     .collect()
-}
-
-/// The key `rf:{token}:suffix`.
-pub fn key(token: &str, suffix: &str) -> String {
-    format!("rf:{{{token}}}:{suffix}")
-}
-
-fn shard_key(token: &str, state: &str) -> String {
-    key(token, &format!("s:{state}"))
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
@@ -239,8 +218,8 @@ impl StateStore for RedisStore {
         let mut retried = false;
         let mut conn = inner.conn().await?;
         loop {
-            let mut call = inner.scripts.acquire.key(key(token, "lock"));
-            call.key(key(token, "meta"));
+            let mut call = inner.scripts.acquire.key(lock_key(token));
+            call.key(meta_key(token));
             for s in states {
                 call.key(shard_key(token, s));
             }
@@ -274,7 +253,7 @@ impl StateStore for RedisStore {
 
     async fn snapshot(&self, token: &str, states: &[&str]) -> Result<Loaded, StoreError> {
         let mut conn = self.inner.conn().await?;
-        let mut call = self.inner.scripts.snapshot.key(key(token, "meta"));
+        let mut call = self.inner.scripts.snapshot.key(meta_key(token));
         for s in states {
             call.key(shard_key(token, s));
         }
@@ -318,7 +297,7 @@ impl Lease for RedisLease {
     fn keep_alive(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             let lease_ms = self.inner.config.lock_lease.as_millis() as u64;
-            let lock = key(&self.token, "lock");
+            let lock = lock_key(&self.token);
             loop {
                 tokio::time::sleep(self.inner.config.lock_lease / 3).await;
                 let Ok(mut conn) = self.inner.conn().await else {
@@ -344,8 +323,8 @@ impl Lease for RedisLease {
     async fn commit(mut self: Box<Self>, commit: Commit) -> Result<(), StoreError> {
         self.done = true;
         let token = &self.token;
-        let mut call = self.inner.scripts.commit.key(key(token, "lock"));
-        call.key(key(token, "meta")).key(key(token, "updates"));
+        let mut call = self.inner.scripts.commit.key(lock_key(token));
+        call.key(meta_key(token)).key(updates_channel(token));
         for (state, _) in &commit.changed {
             call.key(shard_key(token, state));
         }
@@ -395,7 +374,7 @@ async fn release(inner: &Inner, token: &str, owner: &str) {
     let released: Result<i64, _> = inner
         .scripts
         .release
-        .key(key(token, "lock"))
+        .key(lock_key(token))
         .arg(owner)
         .invoke_async(&mut conn)
         .await;

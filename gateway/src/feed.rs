@@ -17,10 +17,11 @@ use tokio::sync::{mpsc, oneshot};
 
 use redis::aio::{PubSubSink, PubSubStream};
 use redis::cluster_async::ClusterConnection;
-use redis::{PushInfo, PushKind, RedisResult};
-
-use super::{Target, key};
-use crate::api::{DeltaFeed, FeedError, Subscription};
+use redis::io::tcp::TcpSettings;
+use redis::{IntoConnectionInfo, PushInfo, PushKind, RedisResult};
+use refract_proto::frame::delta_version;
+use refract_proto::layout::{Target, updates_channel};
+use refract_proto::{DeltaFeed, FeedError, Published, Subscription};
 
 /// Messages a slow socket may have waiting before it is cut off (and resyncs).
 const SUBSCRIBER_BUFFER: usize = 256;
@@ -29,7 +30,7 @@ enum Command {
     Subscribe {
         channel: String,
         id: u64,
-        tx: mpsc::Sender<Arc<str>>,
+        tx: mpsc::Sender<Published>,
         done: oneshot::Sender<Result<(), String>>,
     },
     Unsubscribe {
@@ -38,7 +39,8 @@ enum Command {
     },
 }
 
-/// Redis pub/sub as a [`DeltaFeed`].
+/// Redis pub/sub as a [`DeltaFeed`]: gateways subscribe to the channels the workers' commits
+/// publish on.
 pub struct RedisFeed {
     commands: mpsc::UnboundedSender<Command>,
     ids: std::sync::atomic::AtomicU64,
@@ -82,7 +84,7 @@ impl Drop for Unsubscribe {
 #[async_trait]
 impl DeltaFeed for RedisFeed {
     async fn subscribe(&self, token: &str) -> Result<Subscription, FeedError> {
-        let channel = key(token, "updates");
+        let channel = updates_channel(token);
         let id = self.ids.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(SUBSCRIBER_BUFFER);
         let (done, confirmed) = oneshot::channel();
@@ -109,7 +111,7 @@ impl DeltaFeed for RedisFeed {
     }
 }
 
-type Routes = HashMap<String, Vec<(u64, mpsc::Sender<Arc<str>>)>>;
+type Routes = HashMap<String, Vec<(u64, mpsc::Sender<Published>)>>;
 
 /// The subscribing half of a feed connection.
 enum Sink {
@@ -177,16 +179,18 @@ impl Source {
 async fn connect(target: &Target) -> RedisResult<(Sink, Source)> {
     match target {
         Target::Single(url) => {
-            let (sink, stream) = redis::Client::open(super::conn::no_delay(url)?)?
-                .get_async_pubsub()
-                .await?
-                .split();
+            // TCP_NODELAY: a delta is small and should leave at once (see the worker's store).
+            let info = url
+                .as_str()
+                .into_connection_info()?
+                .set_tcp_settings(TcpSettings::default().set_nodelay(true));
+            let (sink, stream) = redis::Client::open(info)?.get_async_pubsub().await?.split();
             Ok((Sink::Single(sink), Source::Single(stream)))
         }
         Target::Cluster(nodes) => {
             let (tx, rx) = mpsc::unbounded_channel();
             let client = redis::cluster::ClusterClientBuilder::new(nodes.clone())
-                .tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true))
+                .tcp_settings(TcpSettings::default().set_nodelay(true))
                 .use_protocol(redis::ProtocolVersion::RESP3)
                 .push_sender(tx)
                 .build()?;
@@ -275,11 +279,17 @@ fn route(routes: &mut Routes, channel: &str, payload: &[u8]) {
     let Some(subs) = routes.get_mut(channel) else {
         return;
     };
-    let Ok(text) = std::str::from_utf8(payload) else {
-        tracing::warn!(channel, "ignored a non-UTF-8 message");
+    let Some((text, version)) = std::str::from_utf8(payload)
+        .ok()
+        .and_then(|text| Some((text, delta_version(text)?)))
+    else {
+        tracing::warn!(channel, "ignored a message that is no delta frame");
         return;
     };
-    let frame: Arc<str> = text.into();
+    let published = Published {
+        version,
+        frame: Arc::from(text),
+    };
     // A subscriber that cannot keep up is cut off: its stream ends and it resyncs.
-    subs.retain(|(_, tx)| tx.try_send(frame.clone()).is_ok());
+    subs.retain(|(_, tx)| tx.try_send(published.clone()).is_ok());
 }

@@ -1,12 +1,13 @@
-//! The gateway ↔ worker contract, independent of transport: in embedded mode the gateway calls an
-//! [`Engine`](crate::Engine) directly; in distributed mode the same calls travel over gRPC.
+//! The gateway ↔ worker contract, independent of transport: in embedded mode the gateway calls the
+//! engine directly; in distributed mode the same calls travel over gRPC ([`crate::convert`]).
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures_util::stream::BoxStream;
-use refract_core::EventError;
 use serde_json::{Map, Value};
+
+use crate::error::Failure;
 
 /// One client event to process.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,8 +25,8 @@ pub struct EventRequest {
 /// What became of an event that did not fail.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    /// The event ran and was committed as `version`; `frame` is the delta frame that was published
-    /// (`{"type":"delta","version":..,"seq":..,"delta":{..}}`, see `docs/protocol.md`).
+    /// The event ran and was committed as `version`; `frame` is the encoded `delta` frame that was
+    /// published.
     Applied {
         /// The token's state version after the event.
         version: u64,
@@ -47,27 +48,37 @@ pub struct Hydration {
     pub state: Map<String, Value>,
 }
 
-/// Processes events and reads whole states: implemented by the [`Engine`](crate::Engine) and, in
-/// distributed mode, by the gateway's gRPC client.
+/// Processes events and reads whole states: implemented by the engine and, in distributed mode,
+/// by the gateway's pool of gRPC workers.
 #[async_trait]
 pub trait Processor: Send + Sync {
     /// Processes one event: exactly once per `(token, seq)`, under the token's lock.
     ///
     /// # Errors
-    /// The [`EventError`] to send the client; the stored state is then as before the event.
-    async fn process(&self, event: EventRequest) -> Result<Outcome, EventError>;
+    /// The [`Failure`] to send the client; the stored state is then as before the event.
+    async fn process(&self, event: EventRequest) -> Result<Outcome, Failure>;
 
     /// The token's full state.
     ///
     /// # Errors
-    /// [`EventError::Internal`] when the store cannot be read.
-    async fn hydrate(&self, token: &str) -> Result<Hydration, EventError>;
+    /// A [`Failure`]: `unavailable` when the store cannot be read, `corrupt_state` when a stored
+    /// state does not decode.
+    async fn hydrate(&self, token: &str) -> Result<Hydration, Failure>;
 }
 
-/// A stream of published delta frames (JSON text) for one token.
-pub type Subscription = BoxStream<'static, Arc<str>>;
+/// One published commit of a token: its version and its encoded `delta` frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Published {
+    /// The state version the commit made.
+    pub version: u64,
+    /// The `delta` frame, JSON text, as the browser gets it.
+    pub frame: Arc<str>,
+}
 
-/// Why a subscription could not be made or ended.
+/// The commits published for one token, in the order published.
+pub type Subscription = BoxStream<'static, Published>;
+
+/// Why a subscription could not be made.
 #[derive(thiserror::Error, Debug)]
 #[error("delta feed unavailable: {0}")]
 pub struct FeedError(pub String);

@@ -1,0 +1,387 @@
+//! One browser socket as an explicit state machine: awaiting `hello`, then ready (a token, an
+//! event queue and a delta relay). It speaks [`Inbound`] and [`Outbound`] frames over channels, so
+//! it is tested without a socket; [`serve_socket`] plugs it into an axum WebSocket.
+//!
+//! Once ready, three tasks serve the session: the reader ([`run`]) validates frames and queues
+//! events; the event loop processes queued events one at a time, in order; the relay forwards the
+//! deltas published on the token's feed. Both deliver through [`View::deliver`], which sends each
+//! version once, in order, and resyncs the socket with a `hydrate` when it sees a gap.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
+use futures_util::{SinkExt, Stream, StreamExt};
+use refract_proto::{
+    ClientFrame, ErrorCode, EventRequest, Failure, Outcome, ServerFrame, Subscription,
+};
+use tokio::sync::{Mutex, mpsc};
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use crate::Shared;
+
+/// A frame from the browser, whatever carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Inbound {
+    /// A text frame.
+    Text(String),
+    /// A binary frame (refused: the protocol is text).
+    Binary,
+}
+
+/// A frame to the browser, whatever carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Outbound {
+    /// An encoded [`ServerFrame`].
+    Text(String),
+    /// Close the socket with this close code (RFC 6455 §7.4) and reason, or with none.
+    Close(Option<(u16, &'static str)>),
+}
+
+/// A queued event and the span its trace started with; boxed, because a channel allocates room
+/// for 32 items up front and most sockets never queue more than one.
+type Queued = Box<(EventRequest, tracing::Span)>;
+
+/// Frames waiting to be written to one socket before senders wait.
+const OUTBOX: usize = 256;
+
+/// The initial read buffer of one socket, in bytes.
+const READ_BUFFER_BYTES: usize = 1024;
+
+/// Where a session is.
+enum Phase {
+    /// No valid `hello` yet: events are refused with `not_ready`.
+    AwaitingHello,
+    /// Serving `token`: events go to the queue of its event loop.
+    Ready {
+        /// The token the socket started with; a later `hello` must carry it.
+        token: String,
+        /// The event loop's queue.
+        queue: mpsc::Sender<Queued>,
+    },
+}
+
+/// What the socket has been sent, shared by the reader, the event loop and the relay.
+struct View {
+    shared: Arc<Shared>,
+    out: mpsc::Sender<Outbound>,
+    /// The state version the socket shows.
+    version: Mutex<u64>,
+}
+
+/// Serves one upgraded socket until it closes.
+pub(crate) async fn serve_socket(socket: WebSocket, shared: Arc<Shared>) {
+    let (mut sink, stream) = socket.split();
+    let (out, mut outbox) = mpsc::channel::<Outbound>(OUTBOX);
+    let writer = tokio::spawn(async move {
+        while let Some(frame) = outbox.recv().await {
+            let msg = match frame {
+                Outbound::Text(text) => Message::Text(text.into()),
+                Outbound::Close(close) => Message::Close(close.map(|(code, reason)| CloseFrame {
+                    code,
+                    reason: reason.into(),
+                })),
+            };
+            if sink.send(msg).await.is_err() {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
+    let inbound = stream
+        .take_while(|msg| {
+            std::future::ready(matches!(msg, Ok(m) if !matches!(m, Message::Close(_))))
+        })
+        .filter_map(|msg| {
+            std::future::ready(match msg {
+                Ok(Message::Text(text)) => Some(Inbound::Text(text.as_str().to_owned())),
+                Ok(Message::Binary(_)) => Some(Inbound::Binary),
+                _ => None,
+            })
+        });
+    run(shared, inbound, out).await;
+    let _ = writer.await;
+}
+
+/// The axum upgrade of `/_event`: small read buffers, the frame size caps, then [`serve_socket`].
+pub(crate) fn upgrade(
+    shared: Arc<Shared>,
+    ws: axum::extract::WebSocketUpgrade,
+) -> axum::response::Response {
+    let hard_cap = (shared.config.max_frame_bytes * 16).max(1 << 20);
+    // Client frames are small: a 1 KiB read buffer (a larger frame is read whole once its header
+    // is in) instead of tungstenite's 128 KiB default is what lets one gateway hold many idle
+    // sockets.
+    ws.read_buffer_size(READ_BUFFER_BYTES)
+        .max_message_size(hard_cap)
+        .max_frame_size(hard_cap)
+        .on_upgrade(move |socket| {
+            let sockets = shared.sockets.clone();
+            sockets.track_future(serve_socket(socket, shared))
+        })
+}
+
+/// Runs one session: reads `inbound` until it ends or the gateway drains (then sends close 1012),
+/// writing every answer to `out`. Returns when the session is over; its tasks are stopped.
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    inbound: impl Stream<Item = Inbound>,
+    out: mpsc::Sender<Outbound>,
+) {
+    let mut inbound = std::pin::pin!(inbound);
+    let view = Arc::new(View {
+        shared,
+        out,
+        version: Mutex::new(0),
+    });
+    let mut session = Session {
+        view,
+        phase: Phase::AwaitingHello,
+        tasks: JoinSet::new(),
+    };
+    let metrics = refract_telemetry::metrics();
+    metrics.connections(1);
+    loop {
+        let frame = tokio::select! {
+            frame = inbound.next() => match frame {
+                Some(frame) => frame,
+                None => break,
+            },
+            () = session.view.shared.draining.cancelled() => {
+                let close = Outbound::Close(Some((close_code::RESTART, "gateway restarting")));
+                let _ = session.view.out.send(close).await;
+                break;
+            }
+        };
+        match frame {
+            Inbound::Text(text) => session.on_text(&text).await,
+            Inbound::Binary => {
+                let failure =
+                    Failure::new(ErrorCode::MalformedFrame, "binary frames are not accepted");
+                session.view.reject(None, failure).await;
+            }
+        }
+    }
+    session.tasks.abort_all();
+    metrics.connections(-1);
+}
+
+/// The reader's side of a session: its phase and the tasks of a ready session.
+struct Session {
+    view: Arc<View>,
+    phase: Phase,
+    tasks: JoinSet<()>,
+}
+
+impl Session {
+    async fn on_text(&mut self, text: &str) {
+        let limit = self.view.shared.config.max_frame_bytes;
+        if text.len() > limit {
+            let message = format!(
+                "frame of {} bytes exceeds the limit of {limit} bytes",
+                text.len()
+            );
+            let failure = Failure::new(ErrorCode::FrameTooLarge, message);
+            return self.view.reject(None, failure).await;
+        }
+        match ClientFrame::parse(text) {
+            Err(rejected) => self.view.reject(rejected.seq, rejected.failure).await,
+            Ok(ClientFrame::Hello { token }) => self.hello(token).await,
+            Ok(ClientFrame::Event { seq, handler, args }) => {
+                let Phase::Ready { token, queue } = &self.phase else {
+                    let failure = Failure::new(ErrorCode::NotReady, "send hello first");
+                    return self.view.reject(Some(seq), failure).await;
+                };
+                // The event's trace starts when its frame is received.
+                let span = tracing::info_span!("event", handler = %handler, seq);
+                let event = EventRequest {
+                    token: token.clone(),
+                    seq,
+                    handler,
+                    args,
+                };
+                if queue.try_send(Box::new((event, span))).is_err() {
+                    let message = format!(
+                        "more than {} events queued on this socket; this event was not run",
+                        self.view.shared.config.max_queued_events
+                    );
+                    let failure = Failure::new(ErrorCode::Overloaded, message);
+                    self.view.reject(Some(seq), failure).await;
+                }
+            }
+        }
+    }
+
+    async fn hello(&mut self, token: Option<String>) {
+        let issuer = &self.view.shared.issuer;
+        let token = match token {
+            Some(t) if issuer.verify(&t) => t,
+            Some(_) => {
+                let message =
+                    "this token was not issued by this server; send hello with a null token";
+                let failure = Failure::new(ErrorCode::InvalidToken, message);
+                return self.view.reject(None, failure).await;
+            }
+            None => match issuer.issue() {
+                Ok(t) => t,
+                Err(e) => {
+                    let failure = Failure::new(ErrorCode::Internal, e.to_string());
+                    return self.view.reject(None, failure).await;
+                }
+            },
+        };
+        if let Phase::Ready { token: current, .. } = &self.phase {
+            if *current != token {
+                let failure = Failure::new(
+                    ErrorCode::TokenMismatch,
+                    "a socket keeps the token it started with",
+                );
+                return self.view.reject(None, failure).await;
+            }
+            let mut version = self.view.version.lock().await;
+            self.view.rehydrate(&token, &mut version).await;
+            return;
+        }
+        // Hold the view while subscribing and hydrating, so no delta overtakes the hydrate.
+        let mut version = self.view.version.lock().await;
+        // Subscribe before the snapshot: nothing published after it is missed.
+        let feed = self.view.subscribe(&token).await;
+        if !self.view.rehydrate(&token, &mut version).await {
+            // Stay awaiting hello: the browser reconnects and says hello again.
+            return;
+        }
+        drop(version);
+        let span = tracing::info_span!("socket", token = %&token[..token.len().min(8)]);
+        self.tasks.spawn(
+            self.view
+                .clone()
+                .relay(token.clone(), feed)
+                .instrument(span.clone()),
+        );
+        let (queue, rx) = mpsc::channel::<Queued>(self.view.shared.config.max_queued_events);
+        self.tasks
+            .spawn(self.view.clone().event_loop(rx).instrument(span));
+        self.phase = Phase::Ready { token, queue };
+    }
+}
+
+impl View {
+    async fn send(&self, frame: &ServerFrame) {
+        // A closed outbox means the socket is gone; the reader ends on its own.
+        let _ = self.out.send(Outbound::Text(frame.encode())).await;
+    }
+
+    async fn reject(&self, seq: Option<u64>, failure: Failure) {
+        tracing::debug!(code = %failure.code, message = %failure.message, "rejected frame");
+        self.send(&ServerFrame::error(seq, failure)).await;
+    }
+
+    /// Sends the token's full state and records its version; returns whether it could. When the
+    /// state cannot be read, says why and closes the socket: the browser reconnects with backoff
+    /// and asks again, rather than showing a state the gateway cannot vouch for.
+    async fn rehydrate(&self, token: &str, version: &mut u64) -> bool {
+        match self.shared.processor.hydrate(token).await {
+            Ok(h) => {
+                *version = h.version;
+                let frame = ServerFrame::Hydrate {
+                    token: token.to_owned(),
+                    version: h.version,
+                    last_seq: h.last_seq,
+                    state: h.state,
+                };
+                self.send(&frame).await;
+                true
+            }
+            Err(failure) => {
+                tracing::warn!(code = %failure.code, error = %failure.message, "cannot hydrate; closing the socket");
+                self.reject(None, failure).await;
+                let _ = self.out.send(Outbound::Close(None)).await;
+                false
+            }
+        }
+    }
+
+    /// Sends the delta frame of `version` unless the socket already has it; on a gap, resyncs.
+    async fn deliver(&self, token: &str, version: u64, delta: &str) {
+        let mut shown = self.version.lock().await;
+        if version <= *shown {
+            return;
+        }
+        if version == *shown + 1 {
+            *shown = version;
+            let _ = self.out.send(Outbound::Text(delta.to_owned())).await;
+        } else {
+            tracing::debug!(have = *shown, got = version, "version gap: resync");
+            self.rehydrate(token, &mut shown).await;
+        }
+    }
+
+    async fn event_loop(self: Arc<Self>, mut queue: mpsc::Receiver<Queued>) {
+        while let Some(queued) = queue.recv().await {
+            let (event, span) = *queued;
+            self.process(event).instrument(span).await;
+        }
+    }
+
+    /// Processes one event and answers the socket.
+    async fn process(&self, event: EventRequest) {
+        let (seq, token) = (event.seq, event.token.clone());
+        let started = Instant::now();
+        let result = self.shared.processor.process(event).await;
+        let outcome = match &result {
+            Ok(Outcome::Applied { .. }) => "applied",
+            Ok(Outcome::Duplicate) => "duplicate",
+            Err(e) => e.code.as_str(),
+        };
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        refract_telemetry::metrics().event("gateway", outcome, ms);
+        let relay = tracing::info_span!("relay", outcome);
+        async {
+            match result {
+                Ok(Outcome::Applied { version, frame }) => {
+                    self.deliver(&token, version, &frame).await
+                }
+                Ok(Outcome::Duplicate) => self.send(&ServerFrame::Ack { seq }).await,
+                Err(failure) => self.send(&ServerFrame::error(Some(seq), failure)).await,
+            }
+        }
+        .instrument(relay)
+        .await;
+    }
+
+    async fn subscribe(&self, token: &str) -> Option<Subscription> {
+        match self.shared.feed.subscribe(token).await {
+            Ok(sub) => Some(sub),
+            Err(e) => {
+                tracing::warn!(error = %e, "delta feed unavailable; retrying");
+                None
+            }
+        }
+    }
+
+    /// Relays the token's published deltas; when the feed drops the subscription, resubscribes
+    /// (with backoff) and resyncs, since deltas may have been missed meanwhile.
+    async fn relay(self: Arc<Self>, token: String, mut feed: Option<Subscription>) {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            if let Some(mut sub) = feed.take() {
+                let since = Instant::now();
+                while let Some(published) = sub.next().await {
+                    self.deliver(&token, published.version, &published.frame)
+                        .await;
+                }
+                if since.elapsed() > Duration::from_secs(1) {
+                    backoff = Duration::from_millis(100);
+                }
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+            feed = self.subscribe(&token).await;
+            if feed.is_some() {
+                self.rehydrate(&token, &mut *self.version.lock().await)
+                    .await;
+            }
+        }
+    }
+}

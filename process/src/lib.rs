@@ -1,0 +1,67 @@
+//! What every Refract process (gateway, worker, embedded app) shares, so each concept has one home:
+//!
+//! * [`shutdown_signal`]: what processes stop on (Ctrl-C, SIGTERM);
+//! * [`metrics`] and [`serve_metrics`]: `GET /metrics` in the Prometheus text format;
+//! * [`health`]: the probes of a worker's gRPC health and a gateway's `/_health`, for container
+//!   health checks.
+
+#![warn(missing_docs)]
+
+pub mod health;
+
+use std::net::SocketAddr;
+
+use axum::http::header;
+
+/// Completes on Ctrl-C or (on Unix) SIGTERM: what processes of Refract stop on.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// `GET /metrics`: the process's metrics in the Prometheus text format (`refract_telemetry`).
+pub async fn metrics() -> impl axum::response::IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        refract_telemetry::prometheus_text(),
+    )
+}
+
+/// Serves `GET /metrics` on `addr` in the background (a port of 0 picks a free one) and returns
+/// the address it listens on. A port that cannot be bound is logged, not fatal (`None`): the
+/// process still serves its real work.
+pub async fn serve_metrics(addr: SocketAddr) -> Option<SocketAddr> {
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            tracing::warn!(%addr, error = %e, "cannot serve metrics");
+            return None;
+        }
+    };
+    let local = listener.local_addr().ok();
+    if let Some(local) = local {
+        tracing::info!(addr = %local, "metrics at /metrics");
+    }
+    let router = axum::Router::new().route("/metrics", axum::routing::get(metrics));
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            tracing::warn!(error = %e, "metrics server stopped");
+        }
+    });
+    local
+}

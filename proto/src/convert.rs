@@ -1,0 +1,273 @@
+//! The contract's types as gRPC messages of `refract.v1` and back: what the worker's server and the
+//! gateway's client both use, so a message is read and written in one place.
+//!
+//! Failures travel in-band (`EventError` in a reply), so a gRPC status always means the transport
+//! failed (the gateway then tries another worker), never that the store or the handler did.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::error::{ErrorCode, Failure};
+use crate::processor::{EventRequest, Hydration, Outcome};
+use crate::v1;
+
+impl From<ErrorCode> for v1::ErrorCode {
+    fn from(code: ErrorCode) -> Self {
+        match code {
+            ErrorCode::MalformedFrame => v1::ErrorCode::MalformedFrame,
+            ErrorCode::FrameTooLarge => v1::ErrorCode::FrameTooLarge,
+            ErrorCode::InvalidToken => v1::ErrorCode::InvalidToken,
+            ErrorCode::TokenMismatch => v1::ErrorCode::TokenMismatch,
+            ErrorCode::NotReady => v1::ErrorCode::NotReady,
+            ErrorCode::Overloaded => v1::ErrorCode::Overloaded,
+            ErrorCode::UnknownHandler => v1::ErrorCode::UnknownHandler,
+            ErrorCode::BadArguments => v1::ErrorCode::BadArguments,
+            ErrorCode::HandlerFailed => v1::ErrorCode::HandlerFailed,
+            ErrorCode::Busy => v1::ErrorCode::Busy,
+            ErrorCode::Unavailable => v1::ErrorCode::Unavailable,
+            ErrorCode::LockLost => v1::ErrorCode::LockLost,
+            ErrorCode::CorruptState => v1::ErrorCode::CorruptState,
+            ErrorCode::Internal => v1::ErrorCode::Internal,
+        }
+    }
+}
+
+impl From<v1::ErrorCode> for ErrorCode {
+    /// `UNSPECIFIED` (a peer that set no code) reads as [`ErrorCode::Internal`].
+    fn from(code: v1::ErrorCode) -> Self {
+        match code {
+            v1::ErrorCode::MalformedFrame => ErrorCode::MalformedFrame,
+            v1::ErrorCode::FrameTooLarge => ErrorCode::FrameTooLarge,
+            v1::ErrorCode::InvalidToken => ErrorCode::InvalidToken,
+            v1::ErrorCode::TokenMismatch => ErrorCode::TokenMismatch,
+            v1::ErrorCode::NotReady => ErrorCode::NotReady,
+            v1::ErrorCode::Overloaded => ErrorCode::Overloaded,
+            v1::ErrorCode::UnknownHandler => ErrorCode::UnknownHandler,
+            v1::ErrorCode::BadArguments => ErrorCode::BadArguments,
+            v1::ErrorCode::HandlerFailed => ErrorCode::HandlerFailed,
+            v1::ErrorCode::Busy => ErrorCode::Busy,
+            v1::ErrorCode::Unavailable => ErrorCode::Unavailable,
+            v1::ErrorCode::LockLost => ErrorCode::LockLost,
+            v1::ErrorCode::CorruptState => ErrorCode::CorruptState,
+            v1::ErrorCode::Internal | v1::ErrorCode::Unspecified => ErrorCode::Internal,
+        }
+    }
+}
+
+impl From<Failure> for v1::EventError {
+    fn from(f: Failure) -> Self {
+        v1::EventError {
+            code: v1::ErrorCode::from(f.code) as i32,
+            message: f.message,
+        }
+    }
+}
+
+impl From<v1::EventError> for Failure {
+    /// A code this build does not know (a newer peer) reads as [`ErrorCode::Internal`].
+    fn from(e: v1::EventError) -> Self {
+        let code = v1::ErrorCode::try_from(e.code).map_or(ErrorCode::Internal, ErrorCode::from);
+        Failure::new(code, e.message)
+    }
+}
+
+fn garbled(what: &str) -> Failure {
+    Failure::new(ErrorCode::Internal, format!("the worker sent {what}"))
+}
+
+/// The message of `event`.
+pub fn event_request(event: &EventRequest) -> v1::EventRequest {
+    v1::EventRequest {
+        token: event.token.clone(),
+        seq: event.seq,
+        handler: event.handler.clone(),
+        args_json: if event.args.is_null() {
+            String::new()
+        } else {
+            event.args.to_string()
+        },
+        router_data: Default::default(),
+    }
+}
+
+/// The event of a request message.
+///
+/// # Errors
+/// [`ErrorCode::Internal`] for an empty token or seq 0 (the gateway checks both first);
+/// [`ErrorCode::BadArguments`] when the arguments are not JSON.
+pub fn event(request: v1::EventRequest) -> Result<EventRequest, Failure> {
+    if request.seq == 0 || request.token.is_empty() {
+        return Err(Failure::new(
+            ErrorCode::Internal,
+            "an event needs a token and a seq >= 1",
+        ));
+    }
+    let args = if request.args_json.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&request.args_json).map_err(|e| {
+            Failure::new(
+                ErrorCode::BadArguments,
+                format!("arguments are not JSON: {e}"),
+            )
+        })?
+    };
+    Ok(EventRequest {
+        token: request.token,
+        seq: request.seq,
+        handler: request.handler,
+        args,
+    })
+}
+
+/// The reply message of a processed event.
+pub fn event_reply(result: Result<Outcome, Failure>) -> v1::EventReply {
+    use v1::event_reply::Outcome as O;
+    let outcome = match result {
+        Ok(Outcome::Applied { version, frame }) => O::Applied(v1::Applied {
+            version,
+            frame: frame.to_string(),
+        }),
+        Ok(Outcome::Duplicate) => O::Duplicate(v1::Duplicate {}),
+        Err(f) => O::Error(f.into()),
+    };
+    v1::EventReply {
+        outcome: Some(outcome),
+    }
+}
+
+/// The result an event reply stands for.
+///
+/// # Errors
+/// The worker's [`Failure`]; [`ErrorCode::Internal`] for an empty reply.
+pub fn outcome(reply: v1::EventReply) -> Result<Outcome, Failure> {
+    use v1::event_reply::Outcome as O;
+    match reply.outcome {
+        Some(O::Applied(a)) => Ok(Outcome::Applied {
+            version: a.version,
+            frame: Arc::from(a.frame),
+        }),
+        Some(O::Duplicate(_)) => Ok(Outcome::Duplicate),
+        Some(O::Error(e)) => Err(e.into()),
+        None => Err(garbled("an empty event reply")),
+    }
+}
+
+/// The reply message of a hydrate.
+pub fn hydrate_reply(result: Result<Hydration, Failure>) -> v1::HydrateReply {
+    use v1::hydrate_reply::Outcome as O;
+    let outcome = match result {
+        Ok(h) => O::Snapshot(v1::Snapshot {
+            version: h.version,
+            last_seq: h.last_seq,
+            state_json: Value::Object(h.state).to_string(),
+        }),
+        Err(f) => O::Error(f.into()),
+    };
+    v1::HydrateReply {
+        outcome: Some(outcome),
+    }
+}
+
+/// The [`Hydration`] a hydrate reply stands for.
+///
+/// # Errors
+/// The worker's [`Failure`]; [`ErrorCode::Internal`] for an empty reply or a state that is not a
+/// JSON object.
+pub fn hydration(reply: v1::HydrateReply) -> Result<Hydration, Failure> {
+    use v1::hydrate_reply::Outcome as O;
+    match reply.outcome {
+        Some(O::Snapshot(s)) => Ok(Hydration {
+            version: s.version,
+            last_seq: s.last_seq,
+            state: serde_json::from_str(&s.state_json)
+                .map_err(|e| garbled(&format!("an unreadable state: {e}")))?,
+        }),
+        Some(O::Error(e)) => Err(e.into()),
+        None => Err(garbled("an empty hydrate reply")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Map, json};
+
+    #[test]
+    fn every_code_crosses_grpc_unchanged() {
+        for code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::from(v1::ErrorCode::from(code)), code);
+        }
+        assert_eq!(
+            ErrorCode::from(v1::ErrorCode::Unspecified),
+            ErrorCode::Internal
+        );
+        let unknown = v1::EventError {
+            code: 9999,
+            message: "m".into(),
+        };
+        assert_eq!(Failure::from(unknown).code, ErrorCode::Internal);
+    }
+
+    #[test]
+    fn events_and_their_outcomes_round_trip() {
+        let e = EventRequest {
+            token: "t".into(),
+            seq: 3,
+            handler: "s.h".into(),
+            args: json!({"n": 1}),
+        };
+        assert_eq!(event(event_request(&e)).unwrap(), e);
+        let none = EventRequest {
+            args: Value::Null,
+            ..e.clone()
+        };
+        assert_eq!(event(event_request(&none)).unwrap(), none);
+        let mut bad = event_request(&e);
+        bad.args_json = "{".into();
+        assert_eq!(event(bad).unwrap_err().code, ErrorCode::BadArguments);
+        let mut zero = event_request(&e);
+        zero.seq = 0;
+        assert_eq!(event(zero).unwrap_err().code, ErrorCode::Internal);
+
+        let results = [
+            Ok(Outcome::Applied {
+                version: 2,
+                frame: "f".into(),
+            }),
+            Ok(Outcome::Duplicate),
+            Err(Failure::new(ErrorCode::Busy, "later")),
+        ];
+        for r in results {
+            assert_eq!(outcome(event_reply(r.clone())), r);
+        }
+        assert_eq!(
+            outcome(v1::EventReply { outcome: None }).unwrap_err().code,
+            ErrorCode::Internal
+        );
+    }
+
+    #[test]
+    fn hydrations_and_their_failures_round_trip() {
+        let h = Hydration {
+            version: 4,
+            last_seq: 2,
+            state: Map::from_iter([("s".to_owned(), json!({"n": 1}))]),
+        };
+        assert_eq!(hydration(hydrate_reply(Ok(h.clone()))).unwrap(), h);
+        let down = Failure::new(ErrorCode::Unavailable, "redis down");
+        assert_eq!(
+            hydration(hydrate_reply(Err(down.clone()))).unwrap_err(),
+            down
+        );
+        let garbage = v1::HydrateReply {
+            outcome: Some(v1::hydrate_reply::Outcome::Snapshot(v1::Snapshot {
+                version: 1,
+                last_seq: 0,
+                state_json: "[]".into(),
+            })),
+        };
+        assert_eq!(hydration(garbage).unwrap_err().code, ErrorCode::Internal);
+    }
+}

@@ -1,0 +1,193 @@
+//! The wire error codes: the one list of every `code` an `error` frame can carry, and the typed
+//! failure ([`Failure`]) that travels from a worker (or the gateway) to the browser.
+
+use std::fmt;
+
+use refract_core::EventError;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Every error code of the browser protocol (`docs/protocol.md`), with its wire string.
+///
+/// The first group is answered by the gateway about a frame; the second by a worker (or the
+/// embedded engine) about an event. Whatever the code, an event answered with an error was not
+/// applied: the token's state is as before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// Not JSON, unknown `type`, a missing or ill-typed field, a binary frame.
+    MalformedFrame,
+    /// A frame over the size limit.
+    FrameTooLarge,
+    /// A token the server did not issue.
+    InvalidToken,
+    /// A `hello` with another token than the socket's.
+    TokenMismatch,
+    /// An event before `hello` was answered.
+    NotReady,
+    /// Too many events queued on the socket (a flood).
+    Overloaded,
+    /// No registered handler of that name.
+    UnknownHandler,
+    /// The arguments do not match the handler's parameters.
+    BadArguments,
+    /// The handler returned an error (or panicked); the message is the handler's.
+    HandlerFailed,
+    /// The token's lock could not be had within the lock wait: retry later.
+    Busy,
+    /// The state store (or the delta feed) could not be reached: retry later.
+    Unavailable,
+    /// The worker lost the token's lock before committing (fenced): retry.
+    LockLost,
+    /// A stored state no longer decodes as the app's state.
+    CorruptState,
+    /// Anything else: a bug or an unexpected reply.
+    Internal,
+}
+
+impl ErrorCode {
+    /// Every code, in the order of the protocol's table.
+    pub const ALL: [ErrorCode; 14] = [
+        ErrorCode::MalformedFrame,
+        ErrorCode::FrameTooLarge,
+        ErrorCode::InvalidToken,
+        ErrorCode::TokenMismatch,
+        ErrorCode::NotReady,
+        ErrorCode::Overloaded,
+        ErrorCode::UnknownHandler,
+        ErrorCode::BadArguments,
+        ErrorCode::HandlerFailed,
+        ErrorCode::Busy,
+        ErrorCode::Unavailable,
+        ErrorCode::LockLost,
+        ErrorCode::CorruptState,
+        ErrorCode::Internal,
+    ];
+
+    /// The code's wire string, e.g. `unknown_handler`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::MalformedFrame => "malformed_frame",
+            ErrorCode::FrameTooLarge => "frame_too_large",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::TokenMismatch => "token_mismatch",
+            ErrorCode::NotReady => "not_ready",
+            ErrorCode::Overloaded => "overloaded",
+            ErrorCode::UnknownHandler => "unknown_handler",
+            ErrorCode::BadArguments => "bad_arguments",
+            ErrorCode::HandlerFailed => "handler_failed",
+            ErrorCode::Busy => "busy",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::LockLost => "lock_lost",
+            ErrorCode::CorruptState => "corrupt_state",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    /// The code of a wire string; `None` for a string that is no code.
+    pub fn parse(s: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// Whether the same event, resent unchanged (same seq) a little later, may succeed: the
+    /// failure was the platform's (lock contention, store or worker unreachable, fenced), not the
+    /// event's. The browser runtime resends these with backoff; it shows the others.
+    pub fn retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::Busy | ErrorCode::Unavailable | ErrorCode::LockLost
+        )
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorCode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        ErrorCode::parse(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown error code `{s}`")))
+    }
+}
+
+/// Why an event (or a hydrate) was not done: a code and a message for people. The token's stored
+/// state is as before it.
+#[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
+#[error("{code}: {message}")]
+pub struct Failure {
+    /// What kind of failure.
+    pub code: ErrorCode,
+    /// For people; never parsed.
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure of `code` saying `message`.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Failure {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<EventError> for Failure {
+    fn from(e: EventError) -> Self {
+        let code = match &e {
+            EventError::UnknownHandler(_) => ErrorCode::UnknownHandler,
+            EventError::BadArguments(_) => ErrorCode::BadArguments,
+            EventError::HandlerFailed(_) => ErrorCode::HandlerFailed,
+        };
+        Failure::new(code, e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_one_distinct_string_that_parses_back() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            assert!(seen.insert(code.as_str()), "{code} twice");
+            assert_eq!(ErrorCode::parse(code.as_str()), Some(code));
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(serde_json::from_str::<ErrorCode>(&json).unwrap(), code);
+        }
+        assert_eq!(ErrorCode::parse("nope"), None);
+        assert!(serde_json::from_str::<ErrorCode>("\"nope\"").is_err());
+    }
+
+    #[test]
+    fn only_platform_failures_are_retryable() {
+        let retryable: Vec<_> = ErrorCode::ALL
+            .into_iter()
+            .filter(|c| c.retryable())
+            .collect();
+        assert_eq!(
+            retryable,
+            [ErrorCode::Busy, ErrorCode::Unavailable, ErrorCode::LockLost]
+        );
+    }
+
+    #[test]
+    fn app_errors_keep_their_code_and_message() {
+        let f = Failure::from(EventError::UnknownHandler("a.b".into()));
+        assert_eq!(f.code, ErrorCode::UnknownHandler);
+        assert_eq!(f.message, "no handler `a.b`");
+        let f = Failure::from(EventError::HandlerFailed("nope".into()));
+        assert_eq!(
+            (f.code, f.message.as_str()),
+            (ErrorCode::HandlerFailed, "nope")
+        );
+    }
+}

@@ -1,0 +1,257 @@
+//! The browser frames of `docs/protocol.md`: [`ClientFrame`] (what the browser sends) and
+//! [`ServerFrame`] (what it receives), each parsed and encoded here and nowhere else.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::{ErrorCode, Failure};
+
+/// A frame from the browser.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    /// Start (or resync) with a token, or `None` to be issued one.
+    Hello {
+        /// The token kept by the tab.
+        token: Option<String>,
+    },
+    /// Run a handler.
+    Event {
+        /// The per-token sequence number (≥ 1).
+        seq: u64,
+        /// `state_name.method`.
+        handler: String,
+        /// Arguments by parameter name: an object, or `null` for none.
+        #[serde(default)]
+        args: Value,
+    },
+}
+
+/// A client frame the gateway refuses: the failure to answer, and the event's seq when the frame
+/// was recognisably an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    /// The seq of the refused event, if the frame got that far.
+    pub seq: Option<u64>,
+    /// Why: [`ErrorCode::MalformedFrame`] or [`ErrorCode::BadArguments`].
+    pub failure: Failure,
+}
+
+impl ClientFrame {
+    /// Parses one text frame.
+    ///
+    /// # Errors
+    /// [`Rejected`] with [`ErrorCode::MalformedFrame`] (not JSON, unknown `type`, a missing or
+    /// ill-typed field, `seq` 0) or [`ErrorCode::BadArguments`] (`args` neither an object nor
+    /// `null`), the message saying what is wrong.
+    pub fn parse(text: &str) -> Result<ClientFrame, Rejected> {
+        let malformed = |message: String| Rejected {
+            seq: None,
+            failure: Failure::new(ErrorCode::MalformedFrame, message),
+        };
+        let frame: ClientFrame =
+            serde_json::from_str(text).map_err(|e| malformed(e.to_string()))?;
+        if let ClientFrame::Event { seq, handler, args } = &frame {
+            if *seq == 0 {
+                return Err(malformed("`seq` starts at 1".to_owned()));
+            }
+            if !(args.is_object() || args.is_null()) {
+                return Err(Rejected {
+                    seq: Some(*seq),
+                    failure: Failure::new(
+                        ErrorCode::BadArguments,
+                        format!(
+                            "handler `{handler}`: `args` must be an object keyed by parameter name"
+                        ),
+                    ),
+                });
+            }
+        }
+        Ok(frame)
+    }
+
+    /// The frame as JSON text.
+    pub fn encode(&self) -> String {
+        // A frame of strings, integers and JSON values always serialises.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// A frame to the browser.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// The token's full state: the answer to `hello`, and a resync after a gap.
+    Hydrate {
+        /// The token the socket uses.
+        token: String,
+        /// The state's version.
+        version: u64,
+        /// The last applied event sequence number (0 when none).
+        last_seq: u64,
+        /// `{state_name: {var: value}}`: frontend and computed vars of every state.
+        state: Map<String, Value>,
+    },
+    /// What one commit changed.
+    Delta {
+        /// The state's version after the commit.
+        version: u64,
+        /// The event the commit answers, or `None` for a change not caused by this client.
+        seq: Option<u64>,
+        /// `{state_name: {var: value}}`: only what changed.
+        delta: Map<String, Value>,
+    },
+    /// The event `seq` had already been applied; it was not run again.
+    Ack {
+        /// The event.
+        seq: u64,
+    },
+    /// A failure: of the event `seq`, or of a frame that was no valid event (`None`).
+    Error {
+        /// The event it answers, if any.
+        seq: Option<u64>,
+        /// What kind of failure.
+        code: ErrorCode,
+        /// For people.
+        message: String,
+        /// Whether the event should be resent unchanged (same seq) after a backoff
+        /// ([`ErrorCode::retryable`]): the browser runtime does so rather than show the error.
+        #[serde(default)]
+        retryable: bool,
+    },
+}
+
+impl ServerFrame {
+    /// The `error` frame of `failure`, answering event `seq` if given.
+    pub fn error(seq: Option<u64>, failure: Failure) -> ServerFrame {
+        ServerFrame::Error {
+            seq,
+            code: failure.code,
+            message: failure.message,
+            retryable: failure.code.retryable(),
+        }
+    }
+
+    /// The frame as JSON text.
+    pub fn encode(&self) -> String {
+        // A frame of strings, integers and JSON values always serialises.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Parses a frame a server sent.
+    ///
+    /// # Errors
+    /// When `text` is not one of the frames.
+    pub fn parse(text: &str) -> Result<ServerFrame, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+}
+
+/// The `version` of an encoded `delta` frame (the published form of a commit), read without
+/// decoding its vars; `None` when `text` is no delta frame.
+pub fn delta_version(text: &str) -> Option<u64> {
+    #[derive(Deserialize)]
+    #[serde(tag = "type", rename_all = "snake_case")]
+    enum Versioned {
+        Delta { version: u64 },
+    }
+    match serde_json::from_str::<Versioned>(text) {
+        Ok(Versioned::Delta { version }) => Some(version),
+        Err(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn parses_and_encodes_the_client_frames() {
+        let hello = ClientFrame::parse(r#"{"type":"hello","token":null}"#).unwrap();
+        assert_eq!(hello, ClientFrame::Hello { token: None });
+        assert_eq!(ClientFrame::parse(&hello.encode()).unwrap(), hello);
+        let event =
+            ClientFrame::parse(r#"{"type":"event","seq":3,"handler":"s.h","args":{"n":1}}"#)
+                .unwrap();
+        assert_eq!(
+            event,
+            ClientFrame::Event {
+                seq: 3,
+                handler: "s.h".into(),
+                args: json!({"n": 1})
+            }
+        );
+        assert_eq!(ClientFrame::parse(&event.encode()).unwrap(), event);
+        assert_eq!(
+            ClientFrame::parse(r#"{"type":"event","seq":3,"handler":"s.h"}"#).unwrap(),
+            ClientFrame::Event {
+                seq: 3,
+                handler: "s.h".into(),
+                args: Value::Null
+            }
+        );
+    }
+
+    #[test]
+    fn rejects_malformed_frames_with_a_reason() {
+        for bad in [
+            "",
+            "{",
+            "[]",
+            r#"{"type":"nope"}"#,
+            r#"{"type":"event","seq":-1,"handler":"a.b"}"#,
+            r#"{"type":"event","seq":0,"handler":"a.b"}"#,
+            r#"{"type":"event","handler":"a.b"}"#,
+        ] {
+            let rejected = ClientFrame::parse(bad).unwrap_err();
+            assert_eq!(rejected.seq, None, "{bad}");
+            assert_eq!(rejected.failure.code, ErrorCode::MalformedFrame, "{bad}");
+            assert!(!rejected.failure.message.is_empty(), "{bad}");
+        }
+        let rejected = ClientFrame::parse(r#"{"type":"event","seq":4,"handler":"a.b","args":[1]}"#)
+            .unwrap_err();
+        assert_eq!(rejected.seq, Some(4));
+        assert_eq!(rejected.failure.code, ErrorCode::BadArguments);
+    }
+
+    #[test]
+    fn encodes_and_parses_the_server_frames() {
+        let error = ServerFrame::error(Some(2), Failure::new(ErrorCode::BadArguments, "x \"y\""));
+        let v: Value = serde_json::from_str(&error.encode()).unwrap();
+        assert_eq!(
+            v,
+            json!({"type": "error", "seq": 2, "code": "bad_arguments", "message": "x \"y\"", "retryable": false})
+        );
+        let busy = ServerFrame::error(Some(3), Failure::new(ErrorCode::Busy, "later"));
+        assert!(
+            busy.encode().contains(r#""retryable":true"#),
+            "{}",
+            busy.encode()
+        );
+        assert_eq!(
+            ServerFrame::Ack { seq: 4 }.encode(),
+            r#"{"type":"ack","seq":4}"#
+        );
+        let delta = ServerFrame::Delta {
+            version: 9,
+            seq: None,
+            delta: Map::new(),
+        };
+        assert_eq!(delta_version(&delta.encode()), Some(9));
+        assert_eq!(ServerFrame::parse(&delta.encode()).unwrap(), delta);
+        let hydrate = ServerFrame::Hydrate {
+            token: "t".into(),
+            version: 1,
+            last_seq: 1,
+            state: Map::from_iter([("s".to_owned(), json!({"n": 1}))]),
+        };
+        assert_eq!(ServerFrame::parse(&hydrate.encode()).unwrap(), hydrate);
+        assert_eq!(delta_version(&hydrate.encode()), None);
+        assert_eq!(delta_version("nope"), None);
+        assert!(
+            ServerFrame::parse(r#"{"type":"error","seq":null,"code":"nope","message":""}"#)
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,102 @@
+//! The Redis layout of the distributed mode (`docs/distributed.md`): where a token's shards, lock,
+//! meta and channel live, and the forms of a Redis address. Workers write these keys and gateways
+//! subscribe to the channel; both take the names from here.
+//!
+//! Every key of a token shares the hash tag `{T}`, so on a Redis Cluster they live on one slot:
+//!
+//! | key / channel | holds |
+//! | --- | --- |
+//! | `rf:{T}:s:<state>` | one shard: the state's JSON, expiring with the token |
+//! | `rf:{T}:lock` | the lock owner's id, with a lease (PX) |
+//! | `rf:{T}:meta` | hash: `version`, `last_seq` |
+//! | `rf:{T}:updates` | the channel the token's delta frames are published on |
+
+/// The key `rf:{token}:suffix`.
+fn key(token: &str, suffix: &str) -> String {
+    format!("rf:{{{token}}}:{suffix}")
+}
+
+/// The key of the shard of `state`.
+pub fn shard_key(token: &str, state: &str) -> String {
+    key(token, &format!("s:{state}"))
+}
+
+/// The key of the token's lock.
+pub fn lock_key(token: &str) -> String {
+    key(token, "lock")
+}
+
+/// The key of the token's version and last applied seq.
+pub fn meta_key(token: &str) -> String {
+    key(token, "meta")
+}
+
+/// The channel the token's delta frames are published on.
+pub fn updates_channel(token: &str) -> String {
+    key(token, "updates")
+}
+
+/// Where Redis is: what `--redis` takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// One server: `redis://host:port[/db]` (or `rediss://` for TLS).
+    Single(String),
+    /// A cluster, by seed nodes: `redis-cluster://host:port,host:port`, each as `redis://host:port`.
+    Cluster(Vec<String>),
+}
+
+impl Target {
+    /// Parses `redis://…` (also `rediss://…`) or `redis-cluster://host:port[,host:port…]`.
+    ///
+    /// # Errors
+    /// A message naming the accepted forms.
+    pub fn parse(url: &str) -> Result<Target, String> {
+        if let Some(seeds) = url.strip_prefix("redis-cluster://") {
+            let nodes: Vec<String> = seeds
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(|s| format!("redis://{s}"))
+                .collect();
+            if nodes.is_empty() {
+                return Err(format!("`{url}` names no cluster node"));
+            }
+            Ok(Target::Cluster(nodes))
+        } else if url.starts_with("redis://") || url.starts_with("rediss://") {
+            Ok(Target::Single(url.to_owned()))
+        } else {
+            Err(format!(
+                "`{url}` is not redis://host:port or redis-cluster://host:port,host:port"
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tokens_keys_share_one_hash_tag() {
+        assert_eq!(shard_key("T", "counter"), "rf:{T}:s:counter");
+        assert_eq!(lock_key("T"), "rf:{T}:lock");
+        assert_eq!(meta_key("T"), "rf:{T}:meta");
+        assert_eq!(updates_channel("T"), "rf:{T}:updates");
+    }
+
+    #[test]
+    fn parses_single_and_cluster_targets() {
+        assert_eq!(
+            Target::parse("redis://127.0.0.1:6379/0"),
+            Ok(Target::Single("redis://127.0.0.1:6379/0".into()))
+        );
+        assert_eq!(
+            Target::parse("redis-cluster://a:1,b:2,"),
+            Ok(Target::Cluster(vec![
+                "redis://a:1".into(),
+                "redis://b:2".into()
+            ]))
+        );
+        assert!(Target::parse("redis-cluster://").is_err());
+        assert!(Target::parse("http://x").is_err());
+    }
+}

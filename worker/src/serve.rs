@@ -1,0 +1,235 @@
+//! Running a worker process of the distributed mode: its command-line options and its gRPC
+//! server. An app's `worker` command uses this; the app gives only its states.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use refract_core::StateRegistry;
+use tonic_health::ServingStatus;
+
+use crate::grpc::WorkerService;
+use crate::redis::{RedisConfig, RedisStore};
+use crate::{Engine, StoreError};
+
+/// Settings of the Redis store (a worker's, and an app's `run --redis`).
+#[derive(Args, Debug, Clone, PartialEq, Eq)]
+pub struct StoreArgs {
+    /// Milliseconds a token's lock is held without renewal.
+    #[arg(long, default_value_t = 5000, env = "REFRACT_LOCK_LEASE_MS")]
+    pub lock_lease_ms: u64,
+    /// Milliseconds an event waits for a held lock before failing with `busy`.
+    #[arg(long, default_value_t = 10_000, env = "REFRACT_LOCK_WAIT_MS")]
+    pub lock_wait_ms: u64,
+    /// Seconds a token's state is kept after its last use.
+    #[arg(long, default_value_t = 3600, env = "REFRACT_TOKEN_EXPIRY_SECS")]
+    pub token_expiry_secs: u64,
+    /// Redis connections this process's events share (each is multiplexed).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=1024), env = "REFRACT_REDIS_CONNECTIONS")]
+    pub redis_connections: u16,
+    /// Milliseconds a Redis command may wait for its answer before the event fails with
+    /// `unavailable`.
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..), env = "REFRACT_REDIS_TIMEOUT_MS")]
+    pub redis_timeout_ms: u64,
+}
+
+impl StoreArgs {
+    /// The store configuration of these settings for the Redis at `url`.
+    pub fn config(&self, url: &str) -> RedisConfig {
+        let mut config = RedisConfig::new(url);
+        config.lock_lease = Duration::from_millis(self.lock_lease_ms);
+        config.lock_wait = Duration::from_millis(self.lock_wait_ms);
+        config.token_expiry = Duration::from_secs(self.token_expiry_secs);
+        config.connections = usize::from(self.redis_connections);
+        config.command_timeout = Duration::from_millis(self.redis_timeout_ms);
+        config
+    }
+
+    /// These settings as command-line arguments (what `stack` passes a worker it starts).
+    pub fn to_args(&self) -> Vec<String> {
+        let StoreArgs {
+            lock_lease_ms,
+            lock_wait_ms,
+            token_expiry_secs,
+            redis_connections,
+            redis_timeout_ms,
+        } = self;
+        vec![
+            format!("--lock-lease-ms={lock_lease_ms}"),
+            format!("--lock-wait-ms={lock_wait_ms}"),
+            format!("--token-expiry-secs={token_expiry_secs}"),
+            format!("--redis-connections={redis_connections}"),
+            format!("--redis-timeout-ms={redis_timeout_ms}"),
+        ]
+    }
+
+    /// The Redis store of `states` at `url`, once Redis answers (waiting up to 10 s for it, so a
+    /// worker started beside Redis does not fail while Redis starts).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] for an invalid URL, or when Redis does not answer in time.
+    pub async fn connect(
+        &self,
+        url: &str,
+        states: &StateRegistry,
+    ) -> Result<RedisStore, StoreError> {
+        let names = states.iter().map(|d| d.name.to_owned()).collect();
+        let store = RedisStore::new(self.config(url), names)?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match store.ping().await {
+                Ok(()) => return Ok(store),
+                Err(e) if Instant::now() > deadline => return Err(e),
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+}
+
+/// Options of a worker process.
+#[derive(Args, Debug, Clone, PartialEq, Eq)]
+pub struct WorkerArgs {
+    /// Address of the gRPC server.
+    #[arg(long, default_value = "127.0.0.1:50051", env = "REFRACT_WORKER_LISTEN")]
+    pub listen: SocketAddr,
+    /// Redis URL of the state store.
+    #[arg(long, env = "REFRACT_REDIS")]
+    pub redis: String,
+    /// Port of the `/metrics` endpoint (Prometheus text), on the --listen address (0: any free
+    /// port).
+    #[arg(long, default_value_t = 9090, env = "REFRACT_METRICS_PORT")]
+    pub metrics_port: u16,
+    /// The store's settings.
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+impl WorkerArgs {
+    /// These options as command-line arguments (what `stack` passes a worker it starts).
+    pub fn to_args(&self) -> Vec<String> {
+        let WorkerArgs {
+            listen,
+            redis,
+            metrics_port,
+            store,
+        } = self;
+        let mut args = vec![
+            format!("--listen={listen}"),
+            format!("--redis={redis}"),
+            format!("--metrics-port={metrics_port}"),
+        ];
+        args.extend(store.to_args());
+        args
+    }
+}
+
+/// Why a worker could not start or stopped.
+#[derive(thiserror::Error, Debug)]
+pub enum ServeError {
+    /// The store could not be reached.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The address could not be bound.
+    #[error("worker on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The gRPC server failed.
+    #[error("worker: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// Serves the events of an app whose states are `states` as a worker until `shutdown`
+/// completes; then stops taking new calls (health turns `NOT_SERVING`), finishes the calls in
+/// flight, and returns. Metrics are served on `--metrics-port`.
+///
+/// # Errors
+/// [`ServeError`] when Redis does not answer, the address cannot be bound, or serving fails.
+pub async fn serve(
+    states: Arc<StateRegistry>,
+    args: WorkerArgs,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let store = args.store.connect(&args.redis, &states).await?;
+    let engine = Arc::new(Engine::new(states, store));
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: args.listen,
+            source,
+        })?;
+    if let Ok(local) = listener.local_addr() {
+        tracing::info!(addr = %local, "worker listening");
+    }
+    refract_process::serve_metrics(SocketAddr::new(args.listen.ip(), args.metrics_port)).await;
+    serve_on(listener, engine, shutdown).await
+}
+
+/// Serves `engine` as `refract.v1.Worker`, with the standard gRPC health service, on `listener`
+/// until `shutdown` completes, then drains as [`serve`] says.
+///
+/// # Errors
+/// [`ServeError::Transport`] when serving fails.
+pub async fn serve_on<S: crate::StateStore>(
+    listener: tokio::net::TcpListener,
+    engine: Arc<Engine<S>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter
+        .set_service_status("", ServingStatus::Serving)
+        .await;
+    let drain = async move {
+        shutdown.await;
+        reporter
+            .set_service_status("", ServingStatus::NotServing)
+            .await;
+        tracing::info!("draining: finishing the events in flight");
+    };
+    tonic::transport::Server::builder()
+        .add_service(health)
+        .add_service(WorkerService::server(engine))
+        .serve_with_incoming_shutdown(
+            // TCP_NODELAY: a reply is written in several frames, and Nagle's algorithm would hold
+            // the later ones for the gateway's delayed ACK (~40 ms).
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+            drain,
+        )
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: WorkerArgs,
+    }
+
+    #[test]
+    fn options_survive_the_round_trip_through_arguments() {
+        let args = WorkerArgs {
+            listen: "127.0.0.1:7000".parse().unwrap(),
+            redis: "redis://r:1".into(),
+            metrics_port: 0,
+            store: StoreArgs {
+                lock_lease_ms: 1,
+                lock_wait_ms: 2,
+                token_expiry_secs: 3,
+                redis_connections: 4,
+                redis_timeout_ms: 5,
+            },
+        };
+        let argv = std::iter::once("worker".to_owned()).chain(args.to_args());
+        assert_eq!(Cli::parse_from(argv).args, args);
+    }
+}
