@@ -1,8 +1,8 @@
 //! Refract's load tests: a load generator of simulated browser clients that speak the real
-//! WebSocket protocol of `docs/protocol.md` (`hello` → `hydrate`, `event` → `delta`), the scenarios
+//! WebSocket protocol of `docs/protocol.md` (`hello` → `hydrate`, `event` → `delta`; each client is
+//! `refract_test_support::Client`, the protocol client the tests use too), the scenarios
 //! of the load-test issue, the processes of the system under test, and the reports.
 //!
-//! * [`client`]: one simulated browser tab (its own token, sequence numbers, resync on reconnect);
 //! * [`scenario`]: counter, idle, big-state and reconnect, each bounded by count and time;
 //! * [`stack`]: starting and stopping the probe app as processes (embedded, or Redis + workers + a
 //!   gateway) on loopback ports;
@@ -12,7 +12,6 @@
 //!
 //! The runner binary `loadtests-run` (wrapped by `loadtests/run`) ties them together.
 
-pub mod client;
 pub mod procfs;
 pub mod progress;
 pub mod report;

@@ -18,9 +18,9 @@ use serde_json::{Map, Value, json};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
-use crate::client::{Answer, Client, ClientError};
 use crate::progress::{Counters, Progress};
 use crate::report::{histogram, record};
+use refract_test_support::{Answer, Client, ClientError, ClientOptions};
 
 /// How many failure messages an outcome keeps.
 const KEPT_FAILURES: usize = 10;
@@ -65,6 +65,14 @@ impl Outcome {
     }
 }
 
+/// How long a client waits for one answer before giving up.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The probe's `probe_state.count` as a client last saw it, if the app has it.
+fn count(client: &Client) -> Option<i64> {
+    client.var("probe_state", "count").as_i64()
+}
+
 /// Where clients connect from, and how.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -86,7 +94,15 @@ impl Target {
             addr,
             sources: Vec::new(),
             connect_concurrency: 64,
-            timeout: crate::client::DEFAULT_TIMEOUT,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// How client `i` connects: from the next source address, with the target's timeout.
+    fn options(&self, i: u64) -> ClientOptions {
+        ClientOptions {
+            source: self.source(i),
+            timeout: self.timeout,
         }
     }
 
@@ -108,8 +124,12 @@ pub async fn warm_up(addr: SocketAddr, limit: Duration) -> Result<(), ClientErro
     let deadline = crate::deadline(Instant::now(), limit);
     loop {
         let attempt = async {
-            let mut c = Client::connect(addr, None, None, Duration::from_secs(5)).await?;
-            match c.event("probe_state.add", r#"{"n":1}"#).await? {
+            let options = ClientOptions {
+                source: None,
+                timeout: Duration::from_secs(5),
+            };
+            let mut c = Client::connect_with(addr, None, &options).await?;
+            match c.call("probe_state.add", json!({"n": 1})).await? {
                 Answer::Delta { .. } => {
                     c.close().await;
                     Ok(())
@@ -134,11 +154,11 @@ pub struct ClosedLoop {
     pub events: u64,
     /// The handler of the measured events (`probe_state.add`).
     pub handler: String,
-    /// Its arguments, a JSON object as text.
-    pub args: String,
+    /// Its arguments, a JSON object.
+    pub args: Value,
     /// An event each client sends once before the measured phase (e.g. `big_state.init`), with
     /// its arguments.
-    pub setup: Option<(String, String)>,
+    pub setup: Option<(String, Value)>,
     /// How long connecting and setting up the clients may take, and, counted afresh from the start
     /// of the measured phase, when to stop sending.
     pub max_time: Duration,
@@ -151,7 +171,7 @@ impl ClosedLoop {
             clients,
             events,
             handler: "probe_state.add".into(),
-            args: r#"{"n":1}"#.into(),
+            args: json!({"n": 1}),
             setup: None,
             max_time,
         }
@@ -168,10 +188,10 @@ impl ClosedLoop {
         max_time: Duration,
     ) -> ClosedLoop {
         let mut s = ClosedLoop::counter(clients, events, max_time);
-        s.setup = Some(("big_state.init".into(), format!(r#"{{"rows":{rows}}}"#)));
+        s.setup = Some(("big_state.init".into(), json!({ "rows": rows })));
         if hit_big {
             s.handler = "big_state.tick".into();
-            s.args = "{}".into();
+            s.args = json!({});
         }
         s
     }
@@ -209,12 +229,12 @@ where
     let mut set = JoinSet::new();
     for i in 0..n {
         let (permits, then, counters) = (permits.clone(), then.clone(), counters.clone());
-        let (addr, source, timeout) = (target.addr, target.source(i), target.timeout);
+        let (addr, options) = (target.addr, target.options(i));
         set.spawn(async move {
             let connect = async {
                 let permit = permits.acquire_owned().await.map_err(|e| e.to_string())?;
                 let t = Instant::now();
-                let client = Client::connect(addr, source, None, timeout)
+                let client = Client::connect_with(addr, None, &options)
                     .await
                     .map_err(|e| format!("client {i}: connect: {e}"))?;
                 drop(permit);
@@ -419,21 +439,22 @@ impl Prepared {
             }
         };
         let counters = &self.counters;
-        let start_count = client.count;
+        let start_count = count(&client);
         let mut applied = 0i64;
         for _ in 0..self.spec.events {
             if Instant::now() >= deadline {
                 break;
             }
             let t = Instant::now();
-            let (kind, applies) = match client.event(&self.spec.handler, &self.spec.args).await {
+            let args = self.spec.args.clone();
+            let (kind, applies) = match client.call(&self.spec.handler, args).await {
                 Ok(Answer::Delta { .. }) => (&mut run.deltas, true),
                 Ok(Answer::Resynced { .. }) => (&mut run.resyncs, true),
                 Ok(Answer::Ack) => (&mut run.acks, false),
-                Ok(Answer::Error { code, message }) => {
+                Ok(Answer::Error(failure)) => {
                     // An error completes the event, but it is not a success: not in the histogram.
                     Counters::bump(&counters.errors);
-                    run.errors.push(format!("{code}: {message}"));
+                    run.errors.push(failure.to_string());
                     continue;
                 }
                 Err(e) => {
@@ -448,7 +469,7 @@ impl Prepared {
             Counters::bump(&counters.done);
         }
         if self.spec.handler == "probe_state.add" {
-            run.count_ok = Some(client.count == Some(start_count.unwrap_or(0) + applied));
+            run.count_ok = Some(count(&client) == Some(start_count.unwrap_or(0) + applied));
         }
         Counters::drop_one(&counters.connected);
         client.close().await;
@@ -462,11 +483,11 @@ impl Prepared {
         &self,
         mut client: Client,
         handler: &str,
-        args: &str,
+        args: &Value,
     ) -> Result<(Client, Duration), String> {
         let i = self.i;
         let t = Instant::now();
-        match client.event(handler, args).await {
+        match client.call(handler, args.clone()).await {
             Ok(Answer::Delta { .. }) => {}
             other => return Err(format!("client {i}: setup event {handler}: {other:?}")),
         }
@@ -474,7 +495,7 @@ impl Prepared {
         let token = client.token.clone();
         client.close().await;
         let target = &self.target;
-        let client = Client::connect(target.addr, target.source(i), Some(&token), target.timeout)
+        let client = Client::connect_with(target.addr, Some(&token), &target.options(i))
             .await
             .map_err(|e| format!("client {i}: reconnect after setup: {e}"))?;
         Ok((client, took))
@@ -645,7 +666,7 @@ async fn idle_client(
                 let ticket = round.tickets.fetch_add(1, Ordering::Relaxed);
                 if ticket.is_multiple_of(round.every) {
                     let t = Instant::now();
-                    let r = match client.event("probe_state.add", r#"{"n":1}"#).await {
+                    let r = match client.call("probe_state.add", json!({"n": 1})).await {
                         Ok(Answer::Delta { .. }) => Ok(t.elapsed()),
                         Ok(other) => Err(format!("{other:?}")),
                         Err(e) => Err(e.to_string()),
@@ -659,7 +680,7 @@ async fn idle_client(
         tokio::select! {
             changed = phase.changed() => if changed.is_err() { return },
             // The server closing the socket ends the connection.
-            _ = client.wait_closed(Duration::from_secs(24 * 3600)) => return,
+            _ = client.closed(Duration::from_secs(24 * 3600)) => return,
         }
     }
 }
@@ -793,7 +814,7 @@ impl Reconnecting {
         let (i, counters) = (self.i, &self.counters);
         let before = async {
             for _ in 0..self.events {
-                match client.event("probe_state.add", r#"{"n":1}"#).await {
+                match client.call("probe_state.add", json!({"n": 1})).await {
                     Ok(Answer::Delta { .. }) => Counters::bump(&counters.done),
                     other => return Err(format!("client {i} before the restart: {other:?}")),
                 }
@@ -817,7 +838,7 @@ impl Reconnecting {
         let deadline = crate::deadline(t0, self.max_time);
         let left = deadline.saturating_duration_since(Instant::now());
         client
-            .wait_closed(left)
+            .closed(left)
             .await
             .map_err(|e| format!("client {i}: socket not closed by the restart: {e}"))?;
         Counters::drop_one(&counters.connected);
@@ -837,7 +858,7 @@ impl Reconnecting {
             }
             attempts += 1;
             let Ok(mut c) =
-                Client::connect(target.addr, target.source(i), Some(&token), target.timeout).await
+                Client::connect_with(target.addr, Some(&token), &target.options(i)).await
             else {
                 continue;
             };
@@ -846,7 +867,7 @@ impl Reconnecting {
             Counters::bump(&counters.done);
             let state_kept = c.version >= version && c.last_seq >= last_seq;
             let next_event_ok = matches!(
-                c.event("probe_state.add", r#"{"n":1}"#).await,
+                c.call("probe_state.add", json!({"n": 1})).await,
                 Ok(Answer::Delta { .. })
             );
             c.close().await;

@@ -1,13 +1,16 @@
-//! The system under test as processes on loopback ports: the probe app in embedded mode (one
-//! process), or Redis, W workers and one gateway (distributed mode). [`Stack::stop`] stops every
-//! process with SIGTERM, then SIGKILL after a grace period; dropping the [`Stack`] kills them
-//! with SIGKILL at once.
+//! The system under test as processes on loopback ports, started through
+//! `refract_process::launch`: the probe app in embedded mode (one process), or Redis, W workers and
+//! one gateway (distributed mode), each given its options as typed arguments. [`Stack::stop`]
+//! stops every process with SIGTERM, then SIGKILL after a grace period; dropping the [`Stack`]
+//! kills them with SIGKILL at once, and they die with the runner should it be killed.
 
 use std::net::SocketAddr;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use refract_gateway::serve::{GatewayArgs, ListenArgs, SocketArgs};
+use refract_process::launch::{Child, Launch, LaunchError, Output, redis_server};
+use refract_worker::serve::{StoreArgs, WorkerArgs};
 
 use crate::procfs::{self, ProcSample};
 
@@ -67,13 +70,11 @@ pub enum StackError {
         /// Its log file.
         log: String,
     },
-    /// A process exited or did not accept connections in time.
-    #[error("{what} is not ready after {secs} s (see {log})")]
+    /// A process could not start, exited, or did not accept connections in time.
+    #[error("{source} (see {log})")]
     NotReady {
-        /// Which process.
-        what: String,
-        /// How long it was waited for.
-        secs: u64,
+        /// What went wrong.
+        source: LaunchError,
         /// Its log file.
         log: String,
     },
@@ -106,25 +107,15 @@ impl Role {
 
 struct Proc {
     role: Role,
-    name: String,
     child: Child,
     addr: SocketAddr,
     log: PathBuf,
-    args: Vec<String>,
 }
 
 /// The secret every gateway (and restarted gateway) of a stack signs tokens with.
 const SECRET: &str = "refract-loadtests";
 
-/// A free port on 127.0.0.1 (free when asked; the process that gets it binds it soon after).
-///
-/// # Errors
-/// When no port can be bound.
-pub fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
+use refract_process::launch::free_port;
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> StackError {
     let what = what.into();
@@ -165,83 +156,83 @@ impl Stack {
             procs: Vec::new(),
             addr,
         };
+        let probe = config.probe.clone();
         match config.mode {
             Mode::Embedded => {
                 let build_dir = config.work_dir.join("web");
-                let args = vec![
-                    "run".into(),
-                    "--port".into(),
-                    port.to_string(),
-                    "--build-dir".into(),
-                    build_dir.display().to_string(),
-                    "--secret".into(),
-                    SECRET.into(),
+                let args = [
+                    "run".to_owned(),
+                    format!("--port={port}"),
+                    format!("--build-dir={}", build_dir.display()),
+                    format!("--secret={SECRET}"),
                 ];
-                let probe = config.probe.display().to_string();
-                stack
-                    .spawn(Role::Embedded, "embedded", &probe, args, addr)
-                    .await?;
+                let launch = Launch::new("embedded", &probe).args(args);
+                stack.spawn(Role::Embedded, launch, addr).await?;
             }
             Mode::Distributed => {
                 let redis_port = free_port().map_err(io("free port"))?;
                 let redis_addr = SocketAddr::from(([127, 0, 0, 1], redis_port));
-                let mut redis_args = refract_worker::redis::local_server_args(redis_port);
-                redis_args.extend(["--maxclients".to_owned(), "20000".to_owned()]);
-                stack
-                    .spawn(Role::Redis, "redis", "redis-server", redis_args, redis_addr)
-                    .await?;
+                let redis = redis_server(redis_port).args(["--maxclients", "20000"]);
+                stack.spawn(Role::Redis, redis, redis_addr).await?;
                 let url = format!("redis://{redis_addr}");
-                let probe = config.probe.display().to_string();
                 let mut worker_addrs = Vec::new();
                 for i in 0..config.workers.max(1) {
-                    let waddr =
-                        SocketAddr::from(([127, 0, 0, 1], free_port().map_err(io("free port"))?));
-                    let args = vec![
-                        "worker".into(),
-                        "--listen".into(),
-                        waddr.to_string(),
-                        "--redis".into(),
-                        url.clone(),
-                    ];
-                    stack
-                        .spawn(Role::Worker, &format!("worker-{i}"), &probe, args, waddr)
-                        .await?;
-                    worker_addrs.push(waddr.to_string());
+                    let worker = WorkerArgs {
+                        listen: ([127, 0, 0, 1], free_port().map_err(io("free port"))?).into(),
+                        redis: url.clone(),
+                        metrics_port: 0,
+                        store: default_args::<StoreArgs>(),
+                    };
+                    let launch = Launch::new(format!("worker-{i}"), &probe)
+                        .args(["worker".to_owned()])
+                        .args(worker.to_args());
+                    stack.spawn(Role::Worker, launch, worker.listen).await?;
+                    worker_addrs.push(worker.listen.to_string());
                 }
-                let args = vec![
-                    "gateway".into(),
-                    "--port".into(),
-                    port.to_string(),
-                    "--workers".into(),
-                    worker_addrs.join(","),
-                    "--redis".into(),
-                    url,
-                    "--secret".into(),
-                    SECRET.into(),
-                ];
-                stack
-                    .spawn(Role::Gateway, "gateway", &probe, args, addr)
-                    .await?;
+                let gateway = GatewayArgs {
+                    listen: ListenArgs {
+                        host: addr.ip(),
+                        port,
+                    },
+                    sockets: default_args::<SocketArgs>(),
+                    workers: worker_addrs,
+                    workers_dns: None,
+                    workers_k8s_service: None,
+                    workers_k8s_namespace: None,
+                    workers_dns_every_secs: 5,
+                    redis: url,
+                    assets: None,
+                    call_timeout_ms: 30_000,
+                };
+                let launch = Launch::new("gateway", &probe)
+                    .args(["gateway".to_owned()])
+                    .args(gateway.to_args())
+                    .env("REFRACT_SECRET", SECRET);
+                stack.spawn(Role::Gateway, launch, addr).await?;
             }
         }
         Ok(stack)
     }
 
+    /// Starts `launch` with its output in `logs/NAME.log` and waits until it accepts on `addr`.
     async fn spawn(
         &mut self,
         role: Role,
-        name: &str,
-        program: &str,
-        args: Vec<String>,
+        launch: Launch,
         addr: SocketAddr,
     ) -> Result<(), StackError> {
         let log = self
             .config
             .work_dir
             .join("logs")
-            .join(format!("{name}.log"));
-        let proc = start(role, name, program, args, addr, &log)?;
-        self.procs.push(proc);
+            .join(format!("{}.log", launch.name()));
+        let child = start(launch, &log)?;
+        self.procs.push(Proc {
+            role,
+            child,
+            addr,
+            log,
+        });
         let proc = self.procs.last_mut().expect("just pushed");
         wait_ready(proc, self.config.ready_timeout).await
     }
@@ -260,21 +251,12 @@ impl Stack {
     /// cannot be checked.
     pub fn check_alive(&mut self) -> Result<(), StackError> {
         for p in &mut self.procs {
-            match p.child.try_wait() {
-                Ok(None) => {}
-                Ok(Some(status)) => {
-                    return Err(StackError::Died {
-                        what: p.name.clone(),
-                        status: status.to_string(),
-                        log: p.log.display().to_string(),
-                    });
-                }
-                Err(source) => {
-                    return Err(StackError::Io {
-                        what: format!("checking {}", p.name),
-                        source,
-                    });
-                }
+            if let Some(status) = p.child.try_wait() {
+                return Err(StackError::Died {
+                    what: p.child.name().to_owned(),
+                    status: status.to_string(),
+                    log: p.log.display().to_string(),
+                });
             }
         }
         Ok(())
@@ -303,41 +285,30 @@ impl Stack {
         };
         let old = reading(&self.procs[i]);
         let started = Instant::now();
-        stop(&mut self.procs[i], grace).await;
-        let p = &self.procs[i];
-        let (role, name, args, addr) = (p.role, p.name.clone(), p.args.clone(), p.addr);
-        let log = self
+        let p = &mut self.procs[i];
+        p.child.stop(grace).await;
+        p.log = self
             .config
             .work_dir
             .join("logs")
-            .join(format!("{name}-restarted.log"));
-        let probe = self.config.probe.display().to_string();
-        self.procs[i] = start(role, &name, &probe, args, addr, &log)?;
-        wait_ready(&mut self.procs[i], self.config.ready_timeout).await?;
+            .join(format!("{}-restarted.log", p.child.name()));
+        p.child = start(p.child.launch().clone(), &p.log)?;
+        wait_ready(p, self.config.ready_timeout).await?;
         Ok((old, started.elapsed()))
     }
 
     /// Stops every process: SIGTERM, then SIGKILL for those still running after `grace`.
     pub async fn stop(mut self, grace: Duration) {
         for p in self.procs.iter_mut().rev() {
-            stop(p, grace).await;
+            p.child.stop(grace).await;
         }
         self.procs.clear();
     }
 }
 
-impl Drop for Stack {
-    fn drop(&mut self) {
-        for p in &mut self.procs {
-            let _ = p.child.kill();
-            let _ = p.child.wait();
-        }
-    }
-}
-
 /// A reading of `p`, if `/proc` still shows it.
 fn reading(p: &Proc) -> Option<Reading> {
-    let pid = p.child.id();
+    let pid = p.child.pid();
     procfs::sample(pid).ok().map(|sample| Reading {
         role: p.role,
         pid,
@@ -345,81 +316,36 @@ fn reading(p: &Proc) -> Option<Reading> {
     })
 }
 
-fn start(
-    role: Role,
-    name: &str,
-    program: &str,
-    args: Vec<String>,
-    addr: SocketAddr,
-    log: &Path,
-) -> Result<Proc, StackError> {
-    let out = std::fs::File::create(log).map_err(io(format!("log {}", log.display())))?;
-    let err = out.try_clone().map_err(io("log"))?;
-    let mut command = Command::new(program);
-    // SAFETY: the closure only calls prctl(2), which is async-signal-safe.
-    unsafe {
-        command.pre_exec(|| {
-            // Dies with the runner, should the runner be killed before it stops the stack.
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
-    let child = command
-        .args(&args)
-        .env(
-            "RUST_LOG",
-            std::env::var("LOADTESTS_CHILD_LOG").unwrap_or_else(|_| "warn".into()),
-        )
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
+/// The options of `A` as its command line gives them with no arguments: its defaults.
+fn default_args<A: clap::Args>() -> A {
+    let command = A::augment_args(clap::Command::new("defaults").no_binary_name(true));
+    let matches = command.get_matches_from(std::iter::empty::<String>());
+    A::from_arg_matches(&matches).expect("the defaults of an option set parse")
+}
+
+/// Starts `launch`, logging to `log`, at the log level `LOADTESTS_CHILD_LOG` (default `warn`),
+/// dying with the runner.
+fn start(launch: Launch, log: &Path) -> Result<Child, StackError> {
+    let level = std::env::var("LOADTESTS_CHILD_LOG").unwrap_or_else(|_| "warn".into());
+    let child = launch
+        .env("RUST_LOG", level)
+        .output(Output::File(log.to_owned()))
+        .die_with_parent()
         .spawn()
-        .map_err(io(format!("starting {name} ({program})")))?;
-    tracing::info!(name, pid = child.id(), %addr, "started");
-    Ok(Proc {
-        role,
-        name: name.to_owned(),
-        child,
-        addr,
-        log: log.to_owned(),
-        args,
-    })
+        .map_err(|source| StackError::NotReady {
+            source,
+            log: log.display().to_string(),
+        })?;
+    tracing::info!(name = %child.name(), pid = child.pid(), "started");
+    Ok(child)
 }
 
 async fn wait_ready(p: &mut Proc, limit: Duration) -> Result<(), StackError> {
-    let deadline = crate::deadline(Instant::now(), limit);
-    loop {
-        if tokio::net::TcpStream::connect(p.addr).await.is_ok() {
-            return Ok(());
-        }
-        let exited = p.child.try_wait().ok().flatten().is_some();
-        if exited || Instant::now() > deadline {
-            return Err(StackError::NotReady {
-                what: p.name.clone(),
-                secs: limit.as_secs(),
-                log: p.log.display().to_string(),
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-async fn stop(p: &mut Proc, grace: Duration) {
-    if p.child.try_wait().ok().flatten().is_some() {
-        return;
-    }
-    if let Ok(pid) = i32::try_from(p.child.id()) {
-        // SAFETY: kill(2) on our own child, which has not been reaped yet.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
-    }
-    let deadline = crate::deadline(Instant::now(), grace);
-    while Instant::now() < deadline {
-        if p.child.try_wait().ok().flatten().is_some() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    tracing::warn!(name = %p.name, "still running after SIGTERM: SIGKILL");
-    let _ = p.child.kill();
-    let _ = p.child.wait();
+    p.child
+        .ready(p.addr, limit)
+        .await
+        .map_err(|source| StackError::NotReady {
+            source,
+            log: p.log.display().to_string(),
+        })
 }

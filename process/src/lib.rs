@@ -3,11 +3,13 @@
 //! * [`shutdown_signal`]: what processes stop on (Ctrl-C, SIGTERM);
 //! * [`metrics`] and [`serve_metrics`]: `GET /metrics` in the Prometheus text format;
 //! * [`health`]: the probes of a worker's gRPC health and a gateway's `/_health`, for container
-//!   health checks.
+//!   health checks;
+//! * [`launch`]: starting and stopping child processes (`stack`, the tests, the load tests).
 
 #![warn(missing_docs)]
 
 pub mod health;
+pub mod launch;
 
 use std::net::SocketAddr;
 

@@ -1,7 +1,7 @@
 //! Every boundary of the socket: bad input gets an error frame; the connection, other clients and
 //! the stored state are untouched.
 
-use refract::testing::TestClient;
+use refract::testing::{Answer, ErrorCode, ServerFrame, TestClient};
 use refract::{App, Server};
 use refract_gateway::GatewayConfig;
 use serde::{Deserialize, Serialize};
@@ -62,45 +62,71 @@ async fn server_with(config: GatewayConfig) -> Server {
 
 /// A client with count 5 (two events applied).
 async fn client_at_five(server: &Server) -> TestClient {
-    let mut c = TestClient::connect(server.addr).await;
-    c.call("counter_state.add", json!({"n": 2})).await;
-    c.call("counter_state.add", json!({"n": 3})).await;
+    let mut c = TestClient::connect(server.addr, None).await.unwrap();
+    c.call("counter_state.add", json!({"n": 2})).await.unwrap();
+    c.call("counter_state.add", json!({"n": 3})).await.unwrap();
     assert_eq!(c.var("counter_state", "count"), &json!(5));
     c
 }
 
 /// The connection still works and the state is still 5, seen by this socket and a fresh one.
 async fn assert_untouched(server: &Server, c: &mut TestClient) {
-    let answer = c.call("counter_state.add", json!({"n": 0})).await;
-    assert_eq!(answer["type"], "delta", "{answer}");
+    let answer = c.call("counter_state.add", json!({"n": 0})).await.unwrap();
+    assert!(matches!(answer, Answer::Delta { .. }), "{answer:?}");
     assert_eq!(c.var("counter_state", "count"), &json!(5));
-    let fresh = TestClient::connect_with(server.addr, Some(&c.token)).await;
+    let fresh = TestClient::connect(server.addr, Some(&c.token))
+        .await
+        .unwrap();
     assert_eq!(fresh.var("counter_state", "count"), &json!(5));
 }
 
-fn assert_error(frame: &Value, seq: Option<u64>, code: &str) {
-    assert_eq!(frame["type"], "error", "{frame}");
-    assert_eq!(frame["code"], code, "{frame}");
-    assert_eq!(frame["seq"], json!(seq), "{frame}");
+/// `frame` is an error frame of `code` answering `seq`, with a message.
+fn assert_error(frame: &ServerFrame, seq: Option<u64>, code: ErrorCode) {
+    let ServerFrame::Error {
+        seq: got_seq,
+        code: got_code,
+        message,
+        retryable,
+    } = frame
+    else {
+        panic!("not an error frame: {frame:?}");
+    };
+    assert_eq!((*got_seq, *got_code), (seq, code), "{frame:?}");
+    assert!(!message.is_empty(), "{frame:?}");
+    assert!(!retryable, "{frame:?}");
+}
+
+/// `answer` is a failure of `code`.
+fn assert_failed(answer: &Answer, code: ErrorCode) {
     assert!(
-        frame["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "{frame}"
+        matches!(answer, Answer::Error(f) if f.code == code && !f.message.is_empty()),
+        "expected {code}, got {answer:?}"
     );
+}
+
+fn event(seq: u64, handler: &str, args: Value) -> String {
+    json!({"type": "event", "seq": seq, "handler": handler, "args": args}).to_string()
 }
 
 #[tokio::test]
 async fn hydrate_sends_frontend_and_computed_vars_but_no_backend_var() {
     let server = server().await;
-    let mut c = TestClient::connect(server.addr).await;
+    let mut c = TestClient::connect(server.addr, None).await.unwrap();
     assert_eq!(c.state["counter_state"], json!({"count": 0, "doubled": 0}));
     c.call("counter_state.remember", json!({"secret": "hunter2"}))
-        .await;
-    let delta = c.call("counter_state.add", json!({"n": 4})).await;
+        .await
+        .unwrap();
+    let answer = c.call("counter_state.add", json!({"n": 4})).await.unwrap();
+    let Answer::Delta { delta, .. } = answer else {
+        panic!("not applied: {answer:?}");
+    };
     assert_eq!(
-        delta["delta"],
+        Value::Object(delta),
         json!({"counter_state": {"count": 4, "doubled": 8}})
     );
-    let again = TestClient::connect_with(server.addr, Some(&c.token)).await;
+    let again = TestClient::connect(server.addr, Some(&c.token))
+        .await
+        .unwrap();
     assert!(
         !Value::Object(again.state.clone())
             .to_string()
@@ -121,11 +147,11 @@ async fn malformed_json_is_rejected() {
         r#"{"type":"event","seq":"x","handler":"counter_state.add"}"#,
         r#"{"type":"event","seq":0,"handler":"counter_state.add","args":{}}"#,
     ] {
-        c.send_text(bad).await;
-        assert_error(&c.recv().await, None, "malformed_frame");
+        c.send_text(bad).await.unwrap();
+        assert_error(&c.recv().await.unwrap(), None, ErrorCode::MalformedFrame);
     }
-    c.send_binary(vec![0, 159, 146, 150]).await;
-    assert_error(&c.recv().await, None, "malformed_frame");
+    c.send_binary(vec![0, 159, 146, 150]).await.unwrap();
+    assert_error(&c.recv().await.unwrap(), None, ErrorCode::MalformedFrame);
     assert_untouched(&server, &mut c).await;
 }
 
@@ -140,8 +166,8 @@ async fn unknown_handlers_are_rejected() {
         "counter_state.__handler_add",
         "counter_state.doubled",
     ] {
-        let answer = c.call(handler, json!({})).await;
-        assert_eq!(answer["code"], "unknown_handler", "{handler}: {answer}");
+        let answer = c.call(handler, json!({})).await.unwrap();
+        assert_failed(&answer, ErrorCode::UnknownHandler);
     }
     assert_untouched(&server, &mut c).await;
 }
@@ -159,8 +185,11 @@ async fn wrong_argument_types_are_rejected() {
         json!("n"),
     ] {
         let seq = c.next_seq() + 100;
-        let answer = c.call_seq(seq, "counter_state.add", args.clone()).await;
-        assert_error(&answer, Some(seq), "bad_arguments");
+        let answer = c
+            .call_seq(seq, "counter_state.add", args.clone())
+            .await
+            .unwrap();
+        assert_failed(&answer, ErrorCode::BadArguments);
     }
     assert_untouched(&server, &mut c).await;
 }
@@ -169,9 +198,12 @@ async fn wrong_argument_types_are_rejected() {
 async fn a_failing_handler_changes_nothing() {
     let server = server().await;
     let mut c = client_at_five(&server).await;
-    let answer = c.call("counter_state.fail", json!({})).await;
-    assert_eq!(answer["code"], "handler_failed");
-    assert_eq!(answer["message"], "not today");
+    let answer = c.call("counter_state.fail", json!({})).await.unwrap();
+    assert_failed(&answer, ErrorCode::HandlerFailed);
+    let Answer::Error(failure) = answer else {
+        unreachable!()
+    };
+    assert_eq!(failure.message, "not today");
     assert_untouched(&server, &mut c).await;
 }
 
@@ -179,9 +211,13 @@ async fn a_failing_handler_changes_nothing() {
 async fn oversize_frames_are_rejected_and_the_socket_stays_open() {
     let server = server().await;
     let mut c = client_at_five(&server).await;
-    let big = json!({"type": "event", "seq": 9, "handler": "counter_state.remember", "args": {"secret": "x".repeat(MAX_FRAME)}});
-    c.send_json(&big).await;
-    assert_error(&c.recv().await, None, "frame_too_large");
+    let big = event(
+        9,
+        "counter_state.remember",
+        json!({"secret": "x".repeat(MAX_FRAME)}),
+    );
+    c.send_text(big).await.unwrap();
+    assert_error(&c.recv().await.unwrap(), None, ErrorCode::FrameTooLarge);
     assert_untouched(&server, &mut c).await;
 }
 
@@ -189,25 +225,29 @@ async fn oversize_frames_are_rejected_and_the_socket_stays_open() {
 async fn tokens_the_server_did_not_issue_are_rejected() {
     let server = server().await;
     let mut c = client_at_five(&server).await;
-    let mut forged = TestClient::open(server.addr).await;
+    let mut forged = TestClient::open(server.addr, &Default::default())
+        .await
+        .unwrap();
     let mut fake = c.token.clone();
     fake.replace_range(0..2, if fake.starts_with("AA") { "BB" } else { "AA" });
     for token in [fake.as_str(), "made-up", ""] {
         forged
-            .send_json(&json!({"type": "hello", "token": token}))
-            .await;
-        assert_error(&forged.recv().await, None, "invalid_token");
+            .send_text(json!({"type": "hello", "token": token}).to_string())
+            .await
+            .unwrap();
+        assert_error(&forged.recv().await.unwrap(), None, ErrorCode::InvalidToken);
     }
     // Events before a successful hello are refused.
     forged
-        .send_json(
-            &json!({"type": "event", "seq": 1, "handler": "counter_state.add", "args": {"n": 1}}),
-        )
-        .await;
-    assert_error(&forged.recv().await, Some(1), "not_ready");
+        .send_text(event(1, "counter_state.add", json!({"n": 1})))
+        .await
+        .unwrap();
+    assert_error(&forged.recv().await.unwrap(), Some(1), ErrorCode::NotReady);
     // A socket keeps its token.
-    c.send_json(&json!({"type": "hello", "token": null})).await;
-    assert_error(&c.recv().await, None, "token_mismatch");
+    c.send_text(r#"{"type":"hello","token":null}"#)
+        .await
+        .unwrap();
+    assert_error(&c.recv().await.unwrap(), None, ErrorCode::TokenMismatch);
     assert_untouched(&server, &mut c).await;
 }
 
@@ -218,31 +258,23 @@ async fn a_flood_is_refused_without_dropping_the_connection() {
     // One slow event in flight, then more than the queue holds.
     let first = c.next_seq();
     for seq in first..first + 10 {
-        let handler = if seq == first {
-            "counter_state.slow"
+        let frame = if seq == first {
+            event(seq, "counter_state.slow", json!({"ms": 300}))
         } else {
-            "counter_state.add"
+            event(seq, "counter_state.add", json!({"n": 0}))
         };
-        let args = if seq == first {
-            json!({"ms": 300})
-        } else {
-            json!({"n": 0})
-        };
-        c.send_json(&json!({"type": "event", "seq": seq, "handler": handler, "args": args}))
-            .await;
+        c.send_text(frame).await.unwrap();
     }
     let mut overloaded = 0;
     let mut applied = 0;
     while overloaded + applied < 10 {
-        let frame = c.recv().await;
-        c.apply(&frame);
-        match frame["type"].as_str() {
-            Some("error") => {
-                assert_eq!(frame["code"], "overloaded", "{frame}");
+        match c.recv().await.unwrap() {
+            ServerFrame::Error { code, .. } => {
+                assert_eq!(code, ErrorCode::Overloaded);
                 overloaded += 1;
             }
-            Some("delta") => applied += 1,
-            other => panic!("unexpected {other:?}: {frame}"),
+            ServerFrame::Delta { .. } => applied += 1,
+            other => panic!("unexpected {other:?}"),
         }
     }
     assert!(overloaded > 0, "some events were refused");
@@ -250,8 +282,9 @@ async fn a_flood_is_refused_without_dropping_the_connection() {
     assert_eq!(c.var("counter_state", "count"), &json!(6));
     let answer = c
         .call_seq(first + 20, "counter_state.add", json!({"n": -1}))
-        .await;
-    assert_eq!(answer["type"], "delta");
+        .await
+        .unwrap();
+    assert!(matches!(answer, Answer::Delta { .. }), "{answer:?}");
     assert_eq!(c.var("counter_state", "count"), &json!(5));
 }
 
@@ -259,28 +292,38 @@ async fn a_flood_is_refused_without_dropping_the_connection() {
 async fn clients_have_separate_states_and_a_bad_client_does_not_disturb_others() {
     let server = server().await;
     let mut good = client_at_five(&server).await;
-    let mut other = TestClient::connect(server.addr).await;
+    let mut other = TestClient::connect(server.addr, None).await.unwrap();
     assert_ne!(good.token, other.token);
     assert_eq!(other.var("counter_state", "count"), &json!(0));
-    other.send_text("garbage").await;
-    other.recv().await;
-    other.call("counter_state.add", json!({"n": 100})).await;
+    other.send_text("garbage").await.unwrap();
+    other.recv().await.unwrap();
+    other
+        .call("counter_state.add", json!({"n": 100}))
+        .await
+        .unwrap();
     assert_untouched(&server, &mut good).await;
 }
 
 #[tokio::test]
 async fn events_of_one_token_apply_in_order_and_exactly_once() {
     let server = server_with(GatewayConfig::default()).await;
-    let mut c = TestClient::connect(server.addr).await;
+    let mut c = TestClient::connect(server.addr, None).await.unwrap();
     for seq in 1..=20u64 {
-        c.send_json(&json!({"type": "event", "seq": seq, "handler": "counter_state.add", "args": {"n": seq}})).await;
+        c.send_text(event(seq, "counter_state.add", json!({"n": seq})))
+            .await
+            .unwrap();
     }
-    c.answer_to(20).await;
+    c.answer_to(20).await.unwrap();
     assert_eq!(c.var("counter_state", "count"), &json!(210));
     assert_eq!(c.version, 20);
     // A resend of an applied event is acknowledged, not run again.
-    let answer = c.call_seq(7, "counter_state.add", json!({"n": 7})).await;
-    assert_eq!(answer, json!({"type": "ack", "seq": 7}));
-    let again = TestClient::connect_with(server.addr, Some(&c.token)).await;
+    let answer = c
+        .call_seq(7, "counter_state.add", json!({"n": 7}))
+        .await
+        .unwrap();
+    assert_eq!(answer, Answer::Ack);
+    let again = TestClient::connect(server.addr, Some(&c.token))
+        .await
+        .unwrap();
     assert_eq!(again.var("counter_state", "count"), &json!(210));
 }

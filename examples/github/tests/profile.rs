@@ -4,7 +4,7 @@ use axum::Router;
 use axum::extract::Path;
 use axum::http::{StatusCode, header};
 use axum::routing::get;
-use refract::testing::TestClient;
+use refract::testing::{Answer, TestClient};
 use serde_json::{Value, json};
 
 /// A fake of `GET /users/{name}`: `octocat` exists, `broken` fails, everyone else is 404.
@@ -42,13 +42,14 @@ async fn shows_a_profile_and_says_when_a_user_does_not_exist() {
     unsafe { std::env::set_var(github::API_ENV, format!("http://{api}")) };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let server = github::app().serve(listener, Default::default()).unwrap();
-    let mut c = TestClient::connect(server.addr).await;
+    let mut c = TestClient::connect(server.addr, None).await.unwrap();
     let var = |c: &TestClient, v: &str| c.var("github_state", v).clone();
 
     let answer = c
         .call("github_state.set_user", json!({"user": " octocat "}))
-        .await;
-    assert_eq!(answer["type"], "delta", "{answer}");
+        .await
+        .unwrap();
+    assert!(matches!(answer, Answer::Delta { .. }), "{answer:?}");
     assert_eq!(
         var(&c, "avatar_url"),
         json!("https://avatars.example/u/583231")
@@ -61,7 +62,8 @@ async fn shows_a_profile_and_says_when_a_user_does_not_exist() {
     assert_eq!(var(&c, "message"), Value::Null);
 
     c.call("github_state.set_user", json!({"user": "nobody-here"}))
-        .await;
+        .await
+        .unwrap();
     assert_eq!(var(&c, "message"), json!("User `nobody-here` not found"));
     assert_eq!(
         var(&c, "avatar_url"),
@@ -70,7 +72,8 @@ async fn shows_a_profile_and_says_when_a_user_does_not_exist() {
     );
 
     c.call("github_state.set_user", json!({"user": "broken"}))
-        .await;
+        .await
+        .unwrap();
     let message = var(&c, "message");
     assert!(
         message
@@ -81,7 +84,8 @@ async fn shows_a_profile_and_says_when_a_user_does_not_exist() {
     );
 
     c.call("github_state.set_user", json!({"user": "../etc/passwd"}))
-        .await;
+        .await
+        .unwrap();
     assert_eq!(
         var(&c, "message"),
         json!("`../etc/passwd` is not a GitHub user name")

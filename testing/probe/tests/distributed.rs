@@ -2,34 +2,30 @@
 //! exactly once under worker kills, fencing, per-token order across gateways, and resync after the
 //! pub/sub connection is cut.
 
-mod support;
+mod roles;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use refract::testing::TestClient;
-use refract_proto::ErrorCode;
+use refract::testing::{Answer, ErrorCode, TestClient};
+use refract_process::launch::Signal;
+use refract_test_support::redis::Redis;
+use refract_test_support::{Rng, wait_until};
+use roles::{addr, free_port, gateway, worker};
 use serde_json::{Value, json};
-use support::{Redis, Rng, free_port, gateway, worker};
-
-fn addr(p: &support::Proc) -> SocketAddr {
-    p.addr.parse().unwrap()
-}
 
 /// Sends event `seq` until it is applied or acknowledged, resending the same seq after a
 /// retryable error (as the browser runtime does).
 async fn deliver(c: &mut TestClient, seq: u64, handler: &str, args: Value) {
     loop {
-        let answer = c.call_seq(seq, handler, args.clone()).await;
-        match answer["type"].as_str() {
-            Some("delta" | "ack") => return,
-            _ => {
-                let code = answer["code"].as_str().and_then(ErrorCode::parse);
+        match c.call_seq(seq, handler, args.clone()).await.unwrap() {
+            Answer::Delta { .. } | Answer::Ack | Answer::Resynced { .. } => return,
+            Answer::Error(failure) => {
                 assert!(
-                    code.is_some_and(ErrorCode::retryable),
-                    "only infrastructure errors are retried: {answer}"
+                    failure.code.retryable(),
+                    "only infrastructure errors are retried: {failure}"
                 );
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
@@ -92,7 +88,7 @@ async fn every_event_applies_exactly_once_while_workers_are_killed(redis: &Redis
             while !done.load(Ordering::SeqCst) {
                 std::thread::sleep(Duration::from_millis(rng.between(50..250)));
                 let i = rng.between(0..2) as usize;
-                workers[i].kill();
+                workers[i].child.kill();
                 kills += 1;
                 std::thread::sleep(Duration::from_millis(rng.between(10..100)));
                 workers[i] = worker(&url, ports[i], LEASE_MS);
@@ -104,7 +100,7 @@ async fn every_event_applies_exactly_once_while_workers_are_killed(redis: &Redis
     let mut clients = tokio::task::JoinSet::new();
     for _ in 0..CLIENTS {
         clients.spawn(async move {
-            let mut c = TestClient::connect(gw_addr).await;
+            let mut c = TestClient::connect(gw_addr, None).await.unwrap();
             for seq in 1..=EVENTS {
                 deliver(&mut c, seq, "probe_state.add", json!({"n": 1})).await;
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -125,7 +121,7 @@ async fn every_event_applies_exactly_once_while_workers_are_killed(redis: &Redis
 
     let mut total = 0;
     for token in &tokens {
-        let c = TestClient::connect_with(gw_addr, Some(token)).await;
+        let c = TestClient::connect(gw_addr, Some(token)).await.unwrap();
         assert_eq!(
             c.var("probe_state", "count"),
             &json!(EVENTS),
@@ -144,32 +140,43 @@ async fn a_handler_that_outlives_its_lease_cannot_overwrite_newer_state(redis: &
     // Only the first worker runs at first, so the slow event lands on it.
     let first = worker(&redis.url, ports[0], LEASE_MS);
     let gw = gateway(&redis.url, &addrs);
-    let mut a = TestClient::connect(addr(&gw)).await;
-    a.call("probe_state.add", json!({"n": 100})).await;
-    a.send_json(
-        &json!({"type": "event", "seq": 2, "handler": "probe_state.slow", "args": {"ms": 1000}}),
+    let mut a = TestClient::connect(addr(&gw), None).await.unwrap();
+    a.call("probe_state.add", json!({"n": 100})).await.unwrap();
+    a.send_text(
+        json!({"type": "event", "seq": 2, "handler": "probe_state.slow", "args": {"ms": 1000}})
+            .to_string(),
     )
-    .await;
+    .await
+    .unwrap();
     tokio::time::sleep(Duration::from_millis(150)).await;
     // Freeze the worker mid-handler: it can no longer renew its lease.
-    first.signal(libc::SIGSTOP);
+    first.child.signal(Signal::STOP).unwrap();
     let _second = worker(&redis.url, ports[1], LEASE_MS);
     // Let the gateway's health checks see the frozen worker and the new one.
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let mut b = TestClient::connect_with(addr(&gw), Some(&a.token)).await;
-    let answer = b.call_seq(3, "probe_state.add", json!({"n": 10})).await;
-    assert_eq!(
-        answer["type"], "delta",
-        "the other worker took the expired lock and committed: {answer}"
+    let mut b = TestClient::connect(addr(&gw), Some(&a.token))
+        .await
+        .unwrap();
+    let answer = b
+        .call_seq(3, "probe_state.add", json!({"n": 10}))
+        .await
+        .unwrap();
+    assert!(
+        matches!(answer, Answer::Delta { .. }),
+        "the other worker took the expired lock and committed: {answer:?}"
     );
     assert_eq!(b.var("probe_state", "count"), &json!(110));
 
-    first.signal(libc::SIGCONT);
-    let answer = a.answer_to(2).await;
-    assert_eq!(answer["type"], "error", "{answer}");
-    assert_eq!(answer["code"], "lock_lost", "{answer}");
+    first.child.signal(Signal::CONT).unwrap();
+    let answer = a.answer_to(2).await.unwrap();
+    assert!(
+        matches!(&answer, Answer::Error(f) if f.code == ErrorCode::LockLost),
+        "{answer:?}"
+    );
 
-    let fresh = TestClient::connect_with(addr(&gw), Some(&a.token)).await;
+    let fresh = TestClient::connect(addr(&gw), Some(&a.token))
+        .await
+        .unwrap();
     assert_eq!(
         fresh.var("probe_state", "count"),
         &json!(110),
@@ -183,13 +190,19 @@ async fn a_handler_longer_than_its_lease_keeps_the_lock_by_renewing_it(redis: &R
     let port = free_port();
     let _worker = worker(&redis.url, port, LEASE_MS);
     let gw = gateway(&redis.url, &[format!("127.0.0.1:{port}")]);
-    let mut c = TestClient::connect(addr(&gw)).await;
+    let mut c = TestClient::connect(addr(&gw), None).await.unwrap();
     // Without renewal the lock would expire after 300 ms and the commit would be fenced off.
-    let answer = c.call("probe_state.slow", json!({"ms": 1000})).await;
-    assert_eq!(answer["type"], "delta", "{answer}");
+    let answer = c
+        .call("probe_state.slow", json!({"ms": 1000}))
+        .await
+        .unwrap();
+    assert!(matches!(answer, Answer::Delta { .. }), "{answer:?}");
     assert_eq!(c.var("probe_state", "count"), &json!(1));
-    let answer = c.call("probe_state.add", json!({"n": 1})).await;
-    assert_eq!(answer["type"], "delta", "the lock was released: {answer}");
+    let answer = c.call("probe_state.add", json!({"n": 1})).await.unwrap();
+    assert!(
+        matches!(answer, Answer::Delta { .. }),
+        "the lock was released: {answer:?}"
+    );
     assert_eq!(c.var("probe_state", "count"), &json!(2));
 }
 
@@ -209,20 +222,22 @@ async fn each_clients_events_apply_in_order_across_two_gateways(redis: &Redis) {
     for i in 0..CLIENTS {
         let target = targets[i % 2];
         clients.spawn(async move {
-            let mut c = TestClient::connect(target).await;
+            let mut c = TestClient::connect(target, None).await.unwrap();
             // All events at once: the gateway queues them and must apply them in order.
             for n in 1..=EVENTS {
-                c.send_json(&json!({"type": "event", "seq": n, "handler": "probe_state.record", "args": {"n": n}})).await;
+                c.send_text(json!({"type": "event", "seq": n, "handler": "probe_state.record", "args": {"n": n}}).to_string()).await.unwrap();
             }
-            let last = c.answer_to(EVENTS).await;
-            assert_eq!(last["type"], "delta", "{last}");
+            let last = c.answer_to(EVENTS).await.unwrap();
+            assert!(matches!(last, Answer::Delta { .. }), "{last:?}");
             c.token
         });
     }
     let tokens = clients.join_all().await;
     for (i, token) in tokens.iter().enumerate() {
         // Read back through the other gateway.
-        let c = TestClient::connect_with(targets[(i + 1) % 2], Some(token)).await;
+        let c = TestClient::connect(targets[(i + 1) % 2], Some(token))
+            .await
+            .unwrap();
         let expected: Vec<u64> = (1..=EVENTS).collect();
         assert_eq!(c.var("probe_state", "log"), &json!(expected), "client {i}");
     }
@@ -232,9 +247,9 @@ async fn a_worker_replaces_its_cut_redis_connections_without_failing_events(redi
     let port = free_port();
     let _worker = worker(&redis.url, port, 5000);
     let gw = gateway(&redis.url, &[format!("127.0.0.1:{port}")]);
-    let mut c = TestClient::connect(addr(&gw)).await;
+    let mut c = TestClient::connect(addr(&gw), None).await.unwrap();
     for _ in 0..8 {
-        c.call("probe_state.add", json!({"n": 1})).await;
+        c.call("probe_state.add", json!({"n": 1})).await.unwrap();
     }
     assert_eq!(c.var("probe_state", "count"), &json!(8));
 
@@ -244,8 +259,8 @@ async fn a_worker_replaces_its_cut_redis_connections_without_failing_events(redi
     // Each of the worker's connections is found broken by the next event using it, which is
     // then sent again on a fresh connection: no event fails.
     for n in 9..=16 {
-        let answer = c.call("probe_state.add", json!({"n": 1})).await;
-        assert_eq!(answer["type"], "delta", "{answer}");
+        let answer = c.call("probe_state.add", json!({"n": 1})).await.unwrap();
+        assert!(matches!(answer, Answer::Delta { .. }), "{answer:?}");
         assert_eq!(c.var("probe_state", "count"), &json!(n));
     }
 }
@@ -255,14 +270,18 @@ async fn clients_resync_after_the_gateways_pubsub_connection_is_cut(redis: &Redi
     let addrs = vec![format!("127.0.0.1:{port}")];
     let _worker = worker(&redis.url, port, 5000);
     let (g1, g2) = (gateway(&redis.url, &addrs), gateway(&redis.url, &addrs));
-    let mut watcher = TestClient::connect(addr(&g1)).await;
-    let mut actor = TestClient::connect_with(addr(&g2), Some(&watcher.token)).await;
+    let mut watcher = TestClient::connect(addr(&g1), None).await.unwrap();
+    let mut actor = TestClient::connect(addr(&g2), Some(&watcher.token))
+        .await
+        .unwrap();
 
     // A change made through the other gateway reaches the watcher over pub/sub.
-    actor.call_seq(1, "probe_state.add", json!({"n": 1})).await;
+    actor
+        .call_seq(1, "probe_state.add", json!({"n": 1}))
+        .await
+        .unwrap();
     while watcher.var("probe_state", "count") != &json!(1) {
-        let frame = watcher.recv().await;
-        watcher.apply(&frame);
+        watcher.recv().await.unwrap();
     }
 
     // Cut every pub/sub connection; changes made meanwhile must still reach the watcher.
@@ -271,10 +290,14 @@ async fn clients_resync_after_the_gateways_pubsub_connection_is_cut(redis: &Redi
         killed >= 2,
         "both gateways' subscriber connections are cut: {killed}"
     );
-    actor.call_seq(2, "probe_state.add", json!({"n": 10})).await;
+    actor
+        .call_seq(2, "probe_state.add", json!({"n": 10}))
+        .await
+        .unwrap();
     actor
         .call_seq(3, "probe_state.add", json!({"n": 100}))
-        .await;
+        .await
+        .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     while watcher.var("probe_state", "count") != &json!(111) {
         assert!(
@@ -282,16 +305,15 @@ async fn clients_resync_after_the_gateways_pubsub_connection_is_cut(redis: &Redi
             "the watcher did not resync: {:?}",
             watcher.state
         );
-        let frame = watcher.recv().await;
-        watcher.apply(&frame);
+        watcher.recv().await.unwrap();
     }
     // And the feed works again afterwards.
     actor
         .call_seq(4, "probe_state.add", json!({"n": 1000}))
-        .await;
+        .await
+        .unwrap();
     while watcher.var("probe_state", "count") != &json!(1111) {
-        let frame = watcher.recv().await;
-        watcher.apply(&frame);
+        watcher.recv().await.unwrap();
     }
 }
 
@@ -314,11 +336,11 @@ async fn rolling_every_worker_under_load_loses_no_event(redis: &Redis) {
             // Two rounds: every worker is replaced twice, one at a time, as a rollout does.
             for i in [0, 1, 0, 1] {
                 std::thread::sleep(Duration::from_millis(400));
-                workers[i].signal(libc::SIGTERM);
-                support::wait_until(
+                workers[i].child.signal(Signal::TERM).unwrap();
+                wait_until(
                     "the worker to drain and exit",
                     Duration::from_secs(15),
-                    || workers[i].try_wait().is_some(),
+                    || workers[i].child.try_wait().is_some(),
                 );
                 workers[i] = worker(&url, ports[i], 5000);
             }
@@ -331,7 +353,7 @@ async fn rolling_every_worker_under_load_loses_no_event(redis: &Redis) {
     for _ in 0..CLIENTS {
         let rolled = rolled.clone();
         clients.spawn(async move {
-            let mut c = TestClient::connect(gw_addr).await;
+            let mut c = TestClient::connect(gw_addr, None).await.unwrap();
             let mut sent = 0;
             while !rolled.load(Ordering::SeqCst) {
                 sent += 1;
@@ -345,7 +367,7 @@ async fn rolling_every_worker_under_load_loses_no_event(redis: &Redis) {
     let _workers = roller.await.unwrap();
     for (token, sent) in results {
         assert!(sent > 20, "the clients sent during the whole rollout");
-        let c = TestClient::connect_with(gw_addr, Some(&token)).await;
+        let c = TestClient::connect(gw_addr, Some(&token)).await.unwrap();
         assert_eq!(
             c.var("probe_state", "count"),
             &json!(sent),
@@ -360,11 +382,11 @@ async fn a_draining_gateway_closes_sockets_with_service_restart() {
     let port = free_port();
     let _worker = worker(&redis.url, port, 5000);
     let gw = gateway(&redis.url, &[format!("127.0.0.1:{port}")]);
-    let mut c = TestClient::connect(addr(&gw)).await;
-    c.call("probe_state.add", json!({"n": 1})).await;
-    gw.signal(libc::SIGTERM);
+    let mut c = TestClient::connect(addr(&gw), None).await.unwrap();
+    c.call("probe_state.add", json!({"n": 1})).await.unwrap();
+    gw.child.signal(Signal::TERM).unwrap();
     assert_eq!(
-        c.close_code().await,
+        c.closed(Duration::from_secs(10)).await.unwrap(),
         Some(1012),
         "closed with 1012 (service restart): reconnect elsewhere"
     );
@@ -375,9 +397,10 @@ async fn healthcheck_answers_for_workers_and_gateways() {
     let redis = Redis::start();
     let port = free_port();
     let worker = worker(&redis.url, port, 5000);
-    let gw = gateway(&redis.url, std::slice::from_ref(&worker.addr));
+    let gw = gateway(&redis.url, &[worker.addr.to_string()]);
+    let (worker, gw) = (worker.addr.to_string(), gw.addr.to_string());
     let check = |args: &[&str]| {
-        std::process::Command::new(support::PROBE)
+        std::process::Command::new(roles::PROBE)
             .arg("healthcheck")
             .args(args)
             .env("RUST_LOG", "error")
@@ -385,20 +408,14 @@ async fn healthcheck_answers_for_workers_and_gateways() {
             .unwrap()
             .success()
     };
+    assert!(check(&["--grpc", &worker]), "a serving worker is healthy");
     assert!(
-        check(&["--grpc", &worker.addr]),
-        "a serving worker is healthy"
-    );
-    assert!(
-        check(&["--http", &gw.addr]),
+        check(&["--http", &gw]),
         "a gateway answering /_health is healthy"
     );
     assert!(
         !check(&["--grpc", &format!("127.0.0.1:{}", free_port())]),
         "nothing listening is unhealthy"
     );
-    assert!(
-        !check(&["--http", &worker.addr]),
-        "a worker is not a gateway"
-    );
+    assert!(!check(&["--http", &worker]), "a worker is not a gateway");
 }

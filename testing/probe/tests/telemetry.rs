@@ -3,7 +3,7 @@
 //! receive, route and relay spans and the worker's lock, handler and commit spans. Also checks
 //! both processes' Prometheus `/metrics`.
 
-mod support;
+mod roles;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
@@ -17,9 +17,12 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
-use refract::testing::TestClient;
+use refract::testing::{Answer, TestClient};
+use refract_process::launch::Launch;
+use refract_test_support::Role;
+use refract_test_support::redis::Redis;
+use roles::{free_port, gateway_launch, worker_launch};
 use serde_json::json;
-use support::{Redis, free_port, gateway, worker};
 
 /// `(trace id, service name, span name)` of every span received.
 type Spans = Arc<Mutex<Vec<(Vec<u8>, String, String)>>>;
@@ -77,21 +80,22 @@ async fn one_event_is_one_trace_across_gateway_and_worker() {
             .add_service(TraceServiceServer::new(Receiver(spans.clone())))
             .serve_with_incoming(incoming),
     );
-    // SAFETY: this test binary has one test; the variables are set before any thread reads them,
-    // and the child processes inherit them.
-    unsafe {
-        std::env::set_var("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{otlp_addr}"));
-        std::env::set_var("OTEL_BSP_SCHEDULE_DELAY", "100");
-        std::env::set_var("OTEL_METRIC_EXPORT_INTERVAL", "500");
-    }
-
+    // Both processes export their spans to this test's receiver, quickly.
+    let otel = |launch: Launch| {
+        launch
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{otlp_addr}"))
+            .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+            .env("OTEL_METRIC_EXPORT_INTERVAL", "500")
+    };
     let redis = Redis::start();
     let port = free_port();
-    let _worker = worker(&redis.url, port, 5000);
-    let gw = gateway(&redis.url, &[format!("127.0.0.1:{port}")]);
-    let mut c = TestClient::connect(gw.addr.parse().unwrap()).await;
-    let answer = c.call("probe_state.add", json!({"n": 2})).await;
-    assert_eq!(answer["type"], "delta");
+    let (launch, addr) = worker_launch(&redis.url, port, 5000);
+    let _worker = Role::start(otel(launch), addr);
+    let (launch, addr) = gateway_launch(&redis.url, &[format!("127.0.0.1:{port}")]);
+    let gw = Role::start(otel(launch), addr);
+    let mut c = TestClient::connect(gw.addr, None).await.unwrap();
+    let answer = c.call("probe_state.add", json!({"n": 2})).await.unwrap();
+    assert!(matches!(answer, Answer::Delta { .. }), "{answer:?}");
 
     let gateway_spans: BTreeSet<&str> = ["event", "route", "relay"].into();
     let worker_spans: BTreeSet<&str> =
@@ -126,7 +130,7 @@ async fn one_event_is_one_trace_across_gateway_and_worker() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    let metrics = http_get(&gw.addr, "/metrics");
+    let metrics = http_get(&gw.addr.to_string(), "/metrics");
     assert!(metrics.contains("refract_events_total"), "{metrics}");
     assert!(metrics.contains("refract_connections"), "{metrics}");
     assert!(metrics.contains("refract_worker_healthy"), "{metrics}");

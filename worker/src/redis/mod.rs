@@ -62,27 +62,6 @@ impl RedisConfig {
     }
 }
 
-/// The arguments of a disposable local `redis-server` on `port`: loopback only, no persistence,
-/// warnings only in its log (what `stack`, the tests and the load tests start).
-pub fn local_server_args(port: u16) -> Vec<String> {
-    let port = port.to_string();
-    [
-        "--port",
-        &port,
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--loglevel",
-        "warning",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
-}
-
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }

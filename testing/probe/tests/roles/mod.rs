@@ -1,0 +1,89 @@
+//! The probe app's roles as these tests start them: workers with a given lock lease, gateways on
+//! free ports sharing one token secret.
+
+// Each test binary that includes this module uses a part of it.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use refract_gateway::serve::{GatewayArgs, ListenArgs, SocketArgs};
+use refract_process::launch::Launch;
+use refract_test_support::Role;
+use refract_worker::serve::{StoreArgs, WorkerArgs};
+
+/// The probe app's binary, built by cargo for these tests.
+pub const PROBE: &str = env!("CARGO_BIN_EXE_refract-probe");
+
+/// The token secret every gateway of a test shares.
+const SECRET: &str = "distributed-tests";
+
+/// A free port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    refract_process::launch::free_port().expect("a free port")
+}
+
+/// The launch of a worker of the probe app on `port` with a lock lease of `lease_ms`.
+pub fn worker_launch(redis: &str, port: u16, lease_ms: u64) -> (Launch, SocketAddr) {
+    let args = WorkerArgs {
+        listen: ([127, 0, 0, 1], port).into(),
+        redis: redis.to_owned(),
+        metrics_port: 0,
+        store: StoreArgs {
+            lock_lease_ms: lease_ms,
+            lock_wait_ms: 20_000,
+            token_expiry_secs: 3600,
+            redis_connections: 2,
+            redis_timeout_ms: 5000,
+        },
+    };
+    (
+        refract_test_support::worker(Path::new(PROBE), &args),
+        args.listen,
+    )
+}
+
+/// A worker of the probe app on `port` with a lock lease of `lease_ms`, accepting connections.
+pub fn worker(redis: &str, port: u16, lease_ms: u64) -> Role {
+    let (launch, addr) = worker_launch(redis, port, lease_ms);
+    Role::start(launch, addr)
+}
+
+/// The launch of a gateway on a free port in front of `workers`.
+pub fn gateway_launch(redis: &str, workers: &[String]) -> (Launch, SocketAddr) {
+    let args = GatewayArgs {
+        listen: ListenArgs {
+            host: [127, 0, 0, 1].into(),
+            port: free_port(),
+        },
+        sockets: SocketArgs {
+            max_frame_bytes: 64 * 1024,
+            max_queued_events: 256,
+            secret: None,
+        },
+        workers: workers.to_vec(),
+        workers_dns: None,
+        workers_k8s_service: None,
+        workers_k8s_namespace: None,
+        workers_dns_every_secs: 5,
+        redis: redis.to_owned(),
+        assets: None,
+        call_timeout_ms: 30_000,
+    };
+    let addr = args.listen.addr();
+    (
+        refract_test_support::gateway(Path::new(PROBE), &args, SECRET),
+        addr,
+    )
+}
+
+/// A gateway on a free port in front of `workers`, accepting connections.
+pub fn gateway(redis: &str, workers: &[String]) -> Role {
+    let (launch, addr) = gateway_launch(redis, workers);
+    Role::start(launch, addr)
+}
+
+/// Where a role accepts connections.
+pub fn addr(role: &Role) -> SocketAddr {
+    role.addr
+}

@@ -1,0 +1,411 @@
+//! A protocol client of one browser tab, built on the contract's frames
+//! ([`refract_proto::ClientFrame`], [`refract_proto::ServerFrame`]): a WebSocket to `/_event`, its
+//! token, the state it was sent (hydrates and deltas applied, in version order) and its event
+//! sequence numbers. Tests, the probe's fault tests and the load generator all use it.
+//!
+//! Every wait is bounded by the client's timeout ([`ClientOptions::timeout`]).
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use refract_proto::{ClientFrame, Failure, ServerFrame};
+use serde_json::{Map, Value};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+/// Bytes a client reads from its socket at a time: small, so one process holds tens of thousands
+/// of idle clients (tungstenite's default is 128 KiB a socket); larger messages still arrive whole.
+const READ_BUFFER: usize = 8 * 1024;
+
+/// How a client connects.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// The local address to connect from (a loopback address other than 127.0.0.1 has its own
+    /// ephemeral ports); `None`: the kernel's choice.
+    pub source: Option<IpAddr>,
+    /// How long any one step (connect, send, one answer) may take (default 10 s).
+    pub timeout: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            source: None,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why a client operation failed.
+#[derive(thiserror::Error, Debug)]
+pub enum ClientError {
+    /// The TCP connection could not be made.
+    #[error("connect to {addr}: {source}")]
+    Connect {
+        /// The server's address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The WebSocket handshake or a frame failed.
+    #[error("websocket: {0}")]
+    WebSocket(#[from] tokio_tungstenite::tungstenite::Error),
+    /// The server closed the socket.
+    #[error("the server closed the socket")]
+    Closed,
+    /// No answer within the client's timeout.
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    /// The server sent something the protocol does not allow here.
+    #[error("protocol: {0}")]
+    Protocol(String),
+    /// The server answered with an `error` frame about no event (e.g. refusing `hello`).
+    #[error("refused: {0}")]
+    Refused(Failure),
+}
+
+/// What completed an event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// The event was applied: the state's `version` after it, and its `delta`.
+    Delta {
+        /// The version after the event.
+        version: u64,
+        /// The vars that changed, by state.
+        delta: Map<String, Value>,
+    },
+    /// The event had already been applied (a resend).
+    Ack,
+    /// The event failed and was not applied.
+    Error(Failure),
+    /// The server resynced the socket with a `hydrate` covering the event.
+    Resynced {
+        /// The version of the hydrate.
+        version: u64,
+    },
+}
+
+/// One simulated browser tab.
+pub struct Client {
+    ws: WebSocketStream<TcpStream>,
+    timeout: Duration,
+    /// The token the server issued or accepted.
+    pub token: String,
+    /// The state version the client shows.
+    pub version: u64,
+    /// The last applied event sequence number the server reported.
+    pub last_seq: u64,
+    /// `{state_name: {var: value}}` as hydrated and updated by deltas.
+    pub state: Map<String, Value>,
+    /// Bytes of the last `hydrate` frame.
+    pub hydrate_bytes: usize,
+    next_seq: u64,
+}
+
+async fn tcp(addr: SocketAddr, source: Option<IpAddr>) -> Result<TcpStream, ClientError> {
+    let err = |source| ClientError::Connect { addr, source };
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .map_err(err)?;
+    if let Some(ip) = source {
+        socket.bind(SocketAddr::new(ip, 0)).map_err(err)?;
+    }
+    let stream = socket.connect(addr).await.map_err(err)?;
+    // Nagle's algorithm off, as browsers do.
+    stream.set_nodelay(true).map_err(err)?;
+    Ok(stream)
+}
+
+/// Runs `fut`, failing with [`ClientError::Timeout`] after `limit`.
+async fn bounded<T>(
+    limit: Duration,
+    fut: impl Future<Output = Result<T, ClientError>>,
+) -> Result<T, ClientError> {
+    tokio::time::timeout(limit, fut)
+        .await
+        .unwrap_or(Err(ClientError::Timeout(limit)))
+}
+
+impl Client {
+    /// Connects to the server at `addr` with the default options and says `hello` with `token`
+    /// (`None`: be issued one), waiting for the `hydrate`.
+    ///
+    /// # Errors
+    /// [`ClientError`] when the connection, the handshake or the hello fails.
+    pub async fn connect(addr: SocketAddr, token: Option<&str>) -> Result<Client, ClientError> {
+        Self::connect_with(addr, token, &ClientOptions::default()).await
+    }
+
+    /// [`Client::connect`] with `options`.
+    ///
+    /// # Errors
+    /// As [`Client::connect`].
+    pub async fn connect_with(
+        addr: SocketAddr,
+        token: Option<&str>,
+        options: &ClientOptions,
+    ) -> Result<Client, ClientError> {
+        let mut client = Self::open(addr, options).await?;
+        client.hello(token).await?;
+        Ok(client)
+    }
+
+    /// Opens the socket without sending anything (to test what happens before `hello`).
+    ///
+    /// # Errors
+    /// When the connection or the handshake fails.
+    pub async fn open(addr: SocketAddr, options: &ClientOptions) -> Result<Client, ClientError> {
+        let timeout = options.timeout;
+        let stream = bounded(timeout, tcp(addr, options.source)).await?;
+        let url = format!("ws://{addr}/_event");
+        let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
+        let (ws, _) = bounded(timeout, async {
+            Ok(tokio_tungstenite::client_async_with_config(url, stream, Some(config)).await?)
+        })
+        .await?;
+        Ok(Client {
+            ws,
+            timeout,
+            token: String::new(),
+            version: 0,
+            last_seq: 0,
+            state: Map::new(),
+            hydrate_bytes: 0,
+            next_seq: 1,
+        })
+    }
+
+    /// Sends `hello` with `token` and waits for its `hydrate`.
+    ///
+    /// # Errors
+    /// [`ClientError::Refused`] on an `error` frame, or a transport error.
+    pub async fn hello(&mut self, token: Option<&str>) -> Result<(), ClientError> {
+        let token = token.map(str::to_owned);
+        self.send(&ClientFrame::Hello { token }).await?;
+        loop {
+            match self.recv().await? {
+                ServerFrame::Hydrate { .. } => return Ok(()),
+                ServerFrame::Error {
+                    code,
+                    message,
+                    seq: None,
+                    ..
+                } => return Err(ClientError::Refused(Failure { code, message })),
+                // A delta published before the hydrate was taken is covered by it.
+                _ => {}
+            }
+        }
+    }
+
+    /// Sends a frame.
+    ///
+    /// # Errors
+    /// When the socket is closed or the send times out.
+    pub async fn send(&mut self, frame: &ClientFrame) -> Result<(), ClientError> {
+        self.send_message(Message::Text(frame.encode().into()))
+            .await
+    }
+
+    /// Sends a raw text frame (to test what the server does with bad input).
+    ///
+    /// # Errors
+    /// As [`Client::send`].
+    pub async fn send_text(&mut self, text: impl Into<String>) -> Result<(), ClientError> {
+        self.send_message(Message::Text(text.into().into())).await
+    }
+
+    /// Sends a binary frame.
+    ///
+    /// # Errors
+    /// As [`Client::send`].
+    pub async fn send_binary(&mut self, bytes: Vec<u8>) -> Result<(), ClientError> {
+        self.send_message(Message::Binary(bytes.into())).await
+    }
+
+    async fn send_message(&mut self, message: Message) -> Result<(), ClientError> {
+        let timeout = self.timeout;
+        bounded(timeout, async { Ok(self.ws.send(message).await?) }).await
+    }
+
+    /// The next frame, applied to the client's state.
+    ///
+    /// # Errors
+    /// [`ClientError::Timeout`], [`ClientError::Closed`], or [`ClientError::Protocol`] for a frame
+    /// that is not one of the protocol's or a delta out of version order.
+    pub async fn recv(&mut self) -> Result<ServerFrame, ClientError> {
+        let timeout = self.timeout;
+        loop {
+            let msg = match tokio::time::timeout(timeout, self.ws.next()).await {
+                Err(_) => return Err(ClientError::Timeout(timeout)),
+                Ok(None) => return Err(ClientError::Closed),
+                Ok(Some(msg)) => msg?,
+            };
+            match msg {
+                Message::Text(text) => {
+                    let frame = ServerFrame::parse(text.as_str())
+                        .map_err(|e| ClientError::Protocol(format!("bad frame ({e}): {text}")))?;
+                    self.apply(&frame, text.len())?;
+                    return Ok(frame);
+                }
+                Message::Close(_) => return Err(ClientError::Closed),
+                Message::Binary(_) => return Err(ClientError::Protocol("binary frame".into())),
+                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
+            }
+        }
+    }
+
+    /// Sends an event calling `handler` with `args` (an object, or `null` for none) under the next
+    /// sequence number, and waits for the frame that completes it. The next number is one above
+    /// the last event that completed without error (a failed event's number is free again, since
+    /// the server did not apply it).
+    ///
+    /// # Errors
+    /// A transport error, a timeout, or [`ClientError::Refused`] for an error frame about no event.
+    pub async fn call(&mut self, handler: &str, args: Value) -> Result<Answer, ClientError> {
+        self.call_seq(self.next_seq, handler, args).await
+    }
+
+    /// [`Client::call`] with the sequence number `seq`.
+    ///
+    /// # Errors
+    /// As [`Client::call`].
+    pub async fn call_seq(
+        &mut self,
+        seq: u64,
+        handler: &str,
+        args: Value,
+    ) -> Result<Answer, ClientError> {
+        let handler = handler.to_owned();
+        self.send(&ClientFrame::Event { seq, handler, args })
+            .await?;
+        self.answer_to(seq).await
+    }
+
+    /// Waits for the frame completing event `seq`, applying the frames that come before it
+    /// (including deltas of other sockets' events on the same token).
+    ///
+    /// # Errors
+    /// As [`Client::call`].
+    pub async fn answer_to(&mut self, seq: u64) -> Result<Answer, ClientError> {
+        loop {
+            let answer = match self.recv().await? {
+                ServerFrame::Delta {
+                    version,
+                    seq: Some(s),
+                    delta,
+                } if s == seq => Answer::Delta { version, delta },
+                ServerFrame::Ack { seq: s } if s == seq => Answer::Ack,
+                ServerFrame::Error {
+                    seq: Some(s),
+                    code,
+                    message,
+                    ..
+                } if s == seq => return Ok(Answer::Error(Failure { code, message })),
+                ServerFrame::Error {
+                    seq: None,
+                    code,
+                    message,
+                    ..
+                } => return Err(ClientError::Refused(Failure { code, message })),
+                ServerFrame::Hydrate { .. } if self.last_seq >= seq => Answer::Resynced {
+                    version: self.version,
+                },
+                _ => continue,
+            };
+            self.next_seq = self.next_seq.max(seq + 1);
+            self.last_seq = self.last_seq.max(seq);
+            return Ok(answer);
+        }
+    }
+
+    /// Applies a `hydrate` or `delta` frame to the held state; other frames change nothing.
+    fn apply(&mut self, frame: &ServerFrame, bytes: usize) -> Result<(), ClientError> {
+        match frame {
+            ServerFrame::Hydrate {
+                token,
+                version,
+                last_seq,
+                state,
+            } => {
+                self.token.clone_from(token);
+                self.version = *version;
+                self.last_seq = *last_seq;
+                self.next_seq = self.next_seq.max(last_seq + 1);
+                self.state.clone_from(state);
+                self.hydrate_bytes = bytes;
+            }
+            ServerFrame::Delta { version, delta, .. } => {
+                if *version != self.version + 1 {
+                    return Err(ClientError::Protocol(format!(
+                        "delta of version {version} after version {}",
+                        self.version
+                    )));
+                }
+                self.version = *version;
+                for (state, vars) in delta {
+                    let held = self
+                        .state
+                        .entry(state.clone())
+                        .or_insert_with(|| Value::Object(Map::new()));
+                    if let (Value::Object(held), Value::Object(vars)) = (held, vars) {
+                        for (var, value) in vars {
+                            held.insert(var.clone(), value.clone());
+                        }
+                    }
+                }
+            }
+            ServerFrame::Ack { .. } | ServerFrame::Error { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// Waits until the server closes the socket, at most `limit`, applying the frames that
+    /// arrive meanwhile; returns the close code (`None` when it closed without one or the
+    /// connection dropped).
+    ///
+    /// # Errors
+    /// [`ClientError::Timeout`] when the socket is still open after `limit`.
+    pub async fn closed(&mut self, limit: Duration) -> Result<Option<u16>, ClientError> {
+        let deadline = tokio::time::Instant::now() + limit.min(Duration::from_secs(365 * 86_400));
+        loop {
+            match tokio::time::timeout_at(deadline, self.ws.next()).await {
+                Err(_) => return Err(ClientError::Timeout(limit)),
+                Ok(Some(Ok(Message::Close(frame)))) => return Ok(frame.map(|f| u16::from(f.code))),
+                Ok(None | Some(Err(_))) => return Ok(None),
+                Ok(Some(Ok(Message::Text(text)))) => {
+                    if let Ok(frame) = ServerFrame::parse(text.as_str()) {
+                        self.apply(&frame, text.len())?;
+                    }
+                }
+                Ok(Some(Ok(_))) => {}
+            }
+        }
+    }
+
+    /// Closes the socket politely (best effort, at most 2 s).
+    pub async fn close(mut self) {
+        let _ = bounded(Duration::from_secs(2), async {
+            Ok(self.ws.close(None).await?)
+        })
+        .await;
+    }
+
+    /// The sequence number [`Client::call`] gives the next event.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// The held value of `state.var` (`null` when absent).
+    pub fn var(&self, state: &str, var: &str) -> &Value {
+        self.state
+            .get(state)
+            .and_then(|s| s.get(var))
+            .unwrap_or(&Value::Null)
+    }
+}
