@@ -5,7 +5,9 @@
 //! that token asks (answering only once Redis confirmed, so a socket can take its snapshot after),
 //! fans each message out to that token's sockets, and unsubscribes when the last one goes. When the
 //! connection is lost, every subscription ends: the sockets resubscribe (which reconnects) and
-//! resync, since deltas may have been published meanwhile.
+//! resync, since deltas may have been published meanwhile. Every wait on Redis has a deadline:
+//! while Redis cannot be reached, subscriptions are refused at once (the manager retries the
+//! connection with backoff), so no socket waits for the length of an outage.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -97,7 +99,15 @@ impl DeltaFeed for RedisFeed {
                 done,
             })
             .map_err(|_| gone())?;
-        confirmed.await.map_err(|_| gone())?.map_err(FeedError)?;
+        tokio::time::timeout(SUBSCRIBE_TIMEOUT, confirmed)
+            .await
+            .map_err(|_| {
+                FeedError(format!(
+                    "redis did not confirm the subscription within {SUBSCRIBE_TIMEOUT:?}"
+                ))
+            })?
+            .map_err(|_| gone())?
+            .map_err(FeedError)?;
         let guard = Unsubscribe {
             commands: self.commands.clone(),
             channel,
@@ -200,22 +210,57 @@ async fn connect(target: &Target) -> RedisResult<(Sink, Source)> {
     }
 }
 
+/// How long connecting to Redis may take before the attempt counts as failed.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long Redis may take to confirm a (un)subscription before the connection counts as lost.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long [`DeltaFeed::subscribe`] waits for the manager's answer: a connection attempt and a
+/// confirmation, and a little more. A frozen or black-holed Redis is an error after this, never
+/// a hang.
+const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Answers a waiting subscription with the error `why` (the subscriber retries later).
+fn refuse(cmd: Option<Command>, why: &str) {
+    if let Some(Command::Subscribe { done, .. }) = cmd {
+        let _ = done.send(Err(why.to_owned()));
+    }
+}
+
 async fn manage(target: Target, mut commands: mpsc::UnboundedReceiver<Command>) {
     let mut backoff = Duration::from_millis(100);
-    // Wait for the first subscriber before connecting.
+    // Connect when the first subscriber asks.
     let mut pending = match commands.recv().await {
         Some(cmd) => Some(cmd),
         None => return,
     };
     loop {
-        let (mut sink, mut source) = match connect(&target).await {
+        let connected = match tokio::time::timeout(CONNECT_TIMEOUT, connect(&target)).await {
+            Ok(Ok(halves)) => Ok(halves),
+            Ok(Err(e)) => Err(format!("redis pub/sub unreachable: {e}")),
+            Err(_) => Err(format!(
+                "redis pub/sub did not connect within {CONNECT_TIMEOUT:?}"
+            )),
+        };
+        let (mut sink, mut source) = match connected {
             Ok(halves) => halves,
-            Err(e) => {
-                tracing::warn!(error = %e, "redis pub/sub unreachable; retrying");
-                if let Some(Command::Subscribe { done, .. }) = pending.take() {
-                    let _ = done.send(Err(format!("redis pub/sub unreachable: {e}")));
+            Err(why) => {
+                tracing::warn!(error = %why, "retrying with backoff");
+                // Refuse the subscriptions waiting now and those asked for during the backoff:
+                // their sockets go on without a feed and try again.
+                refuse(pending.take(), &why);
+                let sleep = tokio::time::sleep(backoff);
+                tokio::pin!(sleep);
+                loop {
+                    tokio::select! {
+                        () = &mut sleep => break,
+                        cmd = commands.recv() => match cmd {
+                            Some(cmd) => refuse(Some(cmd), &why),
+                            None => return,
+                        },
+                    }
                 }
-                tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(5));
                 continue;
             }
@@ -246,13 +291,26 @@ async fn manage(target: Target, mut commands: mpsc::UnboundedReceiver<Command>) 
                     tx,
                     done,
                 } => {
-                    let first = !routes.contains_key(&channel);
-                    if first && let Err(e) = sink.subscribe(&channel).await {
-                        let _ = done.send(Err(e.to_string()));
-                        break;
+                    if !routes.contains_key(&channel) {
+                        match tokio::time::timeout(COMMAND_TIMEOUT, sink.subscribe(&channel)).await
+                        {
+                            Ok(Ok(())) => {}
+                            Ok(Err(e)) => {
+                                let _ = done.send(Err(e.to_string()));
+                                break;
+                            }
+                            Err(_) => {
+                                let _ =
+                                    done.send(Err("redis did not confirm the subscription".into()));
+                                break;
+                            }
+                        }
                     }
-                    routes.entry(channel).or_default().push((id, tx));
-                    let _ = done.send(Ok(()));
+                    routes.entry(channel.clone()).or_default().push((id, tx));
+                    if done.send(Ok(())).is_err() {
+                        // The subscriber gave up waiting: as if it unsubscribed.
+                        pending = Some(Command::Unsubscribe { channel, id });
+                    }
                 }
                 Command::Unsubscribe { channel, id } => {
                     let subs = routes.entry(channel.clone()).or_default();
@@ -260,7 +318,9 @@ async fn manage(target: Target, mut commands: mpsc::UnboundedReceiver<Command>) 
                     // Also when a cut-off subscriber emptied the route earlier.
                     if subs.is_empty() {
                         routes.remove(&channel);
-                        if sink.unsubscribe(&channel).await.is_err() {
+                        let unsubscribed =
+                            tokio::time::timeout(COMMAND_TIMEOUT, sink.unsubscribe(&channel)).await;
+                        if !matches!(unsubscribed, Ok(Ok(()))) {
                             break;
                         }
                     }

@@ -258,6 +258,7 @@ impl WorkerPool {
                     Err(status) if worker_lost(&status) => {
                         tracing::warn!(worker = %member.addr, code = ?status.code(), "worker lost; trying the next one");
                         member.healthy.store(false, Ordering::Relaxed);
+                        refract_telemetry::metrics().worker_lost(&member.addr);
                         last = Some(status);
                     }
                     Err(status) => {

@@ -262,7 +262,8 @@ impl App {
                 )
             }
             None => {
-                let store = Arc::new(MemoryStore::new());
+                let lock_wait = Duration::from_millis(args.store.lock_wait_ms);
+                let store = Arc::new(MemoryStore::with_lock_wait(lock_wait));
                 spawn_eviction(
                     store.clone(),
                     Duration::from_secs(args.store.token_expiry_secs),

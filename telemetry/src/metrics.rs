@@ -7,6 +7,7 @@
 //! | `refract_lock_wait_milliseconds` | histogram | | time to take a token's lock and load its shards |
 //! | `refract_connections` | up-down counter | | open WebSockets on a gateway |
 //! | `refract_worker_healthy` | gauge | `worker` | 1 when a gateway sees the worker serving, else 0 |
+//! | `refract_worker_lost_total` | counter | `worker` | calls a gateway gave up on a worker for a transport failure (unreachable, died, drained) and sent to the next one |
 
 use std::sync::OnceLock;
 
@@ -20,6 +21,7 @@ pub struct Metrics {
     lock_wait: Histogram<f64>,
     connections: UpDownCounter<i64>,
     worker_healthy: Gauge<u64>,
+    worker_lost: Counter<u64>,
 }
 
 /// Latency buckets in ms, from 0.1 ms to 10 s.
@@ -58,6 +60,10 @@ pub fn metrics() -> &'static Metrics {
                 .u64_gauge("refract.worker.healthy")
                 .with_description("1 when the gateway sees the worker serving")
                 .build(),
+            worker_lost: meter
+                .u64_counter("refract.worker.lost")
+                .with_description("Calls given up on a worker for a transport failure")
+                .build(),
         }
     })
 }
@@ -84,6 +90,13 @@ impl Metrics {
     /// A WebSocket opened (`+1`) or closed (`-1`).
     pub fn connections(&self, delta: i64) {
         self.connections.add(delta, &[]);
+    }
+
+    /// Records a call given up on `worker` for a transport failure (it is retried on the next
+    /// worker).
+    pub fn worker_lost(&self, worker: &str) {
+        self.worker_lost
+            .add(1, &[KeyValue::new("worker", worker.to_owned())]);
     }
 
     /// Records whether `worker` is serving.

@@ -1,8 +1,9 @@
 //! The in-memory state store of the embedded mode, with its in-process delta feed.
 //!
-//! Each token has an async mutex (its lock: waiters queue in FIFO order, no spinning) and its data
-//! (shards, version, last applied sequence) behind a short synchronous mutex, so a snapshot never
-//! waits for a running handler. Deltas are published on a per-token broadcast channel that exists
+//! Each token has an async mutex (its lock: waiters queue in FIFO order, no spinning, and give up
+//! with [`StoreError::LockTimeout`] after the lock wait, as with Redis) and its data (shards,
+//! version, last applied sequence) behind a short synchronous mutex, so a snapshot never waits for
+//! a running handler. Deltas are published on a per-token broadcast channel that exists
 //! while someone subscribes. Tokens idle longer than the configured expiry are evicted by
 //! [`MemoryStore::evict_idle`].
 
@@ -38,10 +39,16 @@ struct TokenSlot {
 }
 
 /// The embedded mode's store: all tokens in this process's memory.
-#[derive(Default)]
 pub struct MemoryStore {
     tokens: Mutex<HashMap<String, Arc<TokenSlot>>>,
     channels: Mutex<HashMap<String, broadcast::Sender<Published>>>,
+    lock_wait: Duration,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::with_lock_wait(Duration::from_secs(10))
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -51,9 +58,19 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl MemoryStore {
-    /// An empty store.
+    /// An empty store whose events wait up to 10 s for a held lock (the Redis store's default).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store whose events wait up to `lock_wait` for a held lock before failing with
+    /// [`StoreError::LockTimeout`].
+    pub fn with_lock_wait(lock_wait: Duration) -> Self {
+        MemoryStore {
+            tokens: Mutex::default(),
+            channels: Mutex::default(),
+            lock_wait,
+        }
     }
 
     fn slot(&self, token: &str) -> Arc<TokenSlot> {
@@ -149,7 +166,9 @@ impl StateStore for Arc<MemoryStore> {
         states: &[&str],
     ) -> Result<(Loaded, Box<dyn Lease>), StoreError> {
         let slot = self.slot(token);
-        let guard = slot.lock.clone().lock_owned().await;
+        let guard = tokio::time::timeout(self.lock_wait, slot.lock.clone().lock_owned())
+            .await
+            .map_err(|_| StoreError::LockTimeout)?;
         let loaded = MemoryStore::read(&slot, states);
         let lease = MemoryLease {
             store: self.clone(),
@@ -180,58 +199,11 @@ impl DeltaFeed for MemoryStore {
     }
 }
 
+/// The store's contract is checked on this store and on Redis by `tests/store_conformance.rs`;
+/// what only this store does is checked here.
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn commit(version: u64, seq: u64) -> Commit {
-        Commit {
-            changed: vec![("s".into(), b"{\"n\":1}".to_vec())],
-            seq,
-            version,
-            frame: format!("{{\"version\":{version}}}").into(),
-        }
-    }
-
-    #[tokio::test]
-    async fn commit_writes_shards_version_and_seq_and_publishes() {
-        let store = Arc::new(MemoryStore::new());
-        let mut feed = store.subscribe("t").await.unwrap();
-        let (loaded, lease) = store.acquire("t", &["s"]).await.unwrap();
-        assert_eq!(
-            loaded,
-            Loaded {
-                version: 0,
-                last_seq: 0,
-                shards: vec![None]
-            }
-        );
-        lease.commit(commit(1, 7)).await.unwrap();
-        let snap = store.snapshot("t", &["s", "other"]).await.unwrap();
-        assert_eq!((snap.version, snap.last_seq), (1, 7));
-        assert_eq!(snap.shards[0].as_deref(), Some(&b"{\"n\":1}"[..]));
-        assert_eq!(snap.shards[1], None);
-        let published = feed.next().await.unwrap();
-        assert_eq!(published.version, 1);
-        assert_eq!(&*published.frame, "{\"version\":1}");
-    }
-
-    #[tokio::test]
-    async fn the_lock_serialises_holders_and_release_writes_nothing() {
-        let store = Arc::new(MemoryStore::new());
-        let (_, first) = store.acquire("t", &[]).await.unwrap();
-        let waiter = {
-            let store = store.clone();
-            tokio::spawn(async move { store.acquire("t", &[]).await.map(|(l, _)| l.version) })
-        };
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        assert!(!waiter.is_finished(), "a second holder waits for the lock");
-        first.release().await;
-        assert_eq!(waiter.await.unwrap().unwrap(), 0);
-        // Another token's lock is independent.
-        let (_, other) = store.acquire("u", &[]).await.unwrap();
-        other.release().await;
-    }
 
     #[tokio::test]
     async fn idle_tokens_are_evicted_but_not_locked_ones() {

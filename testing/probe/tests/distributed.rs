@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use refract::testing::{Answer, ErrorCode, TestClient};
+use refract::testing::{Answer, ClientError, ErrorCode, TestClient};
 use refract_process::launch::Signal;
 use refract_test_support::redis::Redis;
 use refract_test_support::{Rng, wait_until};
@@ -418,4 +418,79 @@ async fn healthcheck_answers_for_workers_and_gateways() {
         "nothing listening is unhealthy"
     );
     assert!(!check(&["--http", &worker]), "a worker is not a gateway");
+}
+
+/// `GET path` on `addr`, the body.
+async fn http_get(addr: SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_redis_outage_answers_unavailable_keeps_workers_healthy_and_heals() {
+    let mut redis = Redis::start_durable();
+    let ports = [free_port(), free_port()];
+    let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let _workers = [
+        worker(&redis.url, ports[0], 5000),
+        worker(&redis.url, ports[1], 5000),
+    ];
+    let gw = gateway(&redis.url, &addrs);
+    let mut a = TestClient::connect(addr(&gw), None).await.unwrap();
+    for _ in 0..3 {
+        a.call("probe_state.add", json!({"n": 1})).await.unwrap();
+    }
+
+    redis.kill();
+    // Events and hellos while Redis is down: each answered `unavailable` (retryable), promptly.
+    for _ in 0..3 {
+        let answer = a.call("probe_state.add", json!({"n": 1})).await.unwrap();
+        assert!(
+            matches!(&answer, Answer::Error(f) if f.code == ErrorCode::Unavailable && f.code.retryable()),
+            "{answer:?}"
+        );
+        match TestClient::connect(addr(&gw), None).await {
+            Err(ClientError::Refused(f)) => assert_eq!(f.code, ErrorCode::Unavailable, "{f}"),
+            Err(e) => panic!("hello during the outage: {e}"),
+            Ok(_) => panic!("hello hydrated while Redis was down"),
+        }
+        match TestClient::connect(addr(&gw), Some(&a.token)).await {
+            Err(ClientError::Refused(f)) => assert_eq!(f.code, ErrorCode::Unavailable, "{f}"),
+            other => panic!("resuming hello during the outage: {:?}", other.err()),
+        }
+    }
+    // The store's failure is the worker's answer, not a lost worker: none was given up on.
+    let metrics = http_get(addr(&gw), "/metrics").await;
+    let lost: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("refract_worker_lost_total"))
+        .collect();
+    assert!(lost.is_empty(), "workers were given up on: {lost:?}");
+    let healthy: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("refract_worker_healthy"))
+        .collect();
+    assert_eq!(healthy.len(), 2, "{metrics}");
+    assert!(healthy.iter().all(|l| l.ends_with(" 1")), "{healthy:?}");
+
+    redis.restart();
+    // Without restarting anything else: the same socket's resent event applies once, the state
+    // kept by Redis is there, and new sockets hydrate.
+    let seq = a.next_seq();
+    deliver(&mut a, seq, "probe_state.add", json!({"n": 1})).await;
+    assert_eq!(a.var("probe_state", "count"), &json!(4));
+    let b = TestClient::connect(addr(&gw), Some(&a.token))
+        .await
+        .unwrap();
+    assert_eq!(b.var("probe_state", "count"), &json!(4));
+    assert_eq!(b.last_seq, seq);
+    let mut c = TestClient::connect(addr(&gw), None).await.unwrap();
+    let answer = c.call("probe_state.add", json!({"n": 5})).await.unwrap();
+    assert!(matches!(answer, Answer::Delta { .. }), "{answer:?}");
 }

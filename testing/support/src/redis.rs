@@ -35,8 +35,20 @@ pub struct Redis {
     pub servers: Vec<(Child, String)>,
     /// What `--redis` takes: `redis://…` or `redis-cluster://…`.
     pub url: String,
-    /// The cluster's node files; removed on drop.
+    /// The servers' files (a cluster's node files, a durable server's log); removed on drop.
     dir: Option<std::path::PathBuf>,
+    cluster: bool,
+}
+
+/// A fresh folder for a test's Redis files.
+fn temp_dir(kind: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "refract-{kind}-{}-{}",
+        std::process::id(),
+        free_port().expect("a free port")
+    ));
+    std::fs::create_dir_all(&dir).expect("a folder for Redis's files");
+    dir
 }
 
 impl Redis {
@@ -50,6 +62,33 @@ impl Redis {
             url: format!("redis://{addr}"),
             servers: vec![(child, addr)],
             dir: None,
+            cluster: false,
+        }
+    }
+
+    /// One server that keeps what it acknowledged across a kill: every write is appended to its
+    /// log and fsynced before the answer (`appendfsync always`), so [`Redis::restart`] after
+    /// [`Redis::kill`] brings the data back, as a production Redis with AOF would.
+    ///
+    /// # Panics
+    /// When `redis-server` cannot be started.
+    pub fn start_durable() -> Redis {
+        let dir = temp_dir("durable");
+        let (child, addr) = start(|port| {
+            redis_server(port).args([
+                "--appendonly".to_owned(),
+                "yes".into(),
+                "--appendfsync".into(),
+                "always".into(),
+                "--dir".into(),
+                dir.display().to_string(),
+            ])
+        });
+        Redis {
+            url: format!("redis://{addr}"),
+            servers: vec![(child, addr)],
+            dir: Some(dir),
+            cluster: false,
         }
     }
 
@@ -58,12 +97,7 @@ impl Redis {
     /// # Panics
     /// When the servers cannot be started or `redis-cli --cluster create` fails.
     pub fn cluster() -> Redis {
-        let dir = std::env::temp_dir().join(format!(
-            "refract-cluster-{}-{}",
-            std::process::id(),
-            free_port().expect("a free port")
-        ));
-        std::fs::create_dir_all(&dir).expect("a folder for the cluster's node files");
+        let dir = temp_dir("cluster");
         let servers: Vec<(Child, String)> = (0..3)
             .map(|i| {
                 start(|port| {
@@ -93,6 +127,7 @@ impl Redis {
             url: format!("redis-cluster://{}", addrs.join(",")),
             servers,
             dir: Some(dir),
+            cluster: true,
         };
         wait_until("the cluster to be ok", Duration::from_secs(20), || {
             redis
@@ -141,13 +176,13 @@ impl Redis {
         }
     }
 
-    /// Starts every killed server again on its port (empty: no persistence) and waits until it
-    /// accepts. Only for one server: a cluster's nodes would need the cluster created again.
+    /// Starts every killed server again on its port and waits until it accepts: empty, unless it
+    /// was started durable. Only for one server: a cluster would need to be created again.
     ///
     /// # Panics
     /// When this is a cluster or a server does not start.
     pub fn restart(&mut self) {
-        assert!(self.dir.is_none(), "restarting a cluster is not supported");
+        assert!(!self.cluster, "restarting a cluster is not supported");
         for (child, addr) in &mut self.servers {
             child.restart().expect("redis-server starts again");
             child

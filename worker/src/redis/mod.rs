@@ -374,3 +374,44 @@ impl Drop for RedisLease {
         }
     }
 }
+
+/// The store's contract is checked on this store and on the memory store by
+/// `tests/store_conformance.rs`; what only this store does is checked here, on a real Redis.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use refract_process::launch::{free_port, redis_server};
+
+    #[tokio::test]
+    async fn acquire_is_re_entrant_for_its_owner_only() {
+        let port = free_port().unwrap();
+        let mut server = redis_server(port).spawn().expect("redis-server");
+        server
+            .ready(([127, 0, 0, 1], port).into(), Duration::from_secs(10))
+            .await
+            .unwrap();
+        let store = RedisStore::new(
+            RedisConfig::new(format!("redis://127.0.0.1:{port}")),
+            Vec::new(),
+        )
+        .unwrap();
+        let mut conn = store.inner.conn().await.unwrap();
+        let acquire = |owner: &str| {
+            let mut call = store.inner.scripts.acquire.key(lock_key("t"));
+            call.key(meta_key("t")).arg(owner).arg(5000);
+            call
+        };
+        let mine: Vec<Value> = acquire("o1").invoke_async(&mut conn).await.unwrap();
+        assert_eq!(mine[0], Value::Int(1));
+        // The same owner asking again (its reply was lost with its connection) gets it again.
+        let again: Vec<Value> = acquire("o1").invoke_async(&mut conn).await.unwrap();
+        assert_eq!(again[0], Value::Int(1));
+        // Another owner waits: it is told the lease left.
+        let other: Vec<Value> = acquire("o2").invoke_async(&mut conn).await.unwrap();
+        assert_eq!(other[0], Value::Int(0));
+        assert!(
+            matches!(other[1], Value::Int(ms) if ms > 0 && ms <= 5000),
+            "{other:?}"
+        );
+    }
+}

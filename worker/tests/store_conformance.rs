@@ -1,0 +1,407 @@
+//! The state store contract (`refract_worker::store`), checked on both stores: the memory store of
+//! the embedded mode and the Redis store against a real `redis-server` (with the gateway's Redis
+//! pub/sub feed as its subscriber). Each property is one generic function; the macro at the end
+//! runs it on each store. Properties that only a store with leases has (expiry of an unrenewed
+//! lock, fencing, renewal) run on Redis only: the memory store's lock lives and dies with its
+//! process.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use refract_core::{BoxFuture, EventError, Handlers, State, StateRegistry, decode_args};
+use refract_gateway::feed::RedisFeed;
+use refract_process::launch::{Child, free_port, redis_server};
+use refract_proto::{DeltaFeed, ErrorCode, EventRequest, Outcome, Processor, ServerFrame};
+use refract_worker::redis::{RedisConfig, RedisStore};
+use refract_worker::{Commit, Engine, Loaded, MemoryStore, StateStore, StoreError};
+use serde_json::{Map, Value, json};
+
+/// How long an acquire waits for a held lock.
+const LOCK_WAIT: Duration = Duration::from_millis(1000);
+/// The Redis store's lease.
+const LEASE: Duration = Duration::from_millis(300);
+/// How long an idle token is kept.
+const EXPIRY: Duration = Duration::from_millis(800);
+/// The states every test's app has.
+const STATES: [&str; 2] = ["a", "b"];
+
+/// A store under test, its delta feed, and what it needs to run.
+struct Subject<S> {
+    store: S,
+    feed: Arc<dyn DeltaFeed>,
+    /// Drops the tokens idle for [`EXPIRY`] (the memory store's eviction; Redis expires keys
+    /// itself).
+    evict: Box<dyn Fn() + Send + Sync>,
+    _redis: Option<Child>,
+}
+
+fn memory() -> Subject<Arc<MemoryStore>> {
+    let store = Arc::new(MemoryStore::with_lock_wait(LOCK_WAIT));
+    let evicting = store.clone();
+    Subject {
+        store: store.clone(),
+        feed: store,
+        evict: Box::new(move || {
+            evicting.evict_idle(EXPIRY);
+        }),
+        _redis: None,
+    }
+}
+
+async fn redis() -> Subject<RedisStore> {
+    let port = free_port().unwrap();
+    let mut server = redis_server(port).spawn().expect("redis-server");
+    server
+        .ready(([127, 0, 0, 1], port).into(), Duration::from_secs(10))
+        .await
+        .unwrap();
+    let url = format!("redis://127.0.0.1:{port}");
+    let mut config = RedisConfig::new(&url);
+    config.lock_lease = LEASE;
+    config.lock_wait = LOCK_WAIT;
+    config.token_expiry = EXPIRY;
+    let store = RedisStore::new(config, STATES.map(String::from).to_vec()).unwrap();
+    Subject {
+        store,
+        feed: Arc::new(RedisFeed::new(&url).unwrap()),
+        evict: Box::new(|| {}),
+        _redis: Some(server),
+    }
+}
+
+/// A unique token per test run, so nothing is shared by accident.
+fn token(name: &str) -> String {
+    format!("{name}-{}", free_port().unwrap())
+}
+
+/// A commit of `changed` shards as event `seq`, making `version`, with its delta frame.
+fn commit(version: u64, seq: u64, changed: &[(&str, &str)]) -> Commit {
+    let frame = ServerFrame::Delta {
+        version,
+        seq: Some(seq),
+        delta: Map::new(),
+    };
+    Commit {
+        changed: changed
+            .iter()
+            .map(|(s, b)| ((*s).to_owned(), b.as_bytes().to_vec()))
+            .collect(),
+        seq,
+        version,
+        frame: frame.encode().into(),
+    }
+}
+
+fn shard(loaded: &Loaded, i: usize) -> Option<&str> {
+    loaded.shards[i]
+        .as_deref()
+        .map(|b| std::str::from_utf8(b).unwrap())
+}
+
+async fn a_new_token_has_nothing_stored<S: StateStore>(s: Subject<S>) {
+    let t = token("new");
+    let (loaded, lease) = s.store.acquire(&t, &STATES).await.unwrap();
+    assert_eq!(
+        loaded,
+        Loaded {
+            version: 0,
+            last_seq: 0,
+            shards: vec![None, None]
+        }
+    );
+    lease.release().await;
+}
+
+async fn a_commit_writes_shards_version_and_seq_and_publishes_together<S: StateStore>(
+    s: Subject<S>,
+) {
+    let t = token("commit");
+    let mut feed = s.feed.subscribe(&t).await.unwrap();
+    let (_, lease) = s.store.acquire(&t, &STATES).await.unwrap();
+    let first = commit(1, 7, &[("a", "{\"n\":1}"), ("b", "{\"m\":2}")]);
+    lease.commit(first.clone()).await.unwrap();
+    let snap = s.store.snapshot(&t, &STATES).await.unwrap();
+    assert_eq!((snap.version, snap.last_seq), (1, 7));
+    assert_eq!(
+        (shard(&snap, 0), shard(&snap, 1)),
+        (Some("{\"n\":1}"), Some("{\"m\":2}"))
+    );
+    let published = feed.next().await.unwrap();
+    assert_eq!((published.version, &published.frame), (1, &first.frame));
+
+    // Only the changed shard is written; the other keeps its value.
+    let (loaded, lease) = s.store.acquire(&t, &["b"]).await.unwrap();
+    assert_eq!((loaded.version, loaded.last_seq), (1, 7));
+    assert_eq!(shard(&loaded, 0), Some("{\"m\":2}"));
+    lease
+        .commit(commit(2, 8, &[("b", "{\"m\":3}")]))
+        .await
+        .unwrap();
+    let snap = s.store.snapshot(&t, &STATES).await.unwrap();
+    assert_eq!((snap.version, snap.last_seq), (2, 8));
+    assert_eq!(
+        (shard(&snap, 0), shard(&snap, 1)),
+        (Some("{\"n\":1}"), Some("{\"m\":3}"))
+    );
+    assert_eq!(feed.next().await.unwrap().version, 2);
+}
+
+async fn a_release_writes_and_publishes_nothing<S: StateStore>(s: Subject<S>) {
+    let t = token("release");
+    let mut feed = s.feed.subscribe(&t).await.unwrap();
+    let (_, lease) = s.store.acquire(&t, &STATES).await.unwrap();
+    lease.commit(commit(1, 1, &[("a", "1")])).await.unwrap();
+    assert_eq!(feed.next().await.unwrap().version, 1);
+    let (_, lease) = s.store.acquire(&t, &STATES).await.unwrap();
+    lease.release().await;
+    let snap = s.store.snapshot(&t, &STATES).await.unwrap();
+    assert_eq!(
+        (snap.version, snap.last_seq, shard(&snap, 0)),
+        (1, 1, Some("1"))
+    );
+    let next = tokio::time::timeout(Duration::from_millis(300), feed.next()).await;
+    assert!(next.is_err(), "a release published {next:?}");
+}
+
+async fn the_lock_excludes_other_holders_until_released<S: StateStore + Clone>(s: Subject<S>) {
+    let t = token("exclusive");
+    let (_, first) = s.store.acquire(&t, &STATES).await.unwrap();
+    let waiter = {
+        let (store, t) = (s.store.clone(), t.clone());
+        tokio::spawn(async move {
+            let (loaded, lease) = store.acquire(&t, &STATES).await?;
+            lease.release().await;
+            Ok::<_, StoreError>(loaded.version)
+        })
+    };
+    // Renewed meanwhile, so a lease cannot lapse: only the release frees the lock.
+    tokio::select! {
+        () = first.keep_alive() => panic!("the lock was lost while held"),
+        () = tokio::time::sleep(Duration::from_millis(600)) => {}
+    }
+    assert!(!waiter.is_finished(), "a second holder waits for the lock");
+    // Another token's lock is independent.
+    let (_, other) = s.store.acquire(&token("other"), &STATES).await.unwrap();
+    other.release().await;
+    first.commit(commit(1, 1, &[("a", "1")])).await.unwrap();
+    assert_eq!(waiter.await.unwrap().unwrap(), 1, "it saw the commit");
+}
+
+async fn a_lock_held_past_the_lock_wait_is_busy<S: StateStore>(s: Subject<S>) {
+    let t = token("busy");
+    let (_, holder) = s.store.acquire(&t, &STATES).await.unwrap();
+    let started = Instant::now();
+    let second = tokio::select! {
+        () = holder.keep_alive() => panic!("the lock was lost while held"),
+        second = s.store.acquire(&t, &STATES) => second,
+    };
+    assert_eq!(second.err(), Some(StoreError::LockTimeout));
+    assert!(started.elapsed() >= LOCK_WAIT - Duration::from_millis(100));
+    holder.release().await;
+    let (_, lease) = s.store.acquire(&t, &STATES).await.unwrap();
+    lease.release().await;
+}
+
+async fn a_dropped_lease_frees_the_lock<S: StateStore>(s: Subject<S>) {
+    let t = token("dropped");
+    let (_, lease) = s.store.acquire(&t, &STATES).await.unwrap();
+    // A call cancelled mid-event drops its lease without release or commit.
+    drop(lease);
+    let started = Instant::now();
+    let (_, lease) = s.store.acquire(&t, &STATES).await.unwrap();
+    assert!(
+        started.elapsed() < LEASE,
+        "freed at once, not at the lease's end: {:?}",
+        started.elapsed()
+    );
+    lease.release().await;
+}
+
+async fn an_idle_token_expires<S: StateStore>(s: Subject<S>) {
+    let (idle, busy) = (token("idle"), token("busy"));
+    for t in [&idle, &busy] {
+        let (_, lease) = s.store.acquire(t, &STATES).await.unwrap();
+        lease.commit(commit(1, 1, &[("a", "1")])).await.unwrap();
+    }
+    let deadline = Instant::now() + EXPIRY + Duration::from_millis(400);
+    while Instant::now() < deadline {
+        // Used all along: kept.
+        s.store
+            .acquire(&busy, &STATES)
+            .await
+            .unwrap()
+            .1
+            .commit(commit(2, 2, &[]))
+            .await
+            .ok();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        (s.evict)();
+    }
+    let snap = s.store.snapshot(&idle, &STATES).await.unwrap();
+    assert_eq!((snap.version, snap.last_seq, shard(&snap, 0)), (0, 0, None));
+    let snap = s.store.snapshot(&busy, &STATES).await.unwrap();
+    assert_eq!((snap.version, shard(&snap, 0)), (2, Some("1")));
+}
+
+async fn a_lapsed_lease_is_taken_over_and_its_commit_is_fenced<S: StateStore>(s: Subject<S>) {
+    let t = token("fenced");
+    let mut feed = s.feed.subscribe(&t).await.unwrap();
+    let (_, stale) = s.store.acquire(&t, &STATES).await.unwrap();
+    // Not renewed (as a frozen worker): after the lease another holder takes the lock.
+    tokio::time::sleep(LEASE + Duration::from_millis(100)).await;
+    let (loaded, fresh) = s.store.acquire(&t, &STATES).await.unwrap();
+    assert_eq!(loaded.version, 0);
+    assert_eq!(
+        stale.commit(commit(1, 1, &[("a", "stale")])).await,
+        Err(StoreError::LockLost)
+    );
+    fresh.commit(commit(1, 2, &[("a", "fresh")])).await.unwrap();
+    let snap = s.store.snapshot(&t, &STATES).await.unwrap();
+    assert_eq!(
+        (snap.version, snap.last_seq, shard(&snap, 0)),
+        (1, 2, Some("fresh"))
+    );
+    let published = feed.next().await.unwrap();
+    assert!(
+        published.frame.contains("\"seq\":2"),
+        "only the fresh commit is published: {published:?}"
+    );
+}
+
+async fn keep_alive_holds_the_lock_past_its_lease<S: StateStore>(s: Subject<S>) {
+    let t = token("renewed");
+    let (_, lease) = s.store.acquire(&t, &STATES).await.unwrap();
+    let second = tokio::select! {
+        () = lease.keep_alive() => panic!("the lock was lost while renewed"),
+        second = tokio::time::timeout(LEASE * 3, s.store.acquire(&t, &STATES)) => second,
+    };
+    assert!(second.is_err(), "nobody took a renewed lock");
+    lease.commit(commit(1, 1, &[("a", "1")])).await.unwrap();
+}
+
+/// A counter state written by hand (the macros live downstream of this crate).
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+struct Counter {
+    n: i64,
+}
+
+impl State for Counter {
+    const NAME: &'static str = "a";
+    fn frontend_vars(&self) -> Result<Map<String, Value>, serde_json::Error> {
+        Ok(Map::from_iter([("n".to_owned(), json!(self.n))]))
+    }
+}
+
+impl Handlers for Counter {
+    const HANDLERS: &'static [&'static str] = &["add"];
+    fn computed_vars(&self, _: &mut Map<String, Value>) -> Result<(), serde_json::Error> {
+        Ok(())
+    }
+    fn dispatch<'a>(
+        &'a mut self,
+        method: &'a str,
+        args: Value,
+    ) -> BoxFuture<'a, Result<(), EventError>> {
+        Box::pin(async move {
+            #[derive(serde::Deserialize)]
+            struct Add {
+                by: i64,
+            }
+            self.n += decode_args::<Add>("a", method, args)?.by;
+            Ok(())
+        })
+    }
+}
+
+async fn the_engine_applies_each_seq_once_and_in_order<S: StateStore + Clone>(s: Subject<S>) {
+    let mut states = StateRegistry::default();
+    states.register::<Counter>();
+    let engine = Arc::new(Engine::new(Arc::new(states), s.store.clone()));
+    let t = token("engine");
+    let event = |seq: u64, by: i64| EventRequest {
+        token: t.clone(),
+        seq,
+        handler: "a.add".into(),
+        args: json!({ "by": by }),
+    };
+    assert!(matches!(
+        engine.process(event(1, 1)).await,
+        Ok(Outcome::Applied { version: 1, .. })
+    ));
+    assert_eq!(engine.process(event(1, 1)).await, Ok(Outcome::Duplicate));
+    // Events racing for the token's lock (the gateway orders them; here nothing does): an event
+    // whose seq is not above the last applied one is a duplicate, so each applies at most once
+    // and exactly the applied ones are in the state.
+    let racers: Vec<_> = (2..=11)
+        .map(|seq| {
+            let (engine, event) = (engine.clone(), event(seq, 10));
+            tokio::spawn(async move { engine.process(event).await })
+        })
+        .collect();
+    let mut applied = 0;
+    for racer in racers {
+        match racer.await.unwrap().unwrap() {
+            Outcome::Applied { .. } => applied += 1,
+            Outcome::Duplicate => {}
+        }
+    }
+    let h = engine.hydrate(&t).await.unwrap();
+    assert!(applied >= 1);
+    assert_eq!((h.version, h.last_seq), (1 + applied, 11));
+    assert_eq!(h.state["a"]["n"], json!(1 + 10 * applied as i64));
+    // A corrupt shard is reported as such, and nothing is written over it.
+    let (_, lease) = s.store.acquire(&t, &STATES).await.unwrap();
+    lease
+        .commit(commit(20, 20, &[("a", "{\"n\":\"nope\"}")]))
+        .await
+        .unwrap();
+    let err = engine.process(event(21, 1)).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::CorruptState);
+    assert_eq!(
+        engine.hydrate(&t).await.unwrap_err().code,
+        ErrorCode::CorruptState
+    );
+}
+
+macro_rules! conformance {
+    (both: $($both:ident),*; leases: $($leased:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $both() {
+                    super::$both(super::memory()).await;
+                }
+            )*
+        }
+        mod redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $both() {
+                    super::$both(super::redis().await).await;
+                }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $leased() {
+                    super::$leased(super::redis().await).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    both:
+        a_new_token_has_nothing_stored,
+        a_commit_writes_shards_version_and_seq_and_publishes_together,
+        a_release_writes_and_publishes_nothing,
+        the_lock_excludes_other_holders_until_released,
+        a_lock_held_past_the_lock_wait_is_busy,
+        a_dropped_lease_frees_the_lock,
+        an_idle_token_expires,
+        the_engine_applies_each_seq_once_and_in_order;
+    leases:
+        a_lapsed_lease_is_taken_over_and_its_commit_is_fenced,
+        keep_alive_holds_the_lock_past_its_lease,
+);
