@@ -32,12 +32,15 @@ WORKDIR /src
 COPY . .
 
 # The target folder and the registries are BuildKit cache mounts (kept between builds, absent
-# from the image), so the binaries are copied out in the same step.
+# from the image), so the binaries are copied out in the same step. Two cargo builds: built
+# together, cargo would unify features and link the gateway's Kubernetes client (feature
+# `kubernetes`) into the app's binary too.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/usr/local/cargo/git \
     --mount=type=cache,target=/src/target,sharing=locked \
     set -eux; \
-    cargo build --locked --profile "$PROFILE" -p refract-gateway -p "$APP"; \
+    cargo build --locked --profile "$PROFILE" -p refract-gateway; \
+    cargo build --locked --profile "$PROFILE" -p "$APP"; \
     case "$PROFILE" in dev) dir=debug ;; *) dir="$PROFILE" ;; esac; \
     mkdir -p /out/bin; \
     cp "target/$dir/refract-gateway" /out/bin/refract-gateway; \

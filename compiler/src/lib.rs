@@ -6,8 +6,6 @@
 //! hand-written browser runtime (socket, event queue, store; `runtime/` in this crate) ships inside
 //! every generated project.
 
-#![warn(missing_docs)]
-
 mod codegen;
 mod component;
 mod project;

@@ -9,8 +9,6 @@
 //!
 //! Nothing here does I/O.
 
-#![warn(missing_docs)]
-
 mod error;
 mod event;
 mod state;

@@ -12,9 +12,8 @@
 //! * everything else: the built assets (`/assets/*` cached for a year, since Vite hashes their
 //!   names; other paths fall back to `index.html`, so client-side routes load the app).
 
-#![warn(missing_docs)]
-
 pub mod feed;
+#[cfg(feature = "kubernetes")]
 pub mod k8s;
 pub mod pool;
 pub mod serve;

@@ -112,6 +112,7 @@ pub struct GatewayArgs {
     pub workers_dns: Option<String>,
     /// On Kubernetes: the workers' Service, whose EndpointSlices are watched (ready endpoints, port
     /// named `grpc` or the first); the namespace is the pod's own unless --workers-k8s-namespace.
+    /// Needs the `kubernetes` feature (on in the `refract-gateway` binary and image).
     #[arg(long, env = "REFRACT_WORKERS_K8S_SERVICE", conflicts_with_all = ["workers", "workers_dns"])]
     pub workers_k8s_service: Option<String>,
     /// The namespace of --workers-k8s-service.
@@ -214,26 +215,8 @@ pub async fn serve(
     let mut pool_config = PoolConfig::new(discovery);
     pool_config.call_timeout = Duration::from_millis(args.call_timeout_ms);
     let pool = WorkerPool::start(pool_config);
-    if let Some(service) = args.workers_k8s_service.clone() {
-        let client = kube::Client::try_default()
-            .await
-            .map_err(|e| ServeError::Kubernetes(e.to_string()))?;
-        let namespace = args
-            .workers_k8s_namespace
-            .clone()
-            .unwrap_or_else(crate::k8s::own_namespace);
-        tracing::info!(%service, %namespace, "discovering workers from EndpointSlices");
-        let pool = Arc::downgrade(&pool);
-        tokio::spawn(async move {
-            crate::k8s::watch(
-                client,
-                &namespace,
-                &service,
-                crate::k8s::DEFAULT_PORT_NAME,
-                pool,
-            )
-            .await;
-        });
+    if let Some(service) = &args.workers_k8s_service {
+        watch_kubernetes(service, args.workers_k8s_namespace.as_deref(), &pool).await?;
     }
     let feed = Arc::new(RedisFeed::new(&args.redis)?);
     if args.sockets.secret.is_none() {
@@ -256,6 +239,52 @@ pub async fn serve(
             addr: local,
             source,
         })
+}
+
+/// Keeps `pool`'s workers to the ready endpoints of the Service `service` (in `namespace`, else
+/// the pod's own), in a background task.
+///
+/// # Errors
+/// [`ServeError::Kubernetes`] when the Kubernetes client cannot be configured.
+#[cfg(feature = "kubernetes")]
+async fn watch_kubernetes(
+    service: &str,
+    namespace: Option<&str>,
+    pool: &Arc<WorkerPool>,
+) -> Result<(), ServeError> {
+    let client = kube::Client::try_default()
+        .await
+        .map_err(|e| ServeError::Kubernetes(e.to_string()))?;
+    let namespace = namespace.map_or_else(crate::k8s::own_namespace, str::to_owned);
+    tracing::info!(%service, %namespace, "discovering workers from EndpointSlices");
+    let (pool, service) = (Arc::downgrade(pool), service.to_owned());
+    tokio::spawn(async move {
+        crate::k8s::watch(
+            client,
+            &namespace,
+            &service,
+            crate::k8s::DEFAULT_PORT_NAME,
+            pool,
+        )
+        .await;
+    });
+    Ok(())
+}
+
+/// Without the `kubernetes` feature: refuses `--workers-k8s-service`.
+///
+/// # Errors
+/// Always [`ServeError::Kubernetes`].
+#[cfg(not(feature = "kubernetes"))]
+async fn watch_kubernetes(
+    _service: &str,
+    _namespace: Option<&str>,
+    _pool: &Arc<WorkerPool>,
+) -> Result<(), ServeError> {
+    Err(ServeError::Kubernetes(
+        "this gateway was built without the `kubernetes` feature; use the refract-gateway binary"
+            .into(),
+    ))
 }
 
 /// Serves `gateway` (its assets and `/_event`) on `listener`, with `TCP_NODELAY`, until `shutdown`

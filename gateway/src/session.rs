@@ -385,3 +385,309 @@ impl View {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex as SyncMutex;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    use async_trait::async_trait;
+    use refract_proto::{DeltaFeed, FeedError, Hydration, Processor, Published};
+    use serde_json::{Map, json};
+    use tokio::sync::broadcast;
+    use tokio_stream::wrappers::{BroadcastStream, ReceiverStream};
+
+    use super::*;
+    use crate::{Gateway, GatewayConfig, TokenIssuer};
+
+    /// A processor that counts versions: `s.ok` applies, `s.dup` is a duplicate, `s.busy` fails
+    /// with `busy`; hydrates fail while `down` is set.
+    #[derive(Default)]
+    struct Fake {
+        version: AtomicU64,
+        down: AtomicBool,
+        seen: SyncMutex<Vec<EventRequest>>,
+        published: SyncMutex<Option<broadcast::Sender<Published>>>,
+    }
+
+    #[async_trait]
+    impl Processor for Fake {
+        async fn process(&self, event: EventRequest) -> Result<Outcome, Failure> {
+            self.seen.lock().unwrap().push(event.clone());
+            match event.handler.as_str() {
+                "s.dup" => Ok(Outcome::Duplicate),
+                "s.busy" => Err(Failure::new(ErrorCode::Busy, "locked")),
+                _ => {
+                    let version = self.version.fetch_add(1, Ordering::SeqCst) + 1;
+                    let frame = ServerFrame::Delta {
+                        version,
+                        seq: Some(event.seq),
+                        delta: Map::new(),
+                    };
+                    Ok(Outcome::Applied {
+                        version,
+                        frame: frame.encode().into(),
+                    })
+                }
+            }
+        }
+
+        async fn hydrate(&self, _token: &str) -> Result<Hydration, Failure> {
+            if self.down.load(Ordering::SeqCst) {
+                return Err(Failure::new(ErrorCode::Unavailable, "store down"));
+            }
+            Ok(Hydration {
+                version: self.version.load(Ordering::SeqCst),
+                last_seq: 0,
+                state: Map::from_iter([("s".to_owned(), json!({"n": 0}))]),
+            })
+        }
+    }
+
+    #[async_trait]
+    impl DeltaFeed for Fake {
+        async fn subscribe(&self, _token: &str) -> Result<Subscription, FeedError> {
+            let rx = self
+                .published
+                .lock()
+                .unwrap()
+                .get_or_insert_with(|| broadcast::channel(16).0)
+                .subscribe();
+            Ok(BroadcastStream::new(rx)
+                .filter_map(|r| std::future::ready(r.ok()))
+                .boxed())
+        }
+    }
+
+    /// A session over channels: what the test sends in, what the session sends out.
+    struct Harness {
+        fake: Arc<Fake>,
+        gateway: Gateway,
+        inbound: mpsc::Sender<Inbound>,
+        out: mpsc::Receiver<Outbound>,
+        session: tokio::task::JoinHandle<()>,
+    }
+
+    fn harness() -> Harness {
+        let fake = Arc::new(Fake::default());
+        let config = GatewayConfig {
+            max_frame_bytes: 256,
+            max_queued_events: 4,
+            assets: None,
+        };
+        let issuer = TokenIssuer::from_secret("session tests");
+        let gateway = Gateway::new(config, issuer, fake.clone(), fake.clone());
+        let (inbound, inbound_rx) = mpsc::channel(16);
+        let (out_tx, out) = mpsc::channel(16);
+        let shared = gateway.shared.clone();
+        let session = tokio::spawn(run(shared, ReceiverStream::new(inbound_rx), out_tx));
+        Harness {
+            fake,
+            gateway,
+            inbound,
+            out,
+            session,
+        }
+    }
+
+    impl Harness {
+        async fn send(&self, text: &str) {
+            self.inbound
+                .send(Inbound::Text(text.to_owned()))
+                .await
+                .unwrap();
+        }
+
+        async fn next(&mut self) -> Outbound {
+            tokio::time::timeout(Duration::from_secs(5), self.out.recv())
+                .await
+                .expect("the session answers")
+                .expect("the session is running")
+        }
+
+        async fn frame(&mut self) -> ServerFrame {
+            match self.next().await {
+                Outbound::Text(text) => ServerFrame::parse(&text).unwrap(),
+                close => panic!("expected a frame, got {close:?}"),
+            }
+        }
+
+        async fn hello(&mut self, token: Option<&str>) -> ServerFrame {
+            let hello = ClientFrame::Hello {
+                token: token.map(str::to_owned),
+            };
+            self.send(&hello.encode()).await;
+            self.frame().await
+        }
+
+        async fn event(&self, seq: u64, handler: &str) {
+            let event = ClientFrame::Event {
+                seq,
+                handler: handler.to_owned(),
+                args: json!({}),
+            };
+            self.send(&event.encode()).await;
+        }
+    }
+
+    fn error_code(frame: &ServerFrame) -> (Option<u64>, ErrorCode) {
+        match frame {
+            ServerFrame::Error { seq, code, .. } => (*seq, *code),
+            other => panic!("expected an error frame, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn before_hello_events_are_not_ready_and_bad_frames_are_refused() {
+        let mut h = harness();
+        h.event(1, "s.ok").await;
+        assert_eq!(error_code(&h.frame().await), (Some(1), ErrorCode::NotReady));
+        h.send("{").await;
+        assert_eq!(
+            error_code(&h.frame().await),
+            (None, ErrorCode::MalformedFrame)
+        );
+        h.inbound.send(Inbound::Binary).await.unwrap();
+        assert_eq!(
+            error_code(&h.frame().await),
+            (None, ErrorCode::MalformedFrame)
+        );
+        h.send(&"x".repeat(300)).await;
+        assert_eq!(
+            error_code(&h.frame().await),
+            (None, ErrorCode::FrameTooLarge)
+        );
+        h.send(r#"{"type":"hello","token":"forged"}"#).await;
+        assert_eq!(
+            error_code(&h.frame().await),
+            (None, ErrorCode::InvalidToken)
+        );
+        assert!(
+            h.fake.seen.lock().unwrap().is_empty(),
+            "nothing reached the processor"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_ready_session_runs_events_in_order_and_answers_each() {
+        let mut h = harness();
+        let ServerFrame::Hydrate {
+            token, version: 0, ..
+        } = h.hello(None).await
+        else {
+            panic!("not hydrated");
+        };
+        h.event(1, "s.ok").await;
+        h.event(2, "s.dup").await;
+        h.event(3, "s.busy").await;
+        assert!(matches!(
+            h.frame().await,
+            ServerFrame::Delta {
+                version: 1,
+                seq: Some(1),
+                ..
+            }
+        ));
+        assert_eq!(h.frame().await, ServerFrame::Ack { seq: 2 });
+        let busy = h.frame().await;
+        assert_eq!(error_code(&busy), (Some(3), ErrorCode::Busy));
+        assert!(matches!(
+            busy,
+            ServerFrame::Error {
+                retryable: true,
+                ..
+            }
+        ));
+        let seen = h.fake.seen.lock().unwrap().clone();
+        assert_eq!(seen.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3]);
+        assert!(
+            seen.iter().all(|e| e.token == token),
+            "events carry the socket's token"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_socket_keeps_its_token_and_a_hello_again_resyncs() {
+        let mut h = harness();
+        let ServerFrame::Hydrate { token, .. } = h.hello(None).await else {
+            panic!("not hydrated");
+        };
+        let other = TokenIssuer::from_secret("session tests").issue().unwrap();
+        assert_eq!(
+            error_code(&h.hello(Some(&other)).await),
+            (None, ErrorCode::TokenMismatch)
+        );
+        h.event(1, "s.ok").await;
+        h.frame().await;
+        let again = h.hello(Some(&token)).await;
+        assert!(
+            matches!(again, ServerFrame::Hydrate { version: 1, .. }),
+            "{again:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_hydrate_closes_the_socket_and_stays_awaiting_hello() {
+        let mut h = harness();
+        h.fake.down.store(true, Ordering::SeqCst);
+        assert_eq!(
+            error_code(&h.hello(None).await),
+            (None, ErrorCode::Unavailable)
+        );
+        assert_eq!(h.next().await, Outbound::Close(None));
+        h.event(1, "s.ok").await;
+        assert_eq!(error_code(&h.frame().await), (Some(1), ErrorCode::NotReady));
+        h.fake.down.store(false, Ordering::SeqCst);
+        assert!(matches!(h.hello(None).await, ServerFrame::Hydrate { .. }));
+    }
+
+    #[tokio::test]
+    async fn published_deltas_are_relayed_once_in_order_and_a_gap_resyncs() {
+        let mut h = harness();
+        assert!(matches!(
+            h.hello(None).await,
+            ServerFrame::Hydrate { version: 0, .. }
+        ));
+        let feed = h.fake.published.lock().unwrap().clone().unwrap();
+        let publish = |version: u64| {
+            let frame = ServerFrame::Delta {
+                version,
+                seq: None,
+                delta: Map::new(),
+            };
+            feed.send(Published {
+                version,
+                frame: frame.encode().into(),
+            })
+            .unwrap();
+        };
+        publish(1);
+        assert!(matches!(
+            h.frame().await,
+            ServerFrame::Delta { version: 1, .. }
+        ));
+        publish(1);
+        // Version 3 after 1: a delta was missed, so the socket gets the whole state instead.
+        h.fake.version.store(3, Ordering::SeqCst);
+        publish(3);
+        assert!(matches!(
+            h.frame().await,
+            ServerFrame::Hydrate { version: 3, .. }
+        ));
+    }
+
+    #[tokio::test]
+    async fn draining_closes_with_service_restart() {
+        let mut h = harness();
+        h.hello(None).await;
+        h.gateway.drain();
+        assert_eq!(
+            h.next().await,
+            Outbound::Close(Some((1012, "gateway restarting")))
+        );
+        tokio::time::timeout(Duration::from_secs(5), h.session)
+            .await
+            .expect("the session ends")
+            .unwrap();
+    }
+}

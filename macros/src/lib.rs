@@ -10,8 +10,6 @@
 //!
 //! Generated code names everything through `::refract`, so an app depends on `refract` only.
 
-#![warn(missing_docs)]
-
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as Tokens};
 use quote::{format_ident, quote};

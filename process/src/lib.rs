@@ -6,8 +6,6 @@
 //!   health checks;
 //! * [`launch`]: starting and stopping child processes (`stack`, the tests, the load tests).
 
-#![warn(missing_docs)]
-
 pub mod health;
 pub mod launch;
 

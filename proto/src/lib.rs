@@ -11,8 +11,6 @@
 //!
 //! A new frame, RPC or error code is a change here plus its users.
 
-#![warn(missing_docs)]
-
 pub mod convert;
 pub mod error;
 pub mod frame;

@@ -33,8 +33,6 @@
 //! * [`ui`]: the components pages are built from;
 //! * [`App`]: the builder and the app's command line (`run`, `export`).
 
-#![warn(missing_docs)]
-
 extern crate self as refract;
 
 mod app;

@@ -7,6 +7,7 @@ use refract_gateway::GatewayConfig;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+/// The state the tests poke at: a counter and a secret backend var.
 #[derive(refract::State, Default, Serialize, Deserialize)]
 pub struct CounterState {
     count: i64,

@@ -11,8 +11,6 @@
 //! the gRPC metadata as W3C `traceparent`/`tracestate` ([`inject`], [`extract`]; the W3C Trace
 //! Context recommendation).
 
-#![warn(missing_docs)]
-
 mod metrics;
 mod propagation;
 

@@ -10,8 +10,6 @@
 //! * [`grpc`]: the worker's gRPC service;
 //! * [`serve`]: the worker process: its options and its server.
 
-#![warn(missing_docs)]
-
 pub mod engine;
 pub mod grpc;
 pub mod memory;

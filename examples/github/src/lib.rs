@@ -11,6 +11,15 @@ use serde::{Deserialize, Serialize};
 /// The environment variable holding the GitHub API's base URL.
 pub const API_ENV: &str = "REFRACT_GITHUB_API";
 
+/// The GitHub API's base URL: set by [`app_with_api`], else `REFRACT_GITHUB_API`, else GitHub's.
+static API_BASE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+fn api_base() -> &'static str {
+    API_BASE.get_or_init(|| {
+        std::env::var(API_ENV).unwrap_or_else(|_| "https://api.github.com".to_owned())
+    })
+}
+
 /// What one browser tab is looking at.
 #[derive(State, Default, Serialize, Deserialize)]
 pub struct GithubState {
@@ -69,7 +78,7 @@ impl GithubState {
 
 /// `Ok(None)` when GitHub says 404.
 async fn fetch(user: &str) -> Result<Option<Profile>, reqwest::Error> {
-    let base = std::env::var(API_ENV).unwrap_or_else(|_| "https://api.github.com".to_owned());
+    let base = api_base();
     let response = reqwest::Client::new()
         .get(format!("{}/users/{user}", base.trim_end_matches('/')))
         .header(reqwest::header::USER_AGENT, "refract-github-example")
@@ -120,6 +129,17 @@ pub fn app() -> App {
     App::new("GitHub profile")
         .state::<GithubState>()
         .page("/", index)
+}
+
+/// The app, calling the GitHub API at `base` (e.g. a fake one in tests). The base is set once per
+/// process: a later call with another base panics.
+///
+/// # Panics
+/// When the base was already set to another URL.
+pub fn app_with_api(base: &str) -> App {
+    let set = API_BASE.get_or_init(|| base.to_owned());
+    assert_eq!(set, base, "the GitHub API base is set once per process");
+    app()
 }
 
 #[cfg(test)]

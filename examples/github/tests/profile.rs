@@ -38,10 +38,10 @@ async fn fake_github() -> std::net::SocketAddr {
 #[tokio::test]
 async fn shows_a_profile_and_says_when_a_user_does_not_exist() {
     let api = fake_github().await;
-    // SAFETY of the test: this test binary has one test, so no other thread reads the environment.
-    unsafe { std::env::set_var(github::API_ENV, format!("http://{api}")) };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server = github::app().serve(listener, Default::default()).unwrap();
+    let server = github::app_with_api(&format!("http://{api}"))
+        .serve(listener, Default::default())
+        .unwrap();
     let mut c = TestClient::connect(server.addr, None).await.unwrap();
     let var = |c: &TestClient, v: &str| c.var("github_state", v).clone();
 

@@ -433,6 +433,7 @@ async fn idle(
     Ok((out, Window { before, after }))
 }
 
+#[allow(clippy::print_stdout, reason = "the report is the command's output")]
 fn write(
     args: &Args,
     workers: usize,

@@ -3,8 +3,6 @@
 //! roles of an app binary ([`worker`], [`gateway`]) started as real processes through
 //! `refract_process::launch`.
 
-#![warn(missing_docs)]
-
 pub mod client;
 pub mod redis;
 
