@@ -318,6 +318,24 @@ pub fn redis_server(port: u16) -> Launch {
         .output(Output::Null)
 }
 
+/// Starts a disposable local `redis-server` ([`redis_server`]) on a free port and waits up to 10 s
+/// until it accepts. Returns it and its URL, `redis://127.0.0.1:PORT`.
+///
+/// # Errors
+/// [`LaunchError`] when `redis-server` is missing, exits, or does not accept in time.
+pub async fn start_local_redis() -> Result<(Child, String), LaunchError> {
+    let port = free_port().map_err(|source| LaunchError::Spawn {
+        name: "redis".into(),
+        program: "redis-server".into(),
+        source,
+    })?;
+    let mut child = redis_server(port).spawn()?;
+    child
+        .ready(([127, 0, 0, 1], port).into(), Duration::from_secs(10))
+        .await?;
+    Ok((child, format!("redis://127.0.0.1:{port}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

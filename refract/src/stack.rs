@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use refract_gateway::serve::{GatewayArgs, ListenArgs};
-use refract_process::launch::{Child, Launch, free_port, redis_server};
+use refract_process::launch::{Child, Launch, free_port, start_local_redis};
 use refract_process::shutdown_signal;
 use refract_worker::serve::WorkerArgs;
 
@@ -44,16 +44,14 @@ pub(crate) async fn run(app: &App, args: StackArgs) -> Result<(), AppError> {
     let redis = match args.redis.clone() {
         Some(url) => url,
         None => {
-            let port = port()?;
-            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-            let child = start(redis_server(port), addr).await.map_err(|e| match e {
-                AppError::Stack(e) => AppError::Stack(format!(
+            let (child, url) = start_local_redis().await.map_err(|e| {
+                AppError::Stack(format!(
                     "{e}; install Redis (Debian: apt-get install redis-server) or pass --redis URL"
-                )),
-                e => e,
+                ))
             })?;
+            tracing::info!(role = "redis", %url, pid = child.pid(), "stack process");
             children.push(child);
-            format!("redis://{addr}")
+            url
         }
     };
     let mut workers = Vec::new();

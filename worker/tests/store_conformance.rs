@@ -9,13 +9,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use refract_core::{BoxFuture, EventError, Handlers, State, StateRegistry, decode_args};
+mod common;
+
 use refract_gateway::feed::RedisFeed;
-use refract_process::launch::{Child, free_port, redis_server};
+use refract_process::launch::{Child, free_port, start_local_redis};
 use refract_proto::{DeltaFeed, ErrorCode, EventRequest, Outcome, Processor, ServerFrame};
 use refract_worker::redis::{RedisConfig, RedisStore};
 use refract_worker::{Commit, Engine, Loaded, MemoryStore, StateStore, StoreError};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, json};
 
 /// How long an acquire waits for a held lock.
 const LOCK_WAIT: Duration = Duration::from_millis(1000);
@@ -23,8 +24,8 @@ const LOCK_WAIT: Duration = Duration::from_millis(1000);
 const LEASE: Duration = Duration::from_millis(300);
 /// How long an idle token is kept.
 const EXPIRY: Duration = Duration::from_millis(800);
-/// The states every test's app has.
-const STATES: [&str; 2] = ["a", "b"];
+/// The states every test's app has: the engine's test app has the first.
+const STATES: [&str; 2] = ["counter", "other"];
 
 /// A store under test, its delta feed, and what it needs to run.
 struct Subject<S> {
@@ -50,13 +51,7 @@ fn memory() -> Subject<Arc<MemoryStore>> {
 }
 
 async fn redis() -> Subject<RedisStore> {
-    let port = free_port().unwrap();
-    let mut server = redis_server(port).spawn().expect("redis-server");
-    server
-        .ready(([127, 0, 0, 1], port).into(), Duration::from_secs(10))
-        .await
-        .unwrap();
-    let url = format!("redis://127.0.0.1:{port}");
+    let (server, url) = start_local_redis().await.unwrap();
     let mut config = RedisConfig::new(&url);
     config.lock_lease = LEASE;
     config.lock_wait = LOCK_WAIT;
@@ -119,7 +114,7 @@ async fn a_commit_writes_shards_version_and_seq_and_publishes_together<S: StateS
     let t = token("commit");
     let mut feed = s.feed.subscribe(&t).await.unwrap();
     let (_, lease) = s.store.acquire(&t, &STATES).await.unwrap();
-    let first = commit(1, 7, &[("a", "{\"n\":1}"), ("b", "{\"m\":2}")]);
+    let first = commit(1, 7, &[("counter", "{\"n\":1}"), ("other", "{\"m\":2}")]);
     lease.commit(first.clone()).await.unwrap();
     let snap = s.store.snapshot(&t, &STATES).await.unwrap();
     assert_eq!((snap.version, snap.last_seq), (1, 7));
@@ -131,11 +126,11 @@ async fn a_commit_writes_shards_version_and_seq_and_publishes_together<S: StateS
     assert_eq!((published.version, &published.frame), (1, &first.frame));
 
     // Only the changed shard is written; the other keeps its value.
-    let (loaded, lease) = s.store.acquire(&t, &["b"]).await.unwrap();
+    let (loaded, lease) = s.store.acquire(&t, &["other"]).await.unwrap();
     assert_eq!((loaded.version, loaded.last_seq), (1, 7));
     assert_eq!(shard(&loaded, 0), Some("{\"m\":2}"));
     lease
-        .commit(commit(2, 8, &[("b", "{\"m\":3}")]))
+        .commit(commit(2, 8, &[("other", "{\"m\":3}")]))
         .await
         .unwrap();
     let snap = s.store.snapshot(&t, &STATES).await.unwrap();
@@ -151,7 +146,10 @@ async fn a_release_writes_and_publishes_nothing<S: StateStore>(s: Subject<S>) {
     let t = token("release");
     let mut feed = s.feed.subscribe(&t).await.unwrap();
     let (_, lease) = s.store.acquire(&t, &STATES).await.unwrap();
-    lease.commit(commit(1, 1, &[("a", "1")])).await.unwrap();
+    lease
+        .commit(commit(1, 1, &[("counter", "1")]))
+        .await
+        .unwrap();
     assert_eq!(feed.next().await.unwrap().version, 1);
     let (_, lease) = s.store.acquire(&t, &STATES).await.unwrap();
     lease.release().await;
@@ -184,7 +182,10 @@ async fn the_lock_excludes_other_holders_until_released<S: StateStore + Clone>(s
     // Another token's lock is independent.
     let (_, other) = s.store.acquire(&token("other"), &STATES).await.unwrap();
     other.release().await;
-    first.commit(commit(1, 1, &[("a", "1")])).await.unwrap();
+    first
+        .commit(commit(1, 1, &[("counter", "1")]))
+        .await
+        .unwrap();
     assert_eq!(waiter.await.unwrap().unwrap(), 1, "it saw the commit");
 }
 
@@ -222,7 +223,10 @@ async fn an_idle_token_expires<S: StateStore>(s: Subject<S>) {
     let (idle, busy) = (token("idle"), token("busy"));
     for t in [&idle, &busy] {
         let (_, lease) = s.store.acquire(t, &STATES).await.unwrap();
-        lease.commit(commit(1, 1, &[("a", "1")])).await.unwrap();
+        lease
+            .commit(commit(1, 1, &[("counter", "1")]))
+            .await
+            .unwrap();
     }
     let deadline = Instant::now() + EXPIRY + Duration::from_millis(400);
     while Instant::now() < deadline {
@@ -253,10 +257,13 @@ async fn a_lapsed_lease_is_taken_over_and_its_commit_is_fenced<S: StateStore>(s:
     let (loaded, fresh) = s.store.acquire(&t, &STATES).await.unwrap();
     assert_eq!(loaded.version, 0);
     assert_eq!(
-        stale.commit(commit(1, 1, &[("a", "stale")])).await,
+        stale.commit(commit(1, 1, &[("counter", "stale")])).await,
         Err(StoreError::LockLost)
     );
-    fresh.commit(commit(1, 2, &[("a", "fresh")])).await.unwrap();
+    fresh
+        .commit(commit(1, 2, &[("counter", "fresh")]))
+        .await
+        .unwrap();
     let snap = s.store.snapshot(&t, &STATES).await.unwrap();
     assert_eq!(
         (snap.version, snap.last_seq, shard(&snap, 0)),
@@ -277,52 +284,19 @@ async fn keep_alive_holds_the_lock_past_its_lease<S: StateStore>(s: Subject<S>) 
         second = tokio::time::timeout(LEASE * 3, s.store.acquire(&t, &STATES)) => second,
     };
     assert!(second.is_err(), "nobody took a renewed lock");
-    lease.commit(commit(1, 1, &[("a", "1")])).await.unwrap();
-}
-
-/// A counter state written by hand (the macros live downstream of this crate).
-#[derive(Default, serde::Serialize, serde::Deserialize)]
-struct Counter {
-    n: i64,
-}
-
-impl State for Counter {
-    const NAME: &'static str = "a";
-    fn frontend_vars(&self) -> Result<Map<String, Value>, serde_json::Error> {
-        Ok(Map::from_iter([("n".to_owned(), json!(self.n))]))
-    }
-}
-
-impl Handlers for Counter {
-    const HANDLERS: &'static [&'static str] = &["add"];
-    fn computed_vars(&self, _: &mut Map<String, Value>) -> Result<(), serde_json::Error> {
-        Ok(())
-    }
-    fn dispatch<'a>(
-        &'a mut self,
-        method: &'a str,
-        args: Value,
-    ) -> BoxFuture<'a, Result<(), EventError>> {
-        Box::pin(async move {
-            #[derive(serde::Deserialize)]
-            struct Add {
-                by: i64,
-            }
-            self.n += decode_args::<Add>("a", method, args)?.by;
-            Ok(())
-        })
-    }
+    lease
+        .commit(commit(1, 1, &[("counter", "1")]))
+        .await
+        .unwrap();
 }
 
 async fn the_engine_applies_each_seq_once_and_in_order<S: StateStore + Clone>(s: Subject<S>) {
-    let mut states = StateRegistry::default();
-    states.register::<Counter>();
-    let engine = Arc::new(Engine::new(Arc::new(states), s.store.clone()));
+    let engine = Arc::new(Engine::new(Arc::new(common::states()), s.store.clone()));
     let t = token("engine");
     let event = |seq: u64, by: i64| EventRequest {
         token: t.clone(),
         seq,
-        handler: "a.add".into(),
+        handler: "counter.add".into(),
         args: json!({ "by": by }),
     };
     assert!(matches!(
@@ -349,11 +323,11 @@ async fn the_engine_applies_each_seq_once_and_in_order<S: StateStore + Clone>(s:
     let h = engine.hydrate(&t).await.unwrap();
     assert!(applied >= 1);
     assert_eq!((h.version, h.last_seq), (1 + applied, 11));
-    assert_eq!(h.state["a"]["n"], json!(1 + 10 * applied as i64));
+    assert_eq!(h.state["counter"]["n"], json!(1 + 10 * applied as i64));
     // A corrupt shard is reported as such, and nothing is written over it.
     let (_, lease) = s.store.acquire(&t, &STATES).await.unwrap();
     lease
-        .commit(commit(20, 20, &[("a", "{\"n\":\"nope\"}")]))
+        .commit(commit(20, 20, &[("counter", "{\"n\":\"nope\"}")]))
         .await
         .unwrap();
     let err = engine.process(event(21, 1)).await.unwrap_err();

@@ -380,21 +380,11 @@ impl Drop for RedisLease {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use refract_process::launch::{free_port, redis_server};
 
     #[tokio::test]
     async fn acquire_is_re_entrant_for_its_owner_only() {
-        let port = free_port().unwrap();
-        let mut server = redis_server(port).spawn().expect("redis-server");
-        server
-            .ready(([127, 0, 0, 1], port).into(), Duration::from_secs(10))
-            .await
-            .unwrap();
-        let store = RedisStore::new(
-            RedisConfig::new(format!("redis://127.0.0.1:{port}")),
-            Vec::new(),
-        )
-        .unwrap();
+        let (_server, url) = refract_process::launch::start_local_redis().await.unwrap();
+        let store = RedisStore::new(RedisConfig::new(url), Vec::new()).unwrap();
         let mut conn = store.inner.conn().await.unwrap();
         let acquire = |owner: &str| {
             let mut call = store.inner.scripts.acquire.key(lock_key("t"));

@@ -1,0 +1,142 @@
+//! The engine over the memory store: deltas of changed and computed vars, exactly once per seq,
+//! failures that leave the state as it was, backend vars stored but never sent, corrupt shards.
+
+mod common;
+
+use std::sync::Arc;
+
+use refract_proto::{ErrorCode, EventRequest, Hydration, Outcome, Processor};
+use refract_worker::{Commit, Engine, MemoryStore, StateStore};
+use serde_json::{Value, json};
+
+fn engine() -> Engine<Arc<MemoryStore>> {
+    Engine::new(Arc::new(common::states()), Arc::new(MemoryStore::new()))
+}
+
+fn event(seq: u64, handler: &str, args: Value) -> EventRequest {
+    EventRequest {
+        token: "t".into(),
+        seq,
+        handler: handler.into(),
+        args,
+    }
+}
+
+async fn state_of(e: &Engine<Arc<MemoryStore>>) -> Hydration {
+    e.hydrate("t").await.unwrap()
+}
+
+#[tokio::test]
+async fn applies_with_a_delta_of_changed_and_computed_vars() {
+    let e = engine();
+    let Outcome::Applied { version, frame } = e
+        .process(event(1, "counter.add", json!({"by": 2})))
+        .await
+        .unwrap()
+    else {
+        panic!("not applied")
+    };
+    assert_eq!(version, 1);
+    let frame: Value = serde_json::from_str(&frame).unwrap();
+    assert_eq!(
+        frame,
+        json!({"type": "delta", "version": 1, "seq": 1, "delta": {"counter": {"n": 2, "double": 4}}})
+    );
+    let h = state_of(&e).await;
+    assert_eq!((h.version, h.last_seq), (1, 1));
+    assert_eq!(h.state["counter"], json!({"n": 2, "double": 4}));
+}
+
+#[tokio::test]
+async fn a_sequence_number_is_applied_once() {
+    let e = engine();
+    e.process(event(1, "counter.add", json!({"by": 1})))
+        .await
+        .unwrap();
+    assert_eq!(
+        e.process(event(1, "counter.add", json!({"by": 1})))
+            .await
+            .unwrap(),
+        Outcome::Duplicate
+    );
+    assert_eq!(state_of(&e).await.state["counter"]["n"], json!(1));
+}
+
+#[tokio::test]
+async fn failures_leave_the_state_untouched() {
+    let e = engine();
+    e.process(event(1, "counter.add", json!({"by": 5})))
+        .await
+        .unwrap();
+    let before = state_of(&e).await;
+    let cases = [
+        (
+            event(2, "counter.nope", json!({})),
+            ErrorCode::UnknownHandler,
+        ),
+        (event(2, "other.add", json!({})), ErrorCode::UnknownHandler),
+        (
+            event(2, "counter.add", json!({"by": "x"})),
+            ErrorCode::BadArguments,
+        ),
+        (
+            event(2, "counter.fail", json!({})),
+            ErrorCode::HandlerFailed,
+        ),
+        (
+            event(2, "counter.panic", json!({})),
+            ErrorCode::HandlerFailed,
+        ),
+    ];
+    for (ev, code) in cases {
+        let err = e.process(ev).await.unwrap_err();
+        assert_eq!(err.code, code, "{err}");
+        assert_eq!(state_of(&e).await, before);
+    }
+    // The failed events did not consume seq 2: it still applies.
+    assert!(matches!(
+        e.process(event(2, "counter.add", json!({"by": 1})))
+            .await
+            .unwrap(),
+        Outcome::Applied { version: 2, .. }
+    ));
+}
+
+#[tokio::test]
+async fn a_backend_change_is_stored_but_not_sent() {
+    let e = engine();
+    let Outcome::Applied { frame, .. } = e
+        .process(event(1, "counter.touch_secret", Value::Null))
+        .await
+        .unwrap()
+    else {
+        panic!("not applied")
+    };
+    assert!(frame.contains("\"delta\":{}"), "{frame}");
+    let stored = e.store().snapshot("t", &["counter"]).await.unwrap();
+    let stored: Value = serde_json::from_slice(stored.shards[0].as_deref().unwrap()).unwrap();
+    assert_eq!(stored["secret"], json!(1));
+    assert!(state_of(&e).await.state["counter"].get("secret").is_none());
+}
+
+#[tokio::test]
+async fn a_shard_that_does_not_decode_is_corrupt_state_and_stays_untouched() {
+    let e = engine();
+    let (_, lease) = e.store().acquire("t", &["counter"]).await.unwrap();
+    let garbage = Commit {
+        changed: vec![("counter".into(), b"{\"n\":\"not a number\"}".to_vec())],
+        seq: 1,
+        version: 1,
+        frame: "{}".into(),
+    };
+    lease.commit(garbage).await.unwrap();
+    let err = e.hydrate("t").await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::CorruptState, "{err}");
+    let err = e
+        .process(event(2, "counter.add", json!({"by": 1})))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::CorruptState, "{err}");
+    let stored = e.store().snapshot("t", &["counter"]).await.unwrap();
+    assert_eq!((stored.version, stored.last_seq), (1, 1));
+}
