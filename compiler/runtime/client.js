@@ -253,21 +253,22 @@ export class RefractClient {
   }
 
   /**
-   * Logs an error frame, handles `invalid_token`, and tells the listeners. A `retryable` failure of
-   * the in-flight event (busy, unavailable, lock_lost) keeps it in flight and resends it with the
-   * same seq after a backoff, with the status `retrying`; any other error completes its event.
+   * Handles an error frame. A `retryable` failure of the in-flight event (busy, unavailable,
+   * lock_lost) keeps it in flight and resends it with the same seq after a backoff, with the status
+   * `retrying`: it is not an error the app sees. Any other error is logged, completes its event,
+   * and goes to the error listeners; `invalid_token` also forgets the token and asks for a new one.
    */
   handleError(frame) {
+    if (frame.retryable === true && frame.seq != null && this.inFlight?.seq === frame.seq) {
+      this.scheduleRetry();
+      return;
+    }
     console.error(`refract: ${frame.code}: ${frame.message}`);
     if (frame.code === "invalid_token") {
       this.storage?.removeItem(TOKEN_KEY);
       this.send({ type: "hello", token: null });
     }
-    if (frame.retryable === true && frame.seq != null && this.inFlight?.seq === frame.seq) {
-      this.scheduleRetry();
-    } else if (frame.seq != null) {
-      this.complete(frame.seq);
-    }
+    if (frame.seq != null) this.complete(frame.seq);
     callAll(this.errorListeners, frame);
   }
 

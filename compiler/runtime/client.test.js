@@ -169,6 +169,8 @@ test("a retryable error keeps the event in flight and resends it with the same s
   const events = () => socket().sent.filter((f) => f.type === "event");
   const statuses = [];
   client.subscribeStatus(() => statuses.push(client.getStatus()));
+  const errors = [];
+  client.onError((f) => errors.push(f.code));
   const log = console.error;
   console.error = () => {};
   try {
@@ -187,11 +189,13 @@ test("a retryable error keeps the event in flight and resends it with the same s
     socket().receive({ type: "delta", version: 1, seq: 1, delta: { counter_state: { count: 1 } } });
     assert.equal(client.getStatus(), "connected");
     assert.deepEqual(events()[3], { type: "event", seq: 2, handler: "counter_state.add", args: { n: 2 } });
+    assert.deepEqual(errors, [], "retried failures are not the app's errors");
     socket().receive({ type: "error", seq: 2, code: "handler_failed", message: "no", retryable: false });
     assert.equal(timers.pending.length, 0, "a failure that is not retryable completes the event");
   } finally {
     console.error = log;
   }
+  assert.deepEqual(errors, ["handler_failed"]);
   assert.deepEqual(statuses, ["retrying", "connected"]);
 });
 

@@ -324,6 +324,15 @@ mod tests {
         args: GatewayArgs,
     }
 
+    /// `argv` parsed as the command line alone: the `REFRACT_*` variables of the environment the
+    /// test runs in are not read.
+    fn parse(argv: impl IntoIterator<Item = String>) -> GatewayArgs {
+        use clap::{CommandFactory, FromArgMatches};
+        let command = Cli::command().mut_args(|a| a.env(None::<&'static str>));
+        let matches = command.get_matches_from(std::iter::once("app".to_owned()).chain(argv));
+        Cli::from_arg_matches(&matches).unwrap().args
+    }
+
     #[test]
     fn options_survive_the_round_trip_through_arguments() {
         let args = GatewayArgs {
@@ -345,14 +354,12 @@ mod tests {
             assets: Some("/srv/assets".into()),
             call_timeout_ms: 99,
         };
-        let argv = std::iter::once("gateway".to_owned()).chain(args.to_args());
-        assert_eq!(Cli::parse_from(argv).args, args);
+        assert_eq!(parse(args.to_args()), args);
         let dns = GatewayArgs {
             workers: Vec::new(),
             workers_dns: Some("workers:50051".into()),
             ..args
         };
-        let argv = std::iter::once("gateway".to_owned()).chain(dns.to_args());
-        assert_eq!(Cli::parse_from(argv).args, dns);
+        assert_eq!(parse(dns.to_args()), dns);
     }
 }

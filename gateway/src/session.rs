@@ -183,7 +183,9 @@ impl Session {
                 text.len()
             );
             let failure = Failure::new(ErrorCode::FrameTooLarge, message);
-            return self.view.reject(None, failure).await;
+            // Answer the event itself when its seq can be read, so the browser's queue moves on.
+            let seq = refract_proto::frame::event_seq(text);
+            return self.view.reject(seq, failure).await;
         }
         match ClientFrame::parse(text) {
             Err(rejected) => self.view.reject(rejected.seq, rejected.failure).await,
@@ -278,8 +280,10 @@ impl View {
     }
 
     /// Sends the token's full state and records its version; returns whether it could. When the
-    /// state cannot be read, says why and closes the socket: the browser reconnects with backoff
-    /// and asks again, rather than showing a state the gateway cannot vouch for.
+    /// state cannot be read, says why; for a retryable failure (the store unavailable) it also
+    /// closes the socket, so the browser reconnects with backoff and asks again rather than show a
+    /// state the gateway cannot vouch for. Other failures (`corrupt_state`) would fail the same
+    /// way again: the socket stays open, unhydrated, instead of reconnecting in a loop.
     async fn rehydrate(&self, token: &str, version: &mut u64) -> bool {
         match self.shared.processor.hydrate(token).await {
             Ok(h) => {
@@ -295,8 +299,11 @@ impl View {
             }
             Err(failure) => {
                 tracing::warn!(code = %failure.code, error = %failure.message, "cannot hydrate; closing the socket");
+                let retry = failure.code.retryable();
                 self.reject(None, failure).await;
-                let _ = self.out.send(Outbound::Close(None)).await;
+                if retry {
+                    let _ = self.out.send(Outbound::Close(None)).await;
+                }
                 false
             }
         }
@@ -406,6 +413,7 @@ mod tests {
     struct Fake {
         version: AtomicU64,
         down: AtomicBool,
+        corrupt: AtomicBool,
         seen: SyncMutex<Vec<EventRequest>>,
         published: SyncMutex<Option<broadcast::Sender<Published>>>,
     }
@@ -435,6 +443,9 @@ mod tests {
         async fn hydrate(&self, _token: &str) -> Result<Hydration, Failure> {
             if self.down.load(Ordering::SeqCst) {
                 return Err(Failure::new(ErrorCode::Unavailable, "store down"));
+            }
+            if self.corrupt.load(Ordering::SeqCst) {
+                return Err(Failure::new(ErrorCode::CorruptState, "does not decode"));
             }
             Ok(Hydration {
                 version: self.version.load(Ordering::SeqCst),
@@ -624,6 +635,19 @@ mod tests {
             matches!(again, ServerFrame::Hydrate { version: 1, .. }),
             "{again:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_hydrate_that_would_fail_again_does_not_close_the_socket() {
+        let mut h = harness();
+        h.fake.corrupt.store(true, Ordering::SeqCst);
+        assert_eq!(
+            error_code(&h.hello(None).await),
+            (None, ErrorCode::CorruptState)
+        );
+        // No close: the next thing out answers the next frame.
+        h.event(1, "s.ok").await;
+        assert_eq!(error_code(&h.frame().await), (Some(1), ErrorCode::NotReady));
     }
 
     #[tokio::test]

@@ -40,6 +40,10 @@ pub enum LaunchError {
     },
 }
 
+/// The prefix of the environment variables a child does not inherit: Refract's own options
+/// (`REFRACT_PORT`, `REFRACT_SECRET`, …), which a child gets only through [`Launch::env`].
+pub const INHERITED_NOT: &str = "REFRACT_";
+
 /// Where a child's stdout and stderr go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
@@ -82,7 +86,8 @@ impl Launch {
         self
     }
 
-    /// Sets an environment variable of the child.
+    /// Sets an environment variable of the child (the only way it gets a `REFRACT_*` variable:
+    /// see [`INHERITED_NOT`]).
     pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.env.push((key.into(), value.into()));
         self
@@ -137,6 +142,13 @@ impl Launch {
     fn command(&self) -> Result<Command, LaunchError> {
         let mut command = Command::new(&self.program);
         command.args(&self.args).stdin(Stdio::null());
+        // A child's Refract options are the ones given to it: none are inherited from this
+        // process's environment (where they would add to, or conflict with, its arguments).
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with(INHERITED_NOT) {
+                command.env_remove(k);
+            }
+        }
         for (k, v) in &self.env {
             command.env(k, v);
         }
@@ -203,7 +215,7 @@ impl Child {
         self.child.try_wait().ok().flatten()
     }
 
-    /// SIGKILLs it (resuming it first, should it be stopped) and reaps it.
+    /// SIGKILLs it (which ends a stopped process too) and reaps it.
     pub fn kill(&mut self) {
         if self.try_wait().is_none() {
             let _ = self.child.kill();

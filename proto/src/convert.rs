@@ -156,37 +156,34 @@ pub fn outcome(reply: v1::EventReply) -> Result<Outcome, Failure> {
 
 /// The reply message of a hydrate.
 pub fn hydrate_reply(result: Result<Hydration, Failure>) -> v1::HydrateReply {
-    use v1::hydrate_reply::Outcome as O;
-    let outcome = match result {
-        Ok(h) => O::Snapshot(v1::Snapshot {
+    match result {
+        Ok(h) => v1::HydrateReply {
             version: h.version,
             last_seq: h.last_seq,
             state_json: Value::Object(h.state).to_string(),
-        }),
-        Err(f) => O::Error(f.into()),
-    };
-    v1::HydrateReply {
-        outcome: Some(outcome),
+            error: None,
+        },
+        Err(f) => v1::HydrateReply {
+            error: Some(f.into()),
+            ..Default::default()
+        },
     }
 }
 
 /// The [`Hydration`] a hydrate reply stands for.
 ///
 /// # Errors
-/// The worker's [`Failure`]; [`ErrorCode::Internal`] for an empty reply or a state that is not a
-/// JSON object.
+/// The worker's [`Failure`]; [`ErrorCode::Internal`] for a state that is not a JSON object.
 pub fn hydration(reply: v1::HydrateReply) -> Result<Hydration, Failure> {
-    use v1::hydrate_reply::Outcome as O;
-    match reply.outcome {
-        Some(O::Snapshot(s)) => Ok(Hydration {
-            version: s.version,
-            last_seq: s.last_seq,
-            state: serde_json::from_str(&s.state_json)
-                .map_err(|e| garbled(&format!("an unreadable state: {e}")))?,
-        }),
-        Some(O::Error(e)) => Err(e.into()),
-        None => Err(garbled("an empty hydrate reply")),
+    if let Some(e) = reply.error {
+        return Err(e.into());
     }
+    Ok(Hydration {
+        version: reply.version,
+        last_seq: reply.last_seq,
+        state: serde_json::from_str(&reply.state_json)
+            .map_err(|e| garbled(&format!("an unreadable state: {e}")))?,
+    })
 }
 
 #[cfg(test)]
@@ -262,11 +259,9 @@ mod tests {
             down
         );
         let garbage = v1::HydrateReply {
-            outcome: Some(v1::hydrate_reply::Outcome::Snapshot(v1::Snapshot {
-                version: 1,
-                last_seq: 0,
-                state_json: "[]".into(),
-            })),
+            version: 1,
+            state_json: "[]".into(),
+            ..Default::default()
         };
         assert_eq!(hydration(garbage).unwrap_err().code, ErrorCode::Internal);
     }

@@ -134,8 +134,7 @@ impl ServerFrame {
 
     /// The frame as JSON text.
     pub fn encode(&self) -> String {
-        // A frame of strings, integers and JSON values always serialises.
-        serde_json::to_string(self).unwrap_or_default()
+        serde_json::to_string(self).unwrap_or_else(|_| ENCODING_FAILED.to_owned())
     }
 
     /// Parses a frame a server sent.
@@ -148,18 +147,36 @@ impl ServerFrame {
 }
 
 /// The `version` of an encoded `delta` frame (the published form of a commit), read without
-/// decoding its vars; `None` when `text` is no delta frame.
+/// decoding its vars (they are skipped, not built); `None` when `text` is no delta frame.
 pub fn delta_version(text: &str) -> Option<u64> {
     #[derive(Deserialize)]
-    #[serde(tag = "type", rename_all = "snake_case")]
-    enum Versioned {
-        Delta { version: u64 },
+    struct Versioned<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: std::borrow::Cow<'a, str>,
+        version: u64,
     }
-    match serde_json::from_str::<Versioned>(text) {
-        Ok(Versioned::Delta { version }) => Some(version),
-        Err(_) => None,
-    }
+    serde_json::from_str::<Versioned<'_>>(text)
+        .ok()
+        .filter(|v| v.kind == "delta")
+        .map(|v| v.version)
 }
+
+/// The `seq` of a client `event` frame too large to be parsed as a frame (its arguments are
+/// skipped, not built), so that the refusal can answer the event and the browser's queue moves
+/// on; `None` when the frame has no readable `seq`.
+pub fn event_seq(text: &str) -> Option<u64> {
+    #[derive(Deserialize)]
+    struct Numbered {
+        seq: u64,
+    }
+    serde_json::from_str::<Numbered>(text)
+        .ok()
+        .map(|n| n.seq)
+        .filter(|seq| *seq > 0)
+}
+
+/// What [`ServerFrame::encode`] sends should serialisation ever fail (it cannot for these types).
+const ENCODING_FAILED: &str = r#"{"type":"error","seq":null,"code":"internal","message":"frame encoding failed","retryable":false}"#;
 
 #[cfg(test)]
 mod tests {
@@ -216,6 +233,17 @@ mod tests {
     }
 
     #[test]
+    fn reads_the_seq_of_an_event_without_its_arguments() {
+        let big = format!(
+            r#"{{"type":"event","handler":"s.h","args":{{"x":"{}"}},"seq":12}}"#,
+            "y".repeat(10_000)
+        );
+        assert_eq!(event_seq(&big), Some(12));
+        assert_eq!(event_seq(r#"{"type":"event","seq":0}"#), None);
+        assert_eq!(event_seq("xxxx"), None);
+    }
+
+    #[test]
     fn encodes_and_parses_the_server_frames() {
         let error = ServerFrame::error(Some(2), Failure::new(ErrorCode::BadArguments, "x \"y\""));
         let v: Value = serde_json::from_str(&error.encode()).unwrap();
@@ -249,6 +277,8 @@ mod tests {
         assert_eq!(ServerFrame::parse(&hydrate.encode()).unwrap(), hydrate);
         assert_eq!(delta_version(&hydrate.encode()), None);
         assert_eq!(delta_version("nope"), None);
+        assert_eq!(delta_version(r#"{"type":"ack","version":3}"#), None);
+        assert!(ServerFrame::parse(ENCODING_FAILED).is_ok());
         assert!(
             ServerFrame::parse(r#"{"type":"error","seq":null,"code":"nope","message":""}"#)
                 .is_err()

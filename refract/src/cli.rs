@@ -59,9 +59,9 @@ pub(crate) struct HealthcheckArgs {
 pub(crate) struct StackArgs {
     #[command(flatten)]
     pub build: BuildArgs,
-    /// Port of the gateway.
-    #[arg(long, default_value_t = 3000)]
-    pub port: u16,
+    /// Where the gateway listens.
+    #[command(flatten)]
+    pub listen: ListenArgs,
     #[command(flatten)]
     pub sockets: SocketArgs,
     /// Number of workers.

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use refract_gateway::serve::{GatewayArgs, ListenArgs};
+use refract_gateway::serve::GatewayArgs;
 use refract_process::launch::{Child, Launch, free_port, start_local_redis};
 use refract_process::shutdown_signal;
 use refract_worker::serve::WorkerArgs;
@@ -75,10 +75,7 @@ pub(crate) async fn run(app: &App, args: StackArgs) -> Result<(), AppError> {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     });
     let gateway = GatewayArgs {
-        listen: ListenArgs {
-            host: std::net::Ipv4Addr::LOCALHOST.into(),
-            port: args.port,
-        },
+        listen: args.listen.clone(),
         sockets: args.sockets.clone(),
         workers,
         workers_dns: None,
@@ -94,7 +91,7 @@ pub(crate) async fn run(app: &App, args: StackArgs) -> Result<(), AppError> {
         .args(gateway.to_args())
         .env("REFRACT_SECRET", secret);
     children.push(start(launch, gateway.listen.addr()).await?);
-    tracing::info!(url = %format!("http://127.0.0.1:{}", args.port), redis = %redis, "stack running; Ctrl-C stops it");
+    tracing::info!(url = %format!("http://{}", args.listen.addr()), redis = %redis, "stack running; Ctrl-C stops it");
 
     let gateway_exited = async {
         loop {

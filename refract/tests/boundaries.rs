@@ -218,7 +218,7 @@ async fn oversize_frames_are_rejected_and_the_socket_stays_open() {
         json!({"secret": "x".repeat(MAX_FRAME)}),
     );
     c.send_text(big).await.unwrap();
-    assert_error(&c.recv().await.unwrap(), None, ErrorCode::FrameTooLarge);
+    assert_error(&c.recv().await.unwrap(), Some(9), ErrorCode::FrameTooLarge);
     assert_untouched(&server, &mut c).await;
 }
 

@@ -215,6 +215,15 @@ mod tests {
         args: WorkerArgs,
     }
 
+    /// `argv` parsed as the command line alone: the `REFRACT_*` variables of the environment the
+    /// test runs in are not read.
+    fn parse(argv: impl IntoIterator<Item = String>) -> WorkerArgs {
+        use clap::{CommandFactory, FromArgMatches};
+        let command = Cli::command().mut_args(|a| a.env(None::<&'static str>));
+        let matches = command.get_matches_from(std::iter::once("app".to_owned()).chain(argv));
+        Cli::from_arg_matches(&matches).unwrap().args
+    }
+
     #[test]
     fn options_survive_the_round_trip_through_arguments() {
         let args = WorkerArgs {
@@ -229,7 +238,6 @@ mod tests {
                 redis_timeout_ms: 5,
             },
         };
-        let argv = std::iter::once("worker".to_owned()).chain(args.to_args());
-        assert_eq!(Cli::parse_from(argv).args, args);
+        assert_eq!(parse(args.to_args()), args);
     }
 }

@@ -13,7 +13,7 @@ use refract::testing::{Answer, ClientError, ErrorCode, TestClient};
 use refract_process::launch::Signal;
 use refract_test_support::redis::Redis;
 use refract_test_support::{Rng, wait_until};
-use roles::{addr, free_port, gateway, worker};
+use roles::{addr, free_port, gateway, http_get, worker};
 use serde_json::{Value, json};
 
 /// Sends event `seq` until it is applied or acknowledged, resending the same seq after a
@@ -418,18 +418,6 @@ async fn healthcheck_answers_for_workers_and_gateways() {
         "nothing listening is unhealthy"
     );
     assert!(!check(&["--http", &worker]), "a worker is not a gateway");
-}
-
-/// `GET path` on `addr`, the body.
-async fn http_get(addr: SocketAddr, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -6,7 +6,6 @@
 mod roles;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,7 +20,7 @@ use refract::testing::{Answer, TestClient};
 use refract_process::launch::Launch;
 use refract_test_support::Role;
 use refract_test_support::redis::Redis;
-use roles::{free_port, gateway_launch, worker_launch};
+use roles::{free_port, gateway_launch, http_get, worker_launch};
 use serde_json::json;
 
 /// `(trace id, service name, span name)` of every span received.
@@ -57,15 +56,6 @@ impl TraceService for Receiver {
             partial_success: None,
         }))
     }
-}
-
-fn http_get(addr: &str, path: &str) -> String {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
-        .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -130,7 +120,7 @@ async fn one_event_is_one_trace_across_gateway_and_worker() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    let metrics = http_get(&gw.addr.to_string(), "/metrics");
+    let metrics = http_get(gw.addr, "/metrics").await;
     assert!(metrics.contains("refract_events_total"), "{metrics}");
     assert!(metrics.contains("refract_connections"), "{metrics}");
     assert!(metrics.contains("refract_worker_healthy"), "{metrics}");

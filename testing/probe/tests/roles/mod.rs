@@ -87,3 +87,15 @@ pub fn gateway(redis: &str, workers: &[String]) -> Role {
 pub fn addr(role: &Role) -> SocketAddr {
     role.addr
 }
+
+/// `GET path` on `addr`, the body.
+pub async fn http_get(addr: SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out
+}
