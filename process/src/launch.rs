@@ -100,8 +100,8 @@ impl Launch {
     }
 
     /// Has the kernel SIGKILL the child when the thread that started it exits (Linux
-    /// `PR_SET_PDEATHSIG`), so a runner killed before it could stop its children leaves none
-    /// behind. Start such children from a thread that lives as long as they should (the main
+    /// `PR_SET_PDEATHSIG`; elsewhere this does nothing), so a runner killed before it could stop
+    /// its children leaves none behind. Start such children from a thread that lives as long as they should (the main
     /// thread, a runtime's worker thread), not from a pool thread that may retire.
     pub fn die_with_parent(mut self) -> Self {
         self.die_with_parent = true;
@@ -164,20 +164,30 @@ impl Launch {
             }
         }
         if self.die_with_parent {
-            use std::os::unix::process::CommandExt;
-            #[allow(unsafe_code)]
-            // SAFETY: the hook runs in the forked child before exec and only makes the prctl(2)
-            // system call, which is async-signal-safe; it touches no memory of the parent.
-            unsafe {
-                command.pre_exec(|| {
-                    rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
-                    Ok(())
-                });
-            }
+            die_with_parent(&mut command);
         }
         Ok(command)
     }
 }
+
+/// Has the kernel SIGKILL `command`'s child when the thread that starts it exits.
+#[cfg(target_os = "linux")]
+fn die_with_parent(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    #[allow(unsafe_code)]
+    // SAFETY: the hook runs in the forked child before exec and only makes the prctl(2) system
+    // call, which is async-signal-safe; it touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
+            Ok(())
+        });
+    }
+}
+
+/// Elsewhere the kernel has no such signal: children are stopped by [`Child`]'s drop only.
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_command: &mut Command) {}
 
 /// A running child, SIGKILLed and reaped when dropped.
 #[derive(Debug)]
