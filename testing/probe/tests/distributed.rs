@@ -482,3 +482,49 @@ async fn a_redis_outage_answers_unavailable_keeps_workers_healthy_and_heals() {
     let answer = c.call("probe_state.add", json!({"n": 5})).await.unwrap();
     assert!(matches!(answer, Answer::Delta { .. }), "{answer:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_acquire_abandoned_during_a_redis_stall_leaves_no_lock_behind() {
+    const LEASE_MS: u64 = 10_000;
+    let redis = Redis::start();
+    let port = free_port();
+    let mut args = roles::worker_args(&redis.url, port, LEASE_MS);
+    // The worker gives up on a silent Redis after 300 ms.
+    args.store.redis_timeout_ms = 300;
+    let _worker = roles::worker_with(&args);
+    let gw = gateway(&redis.url, &[format!("127.0.0.1:{port}")]);
+    let mut c = TestClient::connect(addr(&gw), None).await.unwrap();
+    c.call("probe_state.add", json!({"n": 1})).await.unwrap();
+
+    // Freeze Redis while an event asks for the token's lock: its acquire script waits in Redis's
+    // input buffer after the worker has given up on it.
+    redis.signal(Signal::STOP);
+    let answer = c.call("probe_state.add", json!({"n": 1})).await.unwrap();
+    assert!(
+        matches!(&answer, Answer::Error(f) if f.code == ErrorCode::Unavailable),
+        "{answer:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    redis.signal(Signal::CONT);
+
+    // When Redis resumes, the queued acquire runs and takes the lock for nobody; the release the
+    // worker queued behind it frees it at once, not after the 10 s lease.
+    let lock = refract_proto::layout::lock_key(&c.token);
+    let locked = || {
+        !matches!(
+            redis.command_all(&["EXISTS", &lock])[0],
+            redis::Value::Int(0)
+        )
+    };
+    let started = std::time::Instant::now();
+    while locked() {
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "the abandoned acquire's lock is still held"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let answer = c.call("probe_state.add", json!({"n": 1})).await.unwrap();
+    assert!(matches!(answer, Answer::Delta { .. }), "{answer:?}");
+    assert_eq!(c.var("probe_state", "count"), &json!(2));
+}

@@ -161,7 +161,9 @@ fn no_delay(url: &str) -> RedisResult<redis::ConnectionInfo> {
         .set_tcp_settings(TcpSettings::default().set_nodelay(true)))
 }
 
-/// A shared connection to one server or to a cluster.
+/// A shared connection to one server or to a cluster. A clone is the same connection: commands
+/// sent through either run in the order sent.
+#[derive(Clone)]
 pub(super) struct Conn {
     link: Link,
     lanes: Arc<[tokio::sync::Mutex<Lane>]>,

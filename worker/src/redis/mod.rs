@@ -70,7 +70,6 @@ struct Scripts {
     acquire: Script,
     snapshot: Script,
     commit: Script,
-    release: Script,
     renew: Script,
 }
 
@@ -108,7 +107,6 @@ impl RedisStore {
             acquire: Script::new(include_str!("acquire.lua")),
             snapshot: Script::new(include_str!("snapshot.lua")),
             commit: Script::new(include_str!("commit.lua")),
-            release: Script::new(include_str!("release.lua")),
             renew: Script::new(include_str!("renew.lua")),
         };
         let inner = Inner {
@@ -196,6 +194,13 @@ impl StateStore for RedisStore {
         let mut backoff = Duration::from_millis(1);
         let mut retried = false;
         let mut conn = inner.conn().await?;
+        // Until the lock is handed over, a failure or cancellation releases what the script may
+        // still take (see `Abandoned`).
+        let mut abandoned = Abandoned {
+            token: token.to_owned(),
+            owner: owner.clone(),
+            conn: Some(conn.clone()),
+        };
         loop {
             let mut call = inner.scripts.acquire.key(lock_key(token));
             call.key(meta_key(token));
@@ -211,6 +216,7 @@ impl StateStore for RedisStore {
                 Err(e) if conn::broken(&e) && !retried => {
                     retried = true;
                     conn = inner.pool.reopen(&conn).await?;
+                    abandoned.conn = Some(conn.clone());
                     continue;
                 }
                 Err(e) => return Err(unavailable(e)),
@@ -218,11 +224,14 @@ impl StateStore for RedisStore {
             let mut reply = reply.into_iter();
             if int(&reply.next().unwrap_or(Value::Nil))? == 1 {
                 let loaded = loaded(reply)?;
+                abandoned.conn = None;
                 let lease = RedisLease::start(self.inner.clone(), token, owner, conn);
                 return Ok((loaded, Box::new(lease)));
             }
             let left = Duration::from_millis(int(&reply.next().unwrap_or(Value::Int(0)))?.max(1));
             if Instant::now() + backoff.min(left) > deadline {
+                // Every script sent was answered "not yours": nothing to release.
+                abandoned.conn = None;
                 return Err(StoreError::LockTimeout);
             }
             tokio::time::sleep(backoff.min(left)).await;
@@ -342,20 +351,25 @@ impl Lease for RedisLease {
 
     async fn release(mut self: Box<Self>) {
         self.done = true;
-        release(&self.inner, &self.token, &self.owner).await;
+        let mut conn = self.conn.clone();
+        release(&mut conn, &self.token, &self.owner).await;
     }
 }
 
-async fn release(inner: &Inner, token: &str, owner: &str) {
-    let Ok(mut conn) = inner.conn().await else {
-        return;
-    };
-    let released: Result<i64, _> = inner
-        .scripts
-        .release
-        .key(lock_key(token))
+/// `release.lua`, sent whole (`EVAL`), not by its hash: a release may be the caller's last word to
+/// a Redis that has not answered (stalled, or restarted and so without cached scripts), and
+/// `EVALSHA`'s fallback (load the script on `NOSCRIPT`) needs an answer, so it would never run.
+const RELEASE: &str = include_str!("release.lua");
+
+/// Releases `token`'s lock if `owner` holds it, on `conn`: on the connection the lock was asked
+/// for, so Redis runs the release after any acquire still queued there.
+async fn release(conn: &mut Conn, token: &str, owner: &str) {
+    let released: Result<i64, _> = redis::cmd("EVAL")
+        .arg(RELEASE)
+        .arg(1)
+        .arg(lock_key(token))
         .arg(owner)
-        .invoke_async(&mut conn)
+        .query_async(conn)
         .await;
     if let Err(e) = released {
         tracing::warn!(error = %e, "could not release a lock; it expires with its lease");
@@ -366,11 +380,35 @@ impl Drop for RedisLease {
     fn drop(&mut self) {
         if !self.done {
             // Dropped mid-event (the call was cancelled): free the token now rather than at expiry.
-            let (inner, token, owner) =
-                (self.inner.clone(), self.token.clone(), self.owner.clone());
-            if let Ok(rt) = tokio::runtime::Handle::try_current() {
-                rt.spawn(async move { release(&inner, &token, &owner).await });
-            }
+            spawn_release(self.conn.clone(), &self.token, &self.owner);
+        }
+    }
+}
+
+/// Releases in the background (from `Drop`, which cannot wait).
+fn spawn_release(mut conn: Conn, token: &str, owner: &str) {
+    let (token, owner) = (token.to_owned(), owner.to_owned());
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        rt.spawn(async move { release(&mut conn, &token, &owner).await });
+    }
+}
+
+/// An acquire that has not handed its lock over yet. When it ends otherwise (Redis did not answer
+/// in time, the connection failed, or the caller gave up and dropped the call), its script may
+/// still run later: queued during a Redis stall, it takes the lock for nobody, and the token would
+/// wait a whole lease. So it releases the lock for its owner id, on the same connection, which
+/// Redis serves in order: after the acquire, and only if the lock is this owner's.
+struct Abandoned {
+    token: String,
+    owner: String,
+    /// The connection the last acquire went on; `None` once nothing needs releasing.
+    conn: Option<Conn>,
+}
+
+impl Drop for Abandoned {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            spawn_release(conn, &self.token, &self.owner);
         }
     }
 }

@@ -23,9 +23,9 @@ pub fn free_port() -> u16 {
     refract_process::launch::free_port().expect("a free port")
 }
 
-/// The launch of a worker of the probe app on `port` with a lock lease of `lease_ms`.
-pub fn worker_launch(redis: &str, port: u16, lease_ms: u64) -> (Launch, SocketAddr) {
-    let args = WorkerArgs {
+/// The options of a worker of the probe app on `port` with a lock lease of `lease_ms`.
+pub fn worker_args(redis: &str, port: u16, lease_ms: u64) -> WorkerArgs {
+    WorkerArgs {
         listen: ([127, 0, 0, 1], port).into(),
         redis: redis.to_owned(),
         metrics_port: 0,
@@ -36,9 +36,22 @@ pub fn worker_launch(redis: &str, port: u16, lease_ms: u64) -> (Launch, SocketAd
             redis_connections: 2,
             redis_timeout_ms: 5000,
         },
-    };
+    }
+}
+
+/// The launch of a worker of the probe app on `port` with a lock lease of `lease_ms`.
+pub fn worker_launch(redis: &str, port: u16, lease_ms: u64) -> (Launch, SocketAddr) {
+    let args = worker_args(redis, port, lease_ms);
     (
         refract_test_support::worker(Path::new(PROBE), &args),
+        args.listen,
+    )
+}
+
+/// A worker of the probe app with `args`, accepting connections.
+pub fn worker_with(args: &WorkerArgs) -> Role {
+    Role::start(
+        refract_test_support::worker(Path::new(PROBE), args),
         args.listen,
     )
 }
