@@ -7,6 +7,7 @@
 //! | `refract_lock_wait_milliseconds` | histogram | | time to take a token's lock and load its shards |
 //! | `refract_connections` | up-down counter | | open WebSockets on a gateway |
 //! | `refract_worker_healthy` | gauge | `worker` | 1 when a gateway sees the worker serving, else 0 |
+//! | `refract_state_migrations_total` | counter | `state` | stored states that no longer decoded and were migrated (fields that decode kept, others defaulted) |
 //! | `refract_worker_lost_total` | counter | `worker` | calls a gateway gave up on a worker for a transport failure (unreachable, died, drained) and sent to the next one |
 
 use std::sync::OnceLock;
@@ -22,6 +23,7 @@ pub struct Metrics {
     connections: UpDownCounter<i64>,
     worker_healthy: Gauge<u64>,
     worker_lost: Counter<u64>,
+    state_migrations: Counter<u64>,
 }
 
 /// Latency buckets in ms, from 0.1 ms to 10 s.
@@ -64,6 +66,10 @@ pub fn metrics() -> &'static Metrics {
                 .u64_counter("refract.worker.lost")
                 .with_description("Calls given up on a worker for a transport failure")
                 .build(),
+            state_migrations: meter
+                .u64_counter("refract.state.migrations")
+                .with_description("Stored states that no longer decoded and were migrated")
+                .build(),
         }
     })
 }
@@ -97,6 +103,12 @@ impl Metrics {
     pub fn worker_lost(&self, worker: &str) {
         self.worker_lost
             .add(1, &[KeyValue::new("worker", worker.to_owned())]);
+    }
+
+    /// Records a stored state of `state` (its name) that no longer decoded and was migrated.
+    pub fn state_migrated(&self, state: &'static str) {
+        self.state_migrations
+            .add(1, &[KeyValue::new("state", state)]);
     }
 
     /// Records whether `worker` is serving.

@@ -55,20 +55,65 @@ impl From<StoreError> for Failure {
     }
 }
 
-/// The state `desc` from its stored bytes, or its default when nothing is stored.
+/// The state `desc` from its stored bytes, or its default when nothing is stored. Bytes that no
+/// longer decode (the state's struct changed in a deploy, or the shard was damaged) are migrated:
+/// see [`migrate`]; that is logged and counted (`refract_state_migrations_total`), and the next
+/// commit stores the migrated state.
 ///
 /// # Errors
-/// [`ErrorCode::CorruptState`] when the bytes do not decode as the state.
-fn decode(desc: &StateDescriptor, shard: Option<&[u8]>) -> Result<Box<dyn StateObject>, Failure> {
-    match shard {
-        Some(bytes) => (desc.decode)(bytes).map_err(|e| {
-            Failure::new(
-                ErrorCode::CorruptState,
-                format!("the stored state `{}` does not decode: {e}", desc.name),
-            )
-        }),
-        None => Ok((desc.new)()),
+/// [`ErrorCode::CorruptState`] when not even the migrated state decodes (a bug in the state's
+/// serialisation).
+fn decode(
+    desc: &StateDescriptor,
+    shard: Option<&[u8]>,
+    token: &str,
+) -> Result<Box<dyn StateObject>, Failure> {
+    let Some(bytes) = shard else {
+        return Ok((desc.new)());
+    };
+    match (desc.decode)(bytes) {
+        Ok(state) => Ok(state),
+        Err(error) => {
+            let state = migrate(desc, bytes).ok_or_else(|| {
+                Failure::new(
+                    ErrorCode::CorruptState,
+                    format!("the stored state `{}` cannot be migrated", desc.name),
+                )
+            })?;
+            tracing::warn!(
+                state = desc.name,
+                token = %&token[..token.len().min(8)],
+                %error,
+                "a stored state no longer decodes: kept the fields that do, defaulted the rest"
+            );
+            refract_telemetry::metrics().state_migrated(desc.name);
+            Ok(state)
+        }
     }
+}
+
+/// The state `desc` rebuilt from stored bytes that do not decode as it: start from the default
+/// state's fields and take, one by one, each stored field of the same name whose value still
+/// decodes there; fields the state no longer has are dropped. Bytes that are not a JSON object
+/// give the default state. `None` only when the default itself does not round-trip.
+fn migrate(desc: &StateDescriptor, bytes: &[u8]) -> Option<Box<dyn StateObject>> {
+    let defaults = (desc.new)().encode().ok()?;
+    let mut merged: Map<String, Value> = serde_json::from_slice(&defaults).ok()?;
+    if let Ok(Value::Object(stored)) = serde_json::from_slice::<Value>(bytes) {
+        for (field, value) in stored {
+            let Some(slot) = merged.get_mut(&field) else {
+                continue;
+            };
+            let default = std::mem::replace(slot, value);
+            let fits = serde_json::to_vec(&merged)
+                .ok()
+                .is_some_and(|candidate| (desc.decode)(&candidate).is_ok());
+            if !fits && let Some(slot) = merged.get_mut(&field) {
+                *slot = default;
+            }
+        }
+    }
+    (desc.decode)(&serde_json::to_vec(&merged).ok()?).ok()
 }
 
 impl<S: StateStore> Engine<S> {
@@ -87,7 +132,7 @@ impl<S: StateStore> Engine<S> {
         }
         let original = loaded.shards.first().cloned().flatten();
         let applied = async {
-            let mut state = decode(desc, original.as_deref())?;
+            let mut state = decode(desc, original.as_deref(), &event.token)?;
             let before = state.vars().map_err(internal)?;
             AssertUnwindSafe(state.dispatch(method, event.args))
                 .catch_unwind()
@@ -181,7 +226,9 @@ impl<S: StateStore> Processor for Engine<S> {
         let loaded = self.store.snapshot(token, &names).await?;
         let mut state = Map::new();
         for (desc, shard) in descs.iter().zip(&loaded.shards) {
-            let vars = decode(desc, shard.as_deref())?.vars().map_err(internal)?;
+            let vars = decode(desc, shard.as_deref(), token)?
+                .vars()
+                .map_err(internal)?;
             state.insert(desc.name.to_owned(), Value::Object(vars));
         }
         Ok(Hydration {

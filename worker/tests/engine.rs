@@ -119,24 +119,48 @@ async fn a_backend_change_is_stored_but_not_sent() {
     assert!(state_of(&e).await.state["counter"].get("secret").is_none());
 }
 
-#[tokio::test]
-async fn a_shard_that_does_not_decode_is_corrupt_state_and_stays_untouched() {
-    let e = engine();
+/// Stores `bytes` as the token's `counter` shard, as an older deploy (or damage) left it.
+async fn store_shard(e: &Engine<Arc<MemoryStore>>, bytes: &[u8]) {
     let (_, lease) = e.store().acquire("t", &["counter"]).await.unwrap();
-    let garbage = Commit {
-        changed: vec![("counter".into(), b"{\"n\":\"not a number\"}".to_vec())],
+    let old = Commit {
+        changed: vec![("counter".into(), bytes.to_vec())],
         seq: 1,
         version: 1,
         frame: "{}".into(),
     };
-    lease.commit(garbage).await.unwrap();
-    let err = e.hydrate("t").await.unwrap_err();
-    assert_eq!(err.code, ErrorCode::CorruptState, "{err}");
-    let err = e
+    lease.commit(old).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_shard_that_no_longer_decodes_keeps_what_does_and_defaults_the_rest() {
+    let e = engine();
+    // `secret` changed type and `gone` was removed since this shard was written.
+    store_shard(&e, br#"{"n": 5, "secret": "text", "gone": true}"#).await;
+    let h = e.hydrate("t").await.unwrap();
+    assert_eq!(h.state["counter"], json!({"n": 5, "double": 10}));
+    let Outcome::Applied { version, .. } = e
         .process(event(2, "counter.add", json!({"by": 1})))
         .await
-        .unwrap_err();
-    assert_eq!(err.code, ErrorCode::CorruptState, "{err}");
+        .unwrap()
+    else {
+        panic!("not applied");
+    };
+    assert_eq!(version, 2);
+    // The commit stored the migrated state, which decodes as it is now.
     let stored = e.store().snapshot("t", &["counter"]).await.unwrap();
-    assert_eq!((stored.version, stored.last_seq), (1, 1));
+    let stored: Value = serde_json::from_slice(stored.shards[0].as_deref().unwrap()).unwrap();
+    assert_eq!(stored, json!({"n": 6, "secret": 0}));
+}
+
+#[tokio::test]
+async fn a_shard_that_is_not_even_json_is_reset_to_the_default() {
+    let e = engine();
+    store_shard(&e, b"\x00 not json").await;
+    let h = e.hydrate("t").await.unwrap();
+    assert_eq!(h.state["counter"], json!({"n": 0, "double": 0}));
+    assert!(matches!(
+        e.process(event(2, "counter.add", json!({"by": 3}))).await,
+        Ok(Outcome::Applied { version: 2, .. })
+    ));
+    assert_eq!(state_of(&e).await.state["counter"]["n"], json!(3));
 }

@@ -528,3 +528,41 @@ async fn an_acquire_abandoned_during_a_redis_stall_leaves_no_lock_behind() {
     assert!(matches!(answer, Answer::Delta { .. }), "{answer:?}");
     assert_eq!(c.var("probe_state", "count"), &json!(2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stored_state_of_an_older_shape_is_migrated_not_bricked() {
+    let redis = Redis::start();
+    let port = free_port();
+    let mut args = roles::worker_args(&redis.url, port, 5000);
+    args.metrics_port = free_port();
+    let _worker = roles::worker_with(&args);
+    let gw = gateway(&redis.url, &[format!("127.0.0.1:{port}")]);
+    let mut c = TestClient::connect(addr(&gw), None).await.unwrap();
+    c.call("probe_state.add", json!({"n": 7})).await.unwrap();
+    // As an older deploy left it: `log` had another type, `legacy` is gone from the struct.
+    let shard = refract_proto::layout::shard_key(&c.token, "probe_state");
+    redis.command_all(&[
+        "SET",
+        &shard,
+        r#"{"count": 7, "log": "not a list", "legacy": 1}"#,
+    ]);
+    let mut again = TestClient::connect(addr(&gw), Some(&c.token))
+        .await
+        .unwrap();
+    assert_eq!(again.var("probe_state", "count"), &json!(7));
+    assert_eq!(again.var("probe_state", "log"), &json!([]));
+    let answer = again
+        .call("probe_state.record", json!({"n": 1}))
+        .await
+        .unwrap();
+    assert!(matches!(answer, Answer::Delta { .. }), "{answer:?}");
+    assert_eq!(again.var("probe_state", "log"), &json!([1]));
+    // Counted where it happened, the worker.
+    let metrics = http_get(([127, 0, 0, 1], args.metrics_port).into(), "/metrics").await;
+    let migrations: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("refract_state_migrations_total{") && l.contains("probe_state"))
+        .collect();
+    assert_eq!(migrations.len(), 1, "{metrics}");
+    assert!(!migrations[0].ends_with(" 0"), "{migrations:?}");
+}
