@@ -21,7 +21,7 @@ use redis::aio::{PubSubSink, PubSubStream};
 use redis::cluster_async::ClusterConnection;
 use redis::io::tcp::TcpSettings;
 use redis::{IntoConnectionInfo, PushInfo, PushKind, RedisResult};
-use refract_proto::frame::delta_version;
+use refract_proto::frame::delta_header;
 use refract_proto::layout::{Target, updates_channel};
 use refract_proto::{DeltaFeed, FeedError, Published, Subscription};
 
@@ -339,15 +339,16 @@ fn route(routes: &mut Routes, channel: &str, payload: &[u8]) {
     let Some(subs) = routes.get_mut(channel) else {
         return;
     };
-    let Some((text, version)) = std::str::from_utf8(payload)
+    let Some((text, header)) = std::str::from_utf8(payload)
         .ok()
-        .and_then(|text| Some((text, delta_version(text)?)))
+        .and_then(|text| Some((text, delta_header(text)?)))
     else {
         tracing::warn!(channel, "ignored a message that is no delta frame");
         return;
     };
     let published = Published {
-        version,
+        version: header.version,
+        seq: header.seq,
         frame: Arc::from(text),
     };
     // A subscriber that cannot keep up is cut off: its stream ends and it resyncs.

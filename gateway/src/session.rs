@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
 use futures_util::{SinkExt, Stream, StreamExt};
 use refract_proto::{
-    ClientFrame, ErrorCode, EventRequest, Failure, Outcome, ServerFrame, Subscription,
+    ClientFrame, ErrorCode, EventRequest, Failure, Outcome, Published, ServerFrame, Subscription,
 };
 use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinSet;
@@ -66,8 +66,17 @@ enum Phase {
 struct View {
     shared: Arc<Shared>,
     out: mpsc::Sender<Outbound>,
-    /// The state version the socket shows.
-    version: Mutex<u64>,
+    /// What the socket shows.
+    shown: Mutex<Shown>,
+}
+
+/// The state a socket shows: its version, and the highest event seq its frames answered.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Shown {
+    /// The state version of the last hydrate or delta sent.
+    version: u64,
+    /// The highest seq answered by a delta sent, or covered by the last hydrate's `last_seq`.
+    answered: u64,
 }
 
 /// Serves one upgraded socket until it closes.
@@ -133,7 +142,7 @@ pub(crate) async fn run(
     let view = Arc::new(View {
         shared,
         out,
-        version: Mutex::new(0),
+        shown: Mutex::new(Shown::default()),
     });
     let mut session = Session {
         view,
@@ -241,19 +250,19 @@ impl Session {
                 );
                 return self.view.reject(None, failure).await;
             }
-            let mut version = self.view.version.lock().await;
-            self.view.rehydrate(&token, &mut version).await;
+            let mut shown = self.view.shown.lock().await;
+            self.view.rehydrate(&token, &mut shown).await;
             return;
         }
         // Hold the view while subscribing and hydrating, so no delta overtakes the hydrate.
-        let mut version = self.view.version.lock().await;
+        let mut shown = self.view.shown.lock().await;
         // Subscribe before the snapshot: nothing published after it is missed.
         let feed = self.view.subscribe(&token).await;
-        if !self.view.rehydrate(&token, &mut version).await {
+        if !self.view.rehydrate(&token, &mut shown).await {
             // Stay awaiting hello: the browser reconnects and says hello again.
             return;
         }
-        drop(version);
+        drop(shown);
         let span = tracing::info_span!("socket", token = %&token[..token.len().min(8)]);
         self.tasks.spawn(
             self.view
@@ -284,10 +293,13 @@ impl View {
     /// closes the socket, so the browser reconnects with backoff and asks again rather than show a
     /// state the gateway cannot vouch for. Other failures (`corrupt_state`) would fail the same
     /// way again: the socket stays open, unhydrated, instead of reconnecting in a loop.
-    async fn rehydrate(&self, token: &str, version: &mut u64) -> bool {
+    async fn rehydrate(&self, token: &str, shown: &mut Shown) -> bool {
         match self.shared.processor.hydrate(token).await {
             Ok(h) => {
-                *version = h.version;
+                *shown = Shown {
+                    version: h.version,
+                    answered: h.last_seq,
+                };
                 let frame = ServerFrame::Hydrate {
                     token: token.to_owned(),
                     version: h.version,
@@ -309,19 +321,42 @@ impl View {
         }
     }
 
-    /// Sends the delta frame of `version` unless the socket already has it; on a gap, resyncs.
-    async fn deliver(&self, token: &str, version: u64, delta: &str) {
-        let mut shown = self.version.lock().await;
-        if version <= *shown {
+    /// Sends the delta frame of `version` (answering `seq`) unless the socket already has it; on
+    /// a gap, resyncs.
+    async fn deliver(&self, token: &str, version: u64, seq: Option<u64>, delta: &str) {
+        let mut shown = self.shown.lock().await;
+        if version <= shown.version {
             return;
         }
-        if version == *shown + 1 {
-            *shown = version;
+        if version == shown.version + 1 {
+            shown.version = version;
+            shown.answered = shown.answered.max(seq.unwrap_or(0));
             let _ = self.out.send(Outbound::Text(delta.to_owned())).await;
         } else {
-            tracing::debug!(have = *shown, got = version, "version gap: resync");
+            tracing::debug!(have = shown.version, got = version, "version gap: resync");
             self.rehydrate(token, &mut shown).await;
         }
+    }
+
+    /// Answers this socket's own event `seq`, applied as `version`. Usually that is
+    /// [`View::deliver`]; but a version the socket already passed that answered no delta it was
+    /// sent means the token's history started over (its state expired, or Redis lost it): the
+    /// socket is resynced, which also answers the event (the hydrate's `last_seq` covers it),
+    /// instead of the event going unanswered and the browser's queue stalling behind it.
+    async fn answer(&self, token: &str, seq: u64, version: u64, delta: &str) {
+        {
+            let mut shown = self.shown.lock().await;
+            if version <= shown.version && shown.answered < seq {
+                tracing::warn!(
+                    have = shown.version,
+                    got = version,
+                    "the token's state started over: resync"
+                );
+                self.rehydrate(token, &mut shown).await;
+                return;
+            }
+        }
+        self.deliver(token, version, Some(seq), delta).await;
     }
 
     async fn event_loop(self: Arc<Self>, mut queue: mpsc::Receiver<Queued>) {
@@ -347,7 +382,7 @@ impl View {
         async {
             match result {
                 Ok(Outcome::Applied { version, frame }) => {
-                    self.deliver(&token, version, &frame).await
+                    self.answer(&token, seq, version, &frame).await
                 }
                 Ok(Outcome::Duplicate) => self.send(&ServerFrame::Ack { seq }).await,
                 Err(failure) => self.send(&ServerFrame::error(Some(seq), failure)).await,
@@ -375,8 +410,12 @@ impl View {
             if let Some(mut sub) = feed.take() {
                 let since = Instant::now();
                 while let Some(published) = sub.next().await {
-                    self.deliver(&token, published.version, &published.frame)
-                        .await;
+                    let Published {
+                        version,
+                        seq,
+                        frame,
+                    } = published;
+                    self.deliver(&token, version, seq, &frame).await;
                 }
                 if since.elapsed() > Duration::from_secs(1) {
                     backoff = Duration::from_millis(100);
@@ -386,7 +425,7 @@ impl View {
             backoff = (backoff * 2).min(Duration::from_secs(5));
             feed = self.subscribe(&token).await;
             if feed.is_some() {
-                self.rehydrate(&token, &mut *self.version.lock().await)
+                self.rehydrate(&token, &mut *self.shown.lock().await)
                     .await;
             }
         }
@@ -425,17 +464,27 @@ mod tests {
             match event.handler.as_str() {
                 "s.dup" => Ok(Outcome::Duplicate),
                 "s.busy" => Err(Failure::new(ErrorCode::Busy, "locked")),
-                _ => {
+                handler => {
                     let version = self.version.fetch_add(1, Ordering::SeqCst) + 1;
-                    let frame = ServerFrame::Delta {
+                    let frame: Arc<str> = ServerFrame::Delta {
                         version,
                         seq: Some(event.seq),
                         delta: Map::new(),
-                    };
-                    Ok(Outcome::Applied {
-                        version,
-                        frame: frame.encode().into(),
-                    })
+                    }
+                    .encode()
+                    .into();
+                    if handler == "s.raced" {
+                        // Pub/sub outruns the reply: the relay sees the commit first.
+                        let feed = self.published.lock().unwrap().clone().unwrap();
+                        let published = Published {
+                            version,
+                            seq: Some(event.seq),
+                            frame: frame.clone(),
+                        };
+                        feed.send(published).unwrap();
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    Ok(Outcome::Applied { version, frame })
                 }
             }
         }
@@ -681,6 +730,7 @@ mod tests {
             };
             feed.send(Published {
                 version,
+                seq: None,
                 frame: frame.encode().into(),
             })
             .unwrap();
@@ -697,6 +747,52 @@ mod tests {
         assert!(matches!(
             h.frame().await,
             ServerFrame::Hydrate { version: 3, .. }
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_reply_the_relay_already_delivered_is_not_sent_twice() {
+        let mut h = harness();
+        h.hello(None).await;
+        h.event(1, "s.raced").await;
+        h.event(2, "s.dup").await;
+        assert!(matches!(
+            h.frame().await,
+            ServerFrame::Delta {
+                version: 1,
+                seq: Some(1),
+                ..
+            }
+        ));
+        // Next comes the answer to event 2: no second delta, no resync in between.
+        assert_eq!(h.frame().await, ServerFrame::Ack { seq: 2 });
+    }
+
+    #[tokio::test]
+    async fn an_event_applied_on_a_history_that_started_over_is_answered_by_a_resync() {
+        let mut h = harness();
+        h.hello(None).await;
+        h.event(1, "s.ok").await;
+        h.event(2, "s.ok").await;
+        h.frame().await;
+        assert!(matches!(h.frame().await, ServerFrame::Delta { version: 2, .. }));
+        // The token's state is lost (expired, Redis flushed): the next commit is version 1 again.
+        h.fake.version.store(0, Ordering::SeqCst);
+        h.event(3, "s.ok").await;
+        let answer = h.frame().await;
+        assert!(
+            matches!(answer, ServerFrame::Hydrate { version: 1, .. }),
+            "{answer:?}"
+        );
+        // And the socket goes on from the new history.
+        h.event(4, "s.ok").await;
+        assert!(matches!(
+            h.frame().await,
+            ServerFrame::Delta {
+                version: 2,
+                seq: Some(4),
+                ..
+            }
         ));
     }
 

@@ -87,8 +87,8 @@ fn frame(c: &mut Criterion) {
         b.iter(|| refract_proto::ClientFrame::parse(black_box(hello)).unwrap())
     });
     let delta = r#"{"type":"delta","version":13,"seq":8,"delta":{"probe_state":{"count":4}}}"#;
-    c.bench_function("frame/delta_version", |b| {
-        b.iter(|| refract_proto::frame::delta_version(black_box(delta)).unwrap())
+    c.bench_function("frame/delta_header", |b| {
+        b.iter(|| refract_proto::frame::delta_header(black_box(delta)).unwrap())
     });
 }
 

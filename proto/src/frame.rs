@@ -146,19 +146,33 @@ impl ServerFrame {
     }
 }
 
-/// The `version` of an encoded `delta` frame (the published form of a commit), read without
-/// decoding its vars (they are skipped, not built); `None` when `text` is no delta frame.
-pub fn delta_version(text: &str) -> Option<u64> {
+/// The `version` and `seq` of an encoded `delta` frame (the published form of a commit), read
+/// without decoding its vars (they are skipped, not built).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeltaHeader {
+    /// The state version the commit made.
+    pub version: u64,
+    /// The event the commit answers, if any.
+    pub seq: Option<u64>,
+}
+
+/// The header of an encoded `delta` frame; `None` when `text` is no delta frame.
+pub fn delta_header(text: &str) -> Option<DeltaHeader> {
     #[derive(Deserialize)]
-    struct Versioned<'a> {
+    struct Header<'a> {
         #[serde(rename = "type", borrow)]
         kind: std::borrow::Cow<'a, str>,
         version: u64,
+        #[serde(default)]
+        seq: Option<u64>,
     }
-    serde_json::from_str::<Versioned<'_>>(text)
+    serde_json::from_str::<Header<'_>>(text)
         .ok()
-        .filter(|v| v.kind == "delta")
-        .map(|v| v.version)
+        .filter(|h| h.kind == "delta")
+        .map(|h| DeltaHeader {
+            version: h.version,
+            seq: h.seq,
+        })
 }
 
 /// The `seq` of a client `event` frame too large to be parsed as a frame (its arguments are
@@ -266,7 +280,19 @@ mod tests {
             seq: None,
             delta: Map::new(),
         };
-        assert_eq!(delta_version(&delta.encode()), Some(9));
+        assert_eq!(
+            delta_header(&delta.encode()),
+            Some(DeltaHeader {
+                version: 9,
+                seq: None
+            })
+        );
+        let answer = ServerFrame::Delta {
+            version: 10,
+            seq: Some(4),
+            delta: Map::new(),
+        };
+        assert_eq!(delta_header(&answer.encode()).unwrap().seq, Some(4));
         assert_eq!(ServerFrame::parse(&delta.encode()).unwrap(), delta);
         let hydrate = ServerFrame::Hydrate {
             token: "t".into(),
@@ -275,9 +301,9 @@ mod tests {
             state: Map::from_iter([("s".to_owned(), json!({"n": 1}))]),
         };
         assert_eq!(ServerFrame::parse(&hydrate.encode()).unwrap(), hydrate);
-        assert_eq!(delta_version(&hydrate.encode()), None);
-        assert_eq!(delta_version("nope"), None);
-        assert_eq!(delta_version(r#"{"type":"ack","version":3}"#), None);
+        assert_eq!(delta_header(&hydrate.encode()), None);
+        assert_eq!(delta_header("nope"), None);
+        assert_eq!(delta_header(r#"{"type":"ack","version":3}"#), None);
         assert!(ServerFrame::parse(ENCODING_FAILED).is_ok());
         assert!(
             ServerFrame::parse(r#"{"type":"error","seq":null,"code":"nope","message":""}"#)

@@ -66,11 +66,14 @@ pub trait Processor: Send + Sync {
     async fn hydrate(&self, token: &str) -> Result<Hydration, Failure>;
 }
 
-/// One published commit of a token: its version and its encoded `delta` frame.
+/// One published commit of a token: its version, the event it answers, and its encoded `delta`
+/// frame.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Published {
     /// The state version the commit made.
     pub version: u64,
+    /// The event the commit answers (`None` for a change no event of a client caused).
+    pub seq: Option<u64>,
     /// The `delta` frame, JSON text, as the browser gets it.
     pub frame: Arc<str>,
 }

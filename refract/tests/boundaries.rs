@@ -328,3 +328,16 @@ async fn events_of_one_token_apply_in_order_and_exactly_once() {
         .unwrap();
     assert_eq!(again.var("counter_state", "count"), &json!(210));
 }
+
+#[tokio::test]
+async fn a_click_after_the_tokens_state_expired_is_answered_not_left_hanging() {
+    let server = server().await;
+    let mut c = client_at_five(&server).await;
+    // The token's state is dropped while its socket stays open (idle past the token expiry).
+    assert_eq!(server.store.evict_idle(std::time::Duration::ZERO), 1);
+    let seq = c.next_seq();
+    let answer = c.call("counter_state.add", json!({"n": 1})).await.unwrap();
+    assert_eq!(answer, Answer::Resynced { version: 1 }, "answered by a resync");
+    assert_eq!(c.var("counter_state", "count"), &json!(1));
+    assert_eq!(c.last_seq, seq);
+}

@@ -149,6 +149,7 @@ impl Lease for MemoryLease {
         // Published while the lock is still held, so deltas go out in version order.
         let published = Published {
             version: commit.version,
+            seq: Some(commit.seq),
             frame: commit.frame,
         };
         self.store.publish(&self.token, published);

@@ -566,3 +566,24 @@ async fn a_stored_state_of_an_older_shape_is_migrated_not_bricked() {
     assert_eq!(migrations.len(), 1, "{metrics}");
     assert!(!migrations[0].ends_with(" 0"), "{migrations:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_click_after_the_tokens_state_was_lost_is_answered_not_left_hanging() {
+    let redis = Redis::start();
+    let port = free_port();
+    let _worker = worker(&redis.url, port, 5000);
+    let gw = gateway(&redis.url, &[format!("127.0.0.1:{port}")]);
+    let mut c = TestClient::connect(addr(&gw), None).await.unwrap();
+    for _ in 0..3 {
+        c.call("probe_state.add", json!({"n": 1})).await.unwrap();
+    }
+    // Redis loses everything (FLUSHALL: as a restart without persistence would).
+    redis.command_all(&["FLUSHALL"]);
+    let seq = c.next_seq();
+    let answer = c.call("probe_state.add", json!({"n": 1})).await.unwrap();
+    assert_eq!(answer, Answer::Resynced { version: 1 }, "answered by a resync");
+    assert_eq!(c.var("probe_state", "count"), &json!(1), "the new history");
+    assert_eq!(c.last_seq, seq);
+    let answer = c.call("probe_state.add", json!({"n": 1})).await.unwrap();
+    assert!(matches!(answer, Answer::Delta { version: 2, .. }), "{answer:?}");
+}
