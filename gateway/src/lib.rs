@@ -20,6 +20,7 @@ pub mod serve;
 mod session;
 mod token;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -47,6 +48,10 @@ pub struct GatewayConfig {
     pub max_queued_events: usize,
     /// The folder of the built assets (`index.html`, `assets/`), or `None` to serve none.
     pub assets: Option<PathBuf>,
+    /// How often the states of the tokens with open sockets get their expiry restarted (default
+    /// 5 min; it must be shorter than the store's token expiry, 1 h by default), so that a tab
+    /// left open keeps its state.
+    pub touch_every: std::time::Duration,
 }
 
 impl Default for GatewayConfig {
@@ -55,6 +60,7 @@ impl Default for GatewayConfig {
             max_frame_bytes: 64 * 1024,
             max_queued_events: 64,
             assets: None,
+            touch_every: std::time::Duration::from_secs(300),
         }
     }
 }
@@ -68,6 +74,74 @@ struct Shared {
     draining: CancellationToken,
     /// The open sockets, so a draining gateway can wait for their close frames to go out.
     sockets: TaskTracker,
+    /// The tokens with open sockets, and how many each has.
+    connected: std::sync::Mutex<HashMap<String, usize>>,
+}
+
+impl Shared {
+    /// Counts an open socket of `token` (see [`Connected`]).
+    fn connect(self: &Arc<Self>, token: &str) -> Connected {
+        let mut connected = self.connected.lock().unwrap_or_else(|e| e.into_inner());
+        *connected.entry(token.to_owned()).or_default() += 1;
+        Connected {
+            shared: self.clone(),
+            token: token.to_owned(),
+        }
+    }
+
+    /// The tokens with open sockets.
+    fn connected_tokens(&self) -> Vec<String> {
+        let connected = self.connected.lock().unwrap_or_else(|e| e.into_inner());
+        connected.keys().cloned().collect()
+    }
+}
+
+/// An open socket of a token, counted while it lives.
+pub(crate) struct Connected {
+    shared: Arc<Shared>,
+    token: String,
+}
+
+impl Drop for Connected {
+    fn drop(&mut self) {
+        let mut connected = self
+            .shared
+            .connected
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = connected.get_mut(&self.token) {
+            *n -= 1;
+            if *n == 0 {
+                connected.remove(&self.token);
+            }
+        }
+    }
+}
+
+/// Tokens touched in one call.
+const TOUCH_BATCH: usize = 1000;
+
+/// Every `touch_every`, restarts the expiry of the states of the tokens with open sockets, until
+/// the gateway is dropped. A failure is logged; the next round tries again.
+async fn touch_connected(shared: std::sync::Weak<Shared>, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let tokens = shared.connected_tokens();
+        if tokens.is_empty() {
+            continue;
+        }
+        for batch in tokens.chunks(TOUCH_BATCH) {
+            if let Err(e) = shared.processor.touch(batch).await {
+                tracing::warn!(code = %e.code, error = %e.message, tokens = batch.len(), "could not keep connected tokens' states");
+            }
+        }
+    }
 }
 
 /// A gateway: its configuration, token issuer, processor and delta feed.
@@ -77,7 +151,8 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// A gateway sending events to `processor` and relaying deltas from `feed`.
+    /// A gateway sending events to `processor` and relaying deltas from `feed`. Call it inside a
+    /// tokio runtime: it starts the task that keeps connected tokens' states from expiring.
     pub fn new(
         config: GatewayConfig,
         issuer: TokenIssuer,
@@ -86,17 +161,18 @@ impl Gateway {
     ) -> Self {
         let draining = CancellationToken::new();
         let sockets = TaskTracker::new();
-        let shared = Shared {
+        let touch_every = config.touch_every;
+        let shared = Arc::new(Shared {
             config,
             issuer,
             processor,
             feed,
             draining,
             sockets,
-        };
-        Gateway {
-            shared: Arc::new(shared),
-        }
+            connected: std::sync::Mutex::default(),
+        });
+        tokio::spawn(touch_connected(Arc::downgrade(&shared), touch_every));
+        Gateway { shared }
     }
 
     /// Starts draining: every open socket is closed with close code 1012 (service restart), so

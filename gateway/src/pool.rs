@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use refract_proto::convert;
-use refract_proto::v1::{HydrateRequest, worker_client::WorkerClient};
+use refract_proto::v1::{HydrateRequest, TouchRequest, worker_client::WorkerClient};
 use refract_proto::{ErrorCode, EventRequest, Failure, Hydration, Outcome, Processor};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
@@ -318,6 +318,23 @@ impl Processor for WorkerPool {
             .instrument(tracing::info_span!("route", hydrate = true))
             .await?;
         convert::hydration(reply)
+    }
+
+    async fn touch(&self, tokens: &[String]) -> Result<(), Failure> {
+        // Any worker will do: the batch is routed by its first token.
+        let Some(first) = tokens.first() else {
+            return Ok(());
+        };
+        let reply = self
+            .route(first, |mut client| {
+                let request = self.request(TouchRequest {
+                    tokens: tokens.to_vec(),
+                });
+                async move { client.touch(request).await.map(tonic::Response::into_inner) }
+            })
+            .instrument(tracing::info_span!("route", touch = tokens.len()))
+            .await?;
+        convert::touched(reply)
     }
 }
 

@@ -46,6 +46,10 @@ pub struct SocketArgs {
     /// Events a socket may queue before further ones are refused.
     #[arg(long, default_value_t = 64, env = "REFRACT_MAX_QUEUED_EVENTS")]
     pub max_queued_events: usize,
+    /// Seconds between restarts of the expiry of the states of tokens with open sockets; keep it
+    /// well below the workers' --token-expiry-secs.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..), env = "REFRACT_TOUCH_EVERY_SECS")]
+    pub touch_every_secs: u64,
     /// Secret that signs tokens (any string); every gateway of a deployment needs the same one.
     /// Without it a random one is made at start: tokens are then valid on this process only,
     /// until it restarts.
@@ -60,6 +64,7 @@ impl SocketArgs {
             max_frame_bytes: self.max_frame_bytes,
             max_queued_events: self.max_queued_events,
             assets,
+            touch_every: Duration::from_secs(self.touch_every_secs),
         }
     }
 
@@ -80,11 +85,13 @@ impl SocketArgs {
         let SocketArgs {
             max_frame_bytes,
             max_queued_events,
+            touch_every_secs,
             secret: _,
         } = self;
         vec![
             format!("--max-frame-bytes={max_frame_bytes}"),
             format!("--max-queued-events={max_queued_events}"),
+            format!("--touch-every-secs={touch_every_secs}"),
         ]
     }
 }
@@ -343,6 +350,7 @@ mod tests {
             sockets: SocketArgs {
                 max_frame_bytes: 1234,
                 max_queued_events: 9,
+                touch_every_secs: 77,
                 secret: None,
             },
             workers: vec!["a:1".into(), "b:2".into()],

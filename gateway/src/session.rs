@@ -59,6 +59,8 @@ enum Phase {
         token: String,
         /// The event loop's queue.
         queue: mpsc::Sender<Queued>,
+        /// Counts this socket among its token's open sockets while it lives.
+        _connected: crate::Connected,
     },
 }
 
@@ -200,7 +202,7 @@ impl Session {
             Err(rejected) => self.view.reject(rejected.seq, rejected.failure).await,
             Ok(ClientFrame::Hello { token }) => self.hello(token).await,
             Ok(ClientFrame::Event { seq, handler, args }) => {
-                let Phase::Ready { token, queue } = &self.phase else {
+                let Phase::Ready { token, queue, .. } = &self.phase else {
                     let failure = Failure::new(ErrorCode::NotReady, "send hello first");
                     return self.view.reject(Some(seq), failure).await;
                 };
@@ -273,7 +275,12 @@ impl Session {
         let (queue, rx) = mpsc::channel::<Queued>(self.view.shared.config.max_queued_events);
         self.tasks
             .spawn(self.view.clone().event_loop(rx).instrument(span));
-        self.phase = Phase::Ready { token, queue };
+        let connected = self.view.shared.connect(&token);
+        self.phase = Phase::Ready {
+            token,
+            queue,
+            _connected: connected,
+        };
     }
 }
 
@@ -425,8 +432,7 @@ impl View {
             backoff = (backoff * 2).min(Duration::from_secs(5));
             feed = self.subscribe(&token).await;
             if feed.is_some() {
-                self.rehydrate(&token, &mut *self.shown.lock().await)
-                    .await;
+                self.rehydrate(&token, &mut *self.shown.lock().await).await;
             }
         }
     }
@@ -455,6 +461,7 @@ mod tests {
         corrupt: AtomicBool,
         seen: SyncMutex<Vec<EventRequest>>,
         published: SyncMutex<Option<broadcast::Sender<Published>>>,
+        touched: SyncMutex<Vec<Vec<String>>>,
     }
 
     #[async_trait]
@@ -487,6 +494,11 @@ mod tests {
                     Ok(Outcome::Applied { version, frame })
                 }
             }
+        }
+
+        async fn touch(&self, tokens: &[String]) -> Result<(), Failure> {
+            self.touched.lock().unwrap().push(tokens.to_vec());
+            Ok(())
         }
 
         async fn hydrate(&self, _token: &str) -> Result<Hydration, Failure> {
@@ -534,6 +546,7 @@ mod tests {
             max_frame_bytes: 256,
             max_queued_events: 4,
             assets: None,
+            touch_every: Duration::from_millis(50),
         };
         let issuer = TokenIssuer::from_secret("session tests");
         let gateway = Gateway::new(config, issuer, fake.clone(), fake.clone());
@@ -775,7 +788,10 @@ mod tests {
         h.event(1, "s.ok").await;
         h.event(2, "s.ok").await;
         h.frame().await;
-        assert!(matches!(h.frame().await, ServerFrame::Delta { version: 2, .. }));
+        assert!(matches!(
+            h.frame().await,
+            ServerFrame::Delta { version: 2, .. }
+        ));
         // The token's state is lost (expired, Redis flushed): the next commit is version 1 again.
         h.fake.version.store(0, Ordering::SeqCst);
         h.event(3, "s.ok").await;
@@ -794,6 +810,31 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[tokio::test]
+    async fn the_tokens_of_open_sockets_are_touched_until_they_close() {
+        let mut h = harness();
+        let ServerFrame::Hydrate { token, .. } = h.hello(None).await else {
+            panic!("not hydrated");
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let rounds = h.fake.touched.lock().unwrap().clone();
+        assert!(rounds.len() >= 2, "{rounds:?}");
+        assert!(
+            rounds.iter().all(|r| r == std::slice::from_ref(&token)),
+            "{rounds:?}"
+        );
+        drop(h.inbound);
+        h.session.await.unwrap();
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        let before = h.fake.touched.lock().unwrap().len();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let after = h.fake.touched.lock().unwrap().clone();
+        assert!(
+            after[before..].iter().all(Vec::is_empty),
+            "a closed socket's token is no longer touched: {after:?}"
+        );
     }
 
     #[tokio::test]

@@ -186,6 +186,21 @@ pub fn hydration(reply: v1::HydrateReply) -> Result<Hydration, Failure> {
     })
 }
 
+/// The reply message of a touch.
+pub fn touch_reply(result: Result<(), Failure>) -> v1::TouchReply {
+    v1::TouchReply {
+        error: result.err().map(Into::into),
+    }
+}
+
+/// The result a touch reply stands for.
+///
+/// # Errors
+/// The worker's [`Failure`].
+pub fn touched(reply: v1::TouchReply) -> Result<(), Failure> {
+    reply.error.map_or(Ok(()), |e| Err(e.into()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,6 +258,13 @@ mod tests {
             outcome(v1::EventReply { outcome: None }).unwrap_err().code,
             ErrorCode::Internal
         );
+    }
+
+    #[test]
+    fn touches_round_trip() {
+        assert_eq!(touched(touch_reply(Ok(()))), Ok(()));
+        let down = Failure::new(ErrorCode::Unavailable, "redis down");
+        assert_eq!(touched(touch_reply(Err(down.clone()))), Err(down));
     }
 
     #[test]

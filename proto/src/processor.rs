@@ -64,6 +64,14 @@ pub trait Processor: Send + Sync {
     /// A [`Failure`]: `unavailable` when the store cannot be read, `corrupt_state` when a stored
     /// state does not decode.
     async fn hydrate(&self, token: &str) -> Result<Hydration, Failure>;
+
+    /// Restarts the expiry of `tokens`' stored states, as an event would: the gateway calls it
+    /// periodically for the tokens whose sockets are open, so a tab left open does not lose its
+    /// state. Tokens with nothing stored are left alone.
+    ///
+    /// # Errors
+    /// `unavailable` when the store cannot be reached.
+    async fn touch(&self, tokens: &[String]) -> Result<(), Failure>;
 }
 
 /// One published commit of a token: its version, the event it answers, and its encoded `delta`

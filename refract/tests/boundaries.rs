@@ -49,6 +49,7 @@ async fn server() -> Server {
         max_frame_bytes: MAX_FRAME,
         max_queued_events: 4,
         assets: None,
+        touch_every: std::time::Duration::from_millis(50),
     })
     .await
 }
@@ -337,7 +338,31 @@ async fn a_click_after_the_tokens_state_expired_is_answered_not_left_hanging() {
     assert_eq!(server.store.evict_idle(std::time::Duration::ZERO), 1);
     let seq = c.next_seq();
     let answer = c.call("counter_state.add", json!({"n": 1})).await.unwrap();
-    assert_eq!(answer, Answer::Resynced { version: 1 }, "answered by a resync");
+    assert_eq!(
+        answer,
+        Answer::Resynced { version: 1 },
+        "answered by a resync"
+    );
     assert_eq!(c.var("counter_state", "count"), &json!(1));
     assert_eq!(c.last_seq, seq);
+}
+
+#[tokio::test]
+async fn an_open_socket_keeps_its_tokens_state_from_expiring() {
+    let server = server().await;
+    let mut c = client_at_five(&server).await;
+    let idle = TestClient::connect(server.addr, None).await.unwrap();
+    drop(idle);
+    // Idle for longer than the expiry, but the gateway touches the open socket's token every
+    // 50 ms: it is kept; the closed socket's token is not.
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(
+        server
+            .store
+            .evict_idle(std::time::Duration::from_millis(300)),
+        1
+    );
+    let answer = c.call("counter_state.add", json!({"n": 1})).await.unwrap();
+    assert!(matches!(answer, Answer::Delta { .. }), "{answer:?}");
+    assert_eq!(c.var("counter_state", "count"), &json!(6));
 }

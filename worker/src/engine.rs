@@ -237,4 +237,9 @@ impl<S: StateStore> Processor for Engine<S> {
             state,
         })
     }
+
+    async fn touch(&self, tokens: &[String]) -> Result<(), Failure> {
+        let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
+        Ok(self.store.touch(&tokens).await?)
+    }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use refract_proto::convert;
 use refract_proto::v1::{
-    self, EventReply, HydrateReply, HydrateRequest,
+    self, EventReply, HydrateReply, HydrateRequest, TouchReply, TouchRequest,
     worker_server::{Worker, WorkerServer},
 };
 use refract_proto::{ErrorCode, Failure, Processor};
@@ -53,5 +53,13 @@ impl<P: Processor + 'static> Worker for WorkerService<P> {
             self.processor.hydrate(&token).instrument(span).await
         };
         Ok(Response::new(convert::hydrate_reply(result)))
+    }
+
+    async fn touch(&self, request: Request<TouchRequest>) -> Result<Response<TouchReply>, Status> {
+        let span = tracing::info_span!("touch");
+        refract_telemetry::extract(request.metadata(), &span);
+        let tokens = request.into_inner().tokens;
+        let result = self.processor.touch(&tokens).instrument(span).await;
+        Ok(Response::new(convert::touch_reply(result)))
     }
 }

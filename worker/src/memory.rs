@@ -183,6 +183,21 @@ impl StateStore for Arc<MemoryStore> {
     async fn snapshot(&self, token: &str, states: &[&str]) -> Result<Loaded, StoreError> {
         Ok(MemoryStore::read(&self.slot(token), states))
     }
+
+    async fn touch(&self, tokens: &[&str]) -> Result<(), StoreError> {
+        let slots: Vec<Arc<TokenSlot>> = {
+            let held = lock(&self.tokens);
+            tokens
+                .iter()
+                .filter_map(|t| held.get(*t).cloned())
+                .collect()
+        };
+        let now = Instant::now();
+        for slot in slots {
+            lock(&slot.data).touched = Some(now);
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]

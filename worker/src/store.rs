@@ -91,4 +91,11 @@ pub trait StateStore: Send + Sync + 'static {
     /// # Errors
     /// [`StoreError::Unavailable`] when the store fails.
     async fn snapshot(&self, token: &str, states: &[&str]) -> Result<Loaded, StoreError>;
+
+    /// Restarts the expiry of everything stored for `tokens` (their shards, version and seq), as
+    /// a commit does; tokens with nothing stored stay so.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the store fails.
+    async fn touch(&self, tokens: &[&str]) -> Result<(), StoreError>;
 }

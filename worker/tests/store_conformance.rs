@@ -219,9 +219,9 @@ async fn a_dropped_lease_frees_the_lock<S: StateStore>(s: Subject<S>) {
     lease.release().await;
 }
 
-async fn an_idle_token_expires<S: StateStore>(s: Subject<S>) {
-    let (idle, busy) = (token("idle"), token("busy"));
-    for t in [&idle, &busy] {
+async fn an_idle_token_expires_and_a_touched_one_does_not<S: StateStore>(s: Subject<S>) {
+    let (idle, touched, never) = (token("idle"), token("touched"), token("never"));
+    for t in [&idle, &touched] {
         let (_, lease) = s.store.acquire(t, &STATES).await.unwrap();
         lease
             .commit(commit(1, 1, &[("counter", "1")]))
@@ -230,22 +230,24 @@ async fn an_idle_token_expires<S: StateStore>(s: Subject<S>) {
     }
     let deadline = Instant::now() + EXPIRY + Duration::from_millis(400);
     while Instant::now() < deadline {
-        // Used all along: kept.
-        s.store
-            .acquire(&busy, &STATES)
-            .await
-            .unwrap()
-            .1
-            .commit(commit(2, 2, &[]))
-            .await
-            .ok();
+        // An open socket's token, touched by its gateway; and one with nothing stored.
+        s.store.touch(&[&touched, &never]).await.unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
         (s.evict)();
     }
     let snap = s.store.snapshot(&idle, &STATES).await.unwrap();
     assert_eq!((snap.version, snap.last_seq, shard(&snap, 0)), (0, 0, None));
-    let snap = s.store.snapshot(&busy, &STATES).await.unwrap();
-    assert_eq!((snap.version, shard(&snap, 0)), (2, Some("1")));
+    let snap = s.store.snapshot(&touched, &STATES).await.unwrap();
+    assert_eq!(
+        (snap.version, snap.last_seq, shard(&snap, 0)),
+        (1, 1, Some("1"))
+    );
+    let snap = s.store.snapshot(&never, &STATES).await.unwrap();
+    assert_eq!(
+        (snap.version, shard(&snap, 0)),
+        (0, None),
+        "touch stores nothing"
+    );
 }
 
 async fn a_lapsed_lease_is_taken_over_and_its_commit_is_fenced<S: StateStore>(s: Subject<S>) {
@@ -368,7 +370,7 @@ conformance!(
         the_lock_excludes_other_holders_until_released,
         a_lock_held_past_the_lock_wait_is_busy,
         a_dropped_lease_frees_the_lock,
-        an_idle_token_expires,
+        an_idle_token_expires_and_a_touched_one_does_not,
         the_engine_applies_each_seq_at_most_once;
     leases:
         a_lapsed_lease_is_taken_over_and_its_commit_is_fenced,

@@ -581,9 +581,47 @@ async fn a_click_after_the_tokens_state_was_lost_is_answered_not_left_hanging() 
     redis.command_all(&["FLUSHALL"]);
     let seq = c.next_seq();
     let answer = c.call("probe_state.add", json!({"n": 1})).await.unwrap();
-    assert_eq!(answer, Answer::Resynced { version: 1 }, "answered by a resync");
+    assert_eq!(
+        answer,
+        Answer::Resynced { version: 1 },
+        "answered by a resync"
+    );
     assert_eq!(c.var("probe_state", "count"), &json!(1), "the new history");
     assert_eq!(c.last_seq, seq);
     let answer = c.call("probe_state.add", json!({"n": 1})).await.unwrap();
-    assert!(matches!(answer, Answer::Delta { version: 2, .. }), "{answer:?}");
+    assert!(
+        matches!(answer, Answer::Delta { version: 2, .. }),
+        "{answer:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_open_tab_keeps_its_state_past_the_token_expiry() {
+    let redis = Redis::start();
+    let port = free_port();
+    let mut worker_args = roles::worker_args(&redis.url, port, 5000);
+    worker_args.store.token_expiry_secs = 3;
+    let _worker = roles::worker_with(&worker_args);
+    let mut gateway_args = roles::gateway_args(&redis.url, &[format!("127.0.0.1:{port}")]);
+    gateway_args.sockets.touch_every_secs = 1;
+    let gw = roles::gateway_with(&gateway_args);
+    let mut open = TestClient::connect(addr(&gw), None).await.unwrap();
+    let mut closed = TestClient::connect(addr(&gw), None).await.unwrap();
+    for c in [&mut open, &mut closed] {
+        c.call("probe_state.add", json!({"n": 1})).await.unwrap();
+    }
+    let closed_token = closed.token.clone();
+    closed.close().await;
+    // Longer than the expiry, with no event: the open tab's token is touched by the gateway.
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    let answer = open.call("probe_state.add", json!({"n": 1})).await.unwrap();
+    assert!(
+        matches!(answer, Answer::Delta { version: 2, .. }),
+        "{answer:?}"
+    );
+    assert_eq!(open.var("probe_state", "count"), &json!(2));
+    let reopened = TestClient::connect(addr(&gw), Some(&closed_token))
+        .await
+        .unwrap();
+    assert_eq!(reopened.version, 0, "the closed tab's state expired");
 }

@@ -255,6 +255,30 @@ impl StateStore for RedisStore {
         };
         loaded(reply.into_iter())
     }
+
+    async fn touch(&self, tokens: &[&str]) -> Result<(), StoreError> {
+        if tokens.is_empty() {
+            return Ok(());
+        }
+        let expiry_ms = self.inner.config.token_expiry.as_millis() as u64;
+        // PEXPIRE leaves a missing key missing. Not atomic, nor need it be: each command only
+        // pushes an expiry further. (On a cluster each command is routed by its own key.)
+        let mut pipe = redis::pipe();
+        for token in tokens {
+            pipe.cmd("PEXPIRE")
+                .arg(meta_key(token))
+                .arg(expiry_ms)
+                .ignore();
+            for state in &self.inner.states {
+                pipe.cmd("PEXPIRE")
+                    .arg(shard_key(token, state))
+                    .arg(expiry_ms)
+                    .ignore();
+            }
+        }
+        let mut conn = self.inner.conn().await?;
+        pipe.query_async::<()>(&mut conn).await.map_err(unavailable)
+    }
 }
 
 /// A held lock: its lease is renewed by [`Lease::keep_alive`] while the handler runs; the lock is

@@ -62,9 +62,9 @@ pub fn worker(redis: &str, port: u16, lease_ms: u64) -> Role {
     Role::start(launch, addr)
 }
 
-/// The launch of a gateway on a free port in front of `workers`.
-pub fn gateway_launch(redis: &str, workers: &[String]) -> (Launch, SocketAddr) {
-    let args = GatewayArgs {
+/// The options of a gateway on a free port in front of `workers`.
+pub fn gateway_args(redis: &str, workers: &[String]) -> GatewayArgs {
+    GatewayArgs {
         listen: ListenArgs {
             host: [127, 0, 0, 1].into(),
             port: free_port(),
@@ -72,6 +72,7 @@ pub fn gateway_launch(redis: &str, workers: &[String]) -> (Launch, SocketAddr) {
         sockets: SocketArgs {
             max_frame_bytes: 64 * 1024,
             max_queued_events: 256,
+            touch_every_secs: 300,
             secret: None,
         },
         workers: workers.to_vec(),
@@ -82,11 +83,24 @@ pub fn gateway_launch(redis: &str, workers: &[String]) -> (Launch, SocketAddr) {
         redis: redis.to_owned(),
         assets: None,
         call_timeout_ms: 30_000,
-    };
+    }
+}
+
+/// The launch of a gateway on a free port in front of `workers`.
+pub fn gateway_launch(redis: &str, workers: &[String]) -> (Launch, SocketAddr) {
+    let args = gateway_args(redis, workers);
     let addr = args.listen.addr();
     (
         refract_test_support::gateway(Path::new(PROBE), &args, SECRET),
         addr,
+    )
+}
+
+/// A gateway with `args`, accepting connections.
+pub fn gateway_with(args: &GatewayArgs) -> Role {
+    Role::start(
+        refract_test_support::gateway(Path::new(PROBE), args, SECRET),
+        args.listen.addr(),
     )
 }
 
