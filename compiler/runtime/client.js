@@ -41,6 +41,22 @@ function callAll(listeners, ...args) {
 }
 
 /**
+ * A new tab id: 16 random characters of `A-Za-z0-9_-` (96 bits), made once per page load.
+ * @returns {string}
+ */
+export function newTabId() {
+  const bytes = new Uint8Array(12);
+  globalThis.crypto.getRandomValues(bytes);
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  let id = "";
+  for (let i = 0; i < bytes.length; i += 3) {
+    const n = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
+    for (let shift = 18; shift >= 0; shift -= 6) id += alphabet[(n >> shift) & 63];
+  }
+  return id;
+}
+
+/**
  * Whether a parsed server frame has the fields its `type` needs (docs/protocol.md). Frames of an
  * unknown type pass here and are logged by the dispatcher.
  * @param {unknown} f
@@ -52,7 +68,12 @@ function isWellFormed(f) {
     case "hydrate":
       return typeof f.token === "string" && Number.isInteger(f.version) && isSeq(f.last_seq) && isStateMap(f.state);
     case "delta":
-      return Number.isInteger(f.version) && (f.seq === null || isSeq(f.seq)) && isStateMap(f.delta);
+      return (
+        Number.isInteger(f.version) &&
+        (f.seq === null || isSeq(f.seq)) &&
+        (f.tab === undefined || f.tab === null || typeof f.tab === "string") &&
+        isStateMap(f.delta)
+      );
     case "ack":
       return isSeq(f.seq);
     case "error":
@@ -80,6 +101,7 @@ export class RefractClient {
    * @param {{getItem(k: string): string|null, setItem(k: string, v: string): void, removeItem(k: string): void}} [options.storage]
    *   Where the token is kept (sessionStorage: one token per tab).
    * @param {typeof WebSocket} [options.WebSocketImpl]
+   * @param {string} [options.tab] This page's tab id (default: a new random one).
    * @param {{initialMs: number, maxMs: number, factor: number}} [options.backoff] Reconnect delays in ms.
    * @param {{setTimeout: Function, clearTimeout: Function}} [options.timers]
    */
@@ -88,6 +110,7 @@ export class RefractClient {
     initialState = {},
     storage = globalThis.sessionStorage,
     WebSocketImpl = globalThis.WebSocket,
+    tab,
     backoff = { initialMs: 250, maxMs: 5000, factor: 2 },
     timers = { setTimeout: globalThis.setTimeout.bind(globalThis), clearTimeout: globalThis.clearTimeout.bind(globalThis) },
   }) {
@@ -103,6 +126,8 @@ export class RefractClient {
     this.listeners = new Map();
     this.statusListeners = new Set();
     this.errorListeners = new Set();
+    /** This page's tab id: its events are numbered within it (docs/protocol.md, `hello`). */
+    this.tab = tab ?? newTabId();
     this.status = "connecting";
     this.version = 0;
     this.nextSeq = 1;
@@ -178,7 +203,7 @@ export class RefractClient {
 
   /** Asks for a (re)hydrate with the stored token, or null for a new one. */
   sendHello() {
-    this.send({ type: "hello", token: this.storage?.getItem(TOKEN_KEY) ?? null });
+    this.send({ type: "hello", token: this.storage?.getItem(TOKEN_KEY) ?? null, tab: this.tab });
   }
 
   /**
@@ -249,7 +274,8 @@ export class RefractClient {
     for (const [state, vars] of Object.entries(frame.delta ?? {})) {
       for (const [name, value] of Object.entries(vars)) this.setVar(state, name, value);
     }
-    if (frame.seq != null) this.complete(frame.seq);
+    // Tabs sharing a token ("Duplicate tab") get each other's deltas, numbered in their own tab.
+    if (frame.seq != null && (frame.tab ?? null) === this.tab) this.complete(frame.seq);
   }
 
   /**
@@ -266,7 +292,7 @@ export class RefractClient {
     console.error(`refract: ${frame.code}: ${frame.message}`);
     if (frame.code === "invalid_token") {
       this.storage?.removeItem(TOKEN_KEY);
-      this.send({ type: "hello", token: null });
+      this.send({ type: "hello", token: null, tab: this.tab });
     }
     if (frame.seq != null) this.complete(frame.seq);
     callAll(this.errorListeners, frame);

@@ -55,6 +55,9 @@ function fakeTimers() {
   };
 }
 
+/** The tab id every test's client has. */
+const TAB = "tab-1";
+
 function setup({ storage = fakeStorage(), initialState = { counter_state: { count: 0 } } } = {}) {
   FakeSocket.all = [];
   const timers = fakeTimers();
@@ -63,6 +66,7 @@ function setup({ storage = fakeStorage(), initialState = { counter_state: { coun
     initialState,
     storage,
     WebSocketImpl: FakeSocket,
+    tab: TAB,
     backoff: { initialMs: 100, maxMs: 1000, factor: 2 },
     timers,
   });
@@ -84,7 +88,7 @@ test("says hello with no token, stores the issued one, and resumes it on the nex
   const { client, storage, socket, timers } = setup();
   assert.equal(client.getVar("counter_state", "count"), 0, "initial state before hydrate");
   socket().open();
-  assert.deepEqual(socket().lastSent(), { type: "hello", token: null });
+  assert.deepEqual(socket().lastSent(), { type: "hello", token: null, tab: TAB });
   socket().receive(hydrate({ token: "tok-1" }));
   assert.equal(storage.getItem("refract_token"), "tok-1");
   assert.equal(client.getStatus(), "connected");
@@ -92,7 +96,7 @@ test("says hello with no token, stores the issued one, and resumes it on the nex
   assert.equal(client.getStatus(), "disconnected");
   timers.runNext();
   socket().open();
-  assert.deepEqual(socket().lastSent(), { type: "hello", token: "tok-1" });
+  assert.deepEqual(socket().lastSent(), { type: "hello", token: "tok-1", tab: TAB });
 });
 
 test("hydrate notifies only vars whose value changed and keeps unchanged identities", () => {
@@ -131,7 +135,7 @@ test("a version gap is not applied: the client resyncs with hello", () => {
   socket().receive({ type: "delta", version: 6, seq: null, delta: { counter_state: { count: 9 } } });
   assert.equal(client.getVar("counter_state", "count"), 0);
   assert.equal(socket().sent.length, sentBefore + 1);
-  assert.deepEqual(socket().lastSent(), { type: "hello", token: "T" });
+  assert.deepEqual(socket().lastSent(), { type: "hello", token: "T", tab: TAB });
 });
 
 test("one event in flight: the next is sent only after the first completes (delta, ack or error)", () => {
@@ -142,7 +146,7 @@ test("one event in flight: the next is sent only after the first completes (delt
   client.addEvents([{ handler: "counter_state.reset" }]);
   const events = () => socket().sent.filter((f) => f.type === "event");
   assert.deepEqual(events(), [{ type: "event", seq: 1, handler: "counter_state.increment", args: {} }]);
-  socket().receive({ type: "delta", version: 1, seq: 1, delta: { counter_state: { count: 1 } } });
+  socket().receive({ type: "delta", version: 1, seq: 1, tab: TAB, delta: { counter_state: { count: 1 } } });
   assert.equal(events().length, 2);
   assert.deepEqual(events()[1], { type: "event", seq: 2, handler: "counter_state.add", args: { n: 2 } });
   const errors = [];
@@ -186,7 +190,7 @@ test("a retryable error keeps the event in flight and resends it with the same s
     assert.ok(second <= 200 && second >= 160, `second retry after ${second} ms`);
     timers.runNext();
     assert.equal(events()[2].seq, 1, "still the same seq");
-    socket().receive({ type: "delta", version: 1, seq: 1, delta: { counter_state: { count: 1 } } });
+    socket().receive({ type: "delta", version: 1, seq: 1, tab: TAB, delta: { counter_state: { count: 1 } } });
     assert.equal(client.getStatus(), "connected");
     assert.deepEqual(events()[3], { type: "event", seq: 2, handler: "counter_state.add", args: { n: 2 } });
     assert.deepEqual(errors, [], "retried failures are not the app's errors");
@@ -216,7 +220,7 @@ test("a delta for another seq, an empty delta and an error without seq", () => {
     console.error = log;
   }
   assert.equal(events().length, 1, "an error without seq does not complete the event");
-  socket().receive({ type: "delta", version: 2, seq: 1, delta: {} });
+  socket().receive({ type: "delta", version: 2, seq: 1, tab: TAB, delta: {} });
   assert.equal(events().length, 2, "an empty delta completes its event");
   assert.equal(events()[1].seq, 2);
 });
@@ -234,7 +238,7 @@ test("after a version gap, deltas wait for the resync hydrate and events are hel
   socket().receive(hydrate({ version: 4, state: { counter_state: { count: 4 } } }));
   assert.equal(client.getVar("counter_state", "count"), 4);
   assert.deepEqual(socket().lastSent(), { type: "event", seq: 1, handler: "counter_state.increment", args: {} });
-  socket().receive({ type: "delta", version: 5, seq: 1, delta: { counter_state: { count: 5 } } });
+  socket().receive({ type: "delta", version: 5, seq: 1, tab: TAB, delta: { counter_state: { count: 5 } } });
   assert.equal(client.getVar("counter_state", "count"), 5);
 });
 
@@ -302,13 +306,13 @@ test("invalid_token forgets the stored token and asks for a new one", () => {
   const storage = fakeStorage({ refract_token: "forged" });
   const { socket } = setup({ storage });
   socket().open();
-  assert.deepEqual(socket().lastSent(), { type: "hello", token: "forged" });
+  assert.deepEqual(socket().lastSent(), { type: "hello", token: "forged", tab: TAB });
   const log = console.error;
   console.error = () => {};
   socket().receive({ type: "error", seq: null, code: "invalid_token", message: "not ours" });
   console.error = log;
   assert.equal(storage.getItem("refract_token"), null);
-  assert.deepEqual(socket().lastSent(), { type: "hello", token: null });
+  assert.deepEqual(socket().lastSent(), { type: "hello", token: null, tab: TAB });
 });
 
 test("reconnect delays grow by the factor, cap at the maximum, and reset after a hydrate", () => {
@@ -376,4 +380,27 @@ test("jsonEqual compares structure", () => {
   assert.ok(!jsonEqual({ a: 1 }, { a: 1, b: 2 }));
   assert.ok(!jsonEqual([1], { 0: 1 }));
   assert.ok(!jsonEqual(null, {}));
+});
+
+test("a delta answers the in-flight event only when its tab is this page's", () => {
+  const { client, socket } = setup();
+  socket().open();
+  socket().receive(hydrate());
+  client.addEvents([{ handler: "counter_state.increment", args: {} }]);
+  const events = () => socket().sent.filter((f) => f.type === "event");
+  // Another tab sharing the token applied its own event 1: the store takes it, our event waits.
+  socket().receive({ type: "delta", version: 1, seq: 1, tab: "other", delta: { counter_state: { count: 1 } } });
+  assert.equal(client.getVar("counter_state", "count"), 1);
+  client.addEvents([{ handler: "counter_state.increment", args: {} }]);
+  assert.equal(events().length, 1, "still in flight");
+  socket().receive({ type: "delta", version: 2, seq: 1, tab: TAB, delta: { counter_state: { count: 2 } } });
+  assert.equal(events().length, 2, "answered: the next event goes");
+  assert.equal(events()[1].seq, 2);
+});
+
+test("each page makes its own tab id", async () => {
+  const { newTabId } = await import("./client.js");
+  const a = newTabId();
+  assert.match(a, /^[A-Za-z0-9_-]{16}$/);
+  assert.notEqual(a, newTabId());
 });

@@ -349,6 +349,7 @@ fn route(routes: &mut Routes, channel: &str, payload: &[u8]) {
     let published = Published {
         version: header.version,
         seq: header.seq,
+        tab: header.tab,
         frame: Arc::from(text),
     };
     // A subscriber that cannot keep up is cut off: its stream ends and it resyncs.

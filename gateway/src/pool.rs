@@ -302,11 +302,12 @@ impl Processor for WorkerPool {
         convert::outcome(reply)
     }
 
-    async fn hydrate(&self, token: &str) -> Result<Hydration, Failure> {
+    async fn hydrate(&self, token: &str, tab: &str) -> Result<Hydration, Failure> {
         let reply = self
             .route(token, |mut client| {
                 let request = self.request(HydrateRequest {
                     token: token.to_owned(),
+                    tab: tab.to_owned(),
                 });
                 async move {
                     client

@@ -53,15 +53,23 @@ const READ_BUFFER_BYTES: usize = 1024;
 enum Phase {
     /// No valid `hello` yet: events are refused with `not_ready`.
     AwaitingHello,
-    /// Serving `token`: events go to the queue of its event loop.
+    /// Serving a token: events go to the queue of its event loop.
     Ready {
-        /// The token the socket started with; a later `hello` must carry it.
-        token: String,
+        /// The token and tab the socket started with; a later `hello` must carry them.
+        id: Arc<Identity>,
         /// The event loop's queue.
         queue: mpsc::Sender<Queued>,
         /// Counts this socket among its token's open sockets while it lives.
         _connected: crate::Connected,
     },
+}
+
+/// Whose a ready socket is: its token, and the tab (page load) that numbers its events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Identity {
+    token: String,
+    /// `""` for a client that names no tab.
+    tab: String,
 }
 
 /// What the socket has been sent, shared by the reader, the event loop and the relay.
@@ -200,16 +208,19 @@ impl Session {
         }
         match ClientFrame::parse(text) {
             Err(rejected) => self.view.reject(rejected.seq, rejected.failure).await,
-            Ok(ClientFrame::Hello { token }) => self.hello(token).await,
+            Ok(ClientFrame::Hello { token, tab }) => {
+                self.hello(token, tab.unwrap_or_default()).await
+            }
             Ok(ClientFrame::Event { seq, handler, args }) => {
-                let Phase::Ready { token, queue, .. } = &self.phase else {
+                let Phase::Ready { id, queue, .. } = &self.phase else {
                     let failure = Failure::new(ErrorCode::NotReady, "send hello first");
                     return self.view.reject(Some(seq), failure).await;
                 };
                 // The event's trace starts when its frame is received.
                 let span = tracing::info_span!("event", handler = %handler, seq);
                 let event = EventRequest {
-                    token: token.clone(),
+                    token: id.token.clone(),
+                    tab: id.tab.clone(),
                     seq,
                     handler,
                     args,
@@ -226,7 +237,7 @@ impl Session {
         }
     }
 
-    async fn hello(&mut self, token: Option<String>) {
+    async fn hello(&mut self, token: Option<String>, tab: String) {
         let issuer = &self.view.shared.issuer;
         let token = match token {
             Some(t) if issuer.verify(&t) => t,
@@ -244,40 +255,46 @@ impl Session {
                 }
             },
         };
-        if let Phase::Ready { token: current, .. } = &self.phase {
-            if *current != token {
+        let id = Identity { token, tab };
+        if let Phase::Ready { id: current, .. } = &self.phase {
+            if **current != id {
                 let failure = Failure::new(
                     ErrorCode::TokenMismatch,
-                    "a socket keeps the token it started with",
+                    "a socket keeps the token and tab it started with",
                 );
                 return self.view.reject(None, failure).await;
             }
             let mut shown = self.view.shown.lock().await;
-            self.view.rehydrate(&token, &mut shown).await;
+            self.view.rehydrate(&id, &mut shown).await;
             return;
         }
+        let id = Arc::new(id);
         // Hold the view while subscribing and hydrating, so no delta overtakes the hydrate.
         let mut shown = self.view.shown.lock().await;
         // Subscribe before the snapshot: nothing published after it is missed.
-        let feed = self.view.subscribe(&token).await;
-        if !self.view.rehydrate(&token, &mut shown).await {
+        let feed = self.view.subscribe(&id.token).await;
+        if !self.view.rehydrate(&id, &mut shown).await {
             // Stay awaiting hello: the browser reconnects and says hello again.
             return;
         }
         drop(shown);
-        let span = tracing::info_span!("socket", token = %&token[..token.len().min(8)]);
+        let span = tracing::info_span!("socket", token = %&id.token[..id.token.len().min(8)]);
         self.tasks.spawn(
             self.view
                 .clone()
-                .relay(token.clone(), feed)
+                .relay(id.clone(), feed)
                 .instrument(span.clone()),
         );
         let (queue, rx) = mpsc::channel::<Queued>(self.view.shared.config.max_queued_events);
-        self.tasks
-            .spawn(self.view.clone().event_loop(rx).instrument(span));
-        let connected = self.view.shared.connect(&token);
+        self.tasks.spawn(
+            self.view
+                .clone()
+                .event_loop(id.clone(), rx)
+                .instrument(span),
+        );
+        let connected = self.view.shared.connect(&id.token);
         self.phase = Phase::Ready {
-            token,
+            id,
             queue,
             _connected: connected,
         };
@@ -300,15 +317,15 @@ impl View {
     /// closes the socket, so the browser reconnects with backoff and asks again rather than show a
     /// state the gateway cannot vouch for. Other failures (`corrupt_state`) would fail the same
     /// way again: the socket stays open, unhydrated, instead of reconnecting in a loop.
-    async fn rehydrate(&self, token: &str, shown: &mut Shown) -> bool {
-        match self.shared.processor.hydrate(token).await {
+    async fn rehydrate(&self, id: &Identity, shown: &mut Shown) -> bool {
+        match self.shared.processor.hydrate(&id.token, &id.tab).await {
             Ok(h) => {
                 *shown = Shown {
                     version: h.version,
                     answered: h.last_seq,
                 };
                 let frame = ServerFrame::Hydrate {
-                    token: token.to_owned(),
+                    token: id.token.clone(),
                     version: h.version,
                     last_seq: h.last_seq,
                     state: h.state,
@@ -328,20 +345,20 @@ impl View {
         }
     }
 
-    /// Sends the delta frame of `version` (answering `seq`) unless the socket already has it; on
-    /// a gap, resyncs.
-    async fn deliver(&self, token: &str, version: u64, seq: Option<u64>, delta: &str) {
+    /// Sends the delta frame of `version` (answering this socket's tab's event `answers`, if any)
+    /// unless the socket already has it; on a gap, resyncs.
+    async fn deliver(&self, id: &Identity, version: u64, answers: Option<u64>, delta: &str) {
         let mut shown = self.shown.lock().await;
         if version <= shown.version {
             return;
         }
         if version == shown.version + 1 {
             shown.version = version;
-            shown.answered = shown.answered.max(seq.unwrap_or(0));
+            shown.answered = shown.answered.max(answers.unwrap_or(0));
             let _ = self.out.send(Outbound::Text(delta.to_owned())).await;
         } else {
             tracing::debug!(have = shown.version, got = version, "version gap: resync");
-            self.rehydrate(token, &mut shown).await;
+            self.rehydrate(id, &mut shown).await;
         }
     }
 
@@ -350,7 +367,7 @@ impl View {
     /// sent means the token's history started over (its state expired, or Redis lost it): the
     /// socket is resynced, which also answers the event (the hydrate's `last_seq` covers it),
     /// instead of the event going unanswered and the browser's queue stalling behind it.
-    async fn answer(&self, token: &str, seq: u64, version: u64, delta: &str) {
+    async fn answer(&self, id: &Identity, seq: u64, version: u64, delta: &str) {
         {
             let mut shown = self.shown.lock().await;
             if version <= shown.version && shown.answered < seq {
@@ -359,23 +376,23 @@ impl View {
                     got = version,
                     "the token's state started over: resync"
                 );
-                self.rehydrate(token, &mut shown).await;
+                self.rehydrate(id, &mut shown).await;
                 return;
             }
         }
-        self.deliver(token, version, Some(seq), delta).await;
+        self.deliver(id, version, Some(seq), delta).await;
     }
 
-    async fn event_loop(self: Arc<Self>, mut queue: mpsc::Receiver<Queued>) {
+    async fn event_loop(self: Arc<Self>, id: Arc<Identity>, mut queue: mpsc::Receiver<Queued>) {
         while let Some(queued) = queue.recv().await {
             let (event, span) = *queued;
-            self.process(event).instrument(span).await;
+            self.process(&id, event).instrument(span).await;
         }
     }
 
     /// Processes one event and answers the socket.
-    async fn process(&self, event: EventRequest) {
-        let (seq, token) = (event.seq, event.token.clone());
+    async fn process(&self, id: &Identity, event: EventRequest) {
+        let seq = event.seq;
         let started = Instant::now();
         let result = self.shared.processor.process(event).await;
         let outcome = match &result {
@@ -389,7 +406,7 @@ impl View {
         async {
             match result {
                 Ok(Outcome::Applied { version, frame }) => {
-                    self.answer(&token, seq, version, &frame).await
+                    self.answer(id, seq, version, &frame).await
                 }
                 Ok(Outcome::Duplicate) => self.send(&ServerFrame::Ack { seq }).await,
                 Err(failure) => self.send(&ServerFrame::error(Some(seq), failure)).await,
@@ -411,7 +428,7 @@ impl View {
 
     /// Relays the token's published deltas; when the feed drops the subscription, resubscribes
     /// (with backoff) and resyncs, since deltas may have been missed meanwhile.
-    async fn relay(self: Arc<Self>, token: String, mut feed: Option<Subscription>) {
+    async fn relay(self: Arc<Self>, id: Arc<Identity>, mut feed: Option<Subscription>) {
         let mut backoff = Duration::from_millis(100);
         loop {
             if let Some(mut sub) = feed.take() {
@@ -420,9 +437,13 @@ impl View {
                     let Published {
                         version,
                         seq,
+                        tab,
                         frame,
                     } = published;
-                    self.deliver(&token, version, seq, &frame).await;
+                    // Only this socket's tab's seqs answer its events.
+                    let ours = tab.as_deref().unwrap_or_default() == id.tab;
+                    let answers = seq.filter(|_| ours);
+                    self.deliver(&id, version, answers, &frame).await;
                 }
                 if since.elapsed() > Duration::from_secs(1) {
                     backoff = Duration::from_millis(100);
@@ -430,9 +451,9 @@ impl View {
             }
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(5));
-            feed = self.subscribe(&token).await;
+            feed = self.subscribe(&id.token).await;
             if feed.is_some() {
-                self.rehydrate(&token, &mut *self.shown.lock().await).await;
+                self.rehydrate(&id, &mut *self.shown.lock().await).await;
             }
         }
     }
@@ -476,6 +497,7 @@ mod tests {
                     let frame: Arc<str> = ServerFrame::Delta {
                         version,
                         seq: Some(event.seq),
+                        tab: None,
                         delta: Map::new(),
                     }
                     .encode()
@@ -486,6 +508,7 @@ mod tests {
                         let published = Published {
                             version,
                             seq: Some(event.seq),
+                            tab: Some(event.tab.clone()),
                             frame: frame.clone(),
                         };
                         feed.send(published).unwrap();
@@ -501,7 +524,7 @@ mod tests {
             Ok(())
         }
 
-        async fn hydrate(&self, _token: &str) -> Result<Hydration, Failure> {
+        async fn hydrate(&self, _token: &str, _tab: &str) -> Result<Hydration, Failure> {
             if self.down.load(Ordering::SeqCst) {
                 return Err(Failure::new(ErrorCode::Unavailable, "store down"));
             }
@@ -588,6 +611,7 @@ mod tests {
         async fn hello(&mut self, token: Option<&str>) -> ServerFrame {
             let hello = ClientFrame::Hello {
                 token: token.map(str::to_owned),
+                tab: Some("tab-1".to_owned()),
             };
             self.send(&hello.encode()).await;
             self.frame().await
@@ -739,11 +763,13 @@ mod tests {
             let frame = ServerFrame::Delta {
                 version,
                 seq: None,
+                tab: None,
                 delta: Map::new(),
             };
             feed.send(Published {
                 version,
                 seq: None,
+                tab: None,
                 frame: frame.encode().into(),
             })
             .unwrap();

@@ -19,6 +19,7 @@ async fn publish(url: &str, token: &str, version: u64) {
     let frame = ServerFrame::Delta {
         version,
         seq: None,
+        tab: None,
         delta: Map::new(),
     };
     let _: i64 = redis::cmd("PUBLISH")

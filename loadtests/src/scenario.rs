@@ -103,6 +103,7 @@ impl Target {
         ClientOptions {
             source: self.source(i),
             timeout: self.timeout,
+            tab: None,
         }
     }
 
@@ -127,6 +128,7 @@ pub async fn warm_up(addr: SocketAddr, limit: Duration) -> Result<(), ClientErro
             let options = ClientOptions {
                 source: None,
                 timeout: Duration::from_secs(5),
+                tab: None,
             };
             let mut c = Client::connect_with(addr, None, &options).await?;
             match c.call("probe_state.add", json!({"n": 1})).await? {
@@ -825,6 +827,11 @@ impl Reconnecting {
             .await
             .map_err(|_| format!("client {i}: not ready within the time limit"))??;
         let (token, version, last_seq) = (client.token.clone(), client.version, client.last_seq);
+        // The same page reconnecting: its tab (and so its numbering) goes on.
+        let options = ClientOptions {
+            tab: Some(client.tab.clone()),
+            ..self.target.options(i)
+        };
         let _ = ready.send(());
         // Wait for the restart to be armed, then for the socket to close.
         let t0 = loop {
@@ -857,9 +864,7 @@ impl Reconnecting {
                 ));
             }
             attempts += 1;
-            let Ok(mut c) =
-                Client::connect_with(target.addr, Some(&token), &target.options(i)).await
-            else {
+            let Ok(mut c) = Client::connect_with(target.addr, Some(&token), &options).await else {
                 continue;
             };
             let at = Instant::now();

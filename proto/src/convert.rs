@@ -88,6 +88,7 @@ pub fn event_request(event: &EventRequest) -> v1::EventRequest {
             event.args.to_string()
         },
         router_data: Default::default(),
+        tab: event.tab.clone(),
     }
 }
 
@@ -115,6 +116,7 @@ pub fn event(request: v1::EventRequest) -> Result<EventRequest, Failure> {
     };
     Ok(EventRequest {
         token: request.token,
+        tab: request.tab,
         seq: request.seq,
         handler: request.handler,
         args,
@@ -226,6 +228,7 @@ mod tests {
     fn events_and_their_outcomes_round_trip() {
         let e = EventRequest {
             token: "t".into(),
+            tab: "tab".into(),
             seq: 3,
             handler: "s.h".into(),
             args: json!({"n": 1}),

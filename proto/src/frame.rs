@@ -14,6 +14,11 @@ pub enum ClientFrame {
     Hello {
         /// The token kept by the tab.
         token: Option<String>,
+        /// The tab: an id the runtime makes at each page load (1–32 of `A-Za-z0-9_-`). Tabs that
+        /// share a token ("Duplicate tab" copies it) number their events each on their own, so
+        /// their numbers never collide; `None` is the one unnamed tab.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tab: Option<String>,
     },
     /// Run a handler.
     Event {
@@ -25,6 +30,21 @@ pub enum ClientFrame {
         #[serde(default)]
         args: Value,
     },
+}
+
+/// The largest `seq` accepted: 2^53 − 1, the largest integer a JavaScript number (and a Lua number
+/// in Redis's scripts) holds exactly.
+pub const MAX_SEQ: u64 = (1 << 53) - 1;
+
+/// The longest tab id accepted, in bytes.
+pub const MAX_TAB_BYTES: usize = 32;
+
+/// Whether `tab` is a tab id the protocol accepts.
+pub fn valid_tab(tab: &str) -> bool {
+    (1..=MAX_TAB_BYTES).contains(&tab.len())
+        && tab
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// A client frame the gateway refuses: the failure to answer, and the event's seq when the frame
@@ -51,9 +71,16 @@ impl ClientFrame {
         };
         let frame: ClientFrame =
             serde_json::from_str(text).map_err(|e| malformed(e.to_string()))?;
+        if let ClientFrame::Hello { tab: Some(tab), .. } = &frame
+            && !valid_tab(tab)
+        {
+            return Err(malformed(format!(
+                "`tab` is 1 to {MAX_TAB_BYTES} characters of A-Z, a-z, 0-9, `-` and `_`"
+            )));
+        }
         if let ClientFrame::Event { seq, handler, args } = &frame {
-            if *seq == 0 {
-                return Err(malformed("`seq` starts at 1".to_owned()));
+            if *seq == 0 || *seq > MAX_SEQ {
+                return Err(malformed(format!("`seq` is 1 to {MAX_SEQ}")));
             }
             if !(args.is_object() || args.is_null()) {
                 return Err(Rejected {
@@ -96,8 +123,13 @@ pub enum ServerFrame {
     Delta {
         /// The state's version after the commit.
         version: u64,
-        /// The event the commit answers, or `None` for a change not caused by this client.
+        /// The event the commit answers, or `None` for a change no client's event caused.
         seq: Option<u64>,
+        /// The tab that numbered that event (`None`: the unnamed tab). A tab takes a delta as the
+        /// answer to its event only when both `tab` and `seq` are its own: tabs sharing a token
+        /// get each other's deltas.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tab: Option<String>,
         /// `{state_name: {var: value}}`: only what changed.
         delta: Map<String, Value>,
     },
@@ -146,14 +178,16 @@ impl ServerFrame {
     }
 }
 
-/// The `version` and `seq` of an encoded `delta` frame (the published form of a commit), read
-/// without decoding its vars (they are skipped, not built).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The `version`, `seq` and `tab` of an encoded `delta` frame (the published form of a commit),
+/// read without decoding its vars (they are skipped, not built).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeltaHeader {
     /// The state version the commit made.
     pub version: u64,
     /// The event the commit answers, if any.
     pub seq: Option<u64>,
+    /// The tab that numbered that event.
+    pub tab: Option<String>,
 }
 
 /// The header of an encoded `delta` frame; `None` when `text` is no delta frame.
@@ -165,6 +199,8 @@ pub fn delta_header(text: &str) -> Option<DeltaHeader> {
         version: u64,
         #[serde(default)]
         seq: Option<u64>,
+        #[serde(default)]
+        tab: Option<String>,
     }
     serde_json::from_str::<Header<'_>>(text)
         .ok()
@@ -172,6 +208,7 @@ pub fn delta_header(text: &str) -> Option<DeltaHeader> {
         .map(|h| DeltaHeader {
             version: h.version,
             seq: h.seq,
+            tab: h.tab,
         })
 }
 
@@ -200,8 +237,16 @@ mod tests {
     #[test]
     fn parses_and_encodes_the_client_frames() {
         let hello = ClientFrame::parse(r#"{"type":"hello","token":null}"#).unwrap();
-        assert_eq!(hello, ClientFrame::Hello { token: None });
+        assert_eq!(
+            hello,
+            ClientFrame::Hello {
+                token: None,
+                tab: None
+            }
+        );
         assert_eq!(ClientFrame::parse(&hello.encode()).unwrap(), hello);
+        let tabbed = ClientFrame::parse(r#"{"type":"hello","token":"t","tab":"a-1_Z"}"#).unwrap();
+        assert_eq!(ClientFrame::parse(&tabbed.encode()).unwrap(), tabbed);
         let event =
             ClientFrame::parse(r#"{"type":"event","seq":3,"handler":"s.h","args":{"n":1}}"#)
                 .unwrap();
@@ -234,6 +279,10 @@ mod tests {
             r#"{"type":"event","seq":-1,"handler":"a.b"}"#,
             r#"{"type":"event","seq":0,"handler":"a.b"}"#,
             r#"{"type":"event","handler":"a.b"}"#,
+            r#"{"type":"event","seq":9007199254740992,"handler":"a.b"}"#,
+            r#"{"type":"hello","token":null,"tab":""}"#,
+            r#"{"type":"hello","token":null,"tab":"a b"}"#,
+            r#"{"type":"hello","token":null,"tab":"0123456789012345678901234567890123"}"#,
         ] {
             let rejected = ClientFrame::parse(bad).unwrap_err();
             assert_eq!(rejected.seq, None, "{bad}");
@@ -278,18 +327,21 @@ mod tests {
         let delta = ServerFrame::Delta {
             version: 9,
             seq: None,
+            tab: None,
             delta: Map::new(),
         };
         assert_eq!(
             delta_header(&delta.encode()),
             Some(DeltaHeader {
                 version: 9,
-                seq: None
+                seq: None,
+                tab: None
             })
         );
         let answer = ServerFrame::Delta {
             version: 10,
             seq: Some(4),
+            tab: None,
             delta: Map::new(),
         };
         assert_eq!(delta_header(&answer.encode()).unwrap().seq, Some(4));

@@ -14,7 +14,11 @@ use crate::error::Failure;
 pub struct EventRequest {
     /// The client's token (already verified by the gateway).
     pub token: String,
-    /// The per-token event sequence number (≥ 1), given by the browser runtime.
+    /// The tab that numbered the event (see [`crate::frame::ClientFrame::Hello`]); `""` for a
+    /// client that names none.
+    pub tab: String,
+    /// The event's sequence number within its tab (1 ≤ seq ≤ [`crate::frame::MAX_SEQ`]), given by
+    /// the browser runtime.
     pub seq: u64,
     /// `state_name.method`.
     pub handler: String,
@@ -42,7 +46,7 @@ pub enum Outcome {
 pub struct Hydration {
     /// The state version.
     pub version: u64,
-    /// The last applied event sequence number (0 when none).
+    /// The last applied event sequence number of the tab asked about (0 when none).
     pub last_seq: u64,
     /// `{state_name: {var: value}}`: frontend and computed vars of every state.
     pub state: Map<String, Value>,
@@ -52,18 +56,18 @@ pub struct Hydration {
 /// by the gateway's pool of gRPC workers.
 #[async_trait]
 pub trait Processor: Send + Sync {
-    /// Processes one event: exactly once per `(token, seq)`, under the token's lock.
+    /// Processes one event: exactly once per `(token, tab, seq)`, under the token's lock.
     ///
     /// # Errors
     /// The [`Failure`] to send the client; the stored state is then as before the event.
     async fn process(&self, event: EventRequest) -> Result<Outcome, Failure>;
 
-    /// The token's full state.
+    /// The token's full state, with the last applied seq of `tab`.
     ///
     /// # Errors
     /// A [`Failure`]: `unavailable` when the store cannot be read, `corrupt_state` when a stored
     /// state does not decode.
-    async fn hydrate(&self, token: &str) -> Result<Hydration, Failure>;
+    async fn hydrate(&self, token: &str, tab: &str) -> Result<Hydration, Failure>;
 
     /// Restarts the expiry of `tokens`' stored states, as an event would: the gateway calls it
     /// periodically for the tokens whose sockets are open, so a tab left open does not lose its
@@ -82,6 +86,8 @@ pub struct Published {
     pub version: u64,
     /// The event the commit answers (`None` for a change no event of a client caused).
     pub seq: Option<u64>,
+    /// The tab that numbered that event (`None`: the unnamed tab).
+    pub tab: Option<String>,
     /// The `delta` frame, JSON text, as the browser gets it.
     pub frame: Arc<str>,
 }

@@ -126,7 +126,7 @@ async fn hydrate_sends_frontend_and_computed_vars_but_no_backend_var() {
         Value::Object(delta),
         json!({"counter_state": {"count": 4, "doubled": 8}})
     );
-    let again = TestClient::connect(server.addr, Some(&c.token))
+    let again = TestClient::resume(server.addr, &c.token, &c.tab)
         .await
         .unwrap();
     assert!(
@@ -365,4 +365,28 @@ async fn an_open_socket_keeps_its_tokens_state_from_expiring() {
     let answer = c.call("counter_state.add", json!({"n": 1})).await.unwrap();
     assert!(matches!(answer, Answer::Delta { .. }), "{answer:?}");
     assert_eq!(c.var("counter_state", "count"), &json!(6));
+}
+
+#[tokio::test]
+async fn two_tabs_sharing_a_token_lose_no_click() {
+    let server = server().await;
+    let mut first = TestClient::connect(server.addr, None).await.unwrap();
+    // "Duplicate tab" copies the token; the copy is another page, so another tab id.
+    let mut second = TestClient::connect(server.addr, Some(&first.token))
+        .await
+        .unwrap();
+    assert_ne!(first.tab, second.tab);
+    for _ in 0..5 {
+        for tab in [&mut first, &mut second] {
+            let answer = tab
+                .call("counter_state.add", json!({"n": 1}))
+                .await
+                .unwrap();
+            assert!(matches!(answer, Answer::Delta { .. }), "{answer:?}");
+        }
+    }
+    let seen = TestClient::connect(server.addr, Some(&first.token))
+        .await
+        .unwrap();
+    assert_eq!(seen.var("counter_state", "count"), &json!(10));
 }

@@ -122,7 +122,7 @@ impl<S: StateStore> Engine<S> {
         let started = Instant::now();
         let (loaded, lease) = self
             .store
-            .acquire(&event.token, &[desc.name])
+            .acquire(&event.token, &event.tab, &[desc.name])
             .instrument(tracing::info_span!("acquire", state = desc.name))
             .await?;
         refract_telemetry::metrics().lock_wait(started.elapsed().as_secs_f64() * 1000.0);
@@ -174,12 +174,14 @@ impl<S: StateStore> Engine<S> {
         let frame: Arc<str> = ServerFrame::Delta {
             version,
             seq: Some(event.seq),
+            tab: Some(event.tab.clone()).filter(|t| !t.is_empty()),
             delta: by_state,
         }
         .encode()
         .into();
         let commit = Commit {
             changed,
+            tab: event.tab.clone(),
             seq: event.seq,
             version,
             frame: frame.clone(),
@@ -220,10 +222,10 @@ impl<S: StateStore> Processor for Engine<S> {
         result
     }
 
-    async fn hydrate(&self, token: &str) -> Result<Hydration, Failure> {
+    async fn hydrate(&self, token: &str, tab: &str) -> Result<Hydration, Failure> {
         let descs: Vec<&StateDescriptor> = self.states.iter().collect();
         let names: Vec<&str> = descs.iter().map(|d| d.name).collect();
-        let loaded = self.store.snapshot(token, &names).await?;
+        let loaded = self.store.snapshot(token, tab, &names).await?;
         let mut state = Map::new();
         for (desc, shard) in descs.iter().zip(&loaded.shards) {
             let vars = decode(desc, shard.as_deref(), token)?

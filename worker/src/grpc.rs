@@ -46,11 +46,11 @@ impl<P: Processor + 'static> Worker for WorkerService<P> {
     ) -> Result<Response<HydrateReply>, Status> {
         let span = tracing::info_span!("hydrate");
         refract_telemetry::extract(request.metadata(), &span);
-        let token = request.into_inner().token;
+        let HydrateRequest { token, tab } = request.into_inner();
         let result = if token.is_empty() {
             Err(Failure::new(ErrorCode::Internal, "hydrate needs a token"))
         } else {
-            self.processor.hydrate(&token).instrument(span).await
+            self.processor.hydrate(&token, &tab).instrument(span).await
         };
         Ok(Response::new(convert::hydrate_reply(result)))
     }

@@ -18,7 +18,7 @@ use tokio_stream::wrappers::BroadcastStream;
 
 use refract_proto::{DeltaFeed, FeedError, Published, Subscription};
 
-use crate::store::{Commit, Lease, Loaded, StateStore, StoreError};
+use crate::store::{Commit, Lease, Loaded, StateStore, StoreError, TABS_KEPT};
 
 /// How many published deltas a slow subscriber may lag behind before it misses some (and
 /// resyncs).
@@ -28,7 +28,8 @@ const FEED_CAPACITY: usize = 256;
 struct TokenData {
     shards: HashMap<String, Arc<[u8]>>,
     version: u64,
-    last_seq: u64,
+    /// Each tab's last applied seq, and the version its commit made.
+    seqs: HashMap<String, (u64, u64)>,
     touched: Option<Instant>,
 }
 
@@ -80,12 +81,12 @@ impl MemoryStore {
             .clone()
     }
 
-    fn read(slot: &TokenSlot, states: &[&str]) -> Loaded {
+    fn read(slot: &TokenSlot, tab: &str, states: &[&str]) -> Loaded {
         let mut data = lock(&slot.data);
         data.touched = Some(Instant::now());
         Loaded {
             version: data.version,
-            last_seq: data.last_seq,
+            last_seq: data.seqs.get(tab).map_or(0, |(seq, _)| *seq),
             shards: states
                 .iter()
                 .map(|s| data.shards.get(*s).cloned())
@@ -143,13 +144,25 @@ impl Lease for MemoryLease {
                 data.shards.insert(state, bytes.into());
             }
             data.version = commit.version;
-            data.last_seq = commit.seq;
+            data.seqs
+                .insert(commit.tab.clone(), (commit.seq, commit.version));
+            if data.seqs.len() > TABS_KEPT {
+                let oldest = data
+                    .seqs
+                    .iter()
+                    .min_by_key(|(_, (_, version))| *version)
+                    .map(|(tab, _)| tab.clone());
+                if let Some(oldest) = oldest {
+                    data.seqs.remove(&oldest);
+                }
+            }
             data.touched = Some(Instant::now());
         }
         // Published while the lock is still held, so deltas go out in version order.
         let published = Published {
             version: commit.version,
             seq: Some(commit.seq),
+            tab: Some(commit.tab.clone()).filter(|t| !t.is_empty()),
             frame: commit.frame,
         };
         self.store.publish(&self.token, published);
@@ -164,13 +177,14 @@ impl StateStore for Arc<MemoryStore> {
     async fn acquire(
         &self,
         token: &str,
+        tab: &str,
         states: &[&str],
     ) -> Result<(Loaded, Box<dyn Lease>), StoreError> {
         let slot = self.slot(token);
         let guard = tokio::time::timeout(self.lock_wait, slot.lock.clone().lock_owned())
             .await
             .map_err(|_| StoreError::LockTimeout)?;
-        let loaded = MemoryStore::read(&slot, states);
+        let loaded = MemoryStore::read(&slot, tab, states);
         let lease = MemoryLease {
             store: self.clone(),
             token: token.to_owned(),
@@ -180,8 +194,13 @@ impl StateStore for Arc<MemoryStore> {
         Ok((loaded, Box::new(lease)))
     }
 
-    async fn snapshot(&self, token: &str, states: &[&str]) -> Result<Loaded, StoreError> {
-        Ok(MemoryStore::read(&self.slot(token), states))
+    async fn snapshot(
+        &self,
+        token: &str,
+        tab: &str,
+        states: &[&str],
+    ) -> Result<Loaded, StoreError> {
+        Ok(MemoryStore::read(&self.slot(token), tab, states))
     }
 
     async fn touch(&self, tokens: &[&str]) -> Result<(), StoreError> {
@@ -224,8 +243,8 @@ mod tests {
     #[tokio::test]
     async fn idle_tokens_are_evicted_but_not_locked_ones() {
         let store = Arc::new(MemoryStore::new());
-        store.snapshot("idle", &[]).await.unwrap();
-        let (_, held) = store.acquire("held", &[]).await.unwrap();
+        store.snapshot("idle", "", &[]).await.unwrap();
+        let (_, held) = store.acquire("held", "", &[]).await.unwrap();
         assert_eq!(store.evict_idle(Duration::ZERO), 1);
         assert_eq!(store.len(), 1);
         held.release().await;

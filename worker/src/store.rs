@@ -24,12 +24,17 @@ pub enum StoreError {
     LockTimeout,
 }
 
+/// How many tabs' last applied seqs a store keeps per token: past that, the tab whose last commit
+/// is oldest is forgotten (its page was closed long ago; a page that resends after that long
+/// would have its event applied again).
+pub const TABS_KEPT: usize = 32;
+
 /// What [`StateStore::acquire`] or [`StateStore::snapshot`] read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Loaded {
     /// The token's state version (0 for a token with nothing stored).
     pub version: u64,
-    /// The last applied event sequence number (0 when none).
+    /// The last applied event sequence number of the tab asked about (0 when none).
     pub last_seq: u64,
     /// The stored bytes of each requested state, in the order requested; `None` when not stored.
     pub shards: Vec<Option<Arc<[u8]>>>,
@@ -40,7 +45,9 @@ pub struct Loaded {
 pub struct Commit {
     /// The shards whose bytes changed: `(state_name, bytes)`.
     pub changed: Vec<(String, Vec<u8>)>,
-    /// The event's sequence number, recorded as the last applied.
+    /// The tab that numbered the event.
+    pub tab: String,
+    /// The event's sequence number, recorded as the tab's last applied.
     pub seq: u64,
     /// The new version: the loaded version + 1.
     pub version: u64,
@@ -75,22 +82,24 @@ pub trait Lease: Send {
 #[async_trait]
 pub trait StateStore: Send + Sync + 'static {
     /// Takes the lock of `token` (waiting while another holder has it) and loads the shards of
-    /// `states`, the version and the last applied sequence.
+    /// `states`, the version and `tab`'s last applied sequence.
     ///
     /// # Errors
     /// [`StoreError`] when the store fails or the lock cannot be had in time.
     async fn acquire(
         &self,
         token: &str,
+        tab: &str,
         states: &[&str],
     ) -> Result<(Loaded, Box<dyn Lease>), StoreError>;
 
-    /// Reads the shards of `states`, the version and the last applied sequence without taking the
-    /// lock (one consistent snapshot).
+    /// Reads the shards of `states`, the version and `tab`'s last applied sequence without taking
+    /// the lock (one consistent snapshot).
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] when the store fails.
-    async fn snapshot(&self, token: &str, states: &[&str]) -> Result<Loaded, StoreError>;
+    async fn snapshot(&self, token: &str, tab: &str, states: &[&str])
+    -> Result<Loaded, StoreError>;
 
     /// Restarts the expiry of everything stored for `tokens` (their shards, version and seq), as
     /// a commit does; tokens with nothing stored stay so.

@@ -16,6 +16,7 @@ fn engine() -> Engine<Arc<MemoryStore>> {
 fn event(seq: u64, handler: &str, args: Value) -> EventRequest {
     EventRequest {
         token: "t".into(),
+        tab: String::new(),
         seq,
         handler: handler.into(),
         args,
@@ -23,7 +24,7 @@ fn event(seq: u64, handler: &str, args: Value) -> EventRequest {
 }
 
 async fn state_of(e: &Engine<Arc<MemoryStore>>) -> Hydration {
-    e.hydrate("t").await.unwrap()
+    e.hydrate("t", "").await.unwrap()
 }
 
 #[tokio::test]
@@ -113,7 +114,7 @@ async fn a_backend_change_is_stored_but_not_sent() {
         panic!("not applied")
     };
     assert!(frame.contains("\"delta\":{}"), "{frame}");
-    let stored = e.store().snapshot("t", &["counter"]).await.unwrap();
+    let stored = e.store().snapshot("t", "", &["counter"]).await.unwrap();
     let stored: Value = serde_json::from_slice(stored.shards[0].as_deref().unwrap()).unwrap();
     assert_eq!(stored["secret"], json!(1));
     assert!(state_of(&e).await.state["counter"].get("secret").is_none());
@@ -121,9 +122,10 @@ async fn a_backend_change_is_stored_but_not_sent() {
 
 /// Stores `bytes` as the token's `counter` shard, as an older deploy (or damage) left it.
 async fn store_shard(e: &Engine<Arc<MemoryStore>>, bytes: &[u8]) {
-    let (_, lease) = e.store().acquire("t", &["counter"]).await.unwrap();
+    let (_, lease) = e.store().acquire("t", "", &["counter"]).await.unwrap();
     let old = Commit {
         changed: vec![("counter".into(), bytes.to_vec())],
+        tab: String::new(),
         seq: 1,
         version: 1,
         frame: "{}".into(),
@@ -136,7 +138,7 @@ async fn a_shard_that_no_longer_decodes_keeps_what_does_and_defaults_the_rest() 
     let e = engine();
     // `secret` changed type and `gone` was removed since this shard was written.
     store_shard(&e, br#"{"n": 5, "secret": "text", "gone": true}"#).await;
-    let h = e.hydrate("t").await.unwrap();
+    let h = e.hydrate("t", "").await.unwrap();
     assert_eq!(h.state["counter"], json!({"n": 5, "double": 10}));
     let Outcome::Applied { version, .. } = e
         .process(event(2, "counter.add", json!({"by": 1})))
@@ -147,7 +149,7 @@ async fn a_shard_that_no_longer_decodes_keeps_what_does_and_defaults_the_rest() 
     };
     assert_eq!(version, 2);
     // The commit stored the migrated state, which decodes as it is now.
-    let stored = e.store().snapshot("t", &["counter"]).await.unwrap();
+    let stored = e.store().snapshot("t", "", &["counter"]).await.unwrap();
     let stored: Value = serde_json::from_slice(stored.shards[0].as_deref().unwrap()).unwrap();
     assert_eq!(stored, json!({"n": 6, "secret": 0}));
 }
@@ -156,7 +158,7 @@ async fn a_shard_that_no_longer_decodes_keeps_what_does_and_defaults_the_rest() 
 async fn a_shard_that_is_not_even_json_is_reset_to_the_default() {
     let e = engine();
     store_shard(&e, b"\x00 not json").await;
-    let h = e.hydrate("t").await.unwrap();
+    let h = e.hydrate("t", "").await.unwrap();
     assert_eq!(h.state["counter"], json!({"n": 0, "double": 0}));
     assert!(matches!(
         e.process(event(2, "counter.add", json!({"by": 3}))).await,

@@ -75,9 +75,11 @@ fn commit(version: u64, seq: u64, changed: &[(&str, &str)]) -> Commit {
     let frame = ServerFrame::Delta {
         version,
         seq: Some(seq),
+        tab: None,
         delta: Map::new(),
     };
     Commit {
+        tab: String::new(),
         changed: changed
             .iter()
             .map(|(s, b)| ((*s).to_owned(), b.as_bytes().to_vec()))
@@ -96,7 +98,7 @@ fn shard(loaded: &Loaded, i: usize) -> Option<&str> {
 
 async fn a_new_token_has_nothing_stored<S: StateStore>(s: Subject<S>) {
     let t = token("new");
-    let (loaded, lease) = s.store.acquire(&t, &STATES).await.unwrap();
+    let (loaded, lease) = s.store.acquire(&t, "", &STATES).await.unwrap();
     assert_eq!(
         loaded,
         Loaded {
@@ -113,10 +115,10 @@ async fn a_commit_writes_shards_version_and_seq_and_publishes_together<S: StateS
 ) {
     let t = token("commit");
     let mut feed = s.feed.subscribe(&t).await.unwrap();
-    let (_, lease) = s.store.acquire(&t, &STATES).await.unwrap();
+    let (_, lease) = s.store.acquire(&t, "", &STATES).await.unwrap();
     let first = commit(1, 7, &[("counter", "{\"n\":1}"), ("other", "{\"m\":2}")]);
     lease.commit(first.clone()).await.unwrap();
-    let snap = s.store.snapshot(&t, &STATES).await.unwrap();
+    let snap = s.store.snapshot(&t, "", &STATES).await.unwrap();
     assert_eq!((snap.version, snap.last_seq), (1, 7));
     assert_eq!(
         (shard(&snap, 0), shard(&snap, 1)),
@@ -126,14 +128,14 @@ async fn a_commit_writes_shards_version_and_seq_and_publishes_together<S: StateS
     assert_eq!((published.version, &published.frame), (1, &first.frame));
 
     // Only the changed shard is written; the other keeps its value.
-    let (loaded, lease) = s.store.acquire(&t, &["other"]).await.unwrap();
+    let (loaded, lease) = s.store.acquire(&t, "", &["other"]).await.unwrap();
     assert_eq!((loaded.version, loaded.last_seq), (1, 7));
     assert_eq!(shard(&loaded, 0), Some("{\"m\":2}"));
     lease
         .commit(commit(2, 8, &[("other", "{\"m\":3}")]))
         .await
         .unwrap();
-    let snap = s.store.snapshot(&t, &STATES).await.unwrap();
+    let snap = s.store.snapshot(&t, "", &STATES).await.unwrap();
     assert_eq!((snap.version, snap.last_seq), (2, 8));
     assert_eq!(
         (shard(&snap, 0), shard(&snap, 1)),
@@ -145,15 +147,15 @@ async fn a_commit_writes_shards_version_and_seq_and_publishes_together<S: StateS
 async fn a_release_writes_and_publishes_nothing<S: StateStore>(s: Subject<S>) {
     let t = token("release");
     let mut feed = s.feed.subscribe(&t).await.unwrap();
-    let (_, lease) = s.store.acquire(&t, &STATES).await.unwrap();
+    let (_, lease) = s.store.acquire(&t, "", &STATES).await.unwrap();
     lease
         .commit(commit(1, 1, &[("counter", "1")]))
         .await
         .unwrap();
     assert_eq!(feed.next().await.unwrap().version, 1);
-    let (_, lease) = s.store.acquire(&t, &STATES).await.unwrap();
+    let (_, lease) = s.store.acquire(&t, "", &STATES).await.unwrap();
     lease.release().await;
-    let snap = s.store.snapshot(&t, &STATES).await.unwrap();
+    let snap = s.store.snapshot(&t, "", &STATES).await.unwrap();
     assert_eq!(
         (snap.version, snap.last_seq, shard(&snap, 0)),
         (1, 1, Some("1"))
@@ -164,11 +166,11 @@ async fn a_release_writes_and_publishes_nothing<S: StateStore>(s: Subject<S>) {
 
 async fn the_lock_excludes_other_holders_until_released<S: StateStore + Clone>(s: Subject<S>) {
     let t = token("exclusive");
-    let (_, first) = s.store.acquire(&t, &STATES).await.unwrap();
+    let (_, first) = s.store.acquire(&t, "", &STATES).await.unwrap();
     let waiter = {
         let (store, t) = (s.store.clone(), t.clone());
         tokio::spawn(async move {
-            let (loaded, lease) = store.acquire(&t, &STATES).await?;
+            let (loaded, lease) = store.acquire(&t, "", &STATES).await?;
             lease.release().await;
             Ok::<_, StoreError>(loaded.version)
         })
@@ -180,7 +182,7 @@ async fn the_lock_excludes_other_holders_until_released<S: StateStore + Clone>(s
     }
     assert!(!waiter.is_finished(), "a second holder waits for the lock");
     // Another token's lock is independent.
-    let (_, other) = s.store.acquire(&token("other"), &STATES).await.unwrap();
+    let (_, other) = s.store.acquire(&token("other"), "", &STATES).await.unwrap();
     other.release().await;
     first
         .commit(commit(1, 1, &[("counter", "1")]))
@@ -191,26 +193,26 @@ async fn the_lock_excludes_other_holders_until_released<S: StateStore + Clone>(s
 
 async fn a_lock_held_past_the_lock_wait_is_busy<S: StateStore>(s: Subject<S>) {
     let t = token("busy");
-    let (_, holder) = s.store.acquire(&t, &STATES).await.unwrap();
+    let (_, holder) = s.store.acquire(&t, "", &STATES).await.unwrap();
     let started = Instant::now();
     let second = tokio::select! {
         () = holder.keep_alive() => panic!("the lock was lost while held"),
-        second = s.store.acquire(&t, &STATES) => second,
+        second = s.store.acquire(&t, "", &STATES) => second,
     };
     assert_eq!(second.err(), Some(StoreError::LockTimeout));
     assert!(started.elapsed() >= LOCK_WAIT - Duration::from_millis(100));
     holder.release().await;
-    let (_, lease) = s.store.acquire(&t, &STATES).await.unwrap();
+    let (_, lease) = s.store.acquire(&t, "", &STATES).await.unwrap();
     lease.release().await;
 }
 
 async fn a_dropped_lease_frees_the_lock<S: StateStore>(s: Subject<S>) {
     let t = token("dropped");
-    let (_, lease) = s.store.acquire(&t, &STATES).await.unwrap();
+    let (_, lease) = s.store.acquire(&t, "", &STATES).await.unwrap();
     // A call cancelled mid-event drops its lease without release or commit.
     drop(lease);
     let started = Instant::now();
-    let (_, lease) = s.store.acquire(&t, &STATES).await.unwrap();
+    let (_, lease) = s.store.acquire(&t, "", &STATES).await.unwrap();
     assert!(
         started.elapsed() < LEASE,
         "freed at once, not at the lease's end: {:?}",
@@ -222,7 +224,7 @@ async fn a_dropped_lease_frees_the_lock<S: StateStore>(s: Subject<S>) {
 async fn an_idle_token_expires_and_a_touched_one_does_not<S: StateStore>(s: Subject<S>) {
     let (idle, touched, never) = (token("idle"), token("touched"), token("never"));
     for t in [&idle, &touched] {
-        let (_, lease) = s.store.acquire(t, &STATES).await.unwrap();
+        let (_, lease) = s.store.acquire(t, "", &STATES).await.unwrap();
         lease
             .commit(commit(1, 1, &[("counter", "1")]))
             .await
@@ -235,14 +237,14 @@ async fn an_idle_token_expires_and_a_touched_one_does_not<S: StateStore>(s: Subj
         tokio::time::sleep(Duration::from_millis(100)).await;
         (s.evict)();
     }
-    let snap = s.store.snapshot(&idle, &STATES).await.unwrap();
+    let snap = s.store.snapshot(&idle, "", &STATES).await.unwrap();
     assert_eq!((snap.version, snap.last_seq, shard(&snap, 0)), (0, 0, None));
-    let snap = s.store.snapshot(&touched, &STATES).await.unwrap();
+    let snap = s.store.snapshot(&touched, "", &STATES).await.unwrap();
     assert_eq!(
         (snap.version, snap.last_seq, shard(&snap, 0)),
         (1, 1, Some("1"))
     );
-    let snap = s.store.snapshot(&never, &STATES).await.unwrap();
+    let snap = s.store.snapshot(&never, "", &STATES).await.unwrap();
     assert_eq!(
         (snap.version, shard(&snap, 0)),
         (0, None),
@@ -253,16 +255,16 @@ async fn an_idle_token_expires_and_a_touched_one_does_not<S: StateStore>(s: Subj
 async fn a_lapsed_lease_is_taken_over_and_its_commit_is_fenced<S: StateStore>(s: Subject<S>) {
     let t = token("fenced");
     let mut feed = s.feed.subscribe(&t).await.unwrap();
-    let (_, stale) = s.store.acquire(&t, &STATES).await.unwrap();
+    let (_, stale) = s.store.acquire(&t, "", &STATES).await.unwrap();
     // Not renewed (as a frozen worker): after the lease another holder takes the lock.
     tokio::time::sleep(LEASE + Duration::from_millis(100)).await;
-    let (loaded, fresh) = s.store.acquire(&t, &STATES).await.unwrap();
+    let (loaded, fresh) = s.store.acquire(&t, "", &STATES).await.unwrap();
     assert_eq!(loaded.version, 0);
     // The stale holder's commit writes nothing at all: not the shard the fresh holder will
     // overwrite, not the other one, not the version, not the seq.
     let stale_commit = commit(1, 1, &[("counter", "stale"), ("other", "stale")]);
     assert_eq!(stale.commit(stale_commit).await, Err(StoreError::LockLost));
-    let snap = s.store.snapshot(&t, &STATES).await.unwrap();
+    let snap = s.store.snapshot(&t, "", &STATES).await.unwrap();
     let nothing = Loaded {
         version: 0,
         last_seq: 0,
@@ -273,7 +275,7 @@ async fn a_lapsed_lease_is_taken_over_and_its_commit_is_fenced<S: StateStore>(s:
         .commit(commit(1, 2, &[("counter", "fresh")]))
         .await
         .unwrap();
-    let snap = s.store.snapshot(&t, &STATES).await.unwrap();
+    let snap = s.store.snapshot(&t, "", &STATES).await.unwrap();
     assert_eq!(
         (snap.version, snap.last_seq, shard(&snap, 0)),
         (1, 2, Some("fresh"))
@@ -287,10 +289,10 @@ async fn a_lapsed_lease_is_taken_over_and_its_commit_is_fenced<S: StateStore>(s:
 
 async fn keep_alive_holds_the_lock_past_its_lease<S: StateStore>(s: Subject<S>) {
     let t = token("renewed");
-    let (_, lease) = s.store.acquire(&t, &STATES).await.unwrap();
+    let (_, lease) = s.store.acquire(&t, "", &STATES).await.unwrap();
     let second = tokio::select! {
         () = lease.keep_alive() => panic!("the lock was lost while renewed"),
-        second = tokio::time::timeout(LEASE * 3, s.store.acquire(&t, &STATES)) => second,
+        second = tokio::time::timeout(LEASE * 3, s.store.acquire(&t, "", &STATES)) => second,
     };
     assert!(second.is_err(), "nobody took a renewed lock");
     lease
@@ -304,6 +306,7 @@ async fn the_engine_applies_each_seq_at_most_once<S: StateStore + Clone>(s: Subj
     let t = token("engine");
     let event = |seq: u64, by: i64| EventRequest {
         token: t.clone(),
+        tab: String::new(),
         seq,
         handler: "counter.add".into(),
         args: json!({ "by": by }),
@@ -329,10 +332,47 @@ async fn the_engine_applies_each_seq_at_most_once<S: StateStore + Clone>(s: Subj
             Outcome::Duplicate => {}
         }
     }
-    let h = engine.hydrate(&t).await.unwrap();
+    let h = engine.hydrate(&t, "").await.unwrap();
     assert!(applied >= 1);
     assert_eq!((h.version, h.last_seq), (1 + applied, 11));
     assert_eq!(h.state["counter"]["n"], json!(1 + 10 * applied as i64));
+}
+
+async fn each_tab_numbers_its_own_events<S: StateStore + Clone>(s: Subject<S>) {
+    let engine = Engine::new(Arc::new(common::states()), s.store.clone());
+    let t = token("tabs");
+    let event = |tab: &str, seq: u64| EventRequest {
+        token: t.clone(),
+        tab: tab.to_owned(),
+        seq,
+        handler: "counter.add".into(),
+        args: json!({ "by": 1 }),
+    };
+    // Two tabs sharing a token ("Duplicate tab") both send their event 1: both apply.
+    for tab in ["left", "right"] {
+        let applied = engine.process(event(tab, 1)).await;
+        assert!(
+            matches!(applied, Ok(Outcome::Applied { .. })),
+            "{tab}: {applied:?}"
+        );
+    }
+    assert_eq!(
+        engine.process(event("left", 1)).await,
+        Ok(Outcome::Duplicate)
+    );
+    let h = engine.hydrate(&t, "left").await.unwrap();
+    assert_eq!((h.version, h.last_seq), (2, 1));
+    assert_eq!(h.state["counter"]["n"], json!(2));
+    assert_eq!(engine.hydrate(&t, "new").await.unwrap().last_seq, 0);
+    // A token remembers the last seq of its TABS_KEPT most recent tabs; "left" committed longest
+    // ago once that many others have, so it is forgotten first.
+    for i in 0..refract_worker::store::TABS_KEPT {
+        engine.process(event(&format!("tab{i}"), 1)).await.unwrap();
+    }
+    assert_eq!(engine.hydrate(&t, "left").await.unwrap().last_seq, 0);
+    assert_eq!(engine.hydrate(&t, "right").await.unwrap().last_seq, 0);
+    let last = format!("tab{}", refract_worker::store::TABS_KEPT - 1);
+    assert_eq!(engine.hydrate(&t, &last).await.unwrap().last_seq, 1);
 }
 
 macro_rules! conformance {
@@ -371,7 +411,8 @@ conformance!(
         a_lock_held_past_the_lock_wait_is_busy,
         a_dropped_lease_frees_the_lock,
         an_idle_token_expires_and_a_touched_one_does_not,
-        the_engine_applies_each_seq_at_most_once;
+        the_engine_applies_each_seq_at_most_once,
+        each_tab_numbers_its_own_events;
     leases:
         a_lapsed_lease_is_taken_over_and_its_commit_is_fenced,
         keep_alive_holds_the_lock_past_its_lease,

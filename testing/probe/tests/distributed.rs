@@ -105,7 +105,7 @@ async fn every_event_applies_exactly_once_while_workers_are_killed(redis: &Redis
                 deliver(&mut c, seq, "probe_state.add", json!({"n": 1})).await;
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            c.token
+            (c.token, c.tab)
         });
     }
     let tokens = clients.join_all().await;
@@ -120,8 +120,8 @@ async fn every_event_applies_exactly_once_while_workers_are_killed(redis: &Redis
     );
 
     let mut total = 0;
-    for token in &tokens {
-        let c = TestClient::connect(gw_addr, Some(token)).await.unwrap();
+    for (token, tab) in &tokens {
+        let c = TestClient::resume(gw_addr, token, tab).await.unwrap();
         assert_eq!(
             c.var("probe_state", "count"),
             &json!(EVENTS),
@@ -174,7 +174,8 @@ async fn a_handler_that_outlives_its_lease_cannot_overwrite_newer_state(redis: &
         "{answer:?}"
     );
 
-    let fresh = TestClient::connect(addr(&gw), Some(&a.token))
+    // Each tab's last applied seq: `a`'s fenced event 2 is not recorded, `b`'s event 3 is.
+    let fresh = TestClient::resume(addr(&gw), &a.token, &a.tab)
         .await
         .unwrap();
     assert_eq!(
@@ -182,6 +183,10 @@ async fn a_handler_that_outlives_its_lease_cannot_overwrite_newer_state(redis: &
         &json!(110),
         "the stale handler's write was fenced off"
     );
+    assert_eq!(fresh.last_seq, 1);
+    let fresh = TestClient::resume(addr(&gw), &b.token, &b.tab)
+        .await
+        .unwrap();
     assert_eq!(fresh.last_seq, 3);
 }
 
@@ -473,7 +478,7 @@ async fn a_redis_outage_answers_unavailable_keeps_workers_healthy_and_heals() {
     let seq = a.next_seq();
     deliver(&mut a, seq, "probe_state.add", json!({"n": 1})).await;
     assert_eq!(a.var("probe_state", "count"), &json!(4));
-    let b = TestClient::connect(addr(&gw), Some(&a.token))
+    let b = TestClient::resume(addr(&gw), &a.token, &a.tab)
         .await
         .unwrap();
     assert_eq!(b.var("probe_state", "count"), &json!(4));

@@ -28,6 +28,9 @@ pub struct ClientOptions {
     pub source: Option<IpAddr>,
     /// How long any one step (connect, send, one answer) may take (default 10 s).
     pub timeout: Duration,
+    /// The tab id the client says `hello` with: the same one to resume a tab's numbering, as a
+    /// reconnecting page does; `None` for a new one, as a new page load (default).
+    pub tab: Option<String>,
 }
 
 impl Default for ClientOptions {
@@ -35,8 +38,24 @@ impl Default for ClientOptions {
         ClientOptions {
             source: None,
             timeout: Duration::from_secs(10),
+            tab: None,
         }
     }
+}
+
+/// A new tab id: 16 random characters of the protocol's alphabet.
+fn new_tab() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    // Unique in this process and across processes started at other times: enough for tests.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    format!(
+        "{:x}-{:x}",
+        nanos ^ u64::from(std::process::id()) << 32,
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Why a client operation failed.
@@ -94,6 +113,8 @@ pub struct Client {
     timeout: Duration,
     /// The token the server issued or accepted.
     pub token: String,
+    /// The tab id this client says `hello` with (its events are numbered within it).
+    pub tab: String,
     /// The state version the client shows.
     pub version: u64,
     /// The last applied event sequence number the server reported.
@@ -142,6 +163,19 @@ impl Client {
         Self::connect_with(addr, token, &ClientOptions::default()).await
     }
 
+    /// Connects as the page of `tab` on `token` reconnecting: its events go on being numbered
+    /// where they were, and the hydrate's `last_seq` is that tab's.
+    ///
+    /// # Errors
+    /// As [`Client::connect`].
+    pub async fn resume(addr: SocketAddr, token: &str, tab: &str) -> Result<Client, ClientError> {
+        let options = ClientOptions {
+            tab: Some(tab.to_owned()),
+            ..ClientOptions::default()
+        };
+        Self::connect_with(addr, Some(token), &options).await
+    }
+
     /// [`Client::connect`] with `options`.
     ///
     /// # Errors
@@ -173,6 +207,7 @@ impl Client {
             ws,
             timeout,
             token: String::new(),
+            tab: options.tab.clone().unwrap_or_else(new_tab),
             version: 0,
             last_seq: 0,
             state: Map::new(),
@@ -187,7 +222,8 @@ impl Client {
     /// [`ClientError::Refused`] on an `error` frame, or a transport error.
     pub async fn hello(&mut self, token: Option<&str>) -> Result<(), ClientError> {
         let token = token.map(str::to_owned);
-        self.send(&ClientFrame::Hello { token }).await?;
+        let tab = Some(self.tab.clone());
+        self.send(&ClientFrame::Hello { token, tab }).await?;
         loop {
             match self.recv().await? {
                 ServerFrame::Hydrate { .. } => return Ok(()),
@@ -295,11 +331,15 @@ impl Client {
     pub async fn answer_to(&mut self, seq: u64) -> Result<Answer, ClientError> {
         loop {
             let answer = match self.recv().await? {
+                // Another tab of the token gets its own numbers: only our tab's seq answers us.
                 ServerFrame::Delta {
                     version,
                     seq: Some(s),
+                    tab,
                     delta,
-                } if s == seq => Answer::Delta { version, delta },
+                } if s == seq && tab.as_deref() == Some(self.tab.as_str()) => {
+                    Answer::Delta { version, delta }
+                }
                 ServerFrame::Ack { seq: s } if s == seq => Answer::Ack,
                 ServerFrame::Error {
                     seq: Some(s),

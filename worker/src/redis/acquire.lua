@@ -1,7 +1,8 @@
 -- Take a token's lock and load its shards, in one round trip.
 -- KEYS[1] lock, KEYS[2] meta, KEYS[3..] the shards wanted
--- ARGV[1] owner id, ARGV[2] lease in ms
--- Returns {1, version, last_seq, shard...} (a missing shard is nil), or {0, ms left on the lease}.
+-- ARGV[1] owner id, ARGV[2] lease in ms, ARGV[3] the event's tab
+-- Returns {1, version, the tab's last seq, shard...} (a missing shard is nil), or
+-- {0, ms left on the lease}.
 -- Re-entrant for the same owner id (ids are unique per acquisition): a worker whose connection
 -- dropped after this script ran can ask again and get the lock it already has.
 local mine = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
@@ -9,8 +10,9 @@ if not mine and redis.call('GET', KEYS[1]) == ARGV[1] then
   mine = redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 if mine then
-  local meta = redis.call('HMGET', KEYS[2], 'version', 'last_seq')
-  local out = {1, tonumber(meta[1] or 0), tonumber(meta[2] or 0)}
+  local meta = redis.call('HMGET', KEYS[2], 'version', 'seq:' .. ARGV[3])
+  local last = meta[2] and tonumber(string.match(meta[2], '^(%d+)')) or 0
+  local out = {1, tonumber(meta[1] or 0), last}
   for i = 3, #KEYS do
     out[#out + 1] = redis.call('GET', KEYS[i])
   end

@@ -1,12 +1,15 @@
 -- Commit one applied event, only while the caller still owns the lock (fencing):
 -- write the changed shards, refresh the expiry of the others, record the version and the event's
--- seq, publish the delta, release the lock.
+-- seq for its tab, publish the delta, release the lock.
 -- KEYS[1] lock, KEYS[2] meta, KEYS[3] updates channel,
 -- KEYS[4 .. 3+n] the changed shards, KEYS[4+n ..] the token's other shards
 -- ARGV[1] owner id, ARGV[2] version, ARGV[3] seq, ARGV[4] expiry in ms, ARGV[5] delta frame,
 -- ARGV[6] PUBLISH, or SPUBLISH on a cluster (sharded pub/sub), ARGV[7] n,
--- ARGV[8 .. 7+n] the changed shards' bytes
+-- ARGV[8 .. 7+n] the changed shards' bytes, ARGV[8+n] the event's tab,
+-- ARGV[9+n] how many tabs' seqs a token keeps
 -- Returns 1, or 0 when the lock is not the caller's (nothing written).
+-- meta holds `version` and, for each tab, `seq:<tab>` = "<seq>,<version of that commit>"; past the
+-- limit, the tab that committed longest ago is forgotten (its page is long gone).
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return 0
 end
@@ -17,7 +20,22 @@ end
 for i = 4 + n, #KEYS do
   redis.call('PEXPIRE', KEYS[i], ARGV[4])
 end
-redis.call('HSET', KEYS[2], 'version', ARGV[2], 'last_seq', ARGV[3])
+local field = 'seq:' .. ARGV[8 + n]
+local new_tab = redis.call('HEXISTS', KEYS[2], field) == 0
+redis.call('HSET', KEYS[2], 'version', ARGV[2], field, ARGV[3] .. ',' .. ARGV[2])
+if new_tab and redis.call('HLEN', KEYS[2]) > tonumber(ARGV[9 + n]) + 1 then
+  local all = redis.call('HGETALL', KEYS[2])
+  local oldest, oldest_version = nil, nil
+  for i = 1, #all, 2 do
+    if string.sub(all[i], 1, 4) == 'seq:' then
+      local v = tonumber(string.match(all[i + 1], ',(%d+)$'))
+      if oldest_version == nil or v < oldest_version then
+        oldest, oldest_version = all[i], v
+      end
+    end
+  end
+  redis.call('HDEL', KEYS[2], oldest)
+end
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 redis.call(ARGV[6], KEYS[3], ARGV[5])
 redis.call('DEL', KEYS[1])

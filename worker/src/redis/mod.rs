@@ -25,7 +25,7 @@ use refract_proto::layout::{Target, lock_key, meta_key, shard_key, updates_chann
 
 use conn::{Conn, Pool};
 
-use crate::store::{Commit, Lease, Loaded, StateStore, StoreError};
+use crate::store::{Commit, Lease, Loaded, StateStore, StoreError, TABS_KEPT};
 
 /// Settings of the Redis store, with the defaults [`RedisConfig::new`] gives.
 #[derive(Debug, Clone)]
@@ -185,6 +185,7 @@ impl StateStore for RedisStore {
     async fn acquire(
         &self,
         token: &str,
+        tab: &str,
         states: &[&str],
     ) -> Result<(Loaded, Box<dyn Lease>), StoreError> {
         let inner = &self.inner;
@@ -207,7 +208,7 @@ impl StateStore for RedisStore {
             for s in states {
                 call.key(shard_key(token, s));
             }
-            call.arg(&owner).arg(lease_ms);
+            call.arg(&owner).arg(lease_ms).arg(tab);
             let reply: Vec<Value> = match call.invoke_async(&mut conn).await {
                 Ok(reply) => reply,
                 // The lane's connection was gone (Redis restarted, or a failover): once, on a fresh
@@ -239,12 +240,18 @@ impl StateStore for RedisStore {
         }
     }
 
-    async fn snapshot(&self, token: &str, states: &[&str]) -> Result<Loaded, StoreError> {
+    async fn snapshot(
+        &self,
+        token: &str,
+        tab: &str,
+        states: &[&str],
+    ) -> Result<Loaded, StoreError> {
         let mut conn = self.inner.conn().await?;
         let mut call = self.inner.scripts.snapshot.key(meta_key(token));
         for s in states {
             call.key(shard_key(token, s));
         }
+        call.arg(tab);
         let reply: Vec<Value> = match call.invoke_async(&mut conn).await {
             // A read: once more on a fresh connection when the lane's was gone.
             Err(e) if conn::broken(&e) => call
@@ -362,6 +369,7 @@ impl Lease for RedisLease {
         for (_, bytes) in &commit.changed {
             call.arg(bytes.as_slice());
         }
+        call.arg(&commit.tab).arg(TABS_KEPT);
         let ok: i64 = call
             .invoke_async(&mut self.conn)
             .await
@@ -450,7 +458,7 @@ mod tests {
         let mut conn = store.inner.conn().await.unwrap();
         let acquire = |owner: &str| {
             let mut call = store.inner.scripts.acquire.key(lock_key("t"));
-            call.key(meta_key("t")).arg(owner).arg(5000);
+            call.key(meta_key("t")).arg(owner).arg(5000).arg("");
             call
         };
         let mine: Vec<Value> = acquire("o1").invoke_async(&mut conn).await.unwrap();
