@@ -28,6 +28,7 @@ impl From<ErrorCode> for v1::ErrorCode {
             ErrorCode::Unavailable => v1::ErrorCode::Unavailable,
             ErrorCode::LockLost => v1::ErrorCode::LockLost,
             ErrorCode::CorruptState => v1::ErrorCode::CorruptState,
+            ErrorCode::StateTooLarge => v1::ErrorCode::StateTooLarge,
             ErrorCode::Internal => v1::ErrorCode::Internal,
         }
     }
@@ -50,6 +51,7 @@ impl From<v1::ErrorCode> for ErrorCode {
             v1::ErrorCode::Unavailable => ErrorCode::Unavailable,
             v1::ErrorCode::LockLost => ErrorCode::LockLost,
             v1::ErrorCode::CorruptState => ErrorCode::CorruptState,
+            v1::ErrorCode::StateTooLarge => ErrorCode::StateTooLarge,
             v1::ErrorCode::Internal | v1::ErrorCode::Unspecified => ErrorCode::Internal,
         }
     }

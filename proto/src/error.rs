@@ -37,15 +37,17 @@ pub enum ErrorCode {
     Unavailable,
     /// The worker lost the token's lock before committing (fenced): retry.
     LockLost,
-    /// A stored state no longer decodes as the app's state.
+    /// A stored state cannot be decoded, not even migrated.
     CorruptState,
+    /// The event would grow the token's stored state past the size limit.
+    StateTooLarge,
     /// Anything else: a bug or an unexpected reply.
     Internal,
 }
 
 impl ErrorCode {
     /// Every code, in the order of the protocol's table.
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 15] = [
         ErrorCode::MalformedFrame,
         ErrorCode::FrameTooLarge,
         ErrorCode::InvalidToken,
@@ -59,6 +61,7 @@ impl ErrorCode {
         ErrorCode::Unavailable,
         ErrorCode::LockLost,
         ErrorCode::CorruptState,
+        ErrorCode::StateTooLarge,
         ErrorCode::Internal,
     ];
 
@@ -78,6 +81,7 @@ impl ErrorCode {
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::LockLost => "lock_lost",
             ErrorCode::CorruptState => "corrupt_state",
+            ErrorCode::StateTooLarge => "state_too_large",
             ErrorCode::Internal => "internal",
         }
     }

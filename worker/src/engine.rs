@@ -25,12 +25,28 @@ use crate::store::{Commit, StateStore, StoreError};
 pub struct Engine<S> {
     states: Arc<StateRegistry>,
     store: S,
+    max_state_bytes: u64,
 }
+
+/// The default of [`Engine::max_state_bytes`]: 4 MiB.
+pub const DEFAULT_MAX_STATE_BYTES: u64 = 4 << 20;
 
 impl<S: StateStore> Engine<S> {
     /// An engine for the app's `states` over `store`.
     pub fn new(states: Arc<StateRegistry>, store: S) -> Self {
-        Engine { states, store }
+        Engine {
+            states,
+            store,
+            max_state_bytes: DEFAULT_MAX_STATE_BYTES,
+        }
+    }
+
+    /// Refuses, with `state_too_large`, an event after which the token's stored states would take
+    /// more than `bytes` bytes together (their serialised JSON, backend vars included); the state
+    /// then stays as it was. Default [`DEFAULT_MAX_STATE_BYTES`].
+    pub fn max_state_bytes(mut self, bytes: u64) -> Self {
+        self.max_state_bytes = bytes;
+        self
     }
 
     /// The store.
@@ -161,6 +177,17 @@ impl<S: StateStore> Engine<S> {
                 return Err(e);
             }
         };
+        let total = loaded.others_bytes + bytes.len() as u64;
+        if total > self.max_state_bytes {
+            lease.release().await;
+            return Err(Failure::new(
+                ErrorCode::StateTooLarge,
+                format!(
+                    "the event would make this session's state {total} bytes, over the limit of {} bytes; it was not applied",
+                    self.max_state_bytes
+                ),
+            ));
+        }
         let changed = if original.as_deref() == Some(&bytes[..]) {
             Vec::new()
         } else {

@@ -84,7 +84,14 @@ impl MemoryStore {
     fn read(slot: &TokenSlot, tab: &str, states: &[&str]) -> Loaded {
         let mut data = lock(&slot.data);
         data.touched = Some(Instant::now());
+        let others_bytes = data
+            .shards
+            .iter()
+            .filter(|(name, _)| !states.contains(&name.as_str()))
+            .map(|(_, bytes)| bytes.len() as u64)
+            .sum();
         Loaded {
+            others_bytes,
             version: data.version,
             last_seq: data.seqs.get(tab).map_or(0, |(seq, _)| *seq),
             shards: states
@@ -200,7 +207,11 @@ impl StateStore for Arc<MemoryStore> {
         tab: &str,
         states: &[&str],
     ) -> Result<Loaded, StoreError> {
-        Ok(MemoryStore::read(&self.slot(token), tab, states))
+        let loaded = MemoryStore::read(&self.slot(token), tab, states);
+        Ok(Loaded {
+            others_bytes: 0,
+            ..loaded
+        })
     }
 
     async fn touch(&self, tokens: &[&str]) -> Result<(), StoreError> {

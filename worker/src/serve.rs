@@ -28,6 +28,10 @@ pub struct StoreArgs {
     /// Redis connections this process's events share (each is multiplexed).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=1024), env = "REFRACT_REDIS_CONNECTIONS")]
     pub redis_connections: u16,
+    /// Largest size, in bytes, of one token's stored states together (their JSON, backend vars
+    /// included): an event that would grow them past it is refused with `state_too_large`.
+    #[arg(long, default_value_t = crate::engine::DEFAULT_MAX_STATE_BYTES, value_parser = clap::value_parser!(u64).range(1..), env = "REFRACT_MAX_STATE_BYTES")]
+    pub max_state_bytes: u64,
     /// Milliseconds a Redis command may wait for its answer before the event fails with
     /// `unavailable`.
     #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..), env = "REFRACT_REDIS_TIMEOUT_MS")]
@@ -54,8 +58,10 @@ impl StoreArgs {
             token_expiry_secs,
             redis_connections,
             redis_timeout_ms,
+            max_state_bytes,
         } = self;
         vec![
+            format!("--max-state-bytes={max_state_bytes}"),
             format!("--lock-lease-ms={lock_lease_ms}"),
             format!("--lock-wait-ms={lock_wait_ms}"),
             format!("--token-expiry-secs={token_expiry_secs}"),
@@ -155,7 +161,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let store = args.store.connect(&args.redis, &states).await?;
-    let engine = Arc::new(Engine::new(states, store));
+    let engine = Arc::new(Engine::new(states, store).max_state_bytes(args.store.max_state_bytes));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|source| ServeError::Bind {
@@ -236,6 +242,7 @@ mod tests {
                 token_expiry_secs: 3,
                 redis_connections: 4,
                 redis_timeout_ms: 5,
+                max_state_bytes: 6,
             },
         };
         assert_eq!(parse(args.to_args()), args);

@@ -38,6 +38,9 @@ pub struct Loaded {
     pub last_seq: u64,
     /// The stored bytes of each requested state, in the order requested; `None` when not stored.
     pub shards: Vec<Option<Arc<[u8]>>>,
+    /// [`StateStore::acquire`] only (0 from a snapshot): how many bytes the token's other stored
+    /// states take, so that the size of the whole token's state is known without loading them.
+    pub others_bytes: u64,
 }
 
 /// The writes of one applied event.

@@ -166,3 +166,28 @@ async fn a_shard_that_is_not_even_json_is_reset_to_the_default() {
     ));
     assert_eq!(state_of(&e).await.state["counter"]["n"], json!(3));
 }
+
+#[tokio::test]
+async fn an_event_that_would_outgrow_the_size_limit_is_refused_and_changes_nothing() {
+    // `{"n":1,"secret":0}` is 18 bytes; `{"n":100,"secret":0}` 20.
+    let e =
+        Engine::new(Arc::new(common::states()), Arc::new(MemoryStore::new())).max_state_bytes(19);
+    assert!(matches!(
+        e.process(event(1, "counter.add", json!({"by": 1}))).await,
+        Ok(Outcome::Applied { version: 1, .. })
+    ));
+    let err = e
+        .process(event(2, "counter.add", json!({"by": 99})))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::StateTooLarge, "{err}");
+    let h = state_of(&e).await;
+    assert_eq!((h.version, h.last_seq), (1, 1));
+    assert_eq!(h.state["counter"]["n"], json!(1));
+    // A smaller change still applies.
+    assert!(
+        e.process(event(2, "counter.add", json!({"by": 1})))
+            .await
+            .is_ok()
+    );
+}

@@ -104,7 +104,8 @@ async fn a_new_token_has_nothing_stored<S: StateStore>(s: Subject<S>) {
         Loaded {
             version: 0,
             last_seq: 0,
-            shards: vec![None, None]
+            shards: vec![None, None],
+            others_bytes: 0
         }
     );
     lease.release().await;
@@ -269,6 +270,7 @@ async fn a_lapsed_lease_is_taken_over_and_its_commit_is_fenced<S: StateStore>(s:
         version: 0,
         last_seq: 0,
         shards: vec![None, None],
+        others_bytes: 0,
     };
     assert_eq!(snap, nothing);
     fresh
@@ -375,6 +377,21 @@ async fn each_tab_numbers_its_own_events<S: StateStore + Clone>(s: Subject<S>) {
     assert_eq!(engine.hydrate(&t, &last).await.unwrap().last_seq, 1);
 }
 
+async fn acquire_tells_the_size_of_the_states_it_did_not_load<S: StateStore>(s: Subject<S>) {
+    let t = token("sizes");
+    let (_, lease) = s.store.acquire(&t, "", &STATES).await.unwrap();
+    lease
+        .commit(commit(1, 1, &[("counter", "12345"), ("other", "1234567")]))
+        .await
+        .unwrap();
+    let (loaded, lease) = s.store.acquire(&t, "", &["counter"]).await.unwrap();
+    assert_eq!((shard(&loaded, 0), loaded.others_bytes), (Some("12345"), 7));
+    lease.release().await;
+    let (loaded, lease) = s.store.acquire(&t, "", &STATES).await.unwrap();
+    assert_eq!(loaded.others_bytes, 0, "it loaded them all");
+    lease.release().await;
+}
+
 macro_rules! conformance {
     (both: $($both:ident),*; leases: $($leased:ident),* $(,)?) => {
         mod memory {
@@ -412,7 +429,8 @@ conformance!(
         a_dropped_lease_frees_the_lock,
         an_idle_token_expires_and_a_touched_one_does_not,
         the_engine_applies_each_seq_at_most_once,
-        each_tab_numbers_its_own_events;
+        each_tab_numbers_its_own_events,
+        acquire_tells_the_size_of_the_states_it_did_not_load;
     leases:
         a_lapsed_lease_is_taken_over_and_its_commit_is_fenced,
         keep_alive_holds_the_lock_past_its_lease,

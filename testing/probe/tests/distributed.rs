@@ -630,3 +630,35 @@ async fn an_open_tab_keeps_its_state_past_the_token_expiry() {
         .unwrap();
     assert_eq!(reopened.version, 0, "the closed tab's state expired");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_state_cannot_grow_past_its_limit() {
+    let redis = Redis::start();
+    let port = free_port();
+    let mut args = roles::worker_args(&redis.url, port, 5000);
+    args.store.max_state_bytes = 300;
+    let _worker = roles::worker_with(&args);
+    let gw = gateway(&redis.url, &[format!("127.0.0.1:{port}")]);
+    let mut c = TestClient::connect(addr(&gw), None).await.unwrap();
+    // Each `record` makes the stored log longer, until the token's states would pass 300 bytes.
+    let mut recorded = 0;
+    let refused = loop {
+        match c
+            .call("probe_state.record", json!({"n": 123456}))
+            .await
+            .unwrap()
+        {
+            Answer::Delta { .. } => recorded += 1,
+            Answer::Error(f) => break f,
+            other => panic!("{other:?}"),
+        }
+        assert!(recorded < 100, "never refused");
+    };
+    assert_eq!(refused.code, ErrorCode::StateTooLarge, "{refused}");
+    assert!(recorded > 5, "{recorded}");
+    let again = TestClient::connect(addr(&gw), Some(&c.token))
+        .await
+        .unwrap();
+    let log = again.var("probe_state", "log").as_array().unwrap().len();
+    assert_eq!(log, recorded, "the refused event changed nothing");
+}

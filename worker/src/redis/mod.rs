@@ -177,6 +177,7 @@ fn loaded(mut reply: std::vec::IntoIter<Value>) -> Result<Loaded, StoreError> {
         version,
         last_seq,
         shards,
+        others_bytes: 0,
     })
 }
 
@@ -208,7 +209,14 @@ impl StateStore for RedisStore {
             for s in states {
                 call.key(shard_key(token, s));
             }
-            call.arg(&owner).arg(lease_ms).arg(tab);
+            for s in inner
+                .states
+                .iter()
+                .filter(|s| !states.contains(&s.as_str()))
+            {
+                call.key(shard_key(token, s));
+            }
+            call.arg(&owner).arg(lease_ms).arg(tab).arg(states.len());
             let reply: Vec<Value> = match call.invoke_async(&mut conn).await {
                 Ok(reply) => reply,
                 // The lane's connection was gone (Redis restarted, or a failover): once, on a fresh
@@ -224,7 +232,12 @@ impl StateStore for RedisStore {
             };
             let mut reply = reply.into_iter();
             if int(&reply.next().unwrap_or(Value::Nil))? == 1 {
-                let loaded = loaded(reply)?;
+                let mut rest: Vec<Value> = reply.collect();
+                let others_bytes = int(&rest.pop().unwrap_or(Value::Int(0)))?;
+                let loaded = Loaded {
+                    others_bytes,
+                    ..loaded(rest.into_iter())?
+                };
                 abandoned.conn = None;
                 let lease = RedisLease::start(self.inner.clone(), token, owner, conn);
                 return Ok((loaded, Box::new(lease)));
@@ -458,7 +471,7 @@ mod tests {
         let mut conn = store.inner.conn().await.unwrap();
         let acquire = |owner: &str| {
             let mut call = store.inner.scripts.acquire.key(lock_key("t"));
-            call.key(meta_key("t")).arg(owner).arg(5000).arg("");
+            call.key(meta_key("t")).arg(owner).arg(5000).arg("").arg(0);
             call
         };
         let mine: Vec<Value> = acquire("o1").invoke_async(&mut conn).await.unwrap();

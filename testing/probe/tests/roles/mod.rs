@@ -35,6 +35,7 @@ pub fn worker_args(redis: &str, port: u16, lease_ms: u64) -> WorkerArgs {
             token_expiry_secs: 3600,
             redis_connections: 2,
             redis_timeout_ms: 5000,
+            max_state_bytes: 4 << 20,
         },
     }
 }
