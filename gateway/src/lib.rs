@@ -27,7 +27,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{State, WebSocketUpgrade};
 use axum::http::{HeaderValue, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use refract_proto::{DeltaFeed, Processor};
 use tokio_util::sync::CancellationToken;
@@ -52,6 +52,11 @@ pub struct GatewayConfig {
     /// 5 min; it must be shorter than the store's token expiry, 1 h by default), so that a tab
     /// left open keeps its state.
     pub touch_every: std::time::Duration,
+    /// Origins (`https://app.example.com`) whose pages may open `/_event` besides the gateway's
+    /// own (the `Host` the browser asked for). A browser always sends `Origin` with a WebSocket;
+    /// one from another site is refused with 403, so other sites cannot open sockets from their
+    /// visitors' browsers. Requests without `Origin` (not from a browser page) are accepted.
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for GatewayConfig {
@@ -61,6 +66,7 @@ impl Default for GatewayConfig {
             max_queued_events: 64,
             assets: None,
             touch_every: std::time::Duration::from_secs(300),
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -231,6 +237,103 @@ pub fn no_delay(
     })
 }
 
-async fn upgrade(State(shared): State<Arc<Shared>>, ws: WebSocketUpgrade) -> Response {
+async fn upgrade(
+    State(shared): State<Arc<Shared>>,
+    headers: axum::http::HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(origin) = header(header::ORIGIN)
+        && !origin_allowed(origin, header(header::HOST), &shared.config.allowed_origins)
+    {
+        tracing::debug!(origin, "refused a socket from another origin");
+        return (
+            axum::http::StatusCode::FORBIDDEN,
+            "this origin may not open sockets here",
+        )
+            .into_response();
+    }
     session::upgrade(shared, ws)
+}
+
+/// Whether a page of `origin` (`scheme://host[:port]`) may open a socket: it is the gateway's own
+/// (its authority is `host`, the `Host` header, ports 80 and 443 implied by the scheme) or one of
+/// `allowed` (compared without a trailing `/`, ASCII case-insensitively). RFC 6454 (origins),
+/// RFC 6455 §10.2 (servers check `Origin`).
+fn origin_allowed(origin: &str, host: Option<&str>, allowed: &[String]) -> bool {
+    let origin = origin.trim_end_matches('/');
+    if allowed
+        .iter()
+        .any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(origin))
+    {
+        return true;
+    }
+    let (scheme, authority) = match origin.split_once("://") {
+        Some(parts) => parts,
+        None => return false,
+    };
+    let default_port = match scheme.to_ascii_lowercase().as_str() {
+        "http" => ":80",
+        "https" => ":443",
+        _ => return false,
+    };
+    let strip = |a: &str| -> String {
+        a.strip_suffix(default_port)
+            .unwrap_or(a)
+            .to_ascii_lowercase()
+    };
+    host.is_some_and(|host| strip(host) == strip(authority))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin_allowed;
+
+    #[test]
+    fn only_the_gateways_own_origin_and_allowed_ones_may_open_sockets() {
+        let none: &[String] = &[];
+        assert!(origin_allowed(
+            "http://127.0.0.1:3000",
+            Some("127.0.0.1:3000"),
+            none
+        ));
+        assert!(origin_allowed(
+            "https://App.example.com",
+            Some("app.example.com"),
+            none
+        ));
+        assert!(origin_allowed(
+            "https://app.example.com:443",
+            Some("app.example.com"),
+            none
+        ));
+        assert!(origin_allowed(
+            "http://app.example.com",
+            Some("app.example.com:80"),
+            none
+        ));
+        assert!(!origin_allowed(
+            "https://evil.example",
+            Some("app.example.com"),
+            none
+        ));
+        assert!(!origin_allowed(
+            "http://app.example.com:8080",
+            Some("app.example.com"),
+            none
+        ));
+        assert!(!origin_allowed("null", Some("app.example.com"), none));
+        assert!(!origin_allowed("http://127.0.0.1:3000", None, none));
+        let allowed = ["https://admin.example.com/".to_owned()];
+        assert!(origin_allowed(
+            "https://admin.example.com",
+            Some("x"),
+            &allowed
+        ));
+        assert!(!origin_allowed(
+            "https://other.example.com",
+            Some("x"),
+            &allowed
+        ));
+    }
 }

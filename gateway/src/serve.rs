@@ -50,6 +50,10 @@ pub struct SocketArgs {
     /// well below the workers' --token-expiry-secs.
     #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..), env = "REFRACT_TOUCH_EVERY_SECS")]
     pub touch_every_secs: u64,
+    /// Origins besides the gateway's own whose pages may open sockets (comma-separated, e.g.
+    /// `https://app.example.com`); a browser page of any other origin is refused with 403.
+    #[arg(long, env = "REFRACT_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
     /// Secret that signs tokens (any string); every gateway of a deployment needs the same one.
     /// Without it a random one is made at start: tokens are then valid on this process only,
     /// until it restarts.
@@ -65,6 +69,7 @@ impl SocketArgs {
             max_queued_events: self.max_queued_events,
             assets,
             touch_every: Duration::from_secs(self.touch_every_secs),
+            allowed_origins: self.allowed_origins.clone(),
         }
     }
 
@@ -86,13 +91,18 @@ impl SocketArgs {
             max_frame_bytes,
             max_queued_events,
             touch_every_secs,
+            allowed_origins,
             secret: _,
         } = self;
-        vec![
+        let mut args = vec![
             format!("--max-frame-bytes={max_frame_bytes}"),
             format!("--max-queued-events={max_queued_events}"),
             format!("--touch-every-secs={touch_every_secs}"),
-        ]
+        ];
+        if !allowed_origins.is_empty() {
+            args.push(format!("--allowed-origins={}", allowed_origins.join(",")));
+        }
+        args
     }
 }
 
@@ -351,6 +361,7 @@ mod tests {
                 max_frame_bytes: 1234,
                 max_queued_events: 9,
                 touch_every_secs: 77,
+                allowed_origins: vec!["https://a.example".into(), "https://b.example".into()],
                 secret: None,
             },
             workers: vec!["a:1".into(), "b:2".into()],

@@ -307,9 +307,16 @@ impl View {
         let _ = self.out.send(Outbound::Text(frame.encode())).await;
     }
 
+    /// Answers with the error frame of `failure`. A failure of the platform's own gets a message
+    /// for users in the frame; its detail is logged here, with the trace id the frame carries.
     async fn reject(&self, seq: Option<u64>, failure: Failure) {
-        tracing::debug!(code = %failure.code, message = %failure.message, "rejected frame");
-        self.send(&ServerFrame::error(seq, failure)).await;
+        let trace = refract_telemetry::trace_id();
+        if failure.code.public_message().is_some() {
+            tracing::warn!(code = %failure.code, detail = %failure.message, trace = trace.as_deref().unwrap_or("-"), seq, "event failed");
+        } else {
+            tracing::debug!(code = %failure.code, message = %failure.message, "refused");
+        }
+        self.send(&ServerFrame::error(seq, failure, trace)).await;
     }
 
     /// Sends the token's full state and records its version; returns whether it could. When the
@@ -409,7 +416,7 @@ impl View {
                     self.answer(id, seq, version, &frame).await
                 }
                 Ok(Outcome::Duplicate) => self.send(&ServerFrame::Ack { seq }).await,
-                Err(failure) => self.send(&ServerFrame::error(Some(seq), failure)).await,
+                Err(failure) => self.reject(Some(seq), failure).await,
             }
         }
         .instrument(relay)
@@ -570,6 +577,7 @@ mod tests {
             max_queued_events: 4,
             assets: None,
             touch_every: Duration::from_millis(50),
+            allowed_origins: Vec::new(),
         };
         let issuer = TokenIssuer::from_secret("session tests");
         let gateway = Gateway::new(config, issuer, fake.clone(), fake.clone());

@@ -104,6 +104,7 @@ impl Target {
             source: self.source(i),
             timeout: self.timeout,
             tab: None,
+            origin: None,
         }
     }
 
@@ -129,6 +130,7 @@ pub async fn warm_up(addr: SocketAddr, limit: Duration) -> Result<(), ClientErro
                 source: None,
                 timeout: Duration::from_secs(5),
                 tab: None,
+                origin: None,
             };
             let mut c = Client::connect_with(addr, None, &options).await?;
             match c.call("probe_state.add", json!({"n": 1})).await? {

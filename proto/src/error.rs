@@ -91,6 +91,21 @@ impl ErrorCode {
         ErrorCode::ALL.into_iter().find(|c| c.as_str() == s)
     }
 
+    /// What the browser is told for a failure of this code whose detail is the platform's own
+    /// (a Redis client's message, a decode error, an address): a message for users, while the
+    /// detail goes to the logs. `None` for codes whose message is meant for the page (the app's
+    /// own errors, the refusal of a frame).
+    pub fn public_message(self) -> Option<&'static str> {
+        match self {
+            ErrorCode::Busy => Some("This session is busy; the event will be retried."),
+            ErrorCode::Unavailable => Some("The server cannot be reached right now; retrying."),
+            ErrorCode::LockLost => Some("The event was interrupted; it will be retried."),
+            ErrorCode::CorruptState => Some("This session's saved state cannot be read."),
+            ErrorCode::Internal => Some("Something went wrong on the server."),
+            _ => None,
+        }
+    }
+
     /// Whether the same event, resent unchanged (same seq) a little later, may succeed: the
     /// failure was the platform's (lock contention, store or worker unreachable, fenced), not the
     /// event's. The browser runtime resends these with backoff; it shows the others.
@@ -169,6 +184,16 @@ mod tests {
         }
         assert_eq!(ErrorCode::parse("nope"), None);
         assert!(serde_json::from_str::<ErrorCode>("\"nope\"").is_err());
+    }
+
+    #[test]
+    fn the_platforms_own_failures_get_a_message_for_users() {
+        for code in ErrorCode::ALL {
+            let public = code.public_message().is_some();
+            let platform =
+                code.retryable() || matches!(code, ErrorCode::CorruptState | ErrorCode::Internal);
+            assert_eq!(public, platform, "{code}");
+        }
     }
 
     #[test]

@@ -150,17 +150,27 @@ pub enum ServerFrame {
         /// ([`ErrorCode::retryable`]): the browser runtime does so rather than show the error.
         #[serde(default)]
         retryable: bool,
+        /// The trace id of the failure (when traces are exported), to find its detail.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        trace: Option<String>,
     },
 }
 
 impl ServerFrame {
-    /// The `error` frame of `failure`, answering event `seq` if given.
-    pub fn error(seq: Option<u64>, failure: Failure) -> ServerFrame {
+    /// The `error` frame of `failure`, answering event `seq` if given: the failure's message, or,
+    /// for the platform's own failures, [`ErrorCode::public_message`] (the caller logs the detail,
+    /// with the `trace` id it puts in the frame).
+    pub fn error(seq: Option<u64>, failure: Failure, trace: Option<String>) -> ServerFrame {
+        let message = match failure.code.public_message() {
+            Some(public) => public.to_owned(),
+            None => failure.message,
+        };
         ServerFrame::Error {
             seq,
             code: failure.code,
-            message: failure.message,
+            message,
             retryable: failure.code.retryable(),
+            trace,
         }
     }
 
@@ -308,18 +318,26 @@ mod tests {
 
     #[test]
     fn encodes_and_parses_the_server_frames() {
-        let error = ServerFrame::error(Some(2), Failure::new(ErrorCode::BadArguments, "x \"y\""));
+        let error = ServerFrame::error(
+            Some(2),
+            Failure::new(ErrorCode::BadArguments, "x \"y\""),
+            None,
+        );
         let v: Value = serde_json::from_str(&error.encode()).unwrap();
         assert_eq!(
             v,
             json!({"type": "error", "seq": 2, "code": "bad_arguments", "message": "x \"y\"", "retryable": false})
         );
-        let busy = ServerFrame::error(Some(3), Failure::new(ErrorCode::Busy, "later"));
+        let busy = ServerFrame::error(Some(3), Failure::new(ErrorCode::Busy, "later"), None);
         assert!(
             busy.encode().contains(r#""retryable":true"#),
             "{}",
             busy.encode()
         );
+        let internal = Failure::new(ErrorCode::Unavailable, "redis 10.0.0.7:6379: refused");
+        let frame = ServerFrame::error(Some(4), internal, Some("abc".into())).encode();
+        assert!(!frame.contains("10.0.0.7"), "{frame}");
+        assert!(frame.contains(r#""trace":"abc""#), "{frame}");
         assert_eq!(
             ServerFrame::Ack { seq: 4 }.encode(),
             r#"{"type":"ack","seq":4}"#

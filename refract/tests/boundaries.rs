@@ -50,6 +50,7 @@ async fn server() -> Server {
         max_queued_events: 4,
         assets: None,
         touch_every: std::time::Duration::from_millis(50),
+        allowed_origins: vec!["https://friend.example".into()],
     })
     .await
 }
@@ -89,6 +90,7 @@ fn assert_error(frame: &ServerFrame, seq: Option<u64>, code: ErrorCode) {
         code: got_code,
         message,
         retryable,
+        ..
     } = frame
     else {
         panic!("not an error frame: {frame:?}");
@@ -389,4 +391,23 @@ async fn two_tabs_sharing_a_token_lose_no_click() {
         .await
         .unwrap();
     assert_eq!(seen.var("counter_state", "count"), &json!(10));
+}
+
+#[tokio::test]
+async fn pages_of_other_origins_cannot_open_sockets() {
+    let server = server().await;
+    let from = |origin: Option<String>| refract::testing::ClientOptions {
+        origin,
+        ..Default::default()
+    };
+    let own = format!("http://{}", server.addr);
+    for origin in [None, Some(own), Some("https://friend.example".to_owned())] {
+        let c = TestClient::connect_with(server.addr, None, &from(origin.clone())).await;
+        assert!(c.is_ok(), "{origin:?}: {:?}", c.err());
+    }
+    for origin in ["https://evil.example", "http://127.0.0.1:1"] {
+        let refused = TestClient::connect_with(server.addr, None, &from(Some(origin.into()))).await;
+        let err = refused.err().expect("refused");
+        assert!(err.to_string().contains("403"), "{origin}: {err}");
+    }
 }

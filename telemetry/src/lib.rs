@@ -26,7 +26,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 pub use metrics::{Metrics, metrics};
-pub use propagation::{extract, inject};
+pub use propagation::{extract, inject, trace_id};
 
 static REGISTRY: OnceLock<prometheus::Registry> = OnceLock::new();
 

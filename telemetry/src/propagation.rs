@@ -49,3 +49,13 @@ pub fn extract(metadata: &MetadataMap, span: &tracing::Span) {
     let cx = opentelemetry::global::get_text_map_propagator(|p| p.extract(&Extract(metadata)));
     let _ = span.set_parent(cx);
 }
+
+/// The trace id (32 hex digits) of the current span, when its trace is exported (OpenTelemetry
+/// is configured); `None` otherwise. Put in what a user sees, it finds the trace of a failure.
+pub fn trace_id() -> Option<String> {
+    use opentelemetry::trace::TraceContextExt;
+    let cx = tracing::Span::current().context();
+    let span = cx.span();
+    let context = span.span_context();
+    context.is_valid().then(|| context.trace_id().to_string())
+}

@@ -448,6 +448,11 @@ async fn a_redis_outage_answers_unavailable_keeps_workers_healthy_and_heals() {
             matches!(&answer, Answer::Error(f) if f.code == ErrorCode::Unavailable && f.code.retryable()),
             "{answer:?}"
         );
+        // The browser is told what happened, not the Redis client's message or addresses.
+        let Answer::Error(f) = &answer else {
+            unreachable!()
+        };
+        assert_eq!(Some(f.message.as_str()), ErrorCode::Unavailable.public_message());
         match TestClient::connect(addr(&gw), None).await {
             Err(ClientError::Refused(f)) => assert_eq!(f.code, ErrorCode::Unavailable, "{f}"),
             Err(e) => panic!("hello during the outage: {e}"),

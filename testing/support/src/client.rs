@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 /// Bytes a client reads from its socket at a time: small, so one process holds tens of thousands
@@ -31,6 +32,9 @@ pub struct ClientOptions {
     /// The tab id the client says `hello` with: the same one to resume a tab's numbering, as a
     /// reconnecting page does; `None` for a new one, as a new page load (default).
     pub tab: Option<String>,
+    /// The `Origin` header to send, as a browser page of that origin does; `None` sends none
+    /// (default).
+    pub origin: Option<String>,
 }
 
 impl Default for ClientOptions {
@@ -39,6 +43,7 @@ impl Default for ClientOptions {
             source: None,
             timeout: Duration::from_secs(10),
             tab: None,
+            origin: None,
         }
     }
 }
@@ -197,10 +202,16 @@ impl Client {
     pub async fn open(addr: SocketAddr, options: &ClientOptions) -> Result<Client, ClientError> {
         let timeout = options.timeout;
         let stream = bounded(timeout, tcp(addr, options.source)).await?;
-        let url = format!("ws://{addr}/_event");
+        let mut request = format!("ws://{addr}/_event").into_client_request()?;
+        if let Some(origin) = &options.origin {
+            let value = origin
+                .parse()
+                .map_err(|_| ClientError::Protocol(format!("`{origin}` is no header value")))?;
+            request.headers_mut().insert("origin", value);
+        }
         let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
         let (ws, _) = bounded(timeout, async {
-            Ok(tokio_tungstenite::client_async_with_config(url, stream, Some(config)).await?)
+            Ok(tokio_tungstenite::client_async_with_config(request, stream, Some(config)).await?)
         })
         .await?;
         Ok(Client {

@@ -74,6 +74,7 @@ pub fn gateway_args(redis: &str, workers: &[String]) -> GatewayArgs {
             max_frame_bytes: 64 * 1024,
             max_queued_events: 256,
             touch_every_secs: 300,
+            allowed_origins: Vec::new(),
             secret: None,
         },
         workers: workers.to_vec(),
