@@ -28,6 +28,11 @@ pub(crate) enum Inbound {
     Text(String),
     /// A binary frame (refused: the protocol is text).
     Binary,
+    /// A frame over the hard cap (16 × the frame limit, at least 1 MiB): the socket stops reading
+    /// it, so the session answers `frame_too_large` and closes the socket with 1009.
+    TooLarge,
+    /// The connection failed; the session ends.
+    Broken,
 }
 
 /// A frame to the browser, whatever carries it.
@@ -109,18 +114,35 @@ pub(crate) async fn serve_socket(socket: WebSocket, shared: Arc<Shared>) {
         let _ = sink.close().await;
     });
     let inbound = stream
-        .take_while(|msg| {
-            std::future::ready(matches!(msg, Ok(m) if !matches!(m, Message::Close(_))))
+        .take_while(|msg| std::future::ready(!matches!(msg, Ok(Message::Close(_)))))
+        .map(|msg| match msg {
+            Ok(Message::Text(text)) => Some(Inbound::Text(text.as_str().to_owned())),
+            Ok(Message::Binary(_)) => Some(Inbound::Binary),
+            Ok(_) => None,
+            Err(e) if too_large(&e) => Some(Inbound::TooLarge),
+            Err(_) => Some(Inbound::Broken),
         })
-        .filter_map(|msg| {
-            std::future::ready(match msg {
-                Ok(Message::Text(text)) => Some(Inbound::Text(text.as_str().to_owned())),
-                Ok(Message::Binary(_)) => Some(Inbound::Binary),
-                _ => None,
-            })
-        });
+        .take_while(|frame| std::future::ready(*frame != Some(Inbound::Broken)))
+        .filter_map(std::future::ready);
     run(shared, inbound, out).await;
     let _ = writer.await;
+}
+
+/// The size past which a frame is not even read: 16 × the frame limit, at least 1 MiB.
+fn hard_cap(max_frame_bytes: usize) -> usize {
+    max_frame_bytes.saturating_mul(16).max(1 << 20)
+}
+
+/// Whether a read failed because a frame passed the socket's size cap.
+fn too_large(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(error) = source {
+        if let Some(tungstenite::Error::Capacity(_)) = error.downcast_ref::<tungstenite::Error>() {
+            return true;
+        }
+        source = error.source();
+    }
+    false
 }
 
 /// The axum upgrade of `/_event`: small read buffers, the frame size caps, then [`serve_socket`].
@@ -128,7 +150,7 @@ pub(crate) fn upgrade(
     shared: Arc<Shared>,
     ws: axum::extract::WebSocketUpgrade,
 ) -> axum::response::Response {
-    let hard_cap = (shared.config.max_frame_bytes * 16).max(1 << 20);
+    let hard_cap = hard_cap(shared.config.max_frame_bytes);
     // Client frames are small: a 1 KiB read buffer (a larger frame is read whole once its header
     // is in) instead of tungstenite's 128 KiB default is what lets one gateway hold many idle
     // sockets.
@@ -180,6 +202,18 @@ pub(crate) async fn run(
                     Failure::new(ErrorCode::MalformedFrame, "binary frames are not accepted");
                 session.view.reject(None, failure).await;
             }
+            Inbound::TooLarge => {
+                let message = format!(
+                    "a frame over {} bytes closes the socket",
+                    hard_cap(session.view.shared.config.max_frame_bytes)
+                );
+                let failure = Failure::new(ErrorCode::FrameTooLarge, message);
+                session.view.reject(None, failure).await;
+                let close = Outbound::Close(Some((close_code::SIZE, "frame too large")));
+                let _ = session.view.out.send(close).await;
+                break;
+            }
+            Inbound::Broken => break,
         }
     }
     session.tasks.abort_all();

@@ -411,3 +411,25 @@ async fn pages_of_other_origins_cannot_open_sockets() {
         assert!(err.to_string().contains("403"), "{origin}: {err}");
     }
 }
+
+#[tokio::test]
+async fn a_frame_over_the_hard_cap_is_answered_then_closed_with_1009() {
+    let server = server().await;
+    let mut c = client_at_five(&server).await;
+    let huge = event(
+        9,
+        "counter_state.remember",
+        json!({"secret": "x".repeat(1 << 20)}),
+    );
+    c.send_text(huge).await.unwrap();
+    assert_error(&c.recv().await.unwrap(), None, ErrorCode::FrameTooLarge);
+    assert_eq!(
+        c.closed(std::time::Duration::from_secs(5)).await.unwrap(),
+        Some(1009)
+    );
+    // Nothing else was touched.
+    let fresh = TestClient::connect(server.addr, Some(&c.token))
+        .await
+        .unwrap();
+    assert_eq!(fresh.var("counter_state", "count"), &json!(5));
+}

@@ -19,6 +19,7 @@ use refract_proto::{ErrorCode, EventRequest, Failure, Hydration, Outcome, Proces
 use serde_json::{Map, Value};
 use tracing::Instrument;
 
+use crate::panics::InHandler;
 use crate::store::{Commit, StateStore, StoreError};
 
 /// Runs events of an app's states on a store.
@@ -34,6 +35,7 @@ pub const DEFAULT_MAX_STATE_BYTES: u64 = 4 << 20;
 impl<S: StateStore> Engine<S> {
     /// An engine for the app's `states` over `store`.
     pub fn new(states: Arc<StateRegistry>, store: S) -> Self {
+        crate::panics::install();
         Engine {
             states,
             store,
@@ -150,7 +152,7 @@ impl<S: StateStore> Engine<S> {
         let applied = async {
             let mut state = decode(desc, original.as_deref(), &event.token)?;
             let before = state.vars().map_err(internal)?;
-            AssertUnwindSafe(state.dispatch(method, event.args))
+            AssertUnwindSafe(InHandler(state.dispatch(method, event.args)))
                 .catch_unwind()
                 .await
                 .unwrap_or_else(|_| {

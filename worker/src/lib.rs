@@ -13,6 +13,7 @@
 pub mod engine;
 pub mod grpc;
 pub mod memory;
+mod panics;
 pub mod redis;
 pub mod serve;
 pub mod store;

@@ -452,7 +452,10 @@ async fn a_redis_outage_answers_unavailable_keeps_workers_healthy_and_heals() {
         let Answer::Error(f) = &answer else {
             unreachable!()
         };
-        assert_eq!(Some(f.message.as_str()), ErrorCode::Unavailable.public_message());
+        assert_eq!(
+            Some(f.message.as_str()),
+            ErrorCode::Unavailable.public_message()
+        );
         match TestClient::connect(addr(&gw), None).await {
             Err(ClientError::Refused(f)) => assert_eq!(f.code, ErrorCode::Unavailable, "{f}"),
             Err(e) => panic!("hello during the outage: {e}"),
