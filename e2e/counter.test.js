@@ -30,6 +30,7 @@ test("three clicks on Increment show 3; Decrement takes one away", async () => {
   await page.getByRole("button", { name: "Decrement" }).click();
   await count(page).filter({ hasText: /^2$/ }).waitFor();
   assert.equal(await count(page).textContent(), "2");
+  assert.deepEqual(page.cspViolations, [], "the compiled app runs under the gateway's CSP");
   await context.close();
 });
 

@@ -89,10 +89,17 @@ export async function launchBrowser() {
   });
 }
 
-/** Opens `url` in a new page of `context` and waits until the runtime has hydrated. */
+/**
+ * Opens `url` in a new page of `context` and waits until the runtime has hydrated. The page's
+ * `cspViolations` collects what the browser blocked under the gateway's Content-Security-Policy.
+ */
 export async function openConnected(context, url) {
   const page = await context.newPage();
   page.on("pageerror", (e) => console.error("page error:", e));
+  page.cspViolations = [];
+  page.on("console", (m) => {
+    if (/Content Security Policy/i.test(m.text())) page.cspViolations.push(m.text());
+  });
   await page.goto(url);
   await waitConnected(page);
   return page;
