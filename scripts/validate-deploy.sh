@@ -307,6 +307,12 @@ def check(scenario, prefix="r-refract", mode="dns", ingress=False, hpa=False, re
     # Environment: listen addresses, Redis, the signing key (gateways only), OpenTelemetry.
     ge, we = env_of(gwc), env_of(wkc)
     e(ge["REFRACT_HOST"]["value"] == "0.0.0.0" and ge["REFRACT_PORT"]["value"] == "3000", "gateway listens on 0.0.0.0:3000")
+    # Metrics on their own port: in the pod, never in the gateway's Service (so not in the Ingress).
+    e(ge["REFRACT_METRICS_PORT"]["value"] == "9090", "gateway metrics on 9090")
+    e({"name": "metrics", "containerPort": 9090, "protocol": "TCP"} in gwc["ports"], "gateway pod exposes metrics 9090")
+    for svc in r["Service"].values():
+        if svc["spec"]["selector"].get("app.kubernetes.io/component") == "gateway":
+            e(all(p["targetPort"] != "metrics" and p["port"] != 9090 for p in svc["spec"]["ports"]), "the gateway Service does not route metrics")
     e(we["REFRACT_WORKER_LISTEN"]["value"] == "0.0.0.0:50051", "worker listens on 0.0.0.0:50051")
     ref = ge["REFRACT_SECRET"]["valueFrom"]["secretKeyRef"]
     e((ref["name"], ref["key"]) == secret, f"REFRACT_SECRET from {secret}, got {ref}")

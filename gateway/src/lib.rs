@@ -8,7 +8,6 @@
 //!
 //! * `GET /_event`: the WebSocket of `docs/protocol.md`;
 //! * `GET /_health`: `ok`;
-//! * `GET /metrics`: the metrics in the Prometheus text format (see `refract_process::metrics`);
 //! * everything else: the built assets (`/assets/*` cached for a year, since Vite hashes their
 //!   names; other paths fall back to `index.html`, so client-side routes load the app).
 
@@ -202,7 +201,6 @@ impl Gateway {
         let mut router = Router::new()
             .route("/_event", get(upgrade))
             .route("/_health", get(|| async { "ok" }))
-            .route("/metrics", get(refract_process::metrics))
             .with_state(self.shared.clone());
         if let Some(dir) = &self.shared.config.assets {
             let hashed = SetResponseHeader::overriding(

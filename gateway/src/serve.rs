@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
+use refract_process::MetricsArgs;
 
 use crate::feed::RedisFeed;
 use crate::pool::{Discovery, PoolConfig, WorkerPool};
@@ -115,6 +116,9 @@ pub struct GatewayArgs {
     /// The sockets' limits and the token secret.
     #[command(flatten)]
     pub sockets: SocketArgs,
+    /// Where its metrics are served (not on the port browsers use).
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
     /// The workers, as a comma-separated list of host:port.
     #[arg(
         long,
@@ -156,6 +160,7 @@ impl GatewayArgs {
         let GatewayArgs {
             listen,
             sockets,
+            metrics,
             workers,
             workers_dns,
             workers_k8s_service,
@@ -167,6 +172,7 @@ impl GatewayArgs {
         } = self;
         let mut args = listen.to_args();
         args.extend(sockets.to_args());
+        args.extend(metrics.to_args());
         if !workers.is_empty() {
             args.push(format!("--workers={}", workers.join(",")));
         }
@@ -250,6 +256,7 @@ pub async fn serve(
         .local_addr()
         .map_err(|source| ServeError::Io { addr, source })?;
     tracing::info!(url = %format!("http://{local}"), "gateway listening");
+    args.metrics.serve(args.listen.host).await;
     serve_until(gateway, listener, shutdown)
         .await
         .map_err(|source| ServeError::Io {
@@ -364,6 +371,7 @@ mod tests {
                 allowed_origins: vec!["https://a.example".into(), "https://b.example".into()],
                 secret: None,
             },
+            metrics: MetricsArgs { metrics_port: 9191 },
             workers: vec!["a:1".into(), "b:2".into()],
             workers_dns: None,
             workers_k8s_service: None,

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use refract_gateway::serve::{GatewayArgs, ListenArgs, SocketArgs};
+use refract_process::MetricsArgs;
 use refract_process::launch::{Child, Launch, LaunchError, Output, redis_server};
 use refract_worker::serve::{StoreArgs, WorkerArgs};
 
@@ -165,6 +166,7 @@ impl Stack {
                     format!("--port={port}"),
                     format!("--build-dir={}", build_dir.display()),
                     format!("--secret={SECRET}"),
+                    "--metrics-port=0".to_owned(),
                 ];
                 let launch = Launch::new("embedded", &probe).args(args);
                 stack.spawn(Role::Embedded, launch, addr).await?;
@@ -180,7 +182,7 @@ impl Stack {
                     let worker = WorkerArgs {
                         listen: ([127, 0, 0, 1], free_port().map_err(io("free port"))?).into(),
                         redis: url.clone(),
-                        metrics_port: 0,
+                        metrics: MetricsArgs { metrics_port: 0 },
                         store: default_args::<StoreArgs>(),
                     };
                     let launch = Launch::new(format!("worker-{i}"), &probe)
@@ -195,6 +197,7 @@ impl Stack {
                         port,
                     },
                     sockets: default_args::<SocketArgs>(),
+                    metrics: MetricsArgs { metrics_port: 0 },
                     workers: worker_addrs,
                     workers_dns: None,
                     workers_k8s_service: None,

@@ -34,6 +34,29 @@ pub async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+/// Where a process serves its metrics: one definition for every role.
+#[derive(clap::Args, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricsArgs {
+    /// Port of the `/metrics` endpoint (Prometheus text), on the listening address; kept apart
+    /// from the port browsers and gateways use, so a load balancer or Ingress never routes to it
+    /// (0: any free port).
+    #[arg(long, default_value_t = 9090, env = "REFRACT_METRICS_PORT")]
+    pub metrics_port: u16,
+}
+
+impl MetricsArgs {
+    /// This option as command-line arguments.
+    pub fn to_args(&self) -> Vec<String> {
+        let MetricsArgs { metrics_port } = self;
+        vec![format!("--metrics-port={metrics_port}")]
+    }
+
+    /// Serves the metrics on `host` at the port (see [`serve_metrics`]).
+    pub async fn serve(&self, host: std::net::IpAddr) -> Option<SocketAddr> {
+        serve_metrics(SocketAddr::new(host, self.metrics_port)).await
+    }
+}
+
 /// `GET /metrics`: the process's metrics in the Prometheus text format (`refract_telemetry`).
 pub async fn metrics() -> impl axum::response::IntoResponse {
     (

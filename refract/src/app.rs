@@ -295,6 +295,7 @@ impl App {
             "embedded mode"
         };
         tracing::info!(app = %title, url = %format!("http://{local}"), mode, "serving");
+        args.metrics.serve(args.listen.host).await;
         refract_gateway::serve::serve_until(gateway, listener, shutdown_signal())
             .await
             .map_err(|source| AppError::Io {

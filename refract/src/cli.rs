@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use refract_gateway::serve::{GatewayArgs, ListenArgs, SocketArgs};
+use refract_process::MetricsArgs;
 use refract_worker::serve::{StoreArgs, WorkerArgs};
 
 /// A Refract app.
@@ -90,6 +91,8 @@ pub(crate) struct RunArgs {
     pub listen: ListenArgs,
     #[command(flatten)]
     pub sockets: SocketArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
     /// Keep state in this Redis instead of memory (one process, the distributed store).
     #[arg(long, env = "REFRACT_REDIS")]
     pub redis: Option<String>,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use refract_gateway::serve::GatewayArgs;
 use refract_process::launch::{Child, Launch, free_port, start_local_redis};
-use refract_process::shutdown_signal;
+use refract_process::{MetricsArgs, shutdown_signal};
 use refract_worker::serve::WorkerArgs;
 
 use crate::app::{App, AppError, build_dir};
@@ -59,7 +59,7 @@ pub(crate) async fn run(app: &App, args: StackArgs) -> Result<(), AppError> {
         let worker = WorkerArgs {
             listen: ([127, 0, 0, 1], port()?).into(),
             redis: redis.clone(),
-            metrics_port: 0,
+            metrics: MetricsArgs { metrics_port: 0 },
             store: args.store.clone(),
         };
         let launch = Launch::new("worker", &exe)
@@ -77,6 +77,7 @@ pub(crate) async fn run(app: &App, args: StackArgs) -> Result<(), AppError> {
     let gateway = GatewayArgs {
         listen: args.listen.clone(),
         sockets: args.sockets.clone(),
+        metrics: MetricsArgs { metrics_port: 0 },
         workers,
         workers_dns: None,
         workers_k8s_service: None,

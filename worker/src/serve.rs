@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use refract_core::StateRegistry;
+use refract_process::MetricsArgs;
 use tonic_health::ServingStatus;
 
 use crate::grpc::WorkerService;
@@ -102,10 +103,9 @@ pub struct WorkerArgs {
     /// Redis URL of the state store.
     #[arg(long, env = "REFRACT_REDIS")]
     pub redis: String,
-    /// Port of the `/metrics` endpoint (Prometheus text), on the --listen address (0: any free
-    /// port).
-    #[arg(long, default_value_t = 9090, env = "REFRACT_METRICS_PORT")]
-    pub metrics_port: u16,
+    /// Where its metrics are served.
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
     /// The store's settings.
     #[command(flatten)]
     pub store: StoreArgs,
@@ -117,14 +117,11 @@ impl WorkerArgs {
         let WorkerArgs {
             listen,
             redis,
-            metrics_port,
+            metrics,
             store,
         } = self;
-        let mut args = vec![
-            format!("--listen={listen}"),
-            format!("--redis={redis}"),
-            format!("--metrics-port={metrics_port}"),
-        ];
+        let mut args = vec![format!("--listen={listen}"), format!("--redis={redis}")];
+        args.extend(metrics.to_args());
         args.extend(store.to_args());
         args
     }
@@ -171,7 +168,7 @@ pub async fn serve(
     if let Ok(local) = listener.local_addr() {
         tracing::info!(addr = %local, "worker listening");
     }
-    refract_process::serve_metrics(SocketAddr::new(args.listen.ip(), args.metrics_port)).await;
+    args.metrics.serve(args.listen.ip()).await;
     serve_on(listener, engine, shutdown).await
 }
 
@@ -235,7 +232,7 @@ mod tests {
         let args = WorkerArgs {
             listen: "127.0.0.1:7000".parse().unwrap(),
             redis: "redis://r:1".into(),
-            metrics_port: 0,
+            metrics: MetricsArgs { metrics_port: 0 },
             store: StoreArgs {
                 lock_lease_ms: 1,
                 lock_wait_ms: 2,

@@ -434,7 +434,9 @@ async fn a_redis_outage_answers_unavailable_keeps_workers_healthy_and_heals() {
         worker(&redis.url, ports[0], 5000),
         worker(&redis.url, ports[1], 5000),
     ];
-    let gw = gateway(&redis.url, &addrs);
+    let gateway_args = roles::gateway_args(&redis.url, &addrs);
+    let gw = roles::gateway_with(&gateway_args);
+    let metrics_addr = SocketAddr::from(([127, 0, 0, 1], gateway_args.metrics.metrics_port));
     let mut a = TestClient::connect(addr(&gw), None).await.unwrap();
     for _ in 0..3 {
         a.call("probe_state.add", json!({"n": 1})).await.unwrap();
@@ -467,7 +469,7 @@ async fn a_redis_outage_answers_unavailable_keeps_workers_healthy_and_heals() {
         }
     }
     // The store's failure is the worker's answer, not a lost worker: none was given up on.
-    let metrics = http_get(addr(&gw), "/metrics").await;
+    let metrics = http_get(metrics_addr, "/metrics").await;
     let lost: Vec<&str> = metrics
         .lines()
         .filter(|l| l.starts_with("refract_worker_lost_total"))
@@ -547,7 +549,7 @@ async fn a_stored_state_of_an_older_shape_is_migrated_not_bricked() {
     let redis = Redis::start();
     let port = free_port();
     let mut args = roles::worker_args(&redis.url, port, 5000);
-    args.metrics_port = free_port();
+    args.metrics.metrics_port = free_port();
     let _worker = roles::worker_with(&args);
     let gw = gateway(&redis.url, &[format!("127.0.0.1:{port}")]);
     let mut c = TestClient::connect(addr(&gw), None).await.unwrap();
@@ -571,7 +573,11 @@ async fn a_stored_state_of_an_older_shape_is_migrated_not_bricked() {
     assert!(matches!(answer, Answer::Delta { .. }), "{answer:?}");
     assert_eq!(again.var("probe_state", "log"), &json!([1]));
     // Counted where it happened, the worker.
-    let metrics = http_get(([127, 0, 0, 1], args.metrics_port).into(), "/metrics").await;
+    let metrics = http_get(
+        ([127, 0, 0, 1], args.metrics.metrics_port).into(),
+        "/metrics",
+    )
+    .await;
     let migrations: Vec<&str> = metrics
         .lines()
         .filter(|l| l.starts_with("refract_state_migrations_total{") && l.contains("probe_state"))
@@ -669,4 +675,24 @@ async fn a_state_cannot_grow_past_its_limit() {
         .unwrap();
     let log = again.var("probe_state", "log").as_array().unwrap().len();
     assert_eq!(log, recorded, "the refused event changed nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_served_on_their_own_port_not_to_browsers() {
+    let redis = Redis::start();
+    let port = free_port();
+    let _worker = worker(&redis.url, port, 5000);
+    let args = roles::gateway_args(&redis.url, &[format!("127.0.0.1:{port}")]);
+    let gw = roles::gateway_with(&args);
+    let metrics = http_get(
+        ([127, 0, 0, 1], args.metrics.metrics_port).into(),
+        "/metrics",
+    )
+    .await;
+    assert!(metrics.contains("refract_worker_healthy"), "{metrics}");
+    let public = http_get(addr(&gw), "/metrics").await;
+    assert!(
+        !public.contains("refract_"),
+        "the browsers' port serves no metrics: {public}"
+    );
 }

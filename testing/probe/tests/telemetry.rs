@@ -20,7 +20,7 @@ use refract::testing::{Answer, TestClient};
 use refract_process::launch::Launch;
 use refract_test_support::Role;
 use refract_test_support::redis::Redis;
-use roles::{free_port, gateway_launch, http_get, worker_launch};
+use roles::{free_port, gateway_args, http_get, worker_launch};
 use serde_json::json;
 
 /// `(trace id, service name, span name)` of every span received.
@@ -81,8 +81,9 @@ async fn one_event_is_one_trace_across_gateway_and_worker() {
     let port = free_port();
     let (launch, addr) = worker_launch(&redis.url, port, 5000);
     let _worker = Role::start(otel(launch), addr);
-    let (launch, addr) = gateway_launch(&redis.url, &[format!("127.0.0.1:{port}")]);
-    let gw = Role::start(otel(launch), addr);
+    let args = gateway_args(&redis.url, &[format!("127.0.0.1:{port}")]);
+    let launch = refract_test_support::gateway(std::path::Path::new(roles::PROBE), &args, "t");
+    let gw = Role::start(otel(launch), args.listen.addr());
     let mut c = TestClient::connect(gw.addr, None).await.unwrap();
     let answer = c.call("probe_state.add", json!({"n": 2})).await.unwrap();
     assert!(matches!(answer, Answer::Delta { .. }), "{answer:?}");
@@ -120,7 +121,11 @@ async fn one_event_is_one_trace_across_gateway_and_worker() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    let metrics = http_get(gw.addr, "/metrics").await;
+    let metrics = http_get(
+        ([127, 0, 0, 1], args.metrics.metrics_port).into(),
+        "/metrics",
+    )
+    .await;
     assert!(metrics.contains("refract_events_total"), "{metrics}");
     assert!(metrics.contains("refract_connections"), "{metrics}");
     assert!(metrics.contains("refract_worker_healthy"), "{metrics}");

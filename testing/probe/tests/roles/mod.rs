@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use refract_gateway::serve::{GatewayArgs, ListenArgs, SocketArgs};
+use refract_process::MetricsArgs;
 use refract_process::launch::Launch;
 use refract_test_support::Role;
 use refract_worker::serve::{StoreArgs, WorkerArgs};
@@ -28,7 +29,7 @@ pub fn worker_args(redis: &str, port: u16, lease_ms: u64) -> WorkerArgs {
     WorkerArgs {
         listen: ([127, 0, 0, 1], port).into(),
         redis: redis.to_owned(),
-        metrics_port: 0,
+        metrics: MetricsArgs { metrics_port: 0 },
         store: StoreArgs {
             lock_lease_ms: lease_ms,
             lock_wait_ms: 20_000,
@@ -77,6 +78,10 @@ pub fn gateway_args(redis: &str, workers: &[String]) -> GatewayArgs {
             allowed_origins: Vec::new(),
             secret: None,
         },
+        // A port of its own, so a test can read the gateway's metrics.
+        metrics: MetricsArgs {
+            metrics_port: free_port(),
+        },
         workers: workers.to_vec(),
         workers_dns: None,
         workers_k8s_service: None,
@@ -86,16 +91,6 @@ pub fn gateway_args(redis: &str, workers: &[String]) -> GatewayArgs {
         assets: None,
         call_timeout_ms: 30_000,
     }
-}
-
-/// The launch of a gateway on a free port in front of `workers`.
-pub fn gateway_launch(redis: &str, workers: &[String]) -> (Launch, SocketAddr) {
-    let args = gateway_args(redis, workers);
-    let addr = args.listen.addr();
-    (
-        refract_test_support::gateway(Path::new(PROBE), &args, SECRET),
-        addr,
-    )
 }
 
 /// A gateway with `args`, accepting connections.
@@ -108,8 +103,7 @@ pub fn gateway_with(args: &GatewayArgs) -> Role {
 
 /// A gateway on a free port in front of `workers`, accepting connections.
 pub fn gateway(redis: &str, workers: &[String]) -> Role {
-    let (launch, addr) = gateway_launch(redis, workers);
-    Role::start(launch, addr)
+    gateway_with(&gateway_args(redis, workers))
 }
 
 /// Where a role accepts connections.
