@@ -56,6 +56,19 @@ pub struct GatewayConfig {
     /// one from another site is refused with 403, so other sites cannot open sockets from their
     /// visitors' browsers. Requests without `Origin` (not from a browser page) are accepted.
     pub allowed_origins: Vec<String>,
+    /// How long a socket may stay open without a valid `hello` (default 10 s); then it is closed
+    /// with 1008.
+    pub hello_timeout: std::time::Duration,
+    /// How long a socket may send nothing at all, not even a pong, before it is closed with 1001
+    /// (default 60 s; the gateway pings every third of it, and browsers answer pings by
+    /// themselves, so only a dead or stalled peer is closed).
+    pub idle_timeout: std::time::Duration,
+    /// The most sockets the gateway holds (default 10,000); one more is refused with 503.
+    pub max_connections: usize,
+    /// The most sockets from one client IP address (default 256; 0: no such cap); one more is
+    /// refused with 503. Behind a proxy that hides the clients' addresses (an Ingress, a load
+    /// balancer with source NAT) every socket comes from the proxy: turn it off there.
+    pub max_connections_per_ip: usize,
 }
 
 impl Default for GatewayConfig {
@@ -66,6 +79,10 @@ impl Default for GatewayConfig {
             assets: None,
             touch_every: std::time::Duration::from_secs(300),
             allowed_origins: Vec::new(),
+            hello_timeout: std::time::Duration::from_secs(10),
+            idle_timeout: std::time::Duration::from_secs(60),
+            max_connections: 10_000,
+            max_connections_per_ip: 256,
         }
     }
 }
@@ -81,9 +98,53 @@ struct Shared {
     sockets: TaskTracker,
     /// The tokens with open sockets, and how many each has.
     connected: std::sync::Mutex<HashMap<String, usize>>,
+    /// Open sockets: in all, and by client IP address.
+    open: std::sync::Mutex<(usize, HashMap<std::net::IpAddr, usize>)>,
+}
+
+/// An open socket, counted against the caps while it lives.
+pub(crate) struct Slot {
+    shared: Arc<Shared>,
+    ip: Option<std::net::IpAddr>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self.shared.open.lock().unwrap_or_else(|e| e.into_inner());
+        open.0 -= 1;
+        if let Some(ip) = self.ip
+            && let Some(n) = open.1.get_mut(&ip)
+        {
+            *n -= 1;
+            if *n == 0 {
+                open.1.remove(&ip);
+            }
+        }
+    }
 }
 
 impl Shared {
+    /// A slot for a new socket from `ip` (unknown: only the global cap applies), or why not.
+    fn slot(self: &Arc<Self>, ip: Option<std::net::IpAddr>) -> Result<Slot, &'static str> {
+        let ip = ip.filter(|_| self.config.max_connections_per_ip > 0);
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        if open.0 >= self.config.max_connections {
+            return Err("this gateway holds all the connections it may; try again later");
+        }
+        if let Some(ip) = ip {
+            let n = open.1.entry(ip).or_default();
+            if *n >= self.config.max_connections_per_ip {
+                return Err("too many connections from this address");
+            }
+            *n += 1;
+        }
+        open.0 += 1;
+        Ok(Slot {
+            shared: self.clone(),
+            ip,
+        })
+    }
+
     /// Counts an open socket of `token` (see [`Connected`]).
     fn connect(self: &Arc<Self>, token: &str) -> Connected {
         let mut connected = self.connected.lock().unwrap_or_else(|e| e.into_inner());
@@ -175,6 +236,7 @@ impl Gateway {
             draining,
             sockets,
             connected: std::sync::Mutex::default(),
+            open: std::sync::Mutex::default(),
         });
         tokio::spawn(touch_connected(Arc::downgrade(&shared), touch_every));
         Gateway { shared }
@@ -255,18 +317,20 @@ fn security_headers(router: Router) -> Router {
 /// RFC 896, which would otherwise meet the browser's delayed ACK and stall up to ~40 ms).
 pub fn no_delay(
     listener: tokio::net::TcpListener,
-) -> impl axum::serve::Listener<Io = tokio::net::TcpStream, Addr = std::net::SocketAddr> {
+) -> axum::serve::TapIo<tokio::net::TcpListener, fn(&mut tokio::net::TcpStream)> {
     use axum::serve::ListenerExt as _;
-    listener.tap_io(|tcp| {
+    fn set(tcp: &mut tokio::net::TcpStream) {
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
-    })
+    }
+    listener.tap_io(set as fn(&mut tokio::net::TcpStream))
 }
 
 async fn upgrade(
     State(shared): State<Arc<Shared>>,
     headers: axum::http::HeaderMap,
+    extensions: axum::http::Extensions,
     ws: WebSocketUpgrade,
 ) -> Response {
     let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
@@ -280,7 +344,18 @@ async fn upgrade(
         )
             .into_response();
     }
-    session::upgrade(shared, ws)
+    // The peer's address, when the router is served with connect info (`SocketAddr`), as
+    // `serve::serve_until` does; without it only the global cap applies.
+    let ip = extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    match shared.slot(ip) {
+        Ok(slot) => session::upgrade(shared, ws, slot),
+        Err(why) => {
+            tracing::debug!(?ip, why, "refused a socket");
+            (axum::http::StatusCode::SERVICE_UNAVAILABLE, why).into_response()
+        }
+    }
 }
 
 /// Whether a page of `origin` (`scheme://host[:port]`) may open a socket: it is the gateway's own

@@ -55,6 +55,19 @@ pub struct SocketArgs {
     /// `https://app.example.com`); a browser page of any other origin is refused with 403.
     #[arg(long, env = "REFRACT_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
+    /// Seconds a socket may stay open without a valid `hello`.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..), env = "REFRACT_HELLO_TIMEOUT_SECS")]
+    pub hello_timeout_secs: u64,
+    /// Seconds a socket may send nothing, not even a pong (it is pinged every third of it).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(3..), env = "REFRACT_IDLE_TIMEOUT_SECS")]
+    pub idle_timeout_secs: u64,
+    /// The most sockets this process holds; more are refused with 503.
+    #[arg(long, default_value_t = 10_000, env = "REFRACT_MAX_CONNECTIONS")]
+    pub max_connections: usize,
+    /// The most sockets from one client IP address; more are refused with 503 (0: no such cap, as
+    /// behind a proxy that hides the clients' addresses).
+    #[arg(long, default_value_t = 256, env = "REFRACT_MAX_CONNECTIONS_PER_IP")]
+    pub max_connections_per_ip: usize,
     /// Secret that signs tokens (any string); every gateway of a deployment needs the same one.
     /// Without it a random one is made at start: tokens are then valid on this process only,
     /// until it restarts.
@@ -71,6 +84,10 @@ impl SocketArgs {
             assets,
             touch_every: Duration::from_secs(self.touch_every_secs),
             allowed_origins: self.allowed_origins.clone(),
+            hello_timeout: Duration::from_secs(self.hello_timeout_secs),
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs),
+            max_connections: self.max_connections,
+            max_connections_per_ip: self.max_connections_per_ip,
         }
     }
 
@@ -93,12 +110,20 @@ impl SocketArgs {
             max_queued_events,
             touch_every_secs,
             allowed_origins,
+            hello_timeout_secs,
+            idle_timeout_secs,
+            max_connections,
+            max_connections_per_ip,
             secret: _,
         } = self;
         let mut args = vec![
             format!("--max-frame-bytes={max_frame_bytes}"),
             format!("--max-queued-events={max_queued_events}"),
             format!("--touch-every-secs={touch_every_secs}"),
+            format!("--hello-timeout-secs={hello_timeout_secs}"),
+            format!("--idle-timeout-secs={idle_timeout_secs}"),
+            format!("--max-connections={max_connections}"),
+            format!("--max-connections-per-ip={max_connections_per_ip}"),
         ];
         if !allowed_origins.is_empty() {
             args.push(format!("--allowed-origins={}", allowed_origins.join(",")));
@@ -323,7 +348,10 @@ pub async fn serve_until(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let draining = gateway.clone();
-    axum::serve(crate::no_delay(listener), gateway.router())
+    let app = gateway
+        .router()
+        .into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(crate::no_delay(listener), app)
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("draining: closing sockets so their browsers reconnect elsewhere");
@@ -369,6 +397,10 @@ mod tests {
                 max_queued_events: 9,
                 touch_every_secs: 77,
                 allowed_origins: vec!["https://a.example".into(), "https://b.example".into()],
+                hello_timeout_secs: 4,
+                idle_timeout_secs: 50,
+                max_connections: 7,
+                max_connections_per_ip: 3,
                 secret: None,
             },
             metrics: MetricsArgs { metrics_port: 9191 },

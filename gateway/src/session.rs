@@ -33,6 +33,8 @@ pub(crate) enum Inbound {
     TooLarge,
     /// The connection failed; the session ends.
     Broken,
+    /// A ping or pong: the peer is there.
+    Alive,
 }
 
 /// A frame to the browser, whatever carries it.
@@ -42,6 +44,8 @@ pub(crate) enum Outbound {
     Text(String),
     /// Close the socket with this close code (RFC 6455 §7.4) and reason, or with none.
     Close(Option<(u16, &'static str)>),
+    /// A ping, which a browser answers with a pong by itself.
+    Ping,
 }
 
 /// A queued event and the span its trace started with; boxed, because a channel allocates room
@@ -106,6 +110,7 @@ pub(crate) async fn serve_socket(socket: WebSocket, shared: Arc<Shared>) {
                     code,
                     reason: reason.into(),
                 })),
+                Outbound::Ping => Message::Ping(Default::default()),
             };
             if sink.send(msg).await.is_err() {
                 break;
@@ -118,6 +123,7 @@ pub(crate) async fn serve_socket(socket: WebSocket, shared: Arc<Shared>) {
         .map(|msg| match msg {
             Ok(Message::Text(text)) => Some(Inbound::Text(text.as_str().to_owned())),
             Ok(Message::Binary(_)) => Some(Inbound::Binary),
+            Ok(Message::Ping(_) | Message::Pong(_)) => Some(Inbound::Alive),
             Ok(_) => None,
             Err(e) if too_large(&e) => Some(Inbound::TooLarge),
             Err(_) => Some(Inbound::Broken),
@@ -149,6 +155,7 @@ fn too_large(e: &axum::Error) -> bool {
 pub(crate) fn upgrade(
     shared: Arc<Shared>,
     ws: axum::extract::WebSocketUpgrade,
+    slot: crate::Slot,
 ) -> axum::response::Response {
     let hard_cap = hard_cap(shared.config.max_frame_bytes);
     // Client frames are small: a 1 KiB read buffer (a larger frame is read whole once its header
@@ -159,12 +166,18 @@ pub(crate) fn upgrade(
         .max_frame_size(hard_cap)
         .on_upgrade(move |socket| {
             let sockets = shared.sockets.clone();
-            sockets.track_future(serve_socket(socket, shared))
+            sockets.track_future(async move {
+                serve_socket(socket, shared).await;
+                drop(slot);
+            })
         })
 }
 
-/// Runs one session: reads `inbound` until it ends or the gateway drains (then sends close 1012),
-/// writing every answer to `out`. Returns when the session is over; its tasks are stopped.
+/// Runs one session: reads `inbound` until it ends, writing every answer to `out`. The session
+/// also ends, with a close frame, when the gateway drains (1012), when no valid `hello` came within
+/// the hello timeout (1008), and when nothing at all came within the idle timeout (1001; it pings
+/// every third of it, and browsers answer pings by themselves). Returns when the session is over;
+/// its tasks are stopped.
 pub(crate) async fn run(
     shared: Arc<Shared>,
     inbound: impl Stream<Item = Inbound>,
@@ -183,18 +196,38 @@ pub(crate) async fn run(
     };
     let metrics = refract_telemetry::metrics();
     metrics.connections(1);
+    let config = &session.view.shared.config;
+    let hello_by = tokio::time::sleep(config.hello_timeout);
+    tokio::pin!(hello_by);
+    let mut ping = tokio::time::interval(config.idle_timeout / 3);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ping.tick().await;
+    let mut heard = Instant::now();
     loop {
+        let close = |code, reason| Outbound::Close(Some((code, reason)));
         let frame = tokio::select! {
             frame = inbound.next() => match frame {
                 Some(frame) => frame,
                 None => break,
             },
             () = session.view.shared.draining.cancelled() => {
-                let close = Outbound::Close(Some((close_code::RESTART, "gateway restarting")));
-                let _ = session.view.out.send(close).await;
+                let _ = session.view.out.send(close(close_code::RESTART, "gateway restarting")).await;
                 break;
             }
+            () = &mut hello_by, if matches!(session.phase, Phase::AwaitingHello) => {
+                let _ = session.view.out.send(close(close_code::POLICY, "no hello in time")).await;
+                break;
+            }
+            _ = ping.tick() => {
+                if heard.elapsed() >= session.view.shared.config.idle_timeout {
+                    let _ = session.view.out.send(close(close_code::AWAY, "idle")).await;
+                    break;
+                }
+                let _ = session.view.out.send(Outbound::Ping).await;
+                continue;
+            }
         };
+        heard = Instant::now();
         match frame {
             Inbound::Text(text) => session.on_text(&text).await,
             Inbound::Binary => {
@@ -214,6 +247,7 @@ pub(crate) async fn run(
                 break;
             }
             Inbound::Broken => break,
+            Inbound::Alive => {}
         }
     }
     session.tasks.abort_all();
@@ -605,14 +639,22 @@ mod tests {
     }
 
     fn harness() -> Harness {
+        harness_with(|_| {})
+    }
+
+    fn harness_with(tune: impl FnOnce(&mut GatewayConfig)) -> Harness {
         let fake = Arc::new(Fake::default());
-        let config = GatewayConfig {
+        let mut config = GatewayConfig {
             max_frame_bytes: 256,
             max_queued_events: 4,
             assets: None,
             touch_every: Duration::from_millis(50),
             allowed_origins: Vec::new(),
+            hello_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(60),
+            ..GatewayConfig::default()
         };
+        tune(&mut config);
         let issuer = TokenIssuer::from_secret("session tests");
         let gateway = Gateway::new(config, issuer, fake.clone(), fake.clone());
         let (inbound, inbound_rx) = mpsc::channel(16);
@@ -903,6 +945,43 @@ mod tests {
             after[before..].iter().all(Vec::is_empty),
             "a closed socket's token is no longer touched: {after:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_socket_without_hello_in_time_is_closed_with_policy_violation() {
+        let mut h = harness_with(|c| c.hello_timeout = Duration::from_millis(100));
+        h.event(1, "s.ok").await;
+        assert_eq!(error_code(&h.frame().await), (Some(1), ErrorCode::NotReady));
+        assert_eq!(
+            h.next().await,
+            Outbound::Close(Some((1008, "no hello in time")))
+        );
+        // With a hello, the deadline no longer applies.
+        let mut h = harness_with(|c| c.hello_timeout = Duration::from_millis(100));
+        h.hello(None).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        h.event(1, "s.ok").await;
+        assert!(matches!(h.frame().await, ServerFrame::Delta { .. }));
+    }
+
+    #[tokio::test]
+    async fn a_silent_socket_is_pinged_then_closed_and_an_answering_one_is_kept() {
+        let mut h = harness_with(|c| c.idle_timeout = Duration::from_millis(300));
+        h.hello(None).await;
+        assert_eq!(h.next().await, Outbound::Ping);
+        // It answers the pings: kept past the idle timeout.
+        for _ in 0..4 {
+            h.inbound.send(Inbound::Alive).await.unwrap();
+            assert_eq!(h.next().await, Outbound::Ping);
+        }
+        // Silent from now on: closed.
+        let closed = loop {
+            match h.next().await {
+                Outbound::Ping => continue,
+                other => break other,
+            }
+        };
+        assert_eq!(closed, Outbound::Close(Some((1001, "idle"))));
     }
 
     #[tokio::test]

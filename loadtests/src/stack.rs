@@ -167,6 +167,9 @@ impl Stack {
                     format!("--build-dir={}", build_dir.display()),
                     format!("--secret={SECRET}"),
                     "--metrics-port=0".to_owned(),
+                    // The load comes from a few loopback addresses.
+                    "--max-connections=1000000".to_owned(),
+                    "--max-connections-per-ip=0".to_owned(),
                 ];
                 let launch = Launch::new("embedded", &probe).args(args);
                 stack.spawn(Role::Embedded, launch, addr).await?;
@@ -196,7 +199,12 @@ impl Stack {
                         host: addr.ip(),
                         port,
                     },
-                    sockets: default_args::<SocketArgs>(),
+                    sockets: SocketArgs {
+                        // The load comes from a few loopback addresses.
+                        max_connections: 1_000_000,
+                        max_connections_per_ip: 0,
+                        ..default_args::<SocketArgs>()
+                    },
                     metrics: MetricsArgs { metrics_port: 0 },
                     workers: worker_addrs,
                     workers_dns: None,

@@ -176,7 +176,8 @@ impl App {
         })?;
         let (router, store) = self.embedded(config, None)?;
         let task = tokio::spawn(async move {
-            if let Err(e) = axum::serve(refract_gateway::no_delay(listener), router).await {
+            let app = router.into_make_service_with_connect_info::<SocketAddr>();
+            if let Err(e) = axum::serve(refract_gateway::no_delay(listener), app).await {
                 tracing::error!(error = %e, "server stopped");
             }
         });

@@ -51,6 +51,7 @@ async fn server() -> Server {
         assets: None,
         touch_every: std::time::Duration::from_millis(50),
         allowed_origins: vec!["https://friend.example".into()],
+        ..GatewayConfig::default()
     })
     .await
 }
@@ -456,4 +457,33 @@ async fn every_response_carries_the_security_headers() {
     ] {
         assert!(answer.contains(&header), "{header} in {answer}");
     }
+}
+
+#[tokio::test]
+async fn one_address_cannot_take_every_connection() {
+    let server = server_with(GatewayConfig {
+        max_connections_per_ip: 3,
+        ..GatewayConfig::default()
+    })
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(TestClient::connect(server.addr, None).await.unwrap());
+    }
+    let refused = TestClient::connect(server.addr, None)
+        .await
+        .err()
+        .expect("refused");
+    assert!(refused.to_string().contains("503"), "{refused}");
+    // A closed socket frees its place.
+    held.pop().unwrap().close().await;
+    let mut again = None;
+    for _ in 0..50 {
+        if let Ok(c) = TestClient::connect(server.addr, None).await {
+            again = Some(c);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(again.is_some(), "the place was freed");
 }

@@ -76,6 +76,10 @@ pub fn gateway_args(redis: &str, workers: &[String]) -> GatewayArgs {
             max_queued_events: 256,
             touch_every_secs: 300,
             allowed_origins: Vec::new(),
+            hello_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            max_connections: 10_000,
+            max_connections_per_ip: 10_000,
             secret: None,
         },
         // A port of its own, so a test can read the gateway's metrics.
