@@ -142,6 +142,8 @@ export class RefractClient {
     this.reconnectTimer = null;
     this.retryDelay = backoff.initialMs;
     this.retryTimer = null;
+    /** Whether the next hydrate renumbers the in-flight event (after a `seq_gap`). */
+    this.renumber = false;
   }
 
   /** Opens the socket (and keeps reopening it after it closes, until `stop()`). */
@@ -252,8 +254,15 @@ export class RefractClient {
     this.storage?.setItem(TOKEN_KEY, frame.token);
     this.version = frame.version;
     this.replaceStore(frame.state ?? {});
-    this.nextSeq = Math.max(this.nextSeq, frame.last_seq + 1);
-    if (this.inFlight && this.inFlight.seq <= frame.last_seq) this.inFlight = null;
+    if (this.renumber && this.inFlight) {
+      // Refused as a gap, so not applied: it takes the number after the tab's last applied one.
+      this.inFlight = { ...this.inFlight, seq: frame.last_seq + 1 };
+      this.nextSeq = frame.last_seq + 2;
+    } else {
+      this.nextSeq = Math.max(this.nextSeq, frame.last_seq + 1);
+      if (this.inFlight && this.inFlight.seq <= frame.last_seq) this.inFlight = null;
+    }
+    this.renumber = false;
     this.hydrated = true;
     this.delay = this.backoff.initialMs;
     this.setStatus("connected");
@@ -285,8 +294,17 @@ export class RefractClient {
    * and goes to the error listeners; `invalid_token` also forgets the token and asks for a new one.
    */
   handleError(frame) {
-    if (frame.retryable === true && frame.seq != null && this.inFlight?.seq === frame.seq) {
+    const ours = frame.seq != null && this.inFlight?.seq === frame.seq;
+    if (ours && frame.retryable === true) {
       this.scheduleRetry();
+      return;
+    }
+    if (ours && frame.code === "seq_gap") {
+      // The server lost this tab's numbering (its state was lost or forgotten): resync, then
+      // number the event after the tab's last applied one and send it again.
+      this.renumber = true;
+      this.hydrated = false;
+      this.sendHello();
       return;
     }
     console.error(`refract: ${frame.code}: ${frame.message}`);
@@ -294,7 +312,11 @@ export class RefractClient {
       this.storage?.removeItem(TOKEN_KEY);
       this.send({ type: "hello", token: null, tab: this.tab });
     }
-    if (frame.seq != null) this.complete(frame.seq);
+    if (ours) {
+      // Not applied: the next event takes its number, so the tab's numbers stay gapless.
+      this.nextSeq = frame.seq;
+      this.complete(frame.seq);
+    }
     callAll(this.errorListeners, frame);
   }
 

@@ -157,12 +157,12 @@ test("one event in flight: the next is sent only after the first completes (delt
   console.error = log;
   assert.deepEqual(errors, ["handler_failed"]);
   assert.equal(events().length, 3);
-  assert.equal(events()[2].seq, 3);
+  assert.equal(events()[2].seq, 2, "the failed event's number is free again");
   client.addEvents([{ handler: "counter_state.last", args: {} }]);
-  assert.equal(events().length, 3, "seq 3 still in flight");
-  socket().receive({ type: "ack", seq: 3 });
+  assert.equal(events().length, 3, "seq 2 still in flight");
+  socket().receive({ type: "ack", seq: 2 });
   assert.equal(events().length, 4);
-  assert.deepEqual(events()[3], { type: "event", seq: 4, handler: "counter_state.last", args: {} });
+  assert.deepEqual(events()[3], { type: "event", seq: 3, handler: "counter_state.last", args: {} });
 });
 
 test("a retryable error keeps the event in flight and resends it with the same seq after a backoff", () => {
@@ -403,4 +403,30 @@ test("each page makes its own tab id", async () => {
   const a = newTabId();
   assert.match(a, /^[A-Za-z0-9_-]{16}$/);
   assert.notEqual(a, newTabId());
+});
+
+test("a failed event's number is taken by the next one; a seq_gap renumbers the event after a resync", () => {
+  const { client, socket } = setup();
+  socket().open();
+  socket().receive(hydrate({ last_seq: 4 }));
+  const events = () => socket().sent.filter((f) => f.type === "event");
+  const log = console.error;
+  console.error = () => {};
+  try {
+    client.addEvents([{ handler: "counter_state.fail", args: {} }]);
+    assert.equal(events()[0].seq, 5);
+    socket().receive({ type: "error", seq: 5, code: "handler_failed", message: "no", retryable: false });
+    client.addEvents([{ handler: "counter_state.increment", args: {} }]);
+    assert.equal(events()[1].seq, 5, "not applied, so its number is free again");
+    // The server forgot this tab (its state was lost): the event is refused as a gap.
+    socket().receive({ type: "error", seq: 5, code: "seq_gap", message: "resync", retryable: false });
+    assert.deepEqual(socket().lastSent(), { type: "hello", token: "T", tab: TAB });
+    socket().receive(hydrate({ version: 0, last_seq: 0 }));
+    assert.deepEqual(events()[2], { type: "event", seq: 1, handler: "counter_state.increment", args: {} });
+    socket().receive({ type: "delta", version: 1, seq: 1, tab: TAB, delta: { counter_state: { count: 1 } } });
+    client.addEvents([{ handler: "counter_state.increment", args: {} }]);
+    assert.equal(events()[3].seq, 2);
+  } finally {
+    console.error = log;
+  }
 });

@@ -29,6 +29,7 @@ impl From<ErrorCode> for v1::ErrorCode {
             ErrorCode::LockLost => v1::ErrorCode::LockLost,
             ErrorCode::CorruptState => v1::ErrorCode::CorruptState,
             ErrorCode::StateTooLarge => v1::ErrorCode::StateTooLarge,
+            ErrorCode::SeqGap => v1::ErrorCode::SeqGap,
             ErrorCode::Internal => v1::ErrorCode::Internal,
         }
     }
@@ -52,6 +53,7 @@ impl From<v1::ErrorCode> for ErrorCode {
             v1::ErrorCode::LockLost => ErrorCode::LockLost,
             v1::ErrorCode::CorruptState => ErrorCode::CorruptState,
             v1::ErrorCode::StateTooLarge => ErrorCode::StateTooLarge,
+            v1::ErrorCode::SeqGap => ErrorCode::SeqGap,
             v1::ErrorCode::Internal | v1::ErrorCode::Unspecified => ErrorCode::Internal,
         }
     }

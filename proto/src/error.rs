@@ -41,13 +41,16 @@ pub enum ErrorCode {
     CorruptState,
     /// The event would grow the token's stored state past the size limit.
     StateTooLarge,
+    /// The event's seq skips ahead of its tab's last applied seq + 1 (events in between were
+    /// never applied): not applied; the runtime resyncs and numbers it again.
+    SeqGap,
     /// Anything else: a bug or an unexpected reply.
     Internal,
 }
 
 impl ErrorCode {
     /// Every code, in the order of the protocol's table.
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 16] = [
         ErrorCode::MalformedFrame,
         ErrorCode::FrameTooLarge,
         ErrorCode::InvalidToken,
@@ -62,6 +65,7 @@ impl ErrorCode {
         ErrorCode::LockLost,
         ErrorCode::CorruptState,
         ErrorCode::StateTooLarge,
+        ErrorCode::SeqGap,
         ErrorCode::Internal,
     ];
 
@@ -82,6 +86,7 @@ impl ErrorCode {
             ErrorCode::LockLost => "lock_lost",
             ErrorCode::CorruptState => "corrupt_state",
             ErrorCode::StateTooLarge => "state_too_large",
+            ErrorCode::SeqGap => "seq_gap",
             ErrorCode::Internal => "internal",
         }
     }

@@ -148,6 +148,19 @@ impl<S: StateStore> Engine<S> {
             lease.release().await;
             return Ok(Outcome::Duplicate);
         }
+        // A seq may only follow the last applied one: an `ack` then always means "applied".
+        if event.seq > loaded.last_seq + 1 {
+            lease.release().await;
+            return Err(Failure::new(
+                ErrorCode::SeqGap,
+                format!(
+                    "event {} of this tab follows {}: events in between were never applied; resync and number it {}",
+                    event.seq,
+                    loaded.last_seq,
+                    loaded.last_seq + 1
+                ),
+            ));
+        }
         let original = loaded.shards.first().cloned().flatten();
         let applied = async {
             let mut state = decode(desc, original.as_deref(), &event.token)?;

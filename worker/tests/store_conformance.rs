@@ -318,9 +318,10 @@ async fn the_engine_applies_each_seq_at_most_once<S: StateStore + Clone>(s: Subj
         Ok(Outcome::Applied { version: 1, .. })
     ));
     assert_eq!(engine.process(event(1, 1)).await, Ok(Outcome::Duplicate));
-    // Events racing for the token's lock (the gateway orders them; here nothing does): an event
-    // whose seq is not above the last applied one is a duplicate, so each applies at most once
-    // and exactly the applied ones are in the state.
+    // Events racing for the token's lock (the gateway orders them; here nothing does): a seq
+    // applies only right after the last applied one; one that skips ahead is refused as a gap,
+    // one already applied is a duplicate. So they apply at most once, in order, and exactly the
+    // applied ones are in the state.
     let racers: Vec<_> = (2..=11)
         .map(|seq| {
             let (engine, event) = (engine.clone(), event(seq, 10));
@@ -329,14 +330,15 @@ async fn the_engine_applies_each_seq_at_most_once<S: StateStore + Clone>(s: Subj
         .collect();
     let mut applied = 0;
     for racer in racers {
-        match racer.await.unwrap().unwrap() {
-            Outcome::Applied { .. } => applied += 1,
-            Outcome::Duplicate => {}
+        match racer.await.unwrap() {
+            Ok(Outcome::Applied { .. }) => applied += 1,
+            Ok(Outcome::Duplicate) => {}
+            Err(f) => assert_eq!(f.code, refract_proto::ErrorCode::SeqGap, "{f}"),
         }
     }
     let h = engine.hydrate(&t, "").await.unwrap();
-    assert!(applied >= 1);
-    assert_eq!((h.version, h.last_seq), (1 + applied, 11));
+    assert!(applied >= 1, "event 2 always applies");
+    assert_eq!((h.version, h.last_seq), (1 + applied, 1 + applied));
     assert_eq!(h.state["counter"]["n"], json!(1 + 10 * applied as i64));
 }
 

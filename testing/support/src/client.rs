@@ -9,7 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use refract_proto::{ClientFrame, Failure, ServerFrame};
+use refract_proto::{ClientFrame, ErrorCode, Failure, ServerFrame};
 use serde_json::{Map, Value};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::WebSocketStream;
@@ -310,12 +310,23 @@ impl Client {
     /// Sends an event calling `handler` with `args` (an object, or `null` for none) under the next
     /// sequence number, and waits for the frame that completes it. The next number is one above
     /// the last event that completed without error (a failed event's number is free again, since
-    /// the server did not apply it).
+    /// the server did not apply it). An event refused as a `seq_gap` is sent again, as the browser
+    /// runtime does, after a resync and numbered after the tab's last applied event.
     ///
     /// # Errors
     /// A transport error, a timeout, or [`ClientError::Refused`] for an error frame about no event.
     pub async fn call(&mut self, handler: &str, args: Value) -> Result<Answer, ClientError> {
-        self.call_seq(self.next_seq, handler, args).await
+        let answer = self.call_seq(self.next_seq, handler, args.clone()).await?;
+        if matches!(&answer, Answer::Error(f) if f.code == ErrorCode::SeqGap) {
+            // As the browser runtime does: the server lost this tab's numbering (its state was
+            // lost or forgotten), so resync and send the event again, numbered after the tab's
+            // last applied one.
+            let token = self.token.clone();
+            self.hello(Some(&token)).await?;
+            self.next_seq = self.last_seq + 1;
+            return self.call_seq(self.next_seq, handler, args).await;
+        }
+        Ok(answer)
     }
 
     /// [`Client::call`] with the sequence number `seq`.
