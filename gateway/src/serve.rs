@@ -366,23 +366,10 @@ pub async fn serve_until(
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
-
     use super::*;
 
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: GatewayArgs,
-    }
-
-    /// `argv` parsed as the command line alone: the `REFRACT_*` variables of the environment the
-    /// test runs in are not read.
-    fn parse(argv: impl IntoIterator<Item = String>) -> GatewayArgs {
-        use clap::{CommandFactory, FromArgMatches};
-        let command = Cli::command().mut_args(|a| a.env(None::<&'static str>));
-        let matches = command.get_matches_from(std::iter::once("app".to_owned()).chain(argv));
-        Cli::from_arg_matches(&matches).unwrap().args
+    fn parse(argv: Vec<String>) -> GatewayArgs {
+        refract_process::from_argv(argv).unwrap()
     }
 
     #[test]

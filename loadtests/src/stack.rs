@@ -330,10 +330,7 @@ fn reading(p: &Proc) -> Option<Reading> {
 /// The options of `A` as its command line gives them with no arguments and no environment: its
 /// defaults.
 fn default_args<A: clap::Args>() -> A {
-    let command = A::augment_args(clap::Command::new("defaults").no_binary_name(true))
-        .mut_args(|a| a.env(None::<&'static str>));
-    let matches = command.get_matches_from(std::iter::empty::<String>());
-    A::from_arg_matches(&matches).expect("the defaults of an option set parse")
+    refract_process::from_argv(Vec::new()).expect("the defaults of an option set parse")
 }
 
 /// Starts `launch`, logging to `log`, at the log level `LOADTESTS_CHILD_LOG` (default `warn`),

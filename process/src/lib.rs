@@ -34,6 +34,20 @@ pub async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+/// The options `A` of the command line `argv` (without the program name), read from the arguments
+/// alone: unlike a process's own parse, no `REFRACT_*` variable of this process's environment
+/// fills in what `argv` leaves out. For checking what a child would be given, and for the defaults
+/// of an option set (`from_argv::<A>([])`).
+///
+/// # Errors
+/// clap's error when `argv` is not a valid command line for `A`.
+pub fn from_argv<A: clap::Args>(argv: impl IntoIterator<Item = String>) -> Result<A, clap::Error> {
+    let command = A::augment_args(clap::Command::new("args").no_binary_name(true))
+        .mut_args(|a| a.env(None::<&'static str>));
+    let matches = command.try_get_matches_from(argv)?;
+    A::from_arg_matches(&matches)
+}
+
 /// Where a process serves its metrics: one definition for every role.
 #[derive(clap::Args, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MetricsArgs {
