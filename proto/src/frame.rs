@@ -380,4 +380,77 @@ mod tests {
                 .is_err()
         );
     }
+
+    /// Arbitrary JSON values, nested a few levels; `floats`: with non-integral numbers (which
+    /// serde_json, without its `float_roundtrip` feature, may read back a last digit off).
+    fn json_value(floats: bool) -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let mut leaves = vec![
+            Just(Value::Null).boxed(),
+            any::<bool>().prop_map(Value::from).boxed(),
+            any::<i64>().prop_map(Value::from).boxed(),
+            ".{0,12}".prop_map(Value::from).boxed(),
+        ];
+        if floats {
+            let float = any::<f64>()
+                .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number));
+            leaves.push(float.boxed());
+        }
+        let leaf = proptest::strategy::Union::new(leaves);
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                proptest::collection::btree_map(".{0,6}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 512,
+            failure_persistence: None,
+            ..Default::default()
+        })]
+
+        /// Whatever a client sends, parsing answers a frame or a typed refusal, never a panic;
+        /// the readers of big frames' headers too.
+        #[test]
+        fn any_text_is_a_frame_or_a_refusal(text in ".{0,300}") {
+            if let Err(rejected) = ClientFrame::parse(&text) {
+                proptest::prop_assert!(matches!(
+                    rejected.failure.code,
+                    ErrorCode::MalformedFrame | ErrorCode::BadArguments
+                ));
+            }
+            let _ = event_seq(&text);
+            let _ = delta_header(&text);
+            let _ = ServerFrame::parse(&text);
+        }
+
+        /// Frames shaped like the protocol's, with any JSON where a value goes.
+        #[test]
+        fn any_json_in_an_event_is_parsed_or_refused(seq in proptest::prelude::any::<u64>(), args in json_value(true), handler in ".{0,20}") {
+            let text = serde_json::json!({"type": "event", "seq": seq, "handler": handler, "args": args}).to_string();
+            match ClientFrame::parse(&text) {
+                Ok(frame) => {
+                    proptest::prop_assert!((1..=MAX_SEQ).contains(&seq));
+                    proptest::prop_assert_eq!(ClientFrame::parse(&frame.encode()).unwrap(), frame);
+                }
+                Err(rejected) => proptest::prop_assert!(
+                    seq == 0 || seq > MAX_SEQ || rejected.failure.code == ErrorCode::BadArguments
+                ),
+            }
+        }
+
+        /// What a server sends, a client reads back as it was.
+        #[test]
+        fn server_frames_round_trip(version in proptest::prelude::any::<u64>(), seq in proptest::option::of(1..=MAX_SEQ), vars in json_value(false)) {
+            let delta = Map::from_iter([("s".to_owned(), vars)]);
+            let frame = ServerFrame::Delta { version, seq, tab: None, delta };
+            let text = frame.encode();
+            proptest::prop_assert_eq!(delta_header(&text), Some(DeltaHeader { version, seq, tab: None }));
+            proptest::prop_assert_eq!(ServerFrame::parse(&text).unwrap(), frame);
+        }
+    }
 }

@@ -162,23 +162,25 @@ impl<S: StateStore> Engine<S> {
             ));
         }
         let original = loaded.shards.first().cloned().flatten();
-        let applied = async {
+        let handler = &event.handler;
+        // The app's code (the handler, and the computed vars read before and after it) runs
+        // caught: a panic in it fails the event with `handler_failed`, as an error would.
+        let run = async {
             let mut state = decode(desc, original.as_deref(), &event.token)?;
             let before = state.vars().map_err(internal)?;
-            AssertUnwindSafe(InHandler(state.dispatch(method, event.args)))
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|_| {
-                    Err(EventError::HandlerFailed(format!(
-                        "handler `{}` panicked",
-                        event.handler
-                    )))
-                })?;
+            state.dispatch(method, event.args).await?;
             let delta = diff(&before, state.vars().map_err(internal)?);
             let bytes = state.encode().map_err(internal)?;
             Ok::<_, Failure>((delta, bytes))
-        }
-        .instrument(tracing::info_span!("handler", method));
+        };
+        let applied = AssertUnwindSafe(InHandler(Box::pin(run)))
+            .catch_unwind()
+            .map(move |caught| {
+                caught.unwrap_or_else(|_| {
+                    Err(EventError::HandlerFailed(format!("handler `{handler}` panicked")).into())
+                })
+            })
+            .instrument(tracing::info_span!("handler", method));
         // The handler runs first at each wake-up; a handler that finishes at once never even
         // starts the lease's renewal timer.
         let applied = match future::select(pin!(applied), lease.keep_alive()).await {
@@ -270,9 +272,18 @@ impl<S: StateStore> Processor for Engine<S> {
         let loaded = self.store.snapshot(token, tab, &names).await?;
         let mut state = Map::new();
         for (desc, shard) in descs.iter().zip(&loaded.shards) {
-            let vars = decode(desc, shard.as_deref(), token)?
-                .vars()
-                .map_err(internal)?;
+            let decoded = decode(desc, shard.as_deref(), token)?;
+            // Computed vars are the app's code: a panic in one fails the hydrate, not the worker.
+            let vars = crate::panics::in_handler(|| {
+                std::panic::catch_unwind(AssertUnwindSafe(|| decoded.vars()))
+            })
+            .map_err(|_| {
+                Failure::new(
+                    ErrorCode::HandlerFailed,
+                    format!("a computed var of `{}` panicked", desc.name),
+                )
+            })?
+            .map_err(internal)?;
             state.insert(desc.name.to_owned(), Value::Object(vars));
         }
         Ok(Hydration {

@@ -63,6 +63,19 @@ fn log(info: &std::panic::PanicHookInfo<'_>) {
     }
 }
 
+/// Runs `f`, the app's code, with the panic hook told that a handler runs.
+pub(crate) fn in_handler<T>(f: impl FnOnce() -> T) -> T {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            IN_HANDLER.with(|h| h.set(false));
+        }
+    }
+    IN_HANDLER.with(|h| h.set(true));
+    let _reset = Reset;
+    f()
+}
+
 /// A handler's future, polled with the panic hook told that a handler runs.
 pub(crate) struct InHandler<F: ?Sized>(pub(crate) Pin<Box<F>>);
 
@@ -70,16 +83,8 @@ impl<F: Future + ?Sized> Future for InHandler<F> {
     type Output = F::Output;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        struct Reset;
-        impl Drop for Reset {
-            fn drop(&mut self) {
-                IN_HANDLER.with(|h| h.set(false));
-            }
-        }
-        IN_HANDLER.with(|h| h.set(true));
-        // Reset also when the poll unwinds.
-        let _reset = Reset;
-        self.0.as_mut().poll(cx)
+        // The flag is reset also when the poll unwinds.
+        in_handler(|| self.0.as_mut().poll(cx))
     }
 }
 

@@ -191,3 +191,87 @@ async fn an_event_that_would_outgrow_the_size_limit_is_refused_and_changes_nothi
             .is_ok()
     );
 }
+
+/// A runtime for the property tests, whose cases are synchronous.
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: 256,
+        failure_persistence: None,
+        ..Default::default()
+    })]
+
+    /// Whatever bytes a token's shard holds, reading it gives a state (migrated if it must be),
+    /// never a panic or a bricked token, and the next event applies.
+    #[test]
+    fn any_stored_bytes_read_as_a_state(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64), n in -5i64..5) {
+        let shard = if n > 0 { format!(r#"{{"n": {n}, "secret": {bytes:?}}}"#).into_bytes() } else { bytes };
+        block_on(async {
+            let e = engine();
+            store_shard(&e, &shard).await;
+            let h = e.hydrate("t", "").await.unwrap();
+            proptest::prop_assert!(h.state["counter"]["n"].is_i64());
+            let applied = e.process(event(2, "counter.add", json!({"by": 1}))).await;
+            proptest::prop_assert!(matches!(applied, Ok(Outcome::Applied { version: 2, .. })), "{:?}", applied);
+            Ok(())
+        })?;
+    }
+
+    /// Whatever arguments an event carries, it applies or fails as `bad_arguments` (or
+    /// `handler_failed`: the test handler's `n += by` overflows and panics), and a failed one
+    /// leaves the state as it was.
+    #[test]
+    fn any_arguments_apply_or_are_refused(by in proptest::option::of(proptest::prelude::any::<i64>()), extra in proptest::option::of(".{0,8}"), text in proptest::option::of(".{0,8}")) {
+        let mut args = serde_json::Map::new();
+        if let Some(by) = by { args.insert("by".into(), json!(by)); }
+        if let Some(extra) = extra { args.insert(extra, json!(1)); }
+        if let Some(text) = text { args.insert("by".into(), json!(text)); }
+        block_on(async {
+            let e = engine();
+            e.process(event(1, "counter.add", json!({"by": 1}))).await.unwrap();
+            let before = state_of(&e).await;
+            match e.process(event(2, "counter.add", Value::Object(args))).await {
+                Ok(Outcome::Applied { .. }) => {}
+                Ok(other) => proptest::prop_assert!(false, "{:?}", other),
+                Err(f) => {
+                    proptest::prop_assert!(
+                        matches!(f.code, ErrorCode::BadArguments | ErrorCode::HandlerFailed),
+                        "{}", f
+                    );
+                    proptest::prop_assert_eq!(state_of(&e).await, before);
+                }
+            }
+            Ok(())
+        })?;
+    }
+}
+
+#[tokio::test]
+async fn a_computed_var_that_panics_fails_the_event_not_the_worker() {
+    let e = engine();
+    e.process(event(1, "counter.add", json!({"by": 1})))
+        .await
+        .unwrap();
+    // `double` is `n * 2`: past i64::MAX / 2 it overflows, after the handler ran.
+    let err = e
+        .process(event(2, "counter.add", json!({"by": i64::MAX / 2 + 1})))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::HandlerFailed, "{err}");
+    assert_eq!(state_of(&e).await.state["counter"]["n"], json!(1));
+    // A stored state whose computed var panics fails its hydrate, nothing else.
+    store_shard(
+        &e,
+        format!(r#"{{"n": {}, "secret": 0}}"#, i64::MAX).as_bytes(),
+    )
+    .await;
+    let err = e.hydrate("t", "").await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::HandlerFailed, "{err}");
+}
