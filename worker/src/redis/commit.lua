@@ -21,9 +21,9 @@ for i = 4 + n, #KEYS do
   redis.call('PEXPIRE', KEYS[i], ARGV[4])
 end
 local field = 'seq:' .. ARGV[8 + n]
-local new_tab = redis.call('HEXISTS', KEYS[2], field) == 0
-redis.call('HSET', KEYS[2], 'version', ARGV[2], field, ARGV[3] .. ',' .. ARGV[2])
-if new_tab and redis.call('HLEN', KEYS[2]) > tonumber(ARGV[9 + n]) + 1 then
+-- HSET answers how many fields it added: more than none only for a new tab (or a new token).
+local added = redis.call('HSET', KEYS[2], 'version', ARGV[2], field, ARGV[3] .. ',' .. ARGV[2])
+if added > 0 and redis.call('HLEN', KEYS[2]) > tonumber(ARGV[9 + n]) + 1 then
   local all = redis.call('HGETALL', KEYS[2])
   local oldest, oldest_version = nil, nil
   for i = 1, #all, 2 do
