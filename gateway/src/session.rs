@@ -76,7 +76,11 @@ enum Phase {
 /// Whose a ready socket is: its token, and the tab (page load) that numbers its events.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Identity {
+    /// What the browser holds; it goes back in `hydrate` frames, nowhere else.
     token: String,
+    /// The token's name behind the gateway ([`crate::TokenIssuer::store_key`]): in every call
+    /// to the processor, on the feed, in the open-socket registry.
+    key: String,
     /// `""` for a client that names no tab.
     tab: String,
 }
@@ -287,7 +291,7 @@ impl Session {
                 // The event's trace starts when its frame is received.
                 let span = tracing::info_span!("event", handler = %handler, seq);
                 let event = EventRequest {
-                    token: id.token.clone(),
+                    token: id.key.clone(),
                     tab: id.tab.clone(),
                     seq,
                     handler,
@@ -323,7 +327,8 @@ impl Session {
                 }
             },
         };
-        let id = Identity { token, tab };
+        let key = issuer.store_key(&token);
+        let id = Identity { token, key, tab };
         if let Phase::Ready { id: current, .. } = &self.phase {
             if **current != id {
                 let failure = Failure::new(
@@ -340,13 +345,13 @@ impl Session {
         // Hold the view while subscribing and hydrating, so no delta overtakes the hydrate.
         let mut shown = self.view.shown.lock().await;
         // Subscribe before the snapshot: nothing published after it is missed.
-        let feed = self.view.subscribe(&id.token).await;
+        let feed = self.view.subscribe(&id.key).await;
         if !self.view.rehydrate(&id, &mut shown).await {
             // Stay awaiting hello: the browser reconnects and says hello again.
             return;
         }
         drop(shown);
-        let span = tracing::info_span!("socket", token = %&id.token[..id.token.len().min(8)]);
+        let span = tracing::info_span!("socket", key = %&id.key[..id.key.len().min(8)]);
         self.tasks.spawn(
             self.view
                 .clone()
@@ -360,7 +365,7 @@ impl Session {
                 .event_loop(id.clone(), rx)
                 .instrument(span),
         );
-        let connected = self.view.shared.connect(&id.token);
+        let connected = self.view.shared.connect(&id.key);
         self.phase = Phase::Ready {
             id,
             queue,
@@ -393,7 +398,7 @@ impl View {
     /// state the gateway cannot vouch for. Other failures (`corrupt_state`) would fail the same
     /// way again: the socket stays open, unhydrated, instead of reconnecting in a loop.
     async fn rehydrate(&self, id: &Identity, shown: &mut Shown) -> bool {
-        match self.shared.processor.hydrate(&id.token, &id.tab).await {
+        match self.shared.processor.hydrate(&id.key, &id.tab).await {
             Ok(h) => {
                 *shown = Shown {
                     version: h.version,
@@ -526,7 +531,7 @@ impl View {
             }
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(5));
-            feed = self.subscribe(&id.token).await;
+            feed = self.subscribe(&id.key).await;
             if feed.is_some() {
                 self.rehydrate(&id, &mut *self.shown.lock().await).await;
             }
@@ -781,9 +786,10 @@ mod tests {
         ));
         let seen = h.fake.seen.lock().unwrap().clone();
         assert_eq!(seen.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3]);
+        let key = TokenIssuer::from_secret("session tests").store_key(&token);
         assert!(
-            seen.iter().all(|e| e.token == token),
-            "events carry the socket's token"
+            seen.iter().all(|e| e.token == key),
+            "events carry the socket's token's store key, never the token"
         );
     }
 
@@ -931,8 +937,9 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(200)).await;
         let rounds = h.fake.touched.lock().unwrap().clone();
         assert!(rounds.len() >= 2, "{rounds:?}");
+        let key = TokenIssuer::from_secret("session tests").store_key(&token);
         assert!(
-            rounds.iter().all(|r| r == std::slice::from_ref(&token)),
+            rounds.iter().all(|r| r == std::slice::from_ref(&key)),
             "{rounds:?}"
         );
         drop(h.inbound);

@@ -3,6 +3,10 @@
 //!
 //! A token is `base64url(16 random bytes) "." base64url(first 16 bytes of HMAC-SHA256(key, random))`
 //! (HMAC: RFC 2104), 45 characters.
+//!
+//! Behind the gateway a token is known only by its **store key**, a keyed hash of it
+//! ([`TokenIssuer::store_key`]): workers, Redis key names and channels never see the token itself,
+//! so whoever can list Redis's keys (or read a worker's logs) cannot take a session over.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -73,6 +77,16 @@ impl TokenIssuer {
         ))
     }
 
+    /// The name the session of `token` has behind the gateway (in the store, on the delta feed,
+    /// in every call to a worker): `base64url` of the first 16 bytes of
+    /// HMAC-SHA256(key, `"store:" token`), 22 characters. It cannot be turned back into the token,
+    /// and without the secret it cannot be computed from one.
+    pub fn store_key(&self, token: &str) -> String {
+        let mut mac = self.mac(b"store:");
+        mac.update(token.as_bytes());
+        URL_SAFE_NO_PAD.encode(&mac.finalize().into_bytes()[..TAG_BYTES])
+    }
+
     /// Whether `token` was issued with this key (checked in constant time).
     pub fn verify(&self, token: &str) -> bool {
         let Some((nonce, tag)) = token.split_once('.') else {
@@ -110,5 +124,17 @@ mod tests {
         for bad in ["", ".", "abc", "a.b", "not base64!.x", &token[..30]] {
             assert!(!issuer.verify(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_tokens_store_key_is_stable_per_secret_and_reveals_nothing() {
+        let issuer = TokenIssuer::from_secret("s3cret");
+        let token = issuer.issue().unwrap();
+        let key = issuer.store_key(&token);
+        assert_eq!(key.len(), 22);
+        assert_eq!(TokenIssuer::from_secret("s3cret").store_key(&token), key);
+        assert_ne!(TokenIssuer::from_secret("other").store_key(&token), key);
+        assert_ne!(issuer.store_key(&issuer.issue().unwrap()), key);
+        assert!(!token.contains(&key) && !key.contains(&token[..8]));
     }
 }

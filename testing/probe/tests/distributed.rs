@@ -521,7 +521,7 @@ async fn an_acquire_abandoned_during_a_redis_stall_leaves_no_lock_behind() {
 
     // When Redis resumes, the queued acquire runs and takes the lock for nobody; the release the
     // worker queued behind it frees it at once, not after the 10 s lease.
-    let lock = refract_proto::layout::lock_key(&c.token);
+    let lock = refract_proto::layout::lock_key(&roles::store_key(&c.token));
     let locked = || {
         !matches!(
             redis.command_all(&["EXISTS", &lock])[0],
@@ -552,7 +552,13 @@ async fn a_stored_state_of_an_older_shape_is_migrated_not_bricked() {
     let mut c = TestClient::connect(addr(&gw), None).await.unwrap();
     c.call("probe_state.add", json!({"n": 7})).await.unwrap();
     // As an older deploy left it: `log` had another type, `legacy` is gone from the struct.
-    let shard = refract_proto::layout::shard_key(&c.token, "probe_state");
+    // Redis knows the session only by its store key, never by the token itself.
+    let key = roles::store_key(&c.token);
+    let names = redis.command_all(&["KEYS", "*"]);
+    let names = format!("{names:?}");
+    assert!(!names.contains(&c.token), "a token in Redis: {names}");
+    assert!(names.contains(&key), "{names}");
+    let shard = refract_proto::layout::shard_key(&key, "probe_state");
     redis.command_all(&[
         "SET",
         &shard,

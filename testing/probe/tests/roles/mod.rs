@@ -19,6 +19,12 @@ pub const PROBE: &str = env!("CARGO_BIN_EXE_refract-probe");
 /// The token secret every gateway of a test shares.
 const SECRET: &str = "distributed-tests";
 
+/// The name the session of `token` has in Redis (its keys and channel), as the tests' gateways
+/// compute it.
+pub fn store_key(token: &str) -> String {
+    refract_gateway::TokenIssuer::from_secret(SECRET).store_key(token)
+}
+
 /// A free port on 127.0.0.1.
 pub fn free_port() -> u16 {
     refract_process::launch::free_port().expect("a free port")
