@@ -332,6 +332,18 @@ def check(scenario, prefix="r-refract", mode="dns", ingress=False, hpa=False, re
     # Development Redis.
     rn = f"{prefix}-redis"
     e((rn in deps and rn in r["Service"]) == redis, f"development Redis rendered: {redis}")
+    # NetworkPolicies: only gateways reach the workers' gRPC port; only gateways and workers the
+    # development Redis.
+    nps = r.get("NetworkPolicy", {})
+    e(set(nps) == ({wk_name, rn} if redis else {wk_name}), f"NetworkPolicies: {sorted(nps)}")
+    sel = lambda c: {**deps[wk_name]["spec"]["selector"]["matchLabels"], "app.kubernetes.io/component": c}
+    wnp = nps[wk_name]["spec"]
+    e(wnp["podSelector"]["matchLabels"] == sel("worker"), "worker NetworkPolicy selects the workers")
+    grpc_rule = [i for i in wnp["ingress"] if {"port": "grpc", "protocol": "TCP"} in i.get("ports", [])]
+    e(len(grpc_rule) == 1 and grpc_rule[0]["from"] == [{"podSelector": {"matchLabels": sel("gateway")}}], "only gateways reach the workers' gRPC port")
+    if redis:
+        rnp = nps[rn]["spec"]
+        e([f["podSelector"]["matchLabels"] for f in rnp["ingress"][0]["from"]] == [sel("gateway"), sel("worker")], "only gateways and workers reach Redis")
     # Autoscaling: the HPAs target the Deployments, which then leave replicas to them.
     hpas = r.get("HorizontalPodAutoscaler", {})
     e(len(hpas) == (2 if hpa else 0), f"HPAs: {sorted(hpas)}")
