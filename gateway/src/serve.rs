@@ -96,10 +96,7 @@ impl SocketArgs {
     /// # Errors
     /// [`crate::RandomnessError`] when there is no secret and no randomness.
     pub fn issuer(&self) -> Result<TokenIssuer, crate::RandomnessError> {
-        match &self.secret {
-            Some(s) => Ok(TokenIssuer::from_secret(s)),
-            None => TokenIssuer::random(),
-        }
+        TokenIssuer::from_secret_or_random(self.secret.as_deref())
     }
 
     /// These options as command-line arguments, without the secret (which a child process gets

@@ -429,6 +429,19 @@ impl View {
     /// unless the socket already has it; on a gap, resyncs.
     async fn deliver(&self, id: &Identity, version: u64, answers: Option<u64>, delta: &str) {
         let mut shown = self.shown.lock().await;
+        self.deliver_to(&mut shown, id, version, answers, delta)
+            .await;
+    }
+
+    /// [`View::deliver`] with the view already locked.
+    async fn deliver_to(
+        &self,
+        shown: &mut Shown,
+        id: &Identity,
+        version: u64,
+        answers: Option<u64>,
+        delta: &str,
+    ) {
         if version <= shown.version {
             return;
         }
@@ -438,7 +451,7 @@ impl View {
             let _ = self.out.send(Outbound::Text(delta.to_owned())).await;
         } else {
             tracing::debug!(have = shown.version, got = version, "version gap: resync");
-            self.rehydrate(id, &mut shown).await;
+            self.rehydrate(id, shown).await;
         }
     }
 
@@ -448,19 +461,18 @@ impl View {
     /// socket is resynced, which also answers the event (the hydrate's `last_seq` covers it),
     /// instead of the event going unanswered and the browser's queue stalling behind it.
     async fn answer(&self, id: &Identity, seq: u64, version: u64, delta: &str) {
-        {
-            let mut shown = self.shown.lock().await;
-            if version <= shown.version && shown.answered < seq {
-                tracing::warn!(
-                    have = shown.version,
-                    got = version,
-                    "the token's state started over: resync"
-                );
-                self.rehydrate(id, &mut shown).await;
-                return;
-            }
+        let mut shown = self.shown.lock().await;
+        if version <= shown.version && shown.answered < seq {
+            tracing::warn!(
+                have = shown.version,
+                got = version,
+                "the token's state started over: resync"
+            );
+            self.rehydrate(id, &mut shown).await;
+        } else {
+            self.deliver_to(&mut shown, id, version, Some(seq), delta)
+                .await;
         }
-        self.deliver(id, version, Some(seq), delta).await;
     }
 
     async fn event_loop(self: Arc<Self>, id: Arc<Identity>, mut queue: mpsc::Receiver<Queued>) {

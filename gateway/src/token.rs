@@ -63,6 +63,17 @@ impl TokenIssuer {
         mac
     }
 
+    /// The issuer of `secret`, or of a fresh random key without one (see [`TokenIssuer::random`]).
+    ///
+    /// # Errors
+    /// [`RandomnessError`] when there is no secret and the system has no randomness.
+    pub fn from_secret_or_random(secret: Option<&str>) -> Result<Self, RandomnessError> {
+        match secret {
+            Some(s) => Ok(TokenIssuer::from_secret(s)),
+            None => TokenIssuer::random(),
+        }
+    }
+
     /// A new token.
     ///
     /// # Errors

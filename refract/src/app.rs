@@ -154,7 +154,7 @@ impl App {
         config: GatewayConfig,
         secret: Option<&str>,
     ) -> Result<(axum::Router, Arc<MemoryStore>), AppError> {
-        let issuer = issuer(secret)?;
+        let issuer = TokenIssuer::from_secret_or_random(secret)?;
         let store = Arc::new(MemoryStore::new());
         let engine = Arc::new(Engine::new(Arc::new(self.states), store.clone()));
         let feed: Arc<dyn DeltaFeed> = store.clone();
@@ -304,13 +304,6 @@ impl App {
                 source,
             })
     }
-}
-
-fn issuer(secret: Option<&str>) -> Result<TokenIssuer, AppError> {
-    Ok(match secret {
-        Some(s) => TokenIssuer::from_secret(s),
-        None => TokenIssuer::random()?,
-    })
 }
 
 fn spawn_eviction(store: Arc<MemoryStore>, expiry: Duration) {
