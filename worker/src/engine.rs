@@ -194,7 +194,8 @@ impl<S: StateStore> Engine<S> {
                 return Err(e);
             }
         };
-        let total = loaded.others_bytes + bytes.len() as u64;
+        let original_bytes = original.as_ref().map_or(0, |b| b.len() as u64);
+        let total = loaded.stored_bytes.saturating_sub(original_bytes) + bytes.len() as u64;
         if total > self.max_state_bytes {
             lease.release().await;
             return Err(Failure::new(
@@ -228,6 +229,7 @@ impl<S: StateStore> Engine<S> {
             tab: event.tab.clone(),
             seq: event.seq,
             version,
+            stored_bytes: total,
             frame: frame.clone(),
         };
         lease

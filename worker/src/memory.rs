@@ -28,6 +28,8 @@ const FEED_CAPACITY: usize = 256;
 struct TokenData {
     shards: HashMap<String, Arc<[u8]>>,
     version: u64,
+    /// What the last commit recorded as the size of all the token's states.
+    stored_bytes: u64,
     /// Each tab's last applied seq, and the version its commit made.
     seqs: HashMap<String, (u64, u64)>,
     touched: Option<Instant>,
@@ -84,14 +86,8 @@ impl MemoryStore {
     fn read(slot: &TokenSlot, tab: &str, states: &[&str]) -> Loaded {
         let mut data = lock(&slot.data);
         data.touched = Some(Instant::now());
-        let others_bytes = data
-            .shards
-            .iter()
-            .filter(|(name, _)| !states.contains(&name.as_str()))
-            .map(|(_, bytes)| bytes.len() as u64)
-            .sum();
         Loaded {
-            others_bytes,
+            stored_bytes: data.stored_bytes,
             version: data.version,
             last_seq: data.seqs.get(tab).map_or(0, |(seq, _)| *seq),
             shards: states
@@ -151,6 +147,7 @@ impl Lease for MemoryLease {
                 data.shards.insert(state, bytes.into());
             }
             data.version = commit.version;
+            data.stored_bytes = commit.stored_bytes;
             data.seqs
                 .insert(commit.tab.clone(), (commit.seq, commit.version));
             if data.seqs.len() > TABS_KEPT {
@@ -207,11 +204,7 @@ impl StateStore for Arc<MemoryStore> {
         tab: &str,
         states: &[&str],
     ) -> Result<Loaded, StoreError> {
-        let loaded = MemoryStore::read(&self.slot(token), tab, states);
-        Ok(Loaded {
-            others_bytes: 0,
-            ..loaded
-        })
+        Ok(MemoryStore::read(&self.slot(token), tab, states))
     }
 
     async fn touch(&self, tokens: &[&str]) -> Result<(), StoreError> {

@@ -38,9 +38,10 @@ pub struct Loaded {
     pub last_seq: u64,
     /// The stored bytes of each requested state, in the order requested; `None` when not stored.
     pub shards: Vec<Option<Arc<[u8]>>>,
-    /// [`StateStore::acquire`] only (0 from a snapshot): how many bytes the token's other stored
-    /// states take, so that the size of the whole token's state is known without loading them.
-    pub others_bytes: u64,
+    /// How many bytes the token's stored states take together, as its last commit recorded it
+    /// (0 when nothing is stored): the size of the whole token's state, known without loading
+    /// the states an event does not touch.
+    pub stored_bytes: u64,
 }
 
 /// The writes of one applied event.
@@ -54,6 +55,8 @@ pub struct Commit {
     pub seq: u64,
     /// The new version: the loaded version + 1.
     pub version: u64,
+    /// How many bytes the token's stored states take together after this commit.
+    pub stored_bytes: u64,
     /// The delta frame to publish on the token's channel.
     pub frame: Arc<str>,
 }

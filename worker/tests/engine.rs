@@ -126,6 +126,7 @@ async fn store_shard(e: &Engine<Arc<MemoryStore>>, bytes: &[u8]) {
     let old = Commit {
         changed: vec![("counter".into(), bytes.to_vec())],
         tab: String::new(),
+        stored_bytes: bytes.len() as u64,
         seq: 1,
         version: 1,
         frame: "{}".into(),

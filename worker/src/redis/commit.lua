@@ -6,9 +6,9 @@
 -- ARGV[1] owner id, ARGV[2] version, ARGV[3] seq, ARGV[4] expiry in ms, ARGV[5] delta frame,
 -- ARGV[6] PUBLISH, or SPUBLISH on a cluster (sharded pub/sub), ARGV[7] n,
 -- ARGV[8 .. 7+n] the changed shards' bytes, ARGV[8+n] the event's tab,
--- ARGV[9+n] how many tabs' seqs a token keeps
+-- ARGV[9+n] how many tabs' seqs a token keeps, ARGV[10+n] the token's stored bytes after the commit
 -- Returns 1, or 0 when the lock is not the caller's (nothing written).
--- meta holds `version` and, for each tab, `seq:<tab>` = "<seq>,<version of that commit>"; past the
+-- meta holds `version`, `bytes` (all the token's states' size) and, for each tab, `seq:<tab>` = "<seq>,<version of that commit>"; past the
 -- limit, the tab that committed longest ago is forgotten (its page is long gone).
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return 0
@@ -22,8 +22,9 @@ for i = 4 + n, #KEYS do
 end
 local field = 'seq:' .. ARGV[8 + n]
 -- HSET answers how many fields it added: more than none only for a new tab (or a new token).
-local added = redis.call('HSET', KEYS[2], 'version', ARGV[2], field, ARGV[3] .. ',' .. ARGV[2])
-if added > 0 and redis.call('HLEN', KEYS[2]) > tonumber(ARGV[9 + n]) + 1 then
+local added = redis.call('HSET', KEYS[2], 'version', ARGV[2], 'bytes', ARGV[10 + n],
+  field, ARGV[3] .. ',' .. ARGV[2])
+if added > 0 and redis.call('HLEN', KEYS[2]) > tonumber(ARGV[9 + n]) + 2 then
   local all = redis.call('HGETALL', KEYS[2])
   local oldest, oldest_version = nil, nil
   for i = 1, #all, 2 do

@@ -168,16 +168,17 @@ fn shard(v: Value) -> Result<Option<Arc<[u8]>>, StoreError> {
     }
 }
 
-/// `{version, last_seq, shard...}` → [`Loaded`].
+/// `{version, last_seq, stored_bytes, shard...}` → [`Loaded`].
 fn loaded(mut reply: std::vec::IntoIter<Value>) -> Result<Loaded, StoreError> {
     let version = int(&reply.next().unwrap_or(Value::Nil))?;
     let last_seq = int(&reply.next().unwrap_or(Value::Nil))?;
+    let stored_bytes = int(&reply.next().unwrap_or(Value::Nil))?;
     let shards = reply.map(shard).collect::<Result<_, _>>()?;
     Ok(Loaded {
         version,
         last_seq,
         shards,
-        others_bytes: 0,
+        stored_bytes,
     })
 }
 
@@ -209,14 +210,7 @@ impl StateStore for RedisStore {
             for s in states {
                 call.key(shard_key(token, s));
             }
-            for s in inner
-                .states
-                .iter()
-                .filter(|s| !states.contains(&s.as_str()))
-            {
-                call.key(shard_key(token, s));
-            }
-            call.arg(&owner).arg(lease_ms).arg(tab).arg(states.len());
+            call.arg(&owner).arg(lease_ms).arg(tab);
             let reply: Vec<Value> = match call.invoke_async(&mut conn).await {
                 Ok(reply) => reply,
                 // The lane's connection was gone (Redis restarted, or a failover): once, on a fresh
@@ -232,12 +226,7 @@ impl StateStore for RedisStore {
             };
             let mut reply = reply.into_iter();
             if int(&reply.next().unwrap_or(Value::Nil))? == 1 {
-                let mut rest: Vec<Value> = reply.collect();
-                let others_bytes = int(&rest.pop().unwrap_or(Value::Int(0)))?;
-                let loaded = Loaded {
-                    others_bytes,
-                    ..loaded(rest.into_iter())?
-                };
+                let loaded = loaded(reply)?;
                 abandoned.conn = None;
                 let lease = RedisLease::start(self.inner.clone(), token, owner, conn);
                 return Ok((loaded, Box::new(lease)));
@@ -382,7 +371,9 @@ impl Lease for RedisLease {
         for (_, bytes) in &commit.changed {
             call.arg(bytes.as_slice());
         }
-        call.arg(&commit.tab).arg(TABS_KEPT);
+        call.arg(&commit.tab)
+            .arg(TABS_KEPT)
+            .arg(commit.stored_bytes);
         let ok: i64 = call
             .invoke_async(&mut self.conn)
             .await
@@ -471,7 +462,7 @@ mod tests {
         let mut conn = store.inner.conn().await.unwrap();
         let acquire = |owner: &str| {
             let mut call = store.inner.scripts.acquire.key(lock_key("t"));
-            call.key(meta_key("t")).arg(owner).arg(5000).arg("").arg(0);
+            call.key(meta_key("t")).arg(owner).arg(5000).arg("");
             call
         };
         let mine: Vec<Value> = acquire("o1").invoke_async(&mut conn).await.unwrap();
