@@ -12,6 +12,7 @@
 //!   names; other paths fall back to `index.html`, so client-side routes load the app).
 
 pub mod feed;
+mod http;
 #[cfg(feature = "kubernetes")]
 pub mod k8s;
 pub mod pool;
@@ -56,6 +57,10 @@ pub struct GatewayConfig {
     /// one from another site is refused with 403, so other sites cannot open sockets from their
     /// visitors' browsers. Requests without `Origin` (not from a browser page) are accepted.
     pub allowed_origins: Vec<String>,
+    /// How long a connection may take to send a request's headers, and may stay idle between
+    /// requests (default 15 s); then it is closed. WebSockets, once upgraded, are bounded by
+    /// `hello_timeout` and `idle_timeout` instead.
+    pub header_timeout: std::time::Duration,
     /// How long a socket may stay open without a valid `hello` (default 10 s); then it is closed
     /// with 1008.
     pub hello_timeout: std::time::Duration,
@@ -79,6 +84,7 @@ impl Default for GatewayConfig {
             assets: None,
             touch_every: std::time::Duration::from_secs(300),
             allowed_origins: Vec::new(),
+            header_timeout: std::time::Duration::from_secs(15),
             hello_timeout: std::time::Duration::from_secs(10),
             idle_timeout: std::time::Duration::from_secs(60),
             max_connections: 10_000,
@@ -310,21 +316,6 @@ fn security_headers(router: Router) -> Router {
             HeaderValue::from_static(value),
         ))
     })
-}
-
-/// `listener`, with `TCP_NODELAY` set on every socket it accepts: a small frame (a delta) leaves
-/// at once instead of waiting for the acknowledgement of the previous one (Nagle's algorithm,
-/// RFC 896, which would otherwise meet the browser's delayed ACK and stall up to ~40 ms).
-pub fn no_delay(
-    listener: tokio::net::TcpListener,
-) -> axum::serve::TapIo<tokio::net::TcpListener, fn(&mut tokio::net::TcpStream)> {
-    use axum::serve::ListenerExt as _;
-    fn set(tcp: &mut tokio::net::TcpStream) {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    }
-    listener.tap_io(set as fn(&mut tokio::net::TcpStream))
 }
 
 async fn upgrade(

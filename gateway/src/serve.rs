@@ -55,6 +55,10 @@ pub struct SocketArgs {
     /// `https://app.example.com`); a browser page of any other origin is refused with 403.
     #[arg(long, env = "REFRACT_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
+    /// Seconds a connection may take to send a request's headers, and may stay idle between
+    /// requests; then it is closed (this bounds slow or silent clients).
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..), env = "REFRACT_HEADER_TIMEOUT_SECS")]
+    pub header_timeout_secs: u64,
     /// Seconds a socket may stay open without a valid `hello`.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..), env = "REFRACT_HELLO_TIMEOUT_SECS")]
     pub hello_timeout_secs: u64,
@@ -84,6 +88,7 @@ impl SocketArgs {
             assets,
             touch_every: Duration::from_secs(self.touch_every_secs),
             allowed_origins: self.allowed_origins.clone(),
+            header_timeout: Duration::from_secs(self.header_timeout_secs),
             hello_timeout: Duration::from_secs(self.hello_timeout_secs),
             idle_timeout: Duration::from_secs(self.idle_timeout_secs),
             max_connections: self.max_connections,
@@ -107,6 +112,7 @@ impl SocketArgs {
             max_queued_events,
             touch_every_secs,
             allowed_origins,
+            header_timeout_secs,
             hello_timeout_secs,
             idle_timeout_secs,
             max_connections,
@@ -117,6 +123,7 @@ impl SocketArgs {
             format!("--max-frame-bytes={max_frame_bytes}"),
             format!("--max-queued-events={max_queued_events}"),
             format!("--touch-every-secs={touch_every_secs}"),
+            format!("--header-timeout-secs={header_timeout_secs}"),
             format!("--hello-timeout-secs={hello_timeout_secs}"),
             format!("--idle-timeout-secs={idle_timeout_secs}"),
             format!("--max-connections={max_connections}"),
@@ -279,12 +286,8 @@ pub async fn serve(
         .map_err(|source| ServeError::Io { addr, source })?;
     tracing::info!(url = %format!("http://{local}"), "gateway listening");
     args.metrics.serve(args.listen.host).await;
-    serve_until(gateway, listener, shutdown)
-        .await
-        .map_err(|source| ServeError::Io {
-            addr: local,
-            source,
-        })
+    serve_until(gateway, listener, shutdown).await;
+    Ok(())
 }
 
 /// Keeps `pool`'s workers to the ready endpoints of the Service `service` (in `namespace`, else
@@ -333,32 +336,33 @@ async fn watch_kubernetes(
     ))
 }
 
-/// Serves `gateway` (its assets and `/_event`) on `listener`, with `TCP_NODELAY`, until `shutdown`
-/// completes; then drains it: stops accepting, closes its sockets with 1012 so their browsers
-/// reconnect elsewhere, and waits for them at most [`DRAIN_LIMIT`].
-///
-/// # Errors
-/// When serving the listener fails.
+/// Serves `gateway` (its assets and `/_event`) on `listener` (see [`crate::http`]: `TCP_NODELAY`,
+/// the header-read deadline) until `shutdown` completes; then drains it: stops accepting, closes
+/// its sockets with 1012 so their browsers reconnect elsewhere, and waits for them and the HTTP
+/// requests in flight at most [`DRAIN_LIMIT`] each.
 pub async fn serve_until(
     gateway: Gateway,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) {
     let draining = gateway.clone();
-    let app = gateway
-        .router()
-        .into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(crate::no_delay(listener), app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("draining: closing sockets so their browsers reconnect elsewhere");
-            draining.drain();
-        })
-        .await?;
+    let shutdown = async move {
+        shutdown.await;
+        tracing::info!("draining: closing sockets so their browsers reconnect elsewhere");
+        draining.drain();
+    };
+    let header_timeout = gateway.shared.config.header_timeout;
+    crate::http::serve(
+        listener,
+        gateway.router(),
+        header_timeout,
+        DRAIN_LIMIT,
+        shutdown,
+    )
+    .await;
     if !gateway.drained(DRAIN_LIMIT).await {
         tracing::warn!("some sockets did not close in time");
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -381,6 +385,7 @@ mod tests {
                 max_queued_events: 9,
                 touch_every_secs: 77,
                 allowed_origins: vec!["https://a.example".into(), "https://b.example".into()],
+                header_timeout_secs: 7,
                 hello_timeout_secs: 4,
                 idle_timeout_secs: 50,
                 max_connections: 7,

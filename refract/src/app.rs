@@ -145,26 +145,12 @@ impl App {
         Ok(project.build()?)
     }
 
-    /// The embedded gateway of this app on an in-memory store: its router and the store.
+    /// Serves the embedded mode on an in-memory store on `listener` in the background, with a
+    /// random token secret (tests use this with port 0).
     ///
     /// # Errors
-    /// [`AppError::Randomness`] when no secret is given and no randomness is available.
-    pub fn embedded(
-        self,
-        config: GatewayConfig,
-        secret: Option<&str>,
-    ) -> Result<(axum::Router, Arc<MemoryStore>), AppError> {
-        let issuer = TokenIssuer::from_secret_or_random(secret)?;
-        let store = Arc::new(MemoryStore::new());
-        let engine = Arc::new(Engine::new(Arc::new(self.states), store.clone()));
-        let feed: Arc<dyn DeltaFeed> = store.clone();
-        Ok((Gateway::new(config, issuer, engine, feed).router(), store))
-    }
-
-    /// Serves the embedded mode on `listener` in the background (tests use this with port 0).
-    ///
-    /// # Errors
-    /// As [`App::embedded`], or [`AppError::Io`] if the listener's address cannot be read.
+    /// [`AppError::Randomness`] when no randomness is available for the secret, or
+    /// [`AppError::Io`] if the listener's address cannot be read.
     pub fn serve(
         self,
         listener: tokio::net::TcpListener,
@@ -174,13 +160,16 @@ impl App {
             what: "listener".into(),
             source,
         })?;
-        let (router, store) = self.embedded(config, None)?;
-        let task = tokio::spawn(async move {
-            let app = router.into_make_service_with_connect_info::<SocketAddr>();
-            if let Err(e) = axum::serve(refract_gateway::no_delay(listener), app).await {
-                tracing::error!(error = %e, "server stopped");
-            }
-        });
+        let issuer = TokenIssuer::from_secret_or_random(None)?;
+        let store = Arc::new(MemoryStore::new());
+        let engine = Arc::new(Engine::new(Arc::new(self.states), store.clone()));
+        let feed: Arc<dyn DeltaFeed> = store.clone();
+        let gateway = Gateway::new(config, issuer, engine, feed);
+        let task = tokio::spawn(refract_gateway::serve::serve_until(
+            gateway,
+            listener,
+            std::future::pending(),
+        ));
         Ok(Server { addr, store, task })
     }
 
@@ -297,12 +286,8 @@ impl App {
         };
         tracing::info!(app = %title, url = %format!("http://{local}"), mode, "serving");
         args.metrics.serve(args.listen.host).await;
-        refract_gateway::serve::serve_until(gateway, listener, shutdown_signal())
-            .await
-            .map_err(|source| AppError::Io {
-                what: "serving".into(),
-                source,
-            })
+        refract_gateway::serve::serve_until(gateway, listener, shutdown_signal()).await;
+        Ok(())
     }
 }
 
