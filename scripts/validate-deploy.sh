@@ -326,12 +326,25 @@ def check(scenario, prefix="r-refract", mode="dns", ingress=False, hpa=False, re
         kind, value = redis_env
         got = env["REFRACT_REDIS"].get("value") if kind == "value" else env["REFRACT_REDIS"].get("valueFrom", {}).get("secretKeyRef")
         e(got == value, f"REFRACT_REDIS {got} != {value}")
+        if redis:
+            # The password is defined before the URL that refers to it (Kubernetes substitutes
+            # only variables defined earlier in the list).
+            names = list(env)
+            ref = env.get("REDIS_PASSWORD", {}).get("valueFrom", {}).get("secretKeyRef")
+            e(ref == {"name": f"{prefix}-redis", "key": "password"}, f"REDIS_PASSWORD from the Redis Secret: {ref}")
+            e("REDIS_PASSWORD" in names and names.index("REDIS_PASSWORD") < names.index("REFRACT_REDIS"), "REDIS_PASSWORD before REFRACT_REDIS")
         e(("OTEL_EXPORTER_OTLP_ENDPOINT" in env) == otel, f"OTEL env present: {otel}")
     if otel:
         e(ge["OTEL_SERVICE_NAME"]["value"] == "refract-gateway" and we["OTEL_SERVICE_NAME"]["value"] == "refract-worker", "OTEL service names")
     # Development Redis.
     rn = f"{prefix}-redis"
     e((rn in deps and rn in r["Service"]) == redis, f"development Redis rendered: {redis}")
+    if redis:
+        rc = deps[rn]["spec"]["template"]["spec"]["containers"][0]
+        e(rc["args"][-2:] == ["--requirepass", "$(REDIS_PASSWORD)"], f"the development Redis requires a password: {rc['args']}")
+        re_ = env_of(rc)
+        e(re_["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == rn and "REDISCLI_AUTH" in re_, "Redis and its probe read the password")
+        e(len(r.get("Secret", {}).get(rn, {}).get("data", {}).get("password", "")) >= 40, "the Redis password Secret (32 random characters)")
     # NetworkPolicies: only gateways reach the workers' gRPC port; only gateways and workers the
     # development Redis.
     nps = r.get("NetworkPolicy", {})
@@ -365,9 +378,9 @@ def check(scenario, prefix="r-refract", mode="dns", ingress=False, hpa=False, re
 
 check("default")
 check("kubernetes-full", mode="kubernetes", ingress=True, hpa=True, redis=True, role=True, otel=True,
-      nginx=True, redis_env=("value", "redis://r-refract-redis:6379"))
+      nginx=True, redis_env=("value", "redis://:$(REDIS_PASSWORD)@r-refract-redis:6379"))
 check("dns-full", ingress=True, hpa=True, redis=True, otel=True, nginx=True,
-      redis_env=("value", "redis://r-refract-redis:6379"))
+      redis_env=("value", "redis://:$(REDIS_PASSWORD)@r-refract-redis:6379"))
 check("external-secrets", ingress=True, secret=("refract-signing", "token-key"), pdb=False, sa=False,
       prestop=False, redis_env=("secret", {"name": "redis-url", "key": "url"}))
 check("kubernetes-no-rbac", prefix="shop", mode="kubernetes", secret=("shop-secret", "secret"))

@@ -184,7 +184,8 @@ pub struct GatewayArgs {
 
 impl GatewayArgs {
     /// These options as command-line arguments (what `stack` passes a gateway it starts), without
-    /// the secret (see [`SocketArgs::to_args`]).
+    /// the secret (see [`SocketArgs::to_args`]) and the Redis URL, which may hold a password: a
+    /// child process gets it in its environment (`REFRACT_REDIS`).
     pub fn to_args(&self) -> Vec<String> {
         let GatewayArgs {
             listen,
@@ -195,7 +196,7 @@ impl GatewayArgs {
             workers_k8s_service,
             workers_k8s_namespace,
             workers_dns_every_secs,
-            redis,
+            redis: _,
             assets,
             call_timeout_ms,
         } = self;
@@ -217,7 +218,6 @@ impl GatewayArgs {
             }
         }
         args.push(format!("--workers-dns-every-secs={workers_dns_every_secs}"));
-        args.push(format!("--redis={redis}"));
         args.push(format!("--call-timeout-ms={call_timeout_ms}"));
         args
     }
@@ -369,7 +369,13 @@ pub async fn serve_until(
 mod tests {
     use super::*;
 
-    fn parse(argv: Vec<String>) -> GatewayArgs {
+    /// `argv` as a child process reads it, with the Redis URL from its environment.
+    fn parse(mut argv: Vec<String>, redis: &str) -> GatewayArgs {
+        assert!(
+            argv.iter().all(|a| !a.contains(redis)),
+            "no URL in {argv:?}"
+        );
+        argv.push(format!("--redis={redis}"));
         refract_process::from_argv(argv).unwrap()
     }
 
@@ -398,16 +404,16 @@ mod tests {
             workers_k8s_service: None,
             workers_k8s_namespace: Some("ns".into()),
             workers_dns_every_secs: 7,
-            redis: "redis://r:1".into(),
+            redis: "redis://app:pw@r:1".into(),
             assets: Some("/srv/assets".into()),
             call_timeout_ms: 99,
         };
-        assert_eq!(parse(args.to_args()), args);
+        assert_eq!(parse(args.to_args(), &args.redis), args);
         let dns = GatewayArgs {
             workers: Vec::new(),
             workers_dns: Some("workers:50051".into()),
             ..args
         };
-        assert_eq!(parse(dns.to_args()), dns);
+        assert_eq!(parse(dns.to_args(), &dns.redis), dns);
     }
 }

@@ -190,7 +190,8 @@ impl Stack {
                     };
                     let launch = Launch::new(format!("worker-{i}"), &probe)
                         .args(["worker".to_owned()])
-                        .args(worker.to_args());
+                        .args(worker.to_args())
+                        .env("REFRACT_REDIS", &url);
                     stack.spawn(Role::Worker, launch, worker.listen).await?;
                     worker_addrs.push(worker.listen.to_string());
                 }
@@ -211,14 +212,15 @@ impl Stack {
                     workers_k8s_service: None,
                     workers_k8s_namespace: None,
                     workers_dns_every_secs: 5,
-                    redis: url,
+                    redis: url.clone(),
                     assets: None,
                     call_timeout_ms: 30_000,
                 };
                 let launch = Launch::new("gateway", &probe)
                     .args(["gateway".to_owned()])
                     .args(gateway.to_args())
-                    .env("REFRACT_SECRET", SECRET);
+                    .env("REFRACT_SECRET", SECRET)
+                    .env("REFRACT_REDIS", &url);
                 stack.spawn(Role::Gateway, launch, addr).await?;
             }
         }

@@ -39,41 +39,76 @@ pub fn updates_channel(token: &str) -> String {
 /// Where Redis is: what `--redis` takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
-    /// One server: `redis://host:port[/db]` (or `rediss://` for TLS).
+    /// One server: `redis://[user:password@]host:port[/db]`, or `rediss://…` for TLS.
     Single(String),
-    /// A cluster, by seed nodes: `redis-cluster://host:port,host:port`, each as `redis://host:port`.
+    /// A cluster, by seed nodes, each as a single server's URL (`redis://…` or `rediss://…`, with
+    /// the cluster URL's user and password).
     Cluster(Vec<String>),
 }
 
 impl Target {
-    /// Parses `redis://…` (also `rediss://…`) or `redis-cluster://host:port[,host:port…]`.
+    /// Parses `redis://…` or `rediss://…` (one server), or
+    /// `redis-cluster://[user:password@]host:port[,host:port…]` (`rediss-cluster://` for TLS).
     ///
     /// # Errors
-    /// A message naming the accepted forms.
+    /// A message naming the accepted forms (with the URL's password hidden, see [`redacted`]).
     pub fn parse(url: &str) -> Result<Target, String> {
-        if let Some(seeds) = url.strip_prefix("redis-cluster://") {
+        let cluster = [
+            ("redis-cluster://", "redis://"),
+            ("rediss-cluster://", "rediss://"),
+        ]
+        .into_iter()
+        .find_map(|(scheme, node)| url.strip_prefix(scheme).map(|rest| (rest, node)));
+        if let Some((rest, node_scheme)) = cluster {
+            let (userinfo, seeds) = match rest.rsplit_once('@') {
+                Some((userinfo, seeds)) => (format!("{userinfo}@"), seeds),
+                None => (String::new(), rest),
+            };
             let nodes: Vec<String> = seeds
                 .split(',')
                 .filter(|s| !s.is_empty())
-                .map(|s| format!("redis://{s}"))
+                .map(|s| format!("{node_scheme}{userinfo}{s}"))
                 .collect();
             if nodes.is_empty() {
-                return Err(format!("`{url}` names no cluster node"));
+                return Err(format!("`{}` names no cluster node", redacted(url)));
             }
             Ok(Target::Cluster(nodes))
         } else if url.starts_with("redis://") || url.starts_with("rediss://") {
             Ok(Target::Single(url.to_owned()))
         } else {
             Err(format!(
-                "`{url}` is not redis://host:port or redis-cluster://host:port,host:port"
+                "`{}` is not redis://host:port, rediss://host:port or \
+                 redis-cluster://host:port,host:port",
+                redacted(url)
             ))
         }
     }
 }
 
+/// `url` with the password in its user info replaced by `***`
+/// (`redis://app:***@host:6379`), so it can be logged; other URLs are returned as they are.
+pub fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, hosts)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+    format!("{scheme}://{user}:***@{hosts}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_urls_password_is_hidden_from_logs() {
+        assert_eq!(redacted("redis://app:pw@h:1/0"), "redis://app:***@h:1/0");
+        assert_eq!(redacted("rediss://:p@ss@h:1"), "rediss://:***@h:1");
+        assert_eq!(redacted("redis://h:1"), "redis://h:1");
+        assert_eq!(redacted("not a url"), "not a url");
+    }
 
     #[test]
     fn a_tokens_keys_share_one_hash_tag() {
@@ -97,6 +132,15 @@ mod tests {
             ]))
         );
         assert!(Target::parse("redis-cluster://").is_err());
+        assert_eq!(
+            Target::parse("rediss-cluster://app:pw@a:1,b:2"),
+            Ok(Target::Cluster(vec![
+                "rediss://app:pw@a:1".into(),
+                "rediss://app:pw@b:2".into()
+            ]))
+        );
+        let refused = Target::parse("http://app:hunter2@a:1").unwrap_err();
+        assert!(!refused.contains("hunter2"), "{refused}");
         assert!(Target::parse("http://x").is_err());
     }
 }

@@ -64,7 +64,8 @@ pub(crate) async fn run(app: &App, args: StackArgs) -> Result<(), AppError> {
         };
         let launch = Launch::new("worker", &exe)
             .args(["worker".to_owned()])
-            .args(worker.to_args());
+            .args(worker.to_args())
+            .env("REFRACT_REDIS", &redis);
         children.push(start(launch, worker.listen).await?);
         workers.push(worker.listen.to_string());
     }
@@ -90,9 +91,10 @@ pub(crate) async fn run(app: &App, args: StackArgs) -> Result<(), AppError> {
     let launch = Launch::new("gateway", &exe)
         .args(["gateway".to_owned()])
         .args(gateway.to_args())
-        .env("REFRACT_SECRET", secret);
+        .env("REFRACT_SECRET", secret)
+        .env("REFRACT_REDIS", &redis);
     children.push(start(launch, gateway.listen.addr()).await?);
-    tracing::info!(url = %format!("http://{}", args.listen.addr()), redis = %redis, "stack running; Ctrl-C stops it");
+    tracing::info!(url = %format!("http://{}", args.listen.addr()), redis = %refract_proto::layout::redacted(&redis), "stack running; Ctrl-C stops it");
 
     let gateway_exited = async {
         loop {

@@ -112,15 +112,17 @@ pub struct WorkerArgs {
 }
 
 impl WorkerArgs {
-    /// These options as command-line arguments (what `stack` passes a worker it starts).
+    /// These options as command-line arguments (what `stack` passes a worker it starts), without
+    /// the Redis URL, which may hold a password: a child process gets it in its environment
+    /// (`REFRACT_REDIS`), so that it is not visible in `ps`.
     pub fn to_args(&self) -> Vec<String> {
         let WorkerArgs {
             listen,
-            redis,
+            redis: _,
             metrics,
             store,
         } = self;
-        let mut args = vec![format!("--listen={listen}"), format!("--redis={redis}")];
+        let mut args = vec![format!("--listen={listen}")];
         args.extend(metrics.to_args());
         args.extend(store.to_args());
         args
@@ -210,7 +212,13 @@ pub async fn serve_on<S: crate::StateStore>(
 mod tests {
     use super::*;
 
-    fn parse(argv: Vec<String>) -> WorkerArgs {
+    /// `argv` as a child process reads it, with the Redis URL from its environment.
+    fn parse(mut argv: Vec<String>, redis: &str) -> WorkerArgs {
+        assert!(
+            argv.iter().all(|a| !a.contains(redis)),
+            "no URL in {argv:?}"
+        );
+        argv.push(format!("--redis={redis}"));
         refract_process::from_argv(argv).unwrap()
     }
 
@@ -218,7 +226,7 @@ mod tests {
     fn options_survive_the_round_trip_through_arguments() {
         let args = WorkerArgs {
             listen: "127.0.0.1:7000".parse().unwrap(),
-            redis: "redis://r:1".into(),
+            redis: "redis://app:pw@r:1".into(),
             metrics: MetricsArgs { metrics_port: 0 },
             store: StoreArgs {
                 lock_lease_ms: 1,
@@ -229,6 +237,6 @@ mod tests {
                 max_state_bytes: 6,
             },
         };
-        assert_eq!(parse(args.to_args()), args);
+        assert_eq!(parse(args.to_args(), &args.redis), args);
     }
 }

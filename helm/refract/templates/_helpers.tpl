@@ -93,17 +93,37 @@ The address gateways find workers at, as the gateway's arguments: the headless S
 {{- end }}
 {{- end }}
 
-{{/* REFRACT_REDIS: the development Redis, a Secret's key, or the URL. */}}
+{{/* The Secret holding the development Redis's password (redis.enabled). */}}
+{{- define "refract.redisSecretName" -}}
+{{- printf "%s-redis" (include "refract.fullname" .) }}
+{{- end }}
+
+{{/* REDIS_PASSWORD from the development Redis's Secret (a container's env entry). */}}
+{{- define "refract.redisPasswordEnv" -}}
+- name: REDIS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "refract.redisSecretName" . }}
+      key: password
+{{- end }}
+
+{{/*
+REFRACT_REDIS: the development Redis (with its password, which Kubernetes substitutes for
+$(REDIS_PASSWORD), defined just before), a Secret's key, or the URL.
+*/}}
 {{- define "refract.redisEnv" -}}
-- name: REFRACT_REDIS
 {{- if .Values.redis.enabled }}
-  value: {{ printf "redis://%s:6379" (include "refract.redisName" .) | quote }}
+{{ include "refract.redisPasswordEnv" . }}
+- name: REFRACT_REDIS
+  value: {{ printf "redis://:$(REDIS_PASSWORD)@%s:6379" (include "refract.redisName" .) | quote }}
 {{- else if .Values.redis.urlSecret.name }}
+- name: REFRACT_REDIS
   valueFrom:
     secretKeyRef:
       name: {{ .Values.redis.urlSecret.name }}
       key: {{ .Values.redis.urlSecret.key }}
 {{- else if .Values.redis.url }}
+- name: REFRACT_REDIS
   value: {{ .Values.redis.url | quote }}
 {{- else }}
 {{- fail "redis: set redis.url (or redis.urlSecret.name) to your Redis, or redis.enabled=true for a development Redis" }}

@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod redis;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -61,6 +62,7 @@ pub fn worker(app: &Path, args: &WorkerArgs) -> Launch {
     Launch::new("worker", app)
         .args(["worker".to_owned()])
         .args(args.to_args())
+        .env("REFRACT_REDIS", &args.redis)
         .env("RUST_LOG", log_filter())
 }
 
@@ -70,6 +72,7 @@ pub fn gateway(app: &Path, args: &GatewayArgs, secret: &str) -> Launch {
     Launch::new("gateway", app)
         .args(["gateway".to_owned()])
         .args(args.to_args())
+        .env("REFRACT_REDIS", &args.redis)
         .env("REFRACT_SECRET", secret)
         .env("RUST_LOG", log_filter())
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use refract_process::launch::{Child, Launch, Signal, free_port, redis_server};
 
+use crate::tls::TestCa;
 use crate::wait_until;
 
 /// Starts the `redis-server` that `launch_for(port)` describes on a free port and waits until it
@@ -33,8 +34,11 @@ fn start(mut launch_for: impl FnMut(u16) -> Launch) -> (Child, String) {
 pub struct Redis {
     /// The servers, with their `host:port`.
     pub servers: Vec<(Child, String)>,
-    /// What `--redis` takes: `redis://…` or `redis-cluster://…`.
+    /// What `--redis` takes: `redis://…`, `rediss://…` or `redis-cluster://…`.
     pub url: String,
+    /// How this test process reaches a server at `host:port`: the scheme and credentials before
+    /// it (`redis://`, or `rediss://app:pw@`), and for TLS the authority to trust (PEM).
+    access: (String, Option<Vec<u8>>),
     /// The servers' files (a cluster's node files, a durable server's log); removed on drop.
     dir: Option<std::path::PathBuf>,
     cluster: bool,
@@ -61,6 +65,7 @@ impl Redis {
         Redis {
             url: format!("redis://{addr}"),
             servers: vec![(child, addr)],
+            access: ("redis://".into(), None),
             dir: None,
             cluster: false,
         }
@@ -87,7 +92,60 @@ impl Redis {
         Redis {
             url: format!("redis://{addr}"),
             servers: vec![(child, addr)],
+            access: ("redis://".into(), None),
             dir: Some(dir),
+            cluster: false,
+        }
+    }
+
+    /// One server that takes only the ACL user `user` with `password` (its `default` user is
+    /// off), and with `tls`, only TLS connections, with a certificate that `tls` signed for
+    /// `127.0.0.1` (clients need not present one). Its URL carries the credentials:
+    /// `redis://user:password@…`, or `rediss://…` with TLS.
+    ///
+    /// # Panics
+    /// When `redis-server` cannot be started (or was built without TLS).
+    pub fn start_protected(user: &str, password: &str, tls: Option<&TestCa>) -> Redis {
+        let server = tls.map(|ca| (ca.ca_file(), ca.issue("redis")));
+        let (child, addr) = start(|port| {
+            let mut launch = redis_server(port).args([
+                "--user".to_owned(),
+                "default".into(),
+                "off".into(),
+                "--user".into(),
+                user.into(),
+                "on".into(),
+                format!(">{password}"),
+                "~*".into(),
+                "&*".into(),
+                "+@all".into(),
+            ]);
+            if let Some((ca, files)) = &server {
+                // The plain port is closed; the TLS one takes the port we chose.
+                launch = launch.args([
+                    "--port".to_owned(),
+                    "0".into(),
+                    "--tls-port".into(),
+                    port.to_string(),
+                    "--tls-cert-file".into(),
+                    files.cert.display().to_string(),
+                    "--tls-key-file".into(),
+                    files.key.display().to_string(),
+                    "--tls-ca-cert-file".into(),
+                    ca.display().to_string(),
+                    "--tls-auth-clients".into(),
+                    "no".into(),
+                ]);
+            }
+            launch
+        });
+        let scheme = if tls.is_some() { "rediss" } else { "redis" };
+        let trusted = server.map(|(ca, _)| std::fs::read(ca).expect("the CA file"));
+        Redis {
+            url: format!("{scheme}://{user}:{password}@{addr}"),
+            servers: vec![(child, addr)],
+            access: (format!("{scheme}://{user}:{password}@"), trusted),
+            dir: None,
             cluster: false,
         }
     }
@@ -126,6 +184,7 @@ impl Redis {
         let redis = Redis {
             url: format!("redis-cluster://{}", addrs.join(",")),
             servers,
+            access: ("redis://".into(), None),
             dir: Some(dir),
             cluster: true,
         };
@@ -146,7 +205,11 @@ impl Redis {
     pub fn command_all(&self, args: &[&str]) -> Vec<redis::Value> {
         self.servers
             .iter()
-            .map(|(_, addr)| command(addr, args).unwrap_or(redis::Value::Nil))
+            .map(|(_, addr)| {
+                let (before, trusted) = &self.access;
+                command(&format!("{before}{addr}"), trusted.as_deref(), args)
+                    .unwrap_or(redis::Value::Nil)
+            })
             .collect()
     }
 
@@ -201,8 +264,18 @@ impl Drop for Redis {
     }
 }
 
-fn command(addr: &str, args: &[&str]) -> redis::RedisResult<redis::Value> {
-    let client = redis::Client::open(format!("redis://{addr}"))?;
+/// Runs `args` on the server at `url`, trusting the authority `trusted` (PEM) for TLS.
+fn command(url: &str, trusted: Option<&[u8]>, args: &[&str]) -> redis::RedisResult<redis::Value> {
+    let client = match trusted {
+        Some(ca) => redis::Client::build_with_tls(
+            url,
+            redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(ca.to_vec()),
+            },
+        )?,
+        None => redis::Client::open(url)?,
+    };
     let mut conn = client.get_connection_with_timeout(Duration::from_secs(2))?;
     let mut cmd = redis::cmd(args[0]);
     for a in &args[1..] {

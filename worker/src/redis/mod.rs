@@ -127,7 +127,7 @@ impl RedisStore {
     /// # Errors
     /// [`StoreError::Unavailable`] when it does not.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        let mut conn = self.inner.pool.get().await.map_err(unavailable)?;
+        let mut conn = self.inner.pool.get().await?;
         redis::cmd("PING")
             .query_async::<()>(&mut conn)
             .await

@@ -82,6 +82,7 @@ pub fn gateway_args(redis: &str, workers: &[String]) -> GatewayArgs {
             max_queued_events: 256,
             touch_every_secs: 300,
             allowed_origins: Vec::new(),
+            header_timeout_secs: 15,
             hello_timeout_secs: 10,
             idle_timeout_secs: 60,
             max_connections: 10_000,
