@@ -181,7 +181,8 @@ declare -A SCENARIOS=(
     --set otel.endpoint=http://otel-collector.observability:4317,otel.tracesSampler=parentbased_traceidratio,otel.tracesSamplerArg=0.1
     --set ingress.tls[0].secretName=refract-tls,ingress.tls[0].hosts[0]=refract.example.com"
   [dns-full]="--set discovery.mode=dns,ingress.enabled=true,redis.enabled=true
-    --set gateway.autoscaling.enabled=true,worker.autoscaling.enabled=true,otel.endpoint=http://collector:4318,otel.protocol=http/protobuf"
+    --set gateway.autoscaling.enabled=true,worker.autoscaling.enabled=true,otel.endpoint=http://collector:4318,otel.protocol=http/protobuf
+    --set grpcTls.secretName=refract-grpc-tls,grpcTls.domain=workers.shop"
   [external-secrets]="--set secret.existingSecret=refract-signing,secret.key=token-key
     --set redis.urlSecret.name=redis-url,serviceAccount.create=false,rbac.create=false
     --set gateway.pdb.enabled=false,worker.pdb.enabled=false,metrics.podAnnotations=false
@@ -252,7 +253,7 @@ def env_of(container):
 
 def check(scenario, prefix="r-refract", mode="dns", ingress=False, hpa=False, redis=False,
           secret=("r-refract-secret", "secret"), redis_env=("value", "redis://redis:6379"),
-          role=False, pdb=True, sa=True, otel=False, prestop=True, nginx=False):
+          role=False, pdb=True, sa=True, otel=False, prestop=True, nginx=False, grpc_tls=None):
     r = load(scenario)
     e = lambda cond, msg: expect(cond, msg, scenario)
     gw_name, wk_name = f"{prefix}-gateway", f"{prefix}-worker"
@@ -299,7 +300,22 @@ def check(scenario, prefix="r-refract", mode="dns", ingress=False, hpa=False, re
     # Probes and drain.
     for p in ("readinessProbe", "livenessProbe"):
         e(gwc[p].get("httpGet") == {"path": "/_health", "port": "http"}, f"gateway {p} GET /_health")
-        e(wkc[p].get("grpc") == {"port": 50051}, f"worker {p} gRPC 50051")
+        if grpc_tls:
+            e(wkc[p].get("exec") == {"command": ["refract-app", "healthcheck"]}, f"worker {p} by the image's check (TLS)")
+        else:
+            e(wkc[p].get("grpc") == {"port": 50051}, f"worker {p} gRPC 50051")
+    # TLS between gateways and workers: both mount the Secret and point the same variables at it.
+    for d, c in ((gw, gwc), (wk, wkc)):
+        env, pod = env_of(c), d["spec"]["template"]["spec"]
+        mounted = [m for m in c.get("volumeMounts", []) if m["mountPath"] == "/etc/refract/grpc-tls"]
+        if grpc_tls:
+            secret_name, domain = grpc_tls
+            e(env["REFRACT_GRPC_TLS_CA"]["value"] == "/etc/refract/grpc-tls/ca.crt" and env["REFRACT_GRPC_TLS_CERT"]["value"] == "/etc/refract/grpc-tls/tls.crt"
+              and env["REFRACT_GRPC_TLS_KEY"]["value"] == "/etc/refract/grpc-tls/tls.key" and env["REFRACT_GRPC_TLS_DOMAIN"]["value"] == domain, f"{d['metadata']['name']} gRPC TLS variables")
+            vols = {v["name"]: v for v in pod.get("volumes", [])}
+            e(len(mounted) == 1 and mounted[0]["readOnly"] and vols.get(mounted[0]["name"], {}).get("secret", {}).get("secretName") == secret_name, f"{d['metadata']['name']} mounts the gRPC TLS Secret")
+        else:
+            e(not mounted and not any(k.startswith("REFRACT_GRPC_TLS") for k in env), f"{d['metadata']['name']} has no gRPC TLS")
     for d, c in ((gw, gwc), (wk, wkc)):
         hook = c.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command")
         e((hook is not None) == prestop, f"{d['metadata']['name']} preStop present: {prestop}")
@@ -379,7 +395,7 @@ def check(scenario, prefix="r-refract", mode="dns", ingress=False, hpa=False, re
 check("default")
 check("kubernetes-full", mode="kubernetes", ingress=True, hpa=True, redis=True, role=True, otel=True,
       nginx=True, redis_env=("value", "redis://:$(REDIS_PASSWORD)@r-refract-redis:6379"))
-check("dns-full", ingress=True, hpa=True, redis=True, otel=True, nginx=True,
+check("dns-full", ingress=True, hpa=True, redis=True, otel=True, nginx=True, grpc_tls=("refract-grpc-tls", "workers.shop"),
       redis_env=("value", "redis://:$(REDIS_PASSWORD)@r-refract-redis:6379"))
 check("external-secrets", ingress=True, secret=("refract-signing", "token-key"), pdb=False, sa=False,
       prestop=False, redis_env=("secret", {"name": "redis-url", "key": "url"}))

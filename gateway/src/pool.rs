@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use refract_proto::convert;
 use refract_proto::v1::{HydrateRequest, TouchRequest, worker_client::WorkerClient};
 use refract_proto::{ErrorCode, EventRequest, Failure, Hydration, Outcome, Processor};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 use tonic::{Code, Status};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
@@ -50,6 +50,8 @@ pub struct PoolConfig {
     pub call_timeout: Duration,
     /// How long connecting to a worker may take (default 1 s).
     pub connect_timeout: Duration,
+    /// TLS to the workers (default: none, plain gRPC).
+    pub tls: Option<ClientTlsConfig>,
 }
 
 impl PoolConfig {
@@ -60,6 +62,7 @@ impl PoolConfig {
             health_every: Duration::from_secs(1),
             call_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(1),
+            tls: None,
         }
     }
 }
@@ -162,10 +165,22 @@ impl WorkerPool {
     }
 
     fn member(&self, addr: String) -> Option<Arc<Member>> {
-        let endpoint = match Endpoint::from_shared(format!("http://{addr}")) {
-            Ok(e) => e
+        let scheme = if self.config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let endpoint = Endpoint::from_shared(format!("{scheme}://{addr}")).and_then(|e| {
+            let e = e
                 .connect_timeout(self.config.connect_timeout)
-                .tcp_nodelay(true),
+                .tcp_nodelay(true);
+            match &self.config.tls {
+                Some(tls) => e.tls_config(tls.clone()),
+                None => Ok(e),
+            }
+        });
+        let endpoint = match endpoint {
+            Ok(e) => e,
             Err(e) => {
                 tracing::warn!(addr, error = %e, "ignored a worker address");
                 return None;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::Args;
 use refract_process::MetricsArgs;
+use refract_process::grpc_tls::{GrpcTlsArgs, GrpcTlsError};
 
 use crate::feed::RedisFeed;
 use crate::pool::{Discovery, PoolConfig, WorkerPool};
@@ -180,6 +181,9 @@ pub struct GatewayArgs {
     /// Milliseconds one event may take on a worker before it is retried elsewhere.
     #[arg(long, default_value_t = 30_000, env = "REFRACT_CALL_TIMEOUT_MS")]
     pub call_timeout_ms: u64,
+    /// TLS to the workers (off by default).
+    #[command(flatten)]
+    pub tls: GrpcTlsArgs,
 }
 
 impl GatewayArgs {
@@ -199,6 +203,7 @@ impl GatewayArgs {
             redis: _,
             assets,
             call_timeout_ms,
+            tls,
         } = self;
         let mut args = listen.to_args();
         args.extend(sockets.to_args());
@@ -219,6 +224,7 @@ impl GatewayArgs {
         }
         args.push(format!("--workers-dns-every-secs={workers_dns_every_secs}"));
         args.push(format!("--call-timeout-ms={call_timeout_ms}"));
+        args.extend(tls.to_args());
         args
     }
 }
@@ -232,6 +238,9 @@ pub enum ServeError {
     /// The Kubernetes API (for --workers-k8s-service) cannot be configured.
     #[error("kubernetes: {0}")]
     Kubernetes(String),
+    /// The TLS options to the workers cannot be used.
+    #[error(transparent)]
+    Tls(#[from] GrpcTlsError),
     /// No randomness for a token secret.
     #[error(transparent)]
     Randomness(#[from] crate::RandomnessError),
@@ -266,6 +275,7 @@ pub async fn serve(
     };
     let mut pool_config = PoolConfig::new(discovery);
     pool_config.call_timeout = Duration::from_millis(args.call_timeout_ms);
+    pool_config.tls = args.tls.client()?;
     let pool = WorkerPool::start(pool_config);
     if let Some(service) = &args.workers_k8s_service {
         watch_kubernetes(service, args.workers_k8s_namespace.as_deref(), &pool).await?;
@@ -407,6 +417,12 @@ mod tests {
             redis: "redis://app:pw@r:1".into(),
             assets: Some("/srv/assets".into()),
             call_timeout_ms: 99,
+            tls: GrpcTlsArgs {
+                grpc_tls_cert: Some("/tls/gateway.pem".into()),
+                grpc_tls_key: Some("/tls/gateway.key".into()),
+                grpc_tls_ca: Some("/tls/ca.pem".into()),
+                grpc_tls_domain: "workers".into(),
+            },
         };
         assert_eq!(parse(args.to_args(), &args.redis), args);
         let dns = GatewayArgs {

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use refract_gateway::serve::{GatewayArgs, ListenArgs, SocketArgs};
 use refract_process::MetricsArgs;
+use refract_process::grpc_tls::GrpcTlsArgs;
 use refract_process::launch::{Child, Launch, LaunchError, Output, redis_server};
 use refract_worker::serve::{StoreArgs, WorkerArgs};
 
@@ -187,6 +188,7 @@ impl Stack {
                         redis: url.clone(),
                         metrics: MetricsArgs { metrics_port: 0 },
                         store: default_args::<StoreArgs>(),
+                        tls: GrpcTlsArgs::default(),
                     };
                     let launch = Launch::new(format!("worker-{i}"), &probe)
                         .args(["worker".to_owned()])
@@ -215,6 +217,7 @@ impl Stack {
                     redis: url.clone(),
                     assets: None,
                     call_timeout_ms: 30_000,
+                    tls: GrpcTlsArgs::default(),
                 };
                 let launch = Launch::new("gateway", &probe)
                     .args(["gateway".to_owned()])

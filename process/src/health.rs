@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::grpc_tls::GrpcTlsArgs;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
@@ -12,14 +14,21 @@ use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 pub const TIMEOUT: Duration = Duration::from_secs(3);
 
 /// `Ok` when the gRPC server at `addr` reports `SERVING` for its overall health (service `""`);
-/// a draining worker reports `NOT_SERVING`. The error says what was wrong.
+/// a draining worker reports `NOT_SERVING`. With `tls` (a worker's [`GrpcTlsArgs`], as the
+/// worker's own container has them) it connects as a gateway would. The error says what was
+/// wrong.
 ///
 /// # Errors
-/// Unreachable, timed out, or not serving.
-pub async fn grpc(addr: SocketAddr) -> Result<(), String> {
+/// Unreachable, timed out, not serving, or TLS options that cannot be used.
+pub async fn grpc(addr: SocketAddr, tls: &GrpcTlsArgs) -> Result<(), String> {
     let check = async {
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-            .map_err(|e| e.to_string())?
+        let mut endpoint =
+            tonic::transport::Endpoint::from_shared(format!("{}://{addr}", tls.scheme()))
+                .map_err(|e| e.to_string())?;
+        if let Some(config) = tls.client().map_err(|e| e.to_string())? {
+            endpoint = endpoint.tls_config(config).map_err(|e| e.to_string())?;
+        }
+        let channel = endpoint
             .connect()
             .await
             .map_err(|e| format!("cannot connect to {addr}: {e}"))?;

@@ -4,8 +4,10 @@
 //! * [`metrics`] and [`serve_metrics`]: `GET /metrics` in the Prometheus text format;
 //! * [`health`]: the probes of a worker's gRPC health and a gateway's `/_health`, for container
 //!   health checks;
+//! * [`grpc_tls`]: the options and configurations of TLS between gateways and workers;
 //! * [`launch`]: starting and stopping child processes (`stack`, the tests, the load tests).
 
+pub mod grpc_tls;
 pub mod health;
 pub mod launch;
 

@@ -335,10 +335,10 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
 async fn healthcheck(args: HealthcheckArgs) -> Result<(), AppError> {
     let result = match (args.grpc, args.http) {
         (_, Some(http)) => refract_process::health::http(http, "/_health").await,
-        (Some(grpc), None) => refract_process::health::grpc(grpc).await,
+        (Some(grpc), None) => refract_process::health::grpc(grpc, &args.tls).await,
         (None, None) => {
             let local = SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), args.listen.port());
-            refract_process::health::grpc(local).await
+            refract_process::health::grpc(local, &args.tls).await
         }
     };
     result.map_err(AppError::Unhealthy)

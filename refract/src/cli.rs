@@ -54,6 +54,10 @@ pub(crate) struct HealthcheckArgs {
         hide = true
     )]
     pub listen: std::net::SocketAddr,
+    /// A worker's TLS, to check it as a gateway would (in a worker's container: its own
+    /// `REFRACT_GRPC_TLS_*` settings).
+    #[command(flatten)]
+    pub tls: refract_process::grpc_tls::GrpcTlsArgs,
 }
 
 #[derive(Args, Debug, Clone)]

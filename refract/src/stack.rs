@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use refract_gateway::serve::GatewayArgs;
+use refract_process::grpc_tls::GrpcTlsArgs;
 use refract_process::launch::{Child, Launch, free_port, start_local_redis};
 use refract_process::{MetricsArgs, shutdown_signal};
 use refract_worker::serve::WorkerArgs;
@@ -61,6 +62,7 @@ pub(crate) async fn run(app: &App, args: StackArgs) -> Result<(), AppError> {
             redis: redis.clone(),
             metrics: MetricsArgs { metrics_port: 0 },
             store: args.store.clone(),
+            tls: GrpcTlsArgs::default(),
         };
         let launch = Launch::new("worker", &exe)
             .args(["worker".to_owned()])
@@ -87,6 +89,7 @@ pub(crate) async fn run(app: &App, args: StackArgs) -> Result<(), AppError> {
         redis: redis.clone(),
         assets: Some(dist),
         call_timeout_ms: 30_000,
+        tls: GrpcTlsArgs::default(),
     };
     let launch = Launch::new("gateway", &exe)
         .args(["gateway".to_owned()])

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use refract_core::StateRegistry;
 use refract_process::MetricsArgs;
+use refract_process::grpc_tls::{GrpcTlsArgs, GrpcTlsError};
+use tonic::transport::ServerTlsConfig;
 use tonic_health::ServingStatus;
 
 use crate::grpc::WorkerService;
@@ -109,6 +111,9 @@ pub struct WorkerArgs {
     /// The store's settings.
     #[command(flatten)]
     pub store: StoreArgs,
+    /// TLS of its gRPC server (off by default).
+    #[command(flatten)]
+    pub tls: GrpcTlsArgs,
 }
 
 impl WorkerArgs {
@@ -121,10 +126,12 @@ impl WorkerArgs {
             redis: _,
             metrics,
             store,
+            tls,
         } = self;
         let mut args = vec![format!("--listen={listen}")];
         args.extend(metrics.to_args());
         args.extend(store.to_args());
+        args.extend(tls.to_args());
         args
     }
 }
@@ -146,6 +153,9 @@ pub enum ServeError {
     /// The gRPC server failed.
     #[error("worker: {0}")]
     Transport(#[from] tonic::transport::Error),
+    /// Its TLS options cannot be used.
+    #[error(transparent)]
+    Tls(#[from] GrpcTlsError),
 }
 
 /// Serves the events of an app whose states are `states` as a worker until `shutdown`
@@ -159,6 +169,7 @@ pub async fn serve(
     args: WorkerArgs,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    let tls = args.tls.server()?;
     let store = args.store.connect(&args.redis, &states).await?;
     let engine = Arc::new(Engine::new(states, store).max_state_bytes(args.store.max_state_bytes));
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -171,17 +182,18 @@ pub async fn serve(
         tracing::info!(addr = %local, "worker listening");
     }
     args.metrics.serve(args.listen.ip()).await;
-    serve_on(listener, engine, shutdown).await
+    serve_on(listener, engine, tls, shutdown).await
 }
 
 /// Serves `engine` as `refract.v1.Worker`, with the standard gRPC health service, on `listener`
-/// until `shutdown` completes, then drains as [`serve`] says.
+/// (over `tls` when given) until `shutdown` completes, then drains as [`serve`] says.
 ///
 /// # Errors
-/// [`ServeError::Transport`] when serving fails.
+/// [`ServeError::Transport`] when serving fails or `tls` cannot be used.
 pub async fn serve_on<S: crate::StateStore>(
     listener: tokio::net::TcpListener,
     engine: Arc<Engine<S>>,
+    tls: Option<ServerTlsConfig>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -195,7 +207,11 @@ pub async fn serve_on<S: crate::StateStore>(
             .await;
         tracing::info!("draining: finishing the events in flight");
     };
-    tonic::transport::Server::builder()
+    let mut server = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        server = server.tls_config(tls)?;
+    }
+    server
         .add_service(health)
         .add_service(WorkerService::server(engine))
         .serve_with_incoming_shutdown(
@@ -235,6 +251,12 @@ mod tests {
                 redis_connections: 4,
                 redis_timeout_ms: 5,
                 max_state_bytes: 6,
+            },
+            tls: GrpcTlsArgs {
+                grpc_tls_cert: Some("/tls/worker.pem".into()),
+                grpc_tls_key: Some("/tls/worker.key".into()),
+                grpc_tls_ca: Some("/tls/ca.pem".into()),
+                grpc_tls_domain: "workers".into(),
             },
         };
         assert_eq!(parse(args.to_args(), &args.redis), args);

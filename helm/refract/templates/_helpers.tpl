@@ -164,3 +164,46 @@ The pod's identity and the OpenTelemetry SDK's variables: call with
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/* The gRPC link's TLS settings (grpcTls.secretName), as container env entries. */}}
+{{- define "refract.grpcTlsEnv" -}}
+{{- if .Values.grpcTls.secretName }}
+- name: REFRACT_GRPC_TLS_CERT
+  value: /etc/refract/grpc-tls/tls.crt
+- name: REFRACT_GRPC_TLS_KEY
+  value: /etc/refract/grpc-tls/tls.key
+- name: REFRACT_GRPC_TLS_CA
+  value: /etc/refract/grpc-tls/ca.crt
+- name: REFRACT_GRPC_TLS_DOMAIN
+  value: {{ .Values.grpcTls.domain | quote }}
+{{- end }}
+{{- end }}
+
+{{/* The mount of the gRPC link's certificates (a container's volumeMounts entry). */}}
+{{- define "refract.grpcTlsMount" -}}
+{{- if .Values.grpcTls.secretName }}
+- name: grpc-tls
+  mountPath: /etc/refract/grpc-tls
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{/* The volume of the gRPC link's certificates (a pod's volumes entry). */}}
+{{- define "refract.grpcTlsVolume" -}}
+{{- if .Values.grpcTls.secretName }}
+- name: grpc-tls
+  secret:
+    secretName: {{ .Values.grpcTls.secretName }}
+{{- end }}
+{{- end }}
+
+{{/* How a worker's health is probed: natively over gRPC, or with TLS by its image's check. */}}
+{{- define "refract.workerProbe" -}}
+{{- if .Values.grpcTls.secretName }}
+exec:
+  command: ["refract-app", "healthcheck"]
+{{- else }}
+grpc:
+  port: {{ .Values.worker.grpcPort }}
+{{- end }}
+{{- end }}

@@ -1,5 +1,5 @@
 //! Certificates for tests of TLS: a throwaway certificate authority, and certificates it signs for
-//! `localhost` and `127.0.0.1`, written as PEM files into a fresh folder that is removed on drop.
+//! a name, `localhost` and `127.0.0.1`, written as PEM files into a fresh folder that is removed on drop.
 
 use std::path::{Path, PathBuf};
 
@@ -52,14 +52,16 @@ impl TestCa {
         self.dir.join("ca.pem")
     }
 
-    /// A certificate named `name` (its files are `name.pem` and `name.key`) for `localhost` and
-    /// `127.0.0.1`, good for a server and for a client, signed by this authority.
+    /// A certificate named `name` (its files are `name.pem` and `name.key`) for the host names
+    /// `name` and `localhost` and the address `127.0.0.1`, good for a server and for a client,
+    /// signed by this authority.
     ///
     /// # Panics
     /// When it cannot be made or written.
     pub fn issue(&self, name: &str) -> CertFiles {
-        let mut params = CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])
-            .expect("valid names");
+        let mut params =
+            CertificateParams::new(vec![name.into(), "localhost".into(), "127.0.0.1".into()])
+                .expect("valid names");
         params.distinguished_name.push(DnType::CommonName, name);
         params.extended_key_usages = vec![
             ExtendedKeyUsagePurpose::ServerAuth,

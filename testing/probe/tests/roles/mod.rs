@@ -9,6 +9,7 @@ use std::path::Path;
 
 use refract_gateway::serve::{GatewayArgs, ListenArgs, SocketArgs};
 use refract_process::MetricsArgs;
+use refract_process::grpc_tls::GrpcTlsArgs;
 use refract_process::launch::Launch;
 use refract_test_support::Role;
 use refract_worker::serve::{StoreArgs, WorkerArgs};
@@ -44,6 +45,7 @@ pub fn worker_args(redis: &str, port: u16, lease_ms: u64) -> WorkerArgs {
             redis_timeout_ms: 5000,
             max_state_bytes: 4 << 20,
         },
+        tls: GrpcTlsArgs::default(),
     }
 }
 
@@ -101,6 +103,7 @@ pub fn gateway_args(redis: &str, workers: &[String]) -> GatewayArgs {
         redis: redis.to_owned(),
         assets: None,
         call_timeout_ms: 30_000,
+        tls: GrpcTlsArgs::default(),
     }
 }
 
