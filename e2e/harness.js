@@ -2,7 +2,8 @@
 // through playwright-core). Used by the *.test.js files; run with `node --test` from e2e/.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { createServer } from "node:net";
+import { readdirSync, readFileSync } from "node:fs";
+import { connect, createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 import { chromium } from "playwright-core";
@@ -29,7 +30,7 @@ export const mode = process.env.REFRACT_E2E_MODE ?? "embedded";
 /**
  * Starts `target/debug/<name>` (`run`, or `stack --workers 2` in stack mode) on `port` with a fixed
  * token secret and waits until `/_health` answers (the first start builds the frontend: up to 5
- * minutes). Returns { url, port, stop() }.
+ * minutes). Returns { url, port, pid, stop() }.
  */
 export async function startApp(name, { port, args = [], env = {} } = {}) {
   port ??= await freePort();
@@ -61,12 +62,112 @@ export async function startApp(name, { port, args = [], env = {} } = {}) {
   return {
     url,
     port,
+    pid: child.pid,
     async stop() {
       if (child.exitCode !== null) return;
       child.kill("SIGTERM");
       const timer = setTimeout(() => child.kill("SIGKILL"), 15000);
       await once(child, "exit");
       clearTimeout(timer);
+    },
+  };
+}
+
+/**
+ * The running child processes of `pid` (as `stack` starts its Redis, workers and gateway), read
+ * from /proc: [{ pid, argv, env }], so a test can signal one, or start it again as it was started.
+ * @param {number} pid
+ */
+export function childProcesses(pid) {
+  const children = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      // "pid (comm) state ppid …": comm may hold spaces and parentheses, so read after the last ")".
+      const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(ppid) !== pid || state === "Z") continue;
+      const argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").slice(0, -1);
+      const env = {};
+      for (const pair of readFileSync(`/proc/${entry}/environ`, "utf8").split("\0")) {
+        const eq = pair.indexOf("=");
+        if (eq > 0) env[pair.slice(0, eq)] = pair.slice(eq + 1);
+      }
+      children.push({ pid: Number(entry), argv, env });
+    } catch {
+      // It exited while being read.
+    }
+  }
+  return children;
+}
+
+/**
+ * Sends one command to the Redis on 127.0.0.1:`port` and returns its reply, for commands whose
+ * reply is one line (a status, an integer: PING, FLUSHALL, DBSIZE). An error reply rejects.
+ * @param {number} port
+ * @param {...string} args the command and its arguments
+ * @returns {Promise<string>}
+ */
+export async function redisCommand(port, ...args) {
+  const socket = connect(port, "127.0.0.1");
+  try {
+    await once(socket, "connect");
+    const parts = args.map((a) => `$${Buffer.byteLength(String(a))}\r\n${a}\r\n`);
+    socket.write(`*${args.length}\r\n${parts.join("")}`);
+    let reply = "";
+    for await (const chunk of socket) {
+      reply += chunk;
+      if (reply.includes("\r\n")) break;
+    }
+    const line = reply.slice(0, reply.indexOf("\r\n"));
+    if (line.startsWith("-")) throw new Error(`redis ${args[0]}: ${line.slice(1)}`);
+    if (!/^[+:]/.test(line)) throw new Error(`redis ${args[0]}: unexpected reply ${JSON.stringify(reply)}`);
+    return line.slice(1);
+  } finally {
+    socket.destroy();
+  }
+}
+
+/**
+ * Starts a `redis-server` on a free port of 127.0.0.1, without persistence, and waits until it
+ * answers PING. Returns { port, url, pid, command(...args), pause(), resume(), stop() }: `pause`
+ * and `resume` SIGSTOP and SIGCONT it (a frozen Redis: connections stay open, nothing answers);
+ * `stop` resumes it if paused, then kills it.
+ */
+export async function startRedis() {
+  const port = await freePort();
+  const child = spawn(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    { stdio: ["ignore", "ignore", "inherit"] },
+  );
+  let failed = null;
+  child.on("error", (e) => (failed = e));
+  const exited = new Promise((resolve) => child.on("exit", resolve));
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (failed) throw new Error(`cannot start redis-server: ${failed.message}`);
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error("redis-server exited early");
+    const pong = await redisCommand(port, "PING").catch(() => null);
+    if (pong === "PONG") break;
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error("redis-server did not answer PING within 10 s");
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    pid: child.pid,
+    command: (...args) => redisCommand(port, ...args),
+    pause: () => child.kill("SIGSTOP"),
+    resume: () => child.kill("SIGCONT"),
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGCONT");
+      child.kill("SIGKILL");
+      await exited;
     },
   };
 }
