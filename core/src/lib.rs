@@ -5,15 +5,18 @@
 //! * [`State`] and [`Handlers`] are what `#[derive(State)]` and `#[refract::handlers]` implement;
 //!   [`StateObject`] and [`StateDescriptor`] are their type-erased forms, which the worker runs;
 //! * [`diff`] computes the delta of an event;
-//! * [`EventError`] is the typed failure of one event.
+//! * [`EventError`] is the typed failure of one event;
+//! * [`EventContext`] is what a handler may know about the event it runs for.
 //!
 //! Nothing here does I/O.
 
+mod context;
 mod error;
 mod event;
 mod state;
 mod var;
 
+pub use context::{ClientHeaders, EventContext, PageContext};
 pub use error::EventError;
 pub use event::{EventSpec, IntoEventChain, IntoValueEvents};
 pub use state::{

@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use crate::context::EventContext;
 use crate::error::EventError;
 
 /// A boxed, sendable future, the return of [`Handlers::dispatch`].
@@ -44,7 +45,8 @@ pub trait Handlers: State {
     /// When a computed value's `Serialize` implementation fails.
     fn computed_vars(&self, vars: &mut Map<String, Value>) -> Result<(), serde_json::Error>;
 
-    /// Runs the handler `method` with `args` (a JSON object keyed by parameter name).
+    /// Runs the handler `method` with `args` (a JSON object keyed by parameter name) for the
+    /// event described by `cx` (which a handler with a `&EventContext` parameter receives).
     ///
     /// # Errors
     /// [`EventError::UnknownHandler`], [`EventError::BadArguments`], or
@@ -53,6 +55,7 @@ pub trait Handlers: State {
         &'a mut self,
         method: &'a str,
         args: Value,
+        cx: &'a EventContext,
     ) -> BoxFuture<'a, Result<(), EventError>>;
 }
 
@@ -75,6 +78,7 @@ pub trait StateObject: Send + Sync {
         &'a mut self,
         method: &'a str,
         args: Value,
+        cx: &'a EventContext,
     ) -> BoxFuture<'a, Result<(), EventError>>;
 }
 
@@ -94,8 +98,9 @@ impl<S: Handlers> StateObject for S {
         &'a mut self,
         method: &'a str,
         args: Value,
+        cx: &'a EventContext,
     ) -> BoxFuture<'a, Result<(), EventError>> {
-        Handlers::dispatch(self, method, args)
+        Handlers::dispatch(self, method, args, cx)
     }
 }
 

@@ -29,6 +29,7 @@ use axum::extract::{State, WebSocketUpgrade};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use refract_core::{ClientHeaders, EventContext};
 use refract_proto::{DeltaFeed, Processor};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -68,6 +69,11 @@ pub struct GatewayConfig {
     /// (default 60 s; the gateway pings every third of it, and browsers answer pings by
     /// themselves, so only a dead or stalled peer is closed).
     pub idle_timeout: std::time::Duration,
+    /// The request header a trusted proxy puts the client's address in (`x-forwarded-for`), or
+    /// `None` to take the connection's peer (default). Its last entry is used, for handlers'
+    /// context and the per-address socket cap. Set it only behind a proxy that sets the header:
+    /// otherwise clients choose their own address.
+    pub client_ip_header: Option<String>,
     /// The most sockets the gateway holds (default 10,000); one more is refused with 503.
     pub max_connections: usize,
     /// The most sockets from one client IP address (default 256; 0: no such cap); one more is
@@ -87,6 +93,7 @@ impl Default for GatewayConfig {
             header_timeout: std::time::Duration::from_secs(15),
             hello_timeout: std::time::Duration::from_secs(10),
             idle_timeout: std::time::Duration::from_secs(60),
+            client_ip_header: None,
             max_connections: 10_000,
             max_connections_per_ip: 256,
         }
@@ -336,17 +343,38 @@ async fn upgrade(
             .into_response();
     }
     // The peer's address, when the router is served with connect info (`SocketAddr`), as
-    // `serve::serve_until` does; without it only the global cap applies.
-    let ip = extensions
+    // `serve::serve_until` does (without it only the global cap applies), or the address a
+    // trusted proxy put in the configured header.
+    let peer = extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip());
+    let ip = match &shared.config.client_ip_header {
+        Some(name) => forwarded_ip(headers.get(name).and_then(|v| v.to_str().ok())).or(peer),
+        None => peer,
+    };
+    let client = EventContext {
+        client_ip: ip,
+        headers: ClientHeaders {
+            user_agent: header(header::USER_AGENT).map(str::to_owned),
+            accept_language: header(header::ACCEPT_LANGUAGE).map(str::to_owned),
+            cookie: header(header::COOKIE).map(str::to_owned),
+        },
+        ..EventContext::default()
+    };
     match shared.slot(ip) {
-        Ok(slot) => session::upgrade(shared, ws, slot),
+        Ok(slot) => session::upgrade(shared, ws, slot, client),
         Err(why) => {
             tracing::debug!(?ip, why, "refused a socket");
             (axum::http::StatusCode::SERVICE_UNAVAILABLE, why).into_response()
         }
     }
+}
+
+/// The client's address from a proxy's header: the last entry of a comma-separated list
+/// (`X-Forwarded-For: client, proxy1` — the entry the nearest proxy, which the operator trusts,
+/// appended), when it is an IP address.
+fn forwarded_ip(value: Option<&str>) -> Option<std::net::IpAddr> {
+    value?.rsplit(',').next()?.trim().parse().ok()
 }
 
 /// Whether a page of `origin` (`scheme://host[:port]`) may open a socket: it is the gateway's own
@@ -380,7 +408,18 @@ fn origin_allowed(origin: &str, host: Option<&str>, allowed: &[String]) -> bool 
 
 #[cfg(test)]
 mod tests {
-    use super::origin_allowed;
+    use super::{forwarded_ip, origin_allowed};
+
+    #[test]
+    fn a_proxys_header_names_the_client_by_its_last_entry() {
+        let ip = |v| forwarded_ip(Some(v)).map(|ip| ip.to_string());
+        assert_eq!(ip("203.0.113.9").as_deref(), Some("203.0.113.9"));
+        assert_eq!(ip("6.6.6.6, 203.0.113.9").as_deref(), Some("203.0.113.9"));
+        assert_eq!(ip(" 2001:db8::1 ").as_deref(), Some("2001:db8::1"));
+        assert_eq!(ip("unknown"), None);
+        assert_eq!(ip("203.0.113.9, "), None);
+        assert_eq!(forwarded_ip(None), None);
+    }
 
     #[test]
     fn only_the_gateways_own_origin_and_allowed_ones_may_open_sockets() {

@@ -66,6 +66,11 @@ pub struct SocketArgs {
     /// Seconds a socket may send nothing, not even a pong (it is pinged every third of it).
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(3..), env = "REFRACT_IDLE_TIMEOUT_SECS")]
     pub idle_timeout_secs: u64,
+    /// Request header a trusted proxy puts the client's address in (e.g. `x-forwarded-for`; its
+    /// last entry is used), for handlers' context and --max-connections-per-ip. Set it only
+    /// behind a proxy that sets it; by default the connection's peer address is used.
+    #[arg(long, env = "REFRACT_CLIENT_IP_HEADER")]
+    pub client_ip_header: Option<String>,
     /// The most sockets this process holds; more are refused with 503.
     #[arg(long, default_value_t = 10_000, env = "REFRACT_MAX_CONNECTIONS")]
     pub max_connections: usize,
@@ -92,6 +97,10 @@ impl SocketArgs {
             header_timeout: Duration::from_secs(self.header_timeout_secs),
             hello_timeout: Duration::from_secs(self.hello_timeout_secs),
             idle_timeout: Duration::from_secs(self.idle_timeout_secs),
+            client_ip_header: self
+                .client_ip_header
+                .as_ref()
+                .map(|h| h.to_ascii_lowercase()),
             max_connections: self.max_connections,
             max_connections_per_ip: self.max_connections_per_ip,
         }
@@ -116,6 +125,7 @@ impl SocketArgs {
             header_timeout_secs,
             hello_timeout_secs,
             idle_timeout_secs,
+            client_ip_header,
             max_connections,
             max_connections_per_ip,
             secret: _,
@@ -132,6 +142,9 @@ impl SocketArgs {
         ];
         if !allowed_origins.is_empty() {
             args.push(format!("--allowed-origins={}", allowed_origins.join(",")));
+        }
+        if let Some(header) = client_ip_header {
+            args.push(format!("--client-ip-header={header}"));
         }
         args
     }
@@ -404,6 +417,7 @@ mod tests {
                 header_timeout_secs: 7,
                 hello_timeout_secs: 4,
                 idle_timeout_secs: 50,
+                client_ip_header: Some("x-forwarded-for".into()),
                 max_connections: 7,
                 max_connections_per_ip: 3,
                 secret: None,

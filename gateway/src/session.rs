@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
 use futures_util::{SinkExt, Stream, StreamExt};
+use refract_core::EventContext;
 use refract_proto::{
     ClientFrame, ErrorCode, EventRequest, Failure, Outcome, Published, ServerFrame, Subscription,
 };
@@ -102,8 +103,8 @@ struct Shown {
     answered: u64,
 }
 
-/// Serves one upgraded socket until it closes.
-pub(crate) async fn serve_socket(socket: WebSocket, shared: Arc<Shared>) {
+/// Serves one upgraded socket of `client` (its address and headers) until it closes.
+pub(crate) async fn serve_socket(socket: WebSocket, shared: Arc<Shared>, client: EventContext) {
     let (mut sink, stream) = socket.split();
     let (out, mut outbox) = mpsc::channel::<Outbound>(OUTBOX);
     let writer = tokio::spawn(async move {
@@ -134,8 +135,15 @@ pub(crate) async fn serve_socket(socket: WebSocket, shared: Arc<Shared>) {
         })
         .take_while(|frame| std::future::ready(*frame != Some(Inbound::Broken)))
         .filter_map(std::future::ready);
-    run(shared, inbound, out).await;
+    run(shared, client, inbound, out).await;
     let _ = writer.await;
+}
+
+/// Now, in milliseconds since the Unix epoch (0 if the clock is before it).
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// The size past which a frame is not even read: 16 × the frame limit, at least 1 MiB.
@@ -155,11 +163,13 @@ fn too_large(e: &axum::Error) -> bool {
     false
 }
 
-/// The axum upgrade of `/_event`: small read buffers, the frame size caps, then [`serve_socket`].
+/// The axum upgrade of `/_event` from `client`: small read buffers, the frame size caps, then
+/// [`serve_socket`].
 pub(crate) fn upgrade(
     shared: Arc<Shared>,
     ws: axum::extract::WebSocketUpgrade,
     slot: crate::Slot,
+    client: EventContext,
 ) -> axum::response::Response {
     let hard_cap = hard_cap(shared.config.max_frame_bytes);
     // Client frames are small: a 1 KiB read buffer (a larger frame is read whole once its header
@@ -171,19 +181,22 @@ pub(crate) fn upgrade(
         .on_upgrade(move |socket| {
             let sockets = shared.sockets.clone();
             sockets.track_future(async move {
-                serve_socket(socket, shared).await;
+                serve_socket(socket, shared, client).await;
                 drop(slot);
             })
         })
 }
 
-/// Runs one session: reads `inbound` until it ends, writing every answer to `out`. The session
+/// Runs one session of `client` (the context its events start from: address and headers; the
+/// page comes with `hello` and events): reads `inbound` until it ends, writing every answer to
+/// `out`. The session
 /// also ends, with a close frame, when the gateway drains (1012), when no valid `hello` came within
 /// the hello timeout (1008), and when nothing at all came within the idle timeout (1001; it pings
 /// every third of it, and browsers answer pings by themselves). Returns when the session is over;
 /// its tasks are stopped.
 pub(crate) async fn run(
     shared: Arc<Shared>,
+    client: EventContext,
     inbound: impl Stream<Item = Inbound>,
     out: mpsc::Sender<Outbound>,
 ) {
@@ -197,6 +210,7 @@ pub(crate) async fn run(
         view,
         phase: Phase::AwaitingHello,
         tasks: JoinSet::new(),
+        client,
     };
     let metrics = refract_telemetry::metrics();
     metrics.connections(1);
@@ -263,6 +277,9 @@ struct Session {
     view: Arc<View>,
     phase: Phase,
     tasks: JoinSet<()>,
+    /// What the next event's context starts from: the client's address and headers, and the
+    /// page it last said it shows.
+    client: EventContext,
 }
 
 impl Session {
@@ -280,14 +297,25 @@ impl Session {
         }
         match ClientFrame::parse(text) {
             Err(rejected) => self.view.reject(rejected.seq, rejected.failure).await,
-            Ok(ClientFrame::Hello { token, tab }) => {
+            Ok(ClientFrame::Hello { token, tab, page }) => {
+                if let Some(page) = page {
+                    self.client.page = page;
+                }
                 self.hello(token, tab.unwrap_or_default()).await
             }
-            Ok(ClientFrame::Event { seq, handler, args }) => {
+            Ok(ClientFrame::Event {
+                seq,
+                handler,
+                args,
+                page,
+            }) => {
                 let Phase::Ready { id, queue, .. } = &self.phase else {
                     let failure = Failure::new(ErrorCode::NotReady, "send hello first");
                     return self.view.reject(Some(seq), failure).await;
                 };
+                if let Some(page) = page {
+                    self.client.page = page;
+                }
                 // The event's trace starts when its frame is received.
                 let span = tracing::info_span!("event", handler = %handler, seq);
                 let event = EventRequest {
@@ -296,6 +324,10 @@ impl Session {
                     seq,
                     handler,
                     args,
+                    context: EventContext {
+                        received_at_ms: now_ms(),
+                        ..self.client.clone()
+                    },
                 };
                 if queue.try_send(Box::new((event, span))).is_err() {
                     let message = format!(
@@ -557,6 +589,7 @@ mod tests {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
     use async_trait::async_trait;
+    use refract_core::PageContext;
     use refract_proto::{DeltaFeed, FeedError, Hydration, Processor, Published};
     use serde_json::{Map, json};
     use tokio::sync::broadcast;
@@ -677,7 +710,15 @@ mod tests {
         let (inbound, inbound_rx) = mpsc::channel(16);
         let (out_tx, out) = mpsc::channel(16);
         let shared = gateway.shared.clone();
-        let session = tokio::spawn(run(shared, ReceiverStream::new(inbound_rx), out_tx));
+        let client = EventContext {
+            client_ip: Some([203, 0, 113, 7].into()),
+            headers: refract_core::ClientHeaders {
+                user_agent: Some("test-agent".into()),
+                ..Default::default()
+            },
+            ..EventContext::default()
+        };
+        let session = tokio::spawn(run(shared, client, ReceiverStream::new(inbound_rx), out_tx));
         Harness {
             fake,
             gateway,
@@ -713,18 +754,59 @@ mod tests {
             let hello = ClientFrame::Hello {
                 token: token.map(str::to_owned),
                 tab: Some("tab-1".to_owned()),
+                page: Some(page("/first", "")),
             };
             self.send(&hello.encode()).await;
             self.frame().await
         }
 
         async fn event(&self, seq: u64, handler: &str) {
+            self.event_on(seq, handler, None).await;
+        }
+
+        async fn event_on(&self, seq: u64, handler: &str, page: Option<PageContext>) {
             let event = ClientFrame::Event {
                 seq,
                 handler: handler.to_owned(),
                 args: json!({}),
+                page,
             };
             self.send(&event.encode()).await;
+        }
+    }
+
+    fn page(path: &str, query: &str) -> PageContext {
+        PageContext {
+            path: path.into(),
+            query: query.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn events_carry_the_sockets_client_and_the_page_it_last_named() {
+        let mut h = harness();
+        h.hello(None).await;
+        h.event(1, "s.ok").await;
+        h.frame().await;
+        h.event_on(2, "s.ok", Some(page("/posts/7", "tab=comments")))
+            .await;
+        h.frame().await;
+        h.event(3, "s.ok").await;
+        h.frame().await;
+        let seen = h.fake.seen.lock().unwrap().clone();
+        let pages: Vec<&str> = seen.iter().map(|e| e.context.page.path.as_str()).collect();
+        assert_eq!(pages, ["/first", "/posts/7", "/posts/7"]);
+        assert_eq!(seen[2].context.page.query, "tab=comments");
+        for event in &seen {
+            let cx = &event.context;
+            assert_eq!(cx.client_ip, Some([203, 0, 113, 7].into()));
+            assert_eq!(cx.headers.user_agent.as_deref(), Some("test-agent"));
+            assert!(
+                cx.received_at_ms > 1_700_000_000_000,
+                "{}",
+                cx.received_at_ms
+            );
+            assert!(cx.session.is_empty(), "the processor names the session");
         }
     }
 

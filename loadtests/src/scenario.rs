@@ -103,8 +103,7 @@ impl Target {
         ClientOptions {
             source: self.source(i),
             timeout: self.timeout,
-            tab: None,
-            origin: None,
+            ..ClientOptions::default()
         }
     }
 
@@ -127,10 +126,8 @@ pub async fn warm_up(addr: SocketAddr, limit: Duration) -> Result<(), ClientErro
     loop {
         let attempt = async {
             let options = ClientOptions {
-                source: None,
                 timeout: Duration::from_secs(5),
-                tab: None,
-                origin: None,
+                ..ClientOptions::default()
             };
             let mut c = Client::connect_with(addr, None, &options).await?;
             match c.call("probe_state.add", json!({"n": 1})).await? {

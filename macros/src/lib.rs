@@ -3,7 +3,8 @@
 //! * `#[derive(State)]`: a state's name, its frontend vars, and one `Var` accessor per frontend
 //!   field for pages (`CounterState::count()`); `#[backend]` fields stay on the server.
 //! * `#[handlers]` on the state's `impl` block: `pub` methods taking `&mut self` become event
-//!   handlers, `#[computed]` methods computed vars; each gets a page-facing associated function of
+//!   handlers (a parameter of type `&EventContext` receives the event's context; the others are
+//!   the event's arguments), `#[computed]` methods computed vars; each gets a page-facing associated function of
 //!   the same name (`CounterState::add(5)` builds the event spec, `TodoState::open_count()` is the
 //!   computed var), and the method itself is renamed `__handler_<name>` / `__computed_<name>`.
 //! * `#[derive(VarFields)]` on a struct held in vars: typed field access on `Var<ThatStruct>`.
@@ -193,9 +194,26 @@ fn var_fields_impl(input: &DeriveInput) -> syn::Result<Tokens> {
 struct Handler {
     name: Ident,
     renamed: Ident,
+    /// The parameters the page passes (the event's arguments).
     params: Vec<(Ident, Type)>,
+    /// Every parameter in declaration order, as the call passes it: an argument's name, or the
+    /// event context for the `&EventContext` one.
+    call: Vec<Tokens>,
     is_async: bool,
     docs: Vec<syn::Attribute>,
+}
+
+/// Whether `ty` is `&EventContext` (by any path: `&refract::EventContext`, `&EventContext`).
+fn is_context(ty: &Type) -> bool {
+    let Type::Reference(r) = ty else { return false };
+    let Type::Path(p) = &*r.elem else {
+        return false;
+    };
+    r.mutability.is_none()
+        && p.path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "EventContext")
 }
 
 struct Computed {
@@ -262,15 +280,29 @@ fn handlers_impl(mut item: ItemImpl) -> syn::Result<Tokens> {
                 ));
             }
             let mut params = Vec::new();
+            let mut call = Vec::new();
+            let mut has_context = false;
             for arg in f.sig.inputs.iter().skip(1) {
                 let FnArg::Typed(pt) = arg else { continue };
+                if is_context(&pt.ty) {
+                    if std::mem::replace(&mut has_context, true) {
+                        return Err(syn::Error::new(
+                            pt.ty.span(),
+                            "a handler takes the event context once",
+                        ));
+                    }
+                    call.push(quote! { cx });
+                    continue;
+                }
                 let Pat::Ident(pi) = &*pt.pat else {
                     return Err(syn::Error::new(
                         pt.pat.span(),
                         "handler parameters must be plain names",
                     ));
                 };
-                params.push((pi.ident.clone(), (*pt.ty).clone()));
+                let ident = pi.ident.clone();
+                call.push(quote! { #ident });
+                params.push((ident, (*pt.ty).clone()));
             }
             let name = f.sig.ident.clone();
             let renamed = format_ident!("__handler_{}", name);
@@ -278,6 +310,7 @@ fn handlers_impl(mut item: ItemImpl) -> syn::Result<Tokens> {
                 name,
                 renamed: renamed.clone(),
                 params,
+                call,
                 is_async: f.sig.asyncness.is_some(),
                 docs: doc_attrs(&f.attrs),
             });
@@ -321,10 +354,11 @@ fn handlers_impl(mut item: ItemImpl) -> syn::Result<Tokens> {
         let renamed = &h.renamed;
         let pnames: Vec<&Ident> = h.params.iter().map(|p| &p.0).collect();
         let ptys: Vec<&Type> = h.params.iter().map(|p| &p.1).collect();
+        let passed = &h.call;
         let call = if h.is_async {
-            quote! { self.#renamed(#(#pnames),*).await }
+            quote! { self.#renamed(#(#passed),*).await }
         } else {
-            quote! { self.#renamed(#(#pnames),*) }
+            quote! { self.#renamed(#(#passed),*) }
         };
         quote! {
             #method => {
@@ -366,12 +400,13 @@ fn handlers_impl(mut item: ItemImpl) -> syn::Result<Tokens> {
                 &'a mut self,
                 method: &'a str,
                 args: ::refract::serde_json::Value,
+                cx: &'a ::refract::core::EventContext,
             ) -> ::refract::core::BoxFuture<'a, ::core::result::Result<(), ::refract::core::EventError>> {
                 ::std::boxed::Box::pin(async move {
                     match method {
                         #(#arms)*
                         other => {
-                            let _ = args;
+                            let _ = (args, cx);
                             ::core::result::Result::Err(::refract::core::EventError::UnknownHandler(
                                 ::std::format!("{}.{}", <Self as ::refract::core::State>::NAME, other),
                             ))

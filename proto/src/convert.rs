@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use refract_core::{ClientHeaders, EventContext, PageContext};
 use serde_json::Value;
 
 use crate::error::{ErrorCode, Failure};
@@ -91,8 +92,48 @@ pub fn event_request(event: &EventRequest) -> v1::EventRequest {
         } else {
             event.args.to_string()
         },
-        router_data: Default::default(),
         tab: event.tab.clone(),
+        client: Some(client_context(&event.context)),
+    }
+}
+
+/// The client part of `cx` (its session and tab travel as the request's token and tab).
+fn client_context(cx: &EventContext) -> v1::ClientContext {
+    let EventContext {
+        session: _,
+        tab: _,
+        page,
+        client_ip,
+        headers,
+        received_at_ms,
+    } = cx;
+    v1::ClientContext {
+        path: page.path.clone(),
+        query: page.query.clone(),
+        ip: client_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+        user_agent: headers.user_agent.clone(),
+        accept_language: headers.accept_language.clone(),
+        cookie: headers.cookie.clone(),
+        received_at_ms: *received_at_ms,
+    }
+}
+
+/// The context of a client message: an address that does not parse counts as unknown.
+fn event_context(client: v1::ClientContext) -> EventContext {
+    EventContext {
+        session: String::new(),
+        tab: String::new(),
+        page: PageContext {
+            path: client.path,
+            query: client.query,
+        },
+        client_ip: client.ip.parse().ok(),
+        headers: ClientHeaders {
+            user_agent: client.user_agent,
+            accept_language: client.accept_language,
+            cookie: client.cookie,
+        },
+        received_at_ms: client.received_at_ms,
     }
 }
 
@@ -124,6 +165,7 @@ pub fn event(request: v1::EventRequest) -> Result<EventRequest, Failure> {
         seq: request.seq,
         handler: request.handler,
         args,
+        context: request.client.map(event_context).unwrap_or_default(),
     })
 }
 
@@ -236,6 +278,20 @@ mod tests {
             seq: 3,
             handler: "s.h".into(),
             args: json!({"n": 1}),
+            context: EventContext {
+                page: PageContext {
+                    path: "/posts/7".into(),
+                    query: "a=1".into(),
+                },
+                client_ip: Some("2001:db8::1".parse().unwrap()),
+                headers: ClientHeaders {
+                    user_agent: Some("test".into()),
+                    accept_language: None,
+                    cookie: Some("a=b".into()),
+                },
+                received_at_ms: 1_700_000_000_123,
+                ..EventContext::default()
+            },
         };
         assert_eq!(event(event_request(&e)).unwrap(), e);
         let none = EventRequest {

@@ -1,6 +1,7 @@
 //! The browser frames of `docs/protocol.md`: [`ClientFrame`] (what the browser sends) and
 //! [`ServerFrame`] (what it receives), each parsed and encoded here and nowhere else.
 
+use refract_core::PageContext;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -19,6 +20,10 @@ pub enum ClientFrame {
         /// their numbers never collide; `None` is the one unnamed tab.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         tab: Option<String>,
+        /// The page the tab shows (its path and query), for handlers' [`refract_core::EventContext`]; `None`
+        /// from a client that does not say.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        page: Option<PageContext>,
     },
     /// Run a handler.
     Event {
@@ -29,7 +34,22 @@ pub enum ClientFrame {
         /// Arguments by parameter name: an object, or `null` for none.
         #[serde(default)]
         args: Value,
+        /// The page the event came from, when it changed since the tab last said (`hello` or an
+        /// earlier event): the runtime sends it after client-side navigation.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        page: Option<PageContext>,
     },
+}
+
+/// The longest page path or query string accepted, in bytes (each).
+pub const MAX_PAGE_BYTES: usize = 4096;
+
+/// Whether `page` is a location the protocol accepts: a path starting with `/`, and a path and
+/// query of at most [`MAX_PAGE_BYTES`] each.
+fn valid_page(page: &PageContext) -> bool {
+    page.path.starts_with('/')
+        && page.path.len() <= MAX_PAGE_BYTES
+        && page.query.len() <= MAX_PAGE_BYTES
 }
 
 /// The largest `seq` accepted: 2^53 − 1, the largest integer a JavaScript number (and a Lua number
@@ -78,7 +98,22 @@ impl ClientFrame {
                 "`tab` is 1 to {MAX_TAB_BYTES} characters of A-Z, a-z, 0-9, `-` and `_`"
             )));
         }
-        if let ClientFrame::Event { seq, handler, args } = &frame {
+        if let ClientFrame::Hello {
+            page: Some(page), ..
+        }
+        | ClientFrame::Event {
+            page: Some(page), ..
+        } = &frame
+            && !valid_page(page)
+        {
+            return Err(malformed(format!(
+                "`page` has a `path` starting with `/` and a `query`, each of at most {MAX_PAGE_BYTES} bytes"
+            )));
+        }
+        if let ClientFrame::Event {
+            seq, handler, args, ..
+        } = &frame
+        {
             if *seq == 0 || *seq > MAX_SEQ {
                 return Err(malformed(format!("`seq` is 1 to {MAX_SEQ}")));
             }
@@ -251,7 +286,8 @@ mod tests {
             hello,
             ClientFrame::Hello {
                 token: None,
-                tab: None
+                tab: None,
+                page: None
             }
         );
         assert_eq!(ClientFrame::parse(&hello.encode()).unwrap(), hello);
@@ -265,7 +301,8 @@ mod tests {
             ClientFrame::Event {
                 seq: 3,
                 handler: "s.h".into(),
-                args: json!({"n": 1})
+                args: json!({"n": 1}),
+                page: None
             }
         );
         assert_eq!(ClientFrame::parse(&event.encode()).unwrap(), event);
@@ -274,9 +311,18 @@ mod tests {
             ClientFrame::Event {
                 seq: 3,
                 handler: "s.h".into(),
-                args: Value::Null
+                args: Value::Null,
+                page: None
             }
         );
+        let located = ClientFrame::parse(
+            r#"{"type":"hello","token":"t","page":{"path":"/posts/7","query":"a=1"}}"#,
+        )
+        .unwrap();
+        assert!(
+            matches!(&located, ClientFrame::Hello { page: Some(p), .. } if p.path == "/posts/7" && p.query == "a=1")
+        );
+        assert_eq!(ClientFrame::parse(&located.encode()).unwrap(), located);
     }
 
     #[test]
@@ -293,6 +339,9 @@ mod tests {
             r#"{"type":"hello","token":null,"tab":""}"#,
             r#"{"type":"hello","token":null,"tab":"a b"}"#,
             r#"{"type":"hello","token":null,"tab":"0123456789012345678901234567890123"}"#,
+            r#"{"type":"hello","token":null,"page":{"path":"no-slash","query":""}}"#,
+            r#"{"type":"hello","token":null,"page":{"path":"/"}}"#,
+            r#"{"type":"event","seq":1,"handler":"a.b","page":{"path":7,"query":""}}"#,
         ] {
             let rejected = ClientFrame::parse(bad).unwrap_err();
             assert_eq!(rejected.seq, None, "{bad}");

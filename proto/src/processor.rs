@@ -7,6 +7,8 @@ use async_trait::async_trait;
 use futures_util::stream::BoxStream;
 use serde_json::{Map, Value};
 
+use refract_core::EventContext;
+
 use crate::error::Failure;
 
 /// One client event to process.
@@ -24,6 +26,10 @@ pub struct EventRequest {
     pub handler: String,
     /// The arguments: a JSON object keyed by parameter name, or `null` for none.
     pub args: Value,
+    /// What the gateway knows of the event's client: its page, address, headers and the time it
+    /// received the event. `session` and `tab` are left empty here: the processor fills them from
+    /// `token` and `tab` before a handler sees the context.
+    pub context: EventContext,
 }
 
 /// What became of an event that did not fail.

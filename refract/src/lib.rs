@@ -43,6 +43,7 @@ pub mod testing;
 
 pub use app::{App, AppError, Server};
 pub use refract_core as core;
+pub use refract_core::EventContext;
 pub use refract_macros::{State, VarFields, handlers};
 pub use serde;
 pub use serde_json;
@@ -60,5 +61,5 @@ pub mod ui {
 pub mod prelude {
     pub use crate::ui::*;
     pub use crate::{App, State, VarFields};
-    pub use refract_core::{EventSpec, IntoVar, Var};
+    pub use refract_core::{EventContext, EventSpec, IntoVar, Var};
 }

@@ -14,7 +14,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use futures_util::FutureExt;
 use futures_util::future::{self, Either};
-use refract_core::{EventError, StateDescriptor, StateObject, StateRegistry, diff};
+use refract_core::{EventContext, EventError, StateDescriptor, StateObject, StateRegistry, diff};
 use refract_proto::{ErrorCode, EventRequest, Failure, Hydration, Outcome, Processor, ServerFrame};
 use serde_json::{Map, Value};
 use tracing::Instrument;
@@ -163,12 +163,17 @@ impl<S: StateStore> Engine<S> {
         }
         let original = loaded.shards.first().cloned().flatten();
         let handler = &event.handler;
+        let cx = EventContext {
+            session: event.token.clone(),
+            tab: event.tab.clone(),
+            ..event.context
+        };
         // The app's code (the handler, and the computed vars read before and after it) runs
         // caught: a panic in it fails the event with `handler_failed`, as an error would.
         let run = async {
             let mut state = decode(desc, original.as_deref(), &event.token)?;
             let before = state.vars().map_err(internal)?;
-            state.dispatch(method, event.args).await?;
+            state.dispatch(method, event.args, &cx).await?;
             let delta = diff(&before, state.vars().map_err(internal)?);
             let bytes = state.encode().map_err(internal)?;
             Ok::<_, Failure>((delta, bytes))

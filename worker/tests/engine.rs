@@ -20,6 +20,7 @@ fn event(seq: u64, handler: &str, args: Value) -> EventRequest {
         seq,
         handler: handler.into(),
         args,
+        context: Default::default(),
     }
 }
 

@@ -314,6 +314,7 @@ async fn the_engine_applies_each_seq_at_most_once<S: StateStore + Clone>(s: Subj
         seq,
         handler: "counter.add".into(),
         args: json!({ "by": by }),
+        context: Default::default(),
     };
     assert!(matches!(
         engine.process(event(1, 1)).await,
@@ -353,6 +354,7 @@ async fn each_tab_numbers_its_own_events<S: StateStore + Clone>(s: Subject<S>) {
         seq,
         handler: "counter.add".into(),
         args: json!({ "by": 1 }),
+        context: Default::default(),
     };
     // Two tabs sharing a token ("Duplicate tab") both send their event 1: both apply.
     for tab in ["left", "right"] {

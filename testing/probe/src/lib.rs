@@ -31,6 +31,44 @@ impl ProbeState {
     }
 }
 
+/// What the last `visit` saw of its event's context (for the context tests).
+#[derive(State, Default, Serialize, Deserialize)]
+pub struct VisitState {
+    /// The page's path.
+    path: String,
+    /// The query parameter `q`, decoded.
+    q: Option<String>,
+    /// The client's address.
+    ip: Option<String>,
+    /// The `User-Agent` header.
+    user_agent: Option<String>,
+    /// The cookie `theme`.
+    theme: Option<String>,
+    /// The session's name (the token's keyed hash).
+    session: String,
+    /// The tab.
+    tab: String,
+    /// When the gateway received the event (ms since the Unix epoch).
+    received_at_ms: u64,
+}
+
+#[refract::handlers]
+impl VisitState {
+    /// Records what the event's context says.
+    pub fn visit(&mut self, cx: &EventContext) {
+        *self = VisitState {
+            path: cx.page.path.clone(),
+            q: cx.query_param("q"),
+            ip: cx.client_ip.map(|ip| ip.to_string()),
+            user_agent: cx.headers.user_agent.clone(),
+            theme: cx.cookie("theme").map(str::to_owned),
+            session: cx.session.clone(),
+            tab: cx.tab.clone(),
+            received_at_ms: cx.received_at_ms,
+        };
+    }
+}
+
 /// A big state for the load tests' big-state scenario: about `rows × 64` bytes once `init` ran,
 /// so a token can hold a ~1 MB shard beside the small [`ProbeState`].
 #[derive(State, Default, Serialize, Deserialize)]
@@ -63,5 +101,6 @@ pub fn app() -> App {
     App::new("Probe")
         .state::<ProbeState>()
         .state::<BigState>()
+        .state::<VisitState>()
         .page("/", index)
 }

@@ -687,11 +687,16 @@ async fn metrics_are_served_on_their_own_port_not_to_browsers() {
     let _worker = worker(&redis.url, port, 5000);
     let args = roles::gateway_args(&redis.url, &[format!("127.0.0.1:{port}")]);
     let gw = roles::gateway_with(&args);
-    let metrics = http_get(
-        ([127, 0, 0, 1], args.metrics.metrics_port).into(),
-        "/metrics",
-    )
-    .await;
+    // The worker's gauge appears with the gateway's first health check of it.
+    let metrics_addr = ([127, 0, 0, 1], args.metrics.metrics_port).into();
+    let mut metrics = String::new();
+    for _ in 0..100 {
+        metrics = http_get(metrics_addr, "/metrics").await;
+        if metrics.contains("refract_worker_healthy") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     assert!(metrics.contains("refract_worker_healthy"), "{metrics}");
     let public = http_get(addr(&gw), "/metrics").await;
     assert!(

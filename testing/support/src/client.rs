@@ -9,6 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use refract_core::PageContext;
 use refract_proto::{ClientFrame, ErrorCode, Failure, ServerFrame};
 use serde_json::{Map, Value};
 use tokio::net::{TcpSocket, TcpStream};
@@ -35,6 +36,11 @@ pub struct ClientOptions {
     /// The `Origin` header to send, as a browser page of that origin does; `None` sends none
     /// (default).
     pub origin: Option<String>,
+    /// More request headers of the handshake (`("cookie", "a=1")`, `("user-agent", …)`), as a
+    /// browser or a proxy sends them (default: none).
+    pub headers: Vec<(String, String)>,
+    /// The page the client says it shows, sent with `hello` and each event (default: none).
+    pub page: Option<PageContext>,
 }
 
 impl Default for ClientOptions {
@@ -44,6 +50,8 @@ impl Default for ClientOptions {
             timeout: Duration::from_secs(10),
             tab: None,
             origin: None,
+            headers: Vec::new(),
+            page: None,
         }
     }
 }
@@ -118,6 +126,8 @@ pub struct Client {
     timeout: Duration,
     /// The token the server issued or accepted.
     pub token: String,
+    /// The page the client says it shows, sent with `hello` and each event.
+    pub page: Option<PageContext>,
     /// The tab id this client says `hello` with (its events are numbered within it).
     pub tab: String,
     /// The state version the client shows.
@@ -203,11 +213,19 @@ impl Client {
         let timeout = options.timeout;
         let stream = bounded(timeout, tcp(addr, options.source)).await?;
         let mut request = format!("ws://{addr}/_event").into_client_request()?;
-        if let Some(origin) = &options.origin {
-            let value = origin
+        let origin = options.origin.iter().map(|o| ("origin", o.as_str()));
+        let more = options
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()));
+        for (name, value) in origin.chain(more) {
+            let name: tokio_tungstenite::tungstenite::http::HeaderName = name
                 .parse()
-                .map_err(|_| ClientError::Protocol(format!("`{origin}` is no header value")))?;
-            request.headers_mut().insert("origin", value);
+                .map_err(|_| ClientError::Protocol(format!("`{name}` is no header name")))?;
+            let value = value
+                .parse()
+                .map_err(|_| ClientError::Protocol(format!("`{value}` is no header value")))?;
+            request.headers_mut().insert(name, value);
         }
         let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
         let (ws, _) = bounded(timeout, async {
@@ -218,6 +236,7 @@ impl Client {
             ws,
             timeout,
             token: String::new(),
+            page: options.page.clone(),
             tab: options.tab.clone().unwrap_or_else(new_tab),
             version: 0,
             last_seq: 0,
@@ -234,7 +253,8 @@ impl Client {
     pub async fn hello(&mut self, token: Option<&str>) -> Result<(), ClientError> {
         let token = token.map(str::to_owned);
         let tab = Some(self.tab.clone());
-        self.send(&ClientFrame::Hello { token, tab }).await?;
+        let page = self.page.clone();
+        self.send(&ClientFrame::Hello { token, tab, page }).await?;
         loop {
             match self.recv().await? {
                 ServerFrame::Hydrate { .. } => return Ok(()),
@@ -340,8 +360,14 @@ impl Client {
         args: Value,
     ) -> Result<Answer, ClientError> {
         let handler = handler.to_owned();
-        self.send(&ClientFrame::Event { seq, handler, args })
-            .await?;
+        let page = self.page.clone();
+        self.send(&ClientFrame::Event {
+            seq,
+            handler,
+            args,
+            page,
+        })
+        .await?;
         self.answer_to(seq).await
     }
 

@@ -4,7 +4,9 @@
 // Each test binary that includes this module uses a part of it.
 #![allow(dead_code)]
 
-use refract_core::{BoxFuture, EventError, Handlers, State, StateRegistry, decode_args};
+use refract_core::{
+    BoxFuture, EventContext, EventError, Handlers, State, StateRegistry, decode_args,
+};
 use serde_json::{Map, Value, json};
 
 /// A hand-written state (the macros live downstream): `n` is a var, `secret` a backend var.
@@ -33,6 +35,7 @@ impl Handlers for Counter {
         &'a mut self,
         method: &'a str,
         args: Value,
+        _cx: &'a EventContext,
     ) -> BoxFuture<'a, Result<(), EventError>> {
         Box::pin(async move {
             #[derive(serde::Deserialize)]

@@ -87,6 +87,7 @@ pub fn gateway_args(redis: &str, workers: &[String]) -> GatewayArgs {
             header_timeout_secs: 15,
             hello_timeout_secs: 10,
             idle_timeout_secs: 60,
+            client_ip_header: None,
             max_connections: 10_000,
             max_connections_per_ip: 10_000,
             secret: None,
