@@ -71,3 +71,13 @@ test("the banner shows while the server is down, and the page reconnects", async
   await count(page).filter({ hasText: /^1$/ }).waitFor();
   await context.close();
 });
+
+test("a handler reads the page's query from its context: Add step adds ?step=", async () => {
+  const context = await browser.newContext();
+  const page = await openConnected(context, `${app.url}/?step=5`);
+  await page.getByRole("button", { name: "Add step" }).click();
+  await count(page).filter({ hasText: /^5$/ }).waitFor();
+  await page.getByRole("button", { name: "Add step" }).click();
+  await count(page).filter({ hasText: /^10$/ }).waitFor();
+  await context.close();
+});

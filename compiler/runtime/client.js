@@ -104,6 +104,8 @@ export class RefractClient {
    * @param {string} [options.tab] This page's tab id (default: a new random one).
    * @param {{initialMs: number, maxMs: number, factor: number}} [options.backoff] Reconnect delays in ms.
    * @param {{setTimeout: Function, clearTimeout: Function}} [options.timers]
+   * @param {{pathname: string, search: string}} [options.location] Where the page is (default: the
+   *   window's); its path and query reach handlers' context with `hello` and events.
    */
   constructor({
     url,
@@ -113,7 +115,11 @@ export class RefractClient {
     tab,
     backoff = { initialMs: 250, maxMs: 5000, factor: 2 },
     timers = { setTimeout: globalThis.setTimeout.bind(globalThis), clearTimeout: globalThis.clearTimeout.bind(globalThis) },
+    location = globalThis.location,
   }) {
+    this.location = location;
+    /** The page the server was last told of on this socket (`hello`, or an event's `page`). */
+    this.toldPage = null;
     this.url = url;
     this.storage = storage;
     this.WebSocketImpl = WebSocketImpl;
@@ -133,7 +139,7 @@ export class RefractClient {
     this.nextSeq = 1;
     /** @type {{handler: string, args: object}[]} events not sent yet */
     this.queue = [];
-    /** @type {{seq: number, handler: string, args: object} | null} */
+    /** @type {{seq: number, handler: string, args: object, page?: {path: string, query: string}} | null} */
     this.inFlight = null;
     this.socket = null;
     this.hydrated = false;
@@ -203,9 +209,25 @@ export class RefractClient {
     if (this.socket && this.socket.readyState === 1) this.socket.send(JSON.stringify(frame));
   }
 
-  /** Asks for a (re)hydrate with the stored token, or null for a new one. */
-  sendHello() {
-    this.send({ type: "hello", token: this.storage?.getItem(TOKEN_KEY) ?? null, tab: this.tab });
+  /** Asks for a (re)hydrate with the stored token, or null for a new one, naming the page. */
+  sendHello(token = this.storage?.getItem(TOKEN_KEY) ?? null) {
+    const page = this.currentPage();
+    this.toldPage = page;
+    this.send({ type: "hello", token, tab: this.tab, ...(page && { page }) });
+  }
+
+  /** The page's path and query (without `?`), or null where there is no location. */
+  currentPage() {
+    if (!this.location) return null;
+    return { path: this.location.pathname, query: this.location.search.replace(/^\?/, "") };
+  }
+
+  /** Sends `event`, with the page it was triggered on when the server was last told another. */
+  sendEvent(event) {
+    const { page, ...frame } = event;
+    const moved = page && !(this.toldPage && page.path === this.toldPage.path && page.query === this.toldPage.query);
+    if (moved) this.toldPage = page;
+    this.send({ type: "event", ...frame, ...(moved && { page }) });
   }
 
   /**
@@ -266,7 +288,7 @@ export class RefractClient {
     this.hydrated = true;
     this.delay = this.backoff.initialMs;
     this.setStatus("connected");
-    if (this.inFlight) this.send({ type: "event", ...this.inFlight });
+    if (this.inFlight) this.sendEvent(this.inFlight);
     else this.pump();
   }
 
@@ -310,7 +332,7 @@ export class RefractClient {
     console.error(`refract: ${frame.code}: ${frame.message}`);
     if (frame.code === "invalid_token") {
       this.storage?.removeItem(TOKEN_KEY);
-      this.send({ type: "hello", token: null, tab: this.tab });
+      this.sendHello(null);
     }
     if (ours) {
       // Not applied: the next event takes its number, so the tab's numbers stay gapless.
@@ -329,7 +351,7 @@ export class RefractClient {
     this.cancelRetry();
     this.retryTimer = this.timers.setTimeout(() => {
       this.retryTimer = null;
-      if (this.inFlight === event && this.hydrated) this.send({ type: "event", ...event });
+      if (this.inFlight === event && this.hydrated) this.sendEvent(event);
     }, wait);
   }
 
@@ -353,16 +375,17 @@ export class RefractClient {
   pump() {
     if (this.inFlight || !this.hydrated || this.queue.length === 0) return;
     const next = this.queue.shift();
-    this.inFlight = { seq: this.nextSeq++, handler: next.handler, args: next.args ?? {} };
-    this.send({ type: "event", ...this.inFlight });
+    this.inFlight = { seq: this.nextSeq++, handler: next.handler, args: next.args ?? {}, page: next.page };
+    this.sendEvent(this.inFlight);
   }
 
   /**
-   * Queues events to run in order, one at a time.
+   * Queues events to run in order, one at a time; each remembers the page it was triggered on.
    * @param {{handler: string, args?: object}[]} events
    */
   addEvents(events) {
-    this.queue.push(...events);
+    const page = this.currentPage();
+    this.queue.push(...events.map((e) => (page ? { ...e, page } : e)));
     this.pump();
   }
 

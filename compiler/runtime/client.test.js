@@ -58,7 +58,7 @@ function fakeTimers() {
 /** The tab id every test's client has. */
 const TAB = "tab-1";
 
-function setup({ storage = fakeStorage(), initialState = { counter_state: { count: 0 } } } = {}) {
+function setup({ storage = fakeStorage(), initialState = { counter_state: { count: 0 } }, location } = {}) {
   FakeSocket.all = [];
   const timers = fakeTimers();
   const client = new RefractClient({
@@ -69,6 +69,7 @@ function setup({ storage = fakeStorage(), initialState = { counter_state: { coun
     tab: TAB,
     backoff: { initialMs: 100, maxMs: 1000, factor: 2 },
     timers,
+    location,
   });
   client.start();
   const socket = () => FakeSocket.all.at(-1);
@@ -429,4 +430,30 @@ test("a failed event's number is taken by the next one; a seq_gap renumbers the 
   } finally {
     console.error = log;
   }
+});
+
+test("the page's path and query go with hello, and with an event when it was triggered elsewhere", () => {
+  const location = { pathname: "/posts/1", search: "?tab=a" };
+  const { client, socket } = setup({ location });
+  socket().open();
+  assert.deepEqual(socket().lastSent(), { type: "hello", token: null, tab: TAB, page: { path: "/posts/1", query: "tab=a" } });
+  socket().receive(hydrate());
+  client.addEvents([{ handler: "s.h", args: {} }]);
+  assert.deepEqual(socket().lastSent(), { type: "event", seq: 1, handler: "s.h", args: {} }, "same page: not repeated");
+  socket().receive({ type: "ack", seq: 1 });
+  // Client-side navigation, then two clicks: the first tells the new page, the second need not.
+  location.pathname = "/posts/2";
+  location.search = "";
+  client.addEvents([{ handler: "s.h", args: {} }, { handler: "s.h", args: {} }]);
+  assert.deepEqual(socket().lastSent(), { type: "event", seq: 2, handler: "s.h", args: {}, page: { path: "/posts/2", query: "" } });
+  socket().receive({ type: "ack", seq: 2 });
+  assert.deepEqual(socket().lastSent(), { type: "event", seq: 3, handler: "s.h", args: {} });
+  // A new socket's hello names the current page; the event in flight keeps the page it came from.
+  location.pathname = "/elsewhere";
+  socket().close();
+  client.timers.runNext();
+  socket().open();
+  assert.deepEqual(socket().lastSent().page, { path: "/elsewhere", query: "" });
+  socket().receive(hydrate({ last_seq: 2 }));
+  assert.deepEqual(socket().lastSent(), { type: "event", seq: 3, handler: "s.h", args: {}, page: { path: "/posts/2", query: "" } });
 });

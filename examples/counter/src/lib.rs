@@ -30,6 +30,14 @@ impl CounterState {
     pub fn reset(&mut self) {
         self.count = 0;
     }
+
+    /// Adds the page's `?step=` (1 when absent or not a number): a handler reading its context.
+    pub fn add_step(&mut self, cx: &EventContext) {
+        self.count += cx
+            .query_param("step")
+            .and_then(|step| step.parse::<i64>().ok())
+            .unwrap_or(1);
+    }
 }
 
 fn index() -> Component {
@@ -45,6 +53,9 @@ fn index() -> Component {
             button("Add 10")
                 .variant_soft()
                 .on_click(CounterState::add(10)),
+            button("Add step")
+                .variant_soft()
+                .on_click(CounterState::add_step),
             button("Reset").variant_soft().on_click(CounterState::reset),
         ]),
     ])
