@@ -357,9 +357,14 @@ def check(scenario, prefix="r-refract", mode="dns", ingress=False, hpa=False, re
     e((rn in deps and rn in r["Service"]) == redis, f"development Redis rendered: {redis}")
     if redis:
         rc = deps[rn]["spec"]["template"]["spec"]["containers"][0]
-        e(rc["args"][-2:] == ["--requirepass", "$(REDIS_PASSWORD)"], f"the development Redis requires a password: {rc['args']}")
-        re_ = env_of(rc)
-        e(re_["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == rn and "REDISCLI_AUTH" in re_, "Redis and its probe read the password")
+        # The password is in a config file from the Secret, never on Redis's command line.
+        e(rc["args"][0] == "/etc/redis/redis.conf" and not any("pass" in a for a in rc["args"]), f"the development Redis reads its password from a file: {rc['args']}")
+        vol = {v["name"]: v for v in deps[rn]["spec"]["template"]["spec"]["volumes"]}
+        e(vol.get("config", {}).get("secret", {}).get("secretName") == rn, "Redis mounts its config from its Secret")
+        e("redis.conf" in r.get("Secret", {}).get(rn, {}).get("data", {}), "the Secret holds redis.conf")
+        e(env_of(rc)["REDISCLI_AUTH"]["valueFrom"]["secretKeyRef"] == {"name": rn, "key": "password"}, "the probe reads the password")
+        sums = {d["spec"]["template"]["metadata"].get("annotations", {}).get("checksum/redis-password") for d in (gw, wk, deps[rn])}
+        e(len(sums) == 1 and None not in sums, f"Redis and its clients restart together on a new password: {sums}")
         e(len(r.get("Secret", {}).get(rn, {}).get("data", {}).get("password", "")) >= 40, "the Redis password Secret (32 random characters)")
     # NetworkPolicies: only gateways reach the workers' gRPC port; only gateways and workers the
     # development Redis.

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 /// What a handler knows about the event it runs for. Every field is as the gateway saw it; the
 /// page's location and the headers come from the browser and are the client's to choose, so treat
 /// them as input, not as proof (the client address is the connection's peer, or what a trusted
-/// proxy put in the header the gateway was told to read).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// proxy put in the header the gateway was told to read). Its `Debug` form leaves out the cookies.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventContext {
     /// The session: the token's name behind the gateway (a keyed hash of the browser's token,
     /// stable for as long as the token lives). The token itself never leaves the gateway.
@@ -33,12 +33,14 @@ pub struct EventContext {
 pub struct PageContext {
     /// The path (`/posts/42`), percent-encoded as in the URL.
     pub path: String,
-    /// The query string without its `?` (`tab=comments&page=2`), percent-encoded.
+    /// The query string without its `?` (`tab=comments&page=2`), percent-encoded; `""` for none.
+    #[serde(default)]
     pub query: String,
 }
 
-/// The client's request headers that reach handlers (no others are forwarded).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// The client's request headers that reach handlers (no others are forwarded). Its `Debug` form
+/// says whether there are cookies, not what they are, so logging a context leaks none.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct ClientHeaders {
     /// `User-Agent`.
     pub user_agent: Option<String>,
@@ -46,6 +48,21 @@ pub struct ClientHeaders {
     pub accept_language: Option<String>,
     /// `Cookie`, as sent (`a=1; b=2`); see [`EventContext::cookie`].
     pub cookie: Option<String>,
+}
+
+impl std::fmt::Debug for ClientHeaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ClientHeaders {
+            user_agent,
+            accept_language,
+            cookie,
+        } = self;
+        f.debug_struct("ClientHeaders")
+            .field("user_agent", user_agent)
+            .field("accept_language", accept_language)
+            .field("cookie", &cookie.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 impl EventContext {
@@ -103,5 +120,9 @@ mod tests {
         assert_eq!(cx.cookie("lang"), Some("en"));
         assert_eq!(cx.cookie("them"), None);
         assert_eq!(EventContext::default().cookie("theme"), None);
+        assert!(
+            !format!("{cx:?}").contains("dark"),
+            "no cookie in logs: {cx:?}"
+        );
     }
 }

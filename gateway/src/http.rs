@@ -46,8 +46,10 @@ pub(crate) async fn serve(
                 Err(e) if is_connection_error(&e) => continue,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot accept connections; pausing");
-                    tokio::time::sleep(ACCEPT_PAUSE).await;
-                    continue;
+                    tokio::select! {
+                        () = tokio::time::sleep(ACCEPT_PAUSE) => continue,
+                        () = &mut shutdown => break,
+                    }
                 }
             },
             () = &mut shutdown => break,

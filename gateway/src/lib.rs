@@ -349,7 +349,15 @@ async fn upgrade(
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip());
     let ip = match &shared.config.client_ip_header {
-        Some(name) => forwarded_ip(headers.get(name).and_then(|v| v.to_str().ok())).or(peer),
+        // A proxy appends: its line is the last one (a client may send its own lines first).
+        Some(name) => forwarded_ip(
+            headers
+                .get_all(name)
+                .iter()
+                .next_back()
+                .and_then(|v| v.to_str().ok()),
+        )
+        .or(peer),
         None => peer,
     };
     let client = EventContext {
@@ -370,9 +378,9 @@ async fn upgrade(
     }
 }
 
-/// The client's address from a proxy's header: the last entry of a comma-separated list
-/// (`X-Forwarded-For: client, proxy1` — the entry the nearest proxy, which the operator trusts,
-/// appended), when it is an IP address.
+/// The client's address from a proxy's header line (the last line of that header): the last
+/// entry of a comma-separated list (`X-Forwarded-For: client, proxy1` — the entry the nearest
+/// proxy, which the operator trusts, appended), when it is an IP address.
 fn forwarded_ip(value: Option<&str>) -> Option<std::net::IpAddr> {
     value?.rsplit(',').next()?.trim().parse().ok()
 }

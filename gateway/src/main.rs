@@ -37,6 +37,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
+    refract_process::install_tls_provider();
     let cli = Cli::parse();
     if let Some(Command::Healthcheck { port }) = cli.command {
         let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port);

@@ -186,7 +186,7 @@ pub struct GatewayArgs {
     #[arg(long, default_value_t = 5, env = "REFRACT_WORKERS_DNS_EVERY_SECS")]
     pub workers_dns_every_secs: u64,
     /// Redis URL of the delta feed (pub/sub).
-    #[arg(long, env = "REFRACT_REDIS")]
+    #[arg(long, env = "REFRACT_REDIS", hide_env_values = true)]
     pub redis: String,
     /// Folder of the app's built assets (from the app's `export`); none: serve only the WebSocket.
     #[arg(long, env = "REFRACT_ASSETS")]

@@ -203,17 +203,36 @@ struct Handler {
     docs: Vec<syn::Attribute>,
 }
 
-/// Whether `ty` is `&EventContext` (by any path: `&refract::EventContext`, `&EventContext`).
-fn is_context(ty: &Type) -> bool {
-    let Type::Reference(r) = ty else { return false };
-    let Type::Path(p) = &*r.elem else {
-        return false;
-    };
-    r.mutability.is_none()
-        && p.path
-            .segments
-            .last()
-            .is_some_and(|s| s.ident == "EventContext")
+/// Whether `ty` names `EventContext` (by any path: `refract::EventContext`, `EventContext`).
+fn names_context(ty: &Type) -> bool {
+    let Type::Path(p) = ty else { return false };
+    p.path
+        .segments
+        .last()
+        .is_some_and(|s| s.ident == "EventContext")
+}
+
+/// `Ok(true)` for a `&EventContext` parameter, `Ok(false)` for an event argument, and an error
+/// for the context taken any other way: by value or `&mut` it would be read from the event's
+/// arguments, which the page chooses (a forged session or address).
+fn context_param(ty: &Type) -> syn::Result<bool> {
+    match ty {
+        Type::Reference(r) if names_context(&r.elem) => {
+            if r.mutability.is_some() {
+                Err(syn::Error::new(
+                    ty.span(),
+                    "take the event context as `&EventContext`, not `&mut`",
+                ))
+            } else {
+                Ok(true)
+            }
+        }
+        _ if names_context(ty) => Err(syn::Error::new(
+            ty.span(),
+            "take the event context as `&EventContext`: by value it would be an argument the page sends",
+        )),
+        _ => Ok(false),
+    }
 }
 
 struct Computed {
@@ -284,14 +303,14 @@ fn handlers_impl(mut item: ItemImpl) -> syn::Result<Tokens> {
             let mut has_context = false;
             for arg in f.sig.inputs.iter().skip(1) {
                 let FnArg::Typed(pt) = arg else { continue };
-                if is_context(&pt.ty) {
+                if context_param(&pt.ty)? {
                     if std::mem::replace(&mut has_context, true) {
                         return Err(syn::Error::new(
                             pt.ty.span(),
                             "a handler takes the event context once",
                         ));
                     }
-                    call.push(quote! { cx });
+                    call.push(quote! { __refract_cx });
                     continue;
                 }
                 let Pat::Ident(pi) = &*pt.pat else {
@@ -400,13 +419,13 @@ fn handlers_impl(mut item: ItemImpl) -> syn::Result<Tokens> {
                 &'a mut self,
                 method: &'a str,
                 args: ::refract::serde_json::Value,
-                cx: &'a ::refract::core::EventContext,
+                __refract_cx: &'a ::refract::core::EventContext,
             ) -> ::refract::core::BoxFuture<'a, ::core::result::Result<(), ::refract::core::EventError>> {
                 ::std::boxed::Box::pin(async move {
                     match method {
                         #(#arms)*
                         other => {
-                            let _ = (args, cx);
+                            let _ = (args, __refract_cx);
                             ::core::result::Result::Err(::refract::core::EventError::UnknownHandler(
                                 ::std::format!("{}.{}", <Self as ::refract::core::State>::NAME, other),
                             ))

@@ -48,6 +48,14 @@ pub enum GrpcTlsError {
         /// Why.
         source: std::io::Error,
     },
+    /// A file holds no PEM block of the kind needed.
+    #[error("gRPC TLS: {path} holds no PEM {label}")]
+    NotPem {
+        /// The file.
+        path: PathBuf,
+        /// The kind of block looked for (`CERTIFICATE`, `PRIVATE KEY`).
+        label: String,
+    },
     /// The options do not make a working setup.
     #[error("gRPC TLS: {0}")]
     Options(&'static str),
@@ -64,33 +72,42 @@ impl GrpcTlsArgs {
         }
     }
 
-    /// A worker's server configuration: `None` without a certificate (plain gRPC).
+    /// A worker's server configuration: `None` without a certificate (plain gRPC), else mutual
+    /// TLS (a worker's TLS always checks its clients: one-way TLS would let anyone who reaches
+    /// the port call it, and its own health check could not verify it).
     ///
     /// # Errors
-    /// [`GrpcTlsError::Options`] for an authority without a certificate of the worker's own, and
-    /// [`GrpcTlsError::Read`] for an unreadable file.
+    /// [`GrpcTlsError::Options`] for a certificate without an authority or the other way round,
+    /// [`GrpcTlsError::Read`] for an unreadable file and [`GrpcTlsError::NotPem`] for one that
+    /// holds no PEM block of the expected kind.
     pub fn server(&self) -> Result<Option<ServerTlsConfig>, GrpcTlsError> {
-        let Some(identity) = self.identity()? else {
-            return match self.grpc_tls_ca {
-                Some(_) => Err(GrpcTlsError::Options(
-                    "a worker with --grpc-tls-ca needs --grpc-tls-cert and --grpc-tls-key",
-                )),
-                None => Ok(None),
-            };
-        };
-        let mut config = ServerTlsConfig::new().identity(identity);
-        if let Some(ca) = &self.grpc_tls_ca {
-            config = config.client_ca_root(Certificate::from_pem(read(ca)?));
+        match (self.grpc_tls_cert.is_some(), &self.grpc_tls_ca) {
+            (false, None) => Ok(None),
+            (true, Some(ca)) => {
+                let ca = Certificate::from_pem(read_pem(ca, "CERTIFICATE")?);
+                let identity = self.identity()?.ok_or(GrpcTlsError::Options(
+                    "--grpc-tls-cert needs --grpc-tls-key",
+                ))?;
+                Ok(Some(
+                    ServerTlsConfig::new().identity(identity).client_ca_root(ca),
+                ))
+            }
+            (false, Some(_)) => Err(GrpcTlsError::Options(
+                "a worker with --grpc-tls-ca needs --grpc-tls-cert and --grpc-tls-key",
+            )),
+            (true, None) => Err(GrpcTlsError::Options(
+                "a worker with --grpc-tls-cert needs --grpc-tls-ca: its TLS is mutual",
+            )),
         }
-        Ok(Some(config))
     }
 
     /// A gateway's (or a health check's) client configuration: `None` without an authority
     /// (plain gRPC).
     ///
     /// # Errors
-    /// [`GrpcTlsError::Options`] for a certificate without an authority to check workers by, and
-    /// [`GrpcTlsError::Read`] for an unreadable file.
+    /// [`GrpcTlsError::Options`] for a certificate without an authority to check workers by,
+    /// [`GrpcTlsError::Read`] for an unreadable file and [`GrpcTlsError::NotPem`] for one that
+    /// holds no PEM block of the expected kind.
     pub fn client(&self) -> Result<Option<ClientTlsConfig>, GrpcTlsError> {
         let Some(ca) = &self.grpc_tls_ca else {
             return match self.grpc_tls_cert {
@@ -101,7 +118,7 @@ impl GrpcTlsArgs {
             };
         };
         let mut config = ClientTlsConfig::new()
-            .ca_certificate(Certificate::from_pem(read(ca)?))
+            .ca_certificate(Certificate::from_pem(read_pem(ca, "CERTIFICATE")?))
             .domain_name(self.grpc_tls_domain.clone());
         if let Some(identity) = self.identity()? {
             config = config.identity(identity);
@@ -132,7 +149,10 @@ impl GrpcTlsArgs {
 
     fn identity(&self) -> Result<Option<Identity>, GrpcTlsError> {
         match (&self.grpc_tls_cert, &self.grpc_tls_key) {
-            (Some(cert), Some(key)) => Ok(Some(Identity::from_pem(read(cert)?, read(key)?))),
+            (Some(cert), Some(key)) => Ok(Some(Identity::from_pem(
+                read_pem(cert, "CERTIFICATE")?,
+                read_pem(key, "PRIVATE KEY")?,
+            ))),
             _ => Ok(None),
         }
     }
@@ -150,11 +170,28 @@ impl Default for GrpcTlsArgs {
     }
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, GrpcTlsError> {
-    std::fs::read(path).map_err(|source| GrpcTlsError::Read {
+/// The file at `path`, which must hold a PEM block whose label ends with `label`
+/// (`CERTIFICATE`; `PRIVATE KEY` also matches `RSA PRIVATE KEY` and `EC PRIVATE KEY`), so a
+/// wrong file is an error at startup rather than a failed handshake on every call.
+fn read_pem(path: &Path, label: &str) -> Result<Vec<u8>, GrpcTlsError> {
+    let bytes = std::fs::read(path).map_err(|source| GrpcTlsError::Read {
         path: path.to_owned(),
         source,
-    })
+    })?;
+    let text = String::from_utf8_lossy(&bytes);
+    let labelled = text.lines().any(|line| {
+        line.strip_prefix("-----BEGIN ")
+            .and_then(|rest| rest.strip_suffix("-----"))
+            .is_some_and(|found| found.ends_with(label))
+    });
+    if labelled {
+        Ok(bytes)
+    } else {
+        Err(GrpcTlsError::NotPem {
+            path: path.to_owned(),
+            label: label.to_owned(),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -204,6 +241,16 @@ mod tests {
         ));
         let missing = parse(&["--grpc-tls-ca=/nonexistent/ca.pem"]).unwrap();
         assert!(matches!(missing.client(), Err(GrpcTlsError::Read { .. })));
+        let cert_only_worker = parse(&["--grpc-tls-cert=/c.pem", "--grpc-tls-key=/k.pem"]).unwrap();
+        assert!(matches!(
+            cert_only_worker.server(),
+            Err(GrpcTlsError::Options(_))
+        ));
+        let junk = std::env::temp_dir().join(format!("refract-junk-{}.pem", std::process::id()));
+        std::fs::write(&junk, "this is not a certificate").unwrap();
+        let not_pem = parse(&[&format!("--grpc-tls-ca={}", junk.display())]).unwrap();
+        assert!(matches!(not_pem.client(), Err(GrpcTlsError::NotPem { .. })));
+        let _ = std::fs::remove_file(&junk);
         assert!(GrpcTlsArgs::default().server().unwrap().is_none());
         assert!(GrpcTlsArgs::default().client().unwrap().is_none());
         assert_eq!(GrpcTlsArgs::default().scheme(), "http");

@@ -1,6 +1,7 @@
 //! What every Refract process (gateway, worker, embedded app) shares, so each concept has one home:
 //!
-//! * [`shutdown_signal`]: what processes stop on (Ctrl-C, SIGTERM);
+//! * [`shutdown_signal`]: what processes stop on (Ctrl-C, SIGTERM); [`install_tls_provider`]: the
+//!   TLS cryptography, chosen once;
 //! * [`metrics`] and [`serve_metrics`]: `GET /metrics` in the Prometheus text format;
 //! * [`health`]: the probes of a worker's gRPC health and a gateway's `/_health`, for container
 //!   health checks;
@@ -14,6 +15,14 @@ pub mod launch;
 use std::net::SocketAddr;
 
 use axum::http::header;
+
+/// Makes ring the process's TLS cryptography, before any TLS connection is made (Redis over
+/// TLS, gRPC TLS). rustls needs one provider per process and otherwise picks it from the Cargo
+/// features enabled in the build, panicking at the first connection if two are. Call it at the
+/// start of `main`; a second call changes nothing.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
 
 /// Completes on Ctrl-C or (on Unix) SIGTERM: what processes of Refract stop on.
 pub async fn shutdown_signal() {

@@ -98,17 +98,13 @@ impl ClientFrame {
                 "`tab` is 1 to {MAX_TAB_BYTES} characters of A-Z, a-z, 0-9, `-` and `_`"
             )));
         }
-        if let ClientFrame::Hello {
-            page: Some(page), ..
-        }
-        | ClientFrame::Event {
-            page: Some(page), ..
-        } = &frame
-            && !valid_page(page)
+        // A location past the limits is dropped, not refused: a refused `hello` would keep such
+        // a page from ever connecting. Its handlers see the page the socket last named.
+        let mut frame = frame;
+        if let ClientFrame::Hello { page, .. } | ClientFrame::Event { page, .. } = &mut frame
+            && page.as_ref().is_some_and(|p| !valid_page(p))
         {
-            return Err(malformed(format!(
-                "`page` has a `path` starting with `/` and a `query`, each of at most {MAX_PAGE_BYTES} bytes"
-            )));
+            *page = None;
         }
         if let ClientFrame::Event {
             seq, handler, args, ..
@@ -323,6 +319,27 @@ mod tests {
             matches!(&located, ClientFrame::Hello { page: Some(p), .. } if p.path == "/posts/7" && p.query == "a=1")
         );
         assert_eq!(ClientFrame::parse(&located.encode()).unwrap(), located);
+        // A location past the limits (or not from `/`) is dropped; the frame stands.
+        let long = format!(
+            r#"{{"type":"hello","token":null,"page":{{"path":"/","query":"{}"}}}}"#,
+            "q".repeat(MAX_PAGE_BYTES + 1)
+        );
+        for text in [
+            long.as_str(),
+            r#"{"type":"hello","token":null,"page":{"path":"no-slash"}}"#,
+        ] {
+            assert!(
+                matches!(
+                    ClientFrame::parse(text),
+                    Ok(ClientFrame::Hello { page: None, .. })
+                ),
+                "{text}"
+            );
+        }
+        assert!(matches!(
+            ClientFrame::parse(r#"{"type":"hello","token":null,"page":{"path":"/"}}"#),
+            Ok(ClientFrame::Hello { page: Some(p), .. }) if p.query.is_empty()
+        ));
     }
 
     #[test]
@@ -339,8 +356,6 @@ mod tests {
             r#"{"type":"hello","token":null,"tab":""}"#,
             r#"{"type":"hello","token":null,"tab":"a b"}"#,
             r#"{"type":"hello","token":null,"tab":"0123456789012345678901234567890123"}"#,
-            r#"{"type":"hello","token":null,"page":{"path":"no-slash","query":""}}"#,
-            r#"{"type":"hello","token":null,"page":{"path":"/"}}"#,
             r#"{"type":"event","seq":1,"handler":"a.b","page":{"path":7,"query":""}}"#,
         ] {
             let rejected = ClientFrame::parse(bad).unwrap_err();

@@ -94,8 +94,11 @@ pub fn redacted(url: &str) -> String {
     let Some((userinfo, hosts)) = rest.rsplit_once('@') else {
         return url.to_owned();
     };
-    let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
-    format!("{scheme}://{user}:***@{hosts}")
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{hosts}"),
+        // A user without a password (Redis's AUTH with one argument takes it as the password).
+        None => format!("{scheme}://***@{hosts}"),
+    }
 }
 
 #[cfg(test)]
@@ -107,6 +110,7 @@ mod tests {
         assert_eq!(redacted("redis://app:pw@h:1/0"), "redis://app:***@h:1/0");
         assert_eq!(redacted("rediss://:p@ss@h:1"), "rediss://:***@h:1");
         assert_eq!(redacted("redis://h:1"), "redis://h:1");
+        assert_eq!(redacted("redis://secret@h:1"), "redis://***@h:1");
         assert_eq!(redacted("not a url"), "not a url");
     }
 

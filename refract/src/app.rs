@@ -176,6 +176,7 @@ impl App {
     /// Runs the app's command line (`run` by default, `export`) and returns the process exit code.
     /// Call it from `main`.
     pub fn main(self) -> ExitCode {
+        refract_process::install_tls_provider();
         let cli = Cli::parse();
         let runtime = match tokio::runtime::Builder::new_multi_thread()
             .enable_all()

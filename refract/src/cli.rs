@@ -98,7 +98,7 @@ pub(crate) struct RunArgs {
     #[command(flatten)]
     pub metrics: MetricsArgs,
     /// Keep state in this Redis instead of memory (one process, the distributed store).
-    #[arg(long, env = "REFRACT_REDIS")]
+    #[arg(long, env = "REFRACT_REDIS", hide_env_values = true)]
     pub redis: Option<String>,
     #[command(flatten)]
     pub store: StoreArgs,

@@ -28,6 +28,26 @@
 //! }
 //! ```
 //!
+//! A handler that declares `cx: &EventContext` (any name, any position) gets its event's
+//! context; the page does not pass it. Taken any other way it is refused, since it would then be
+//! an argument the page chooses:
+//!
+//! ```compile_fail
+//! use refract::prelude::*;
+//!
+//! #[derive(State, Default, serde::Serialize, serde::Deserialize)]
+//! pub struct Visits {
+//!     from: String,
+//! }
+//!
+//! #[refract::handlers]
+//! impl Visits {
+//!     pub fn visit(&mut self, cx: EventContext) {
+//!         self.from = cx.page.path;
+//!     }
+//! }
+//! ```
+//!
 //! * [`State`](macro@State), [`handlers`] and [`VarFields`](macro@VarFields): the app model (see
 //!   `refract_macros`);
 //! * [`ui`]: the components pages are built from;

@@ -103,7 +103,7 @@ pub struct WorkerArgs {
     #[arg(long, default_value = "127.0.0.1:50051", env = "REFRACT_WORKER_LISTEN")]
     pub listen: SocketAddr,
     /// Redis URL of the state store.
-    #[arg(long, env = "REFRACT_REDIS")]
+    #[arg(long, env = "REFRACT_REDIS", hide_env_values = true)]
     pub redis: String,
     /// Where its metrics are served.
     #[command(flatten)]

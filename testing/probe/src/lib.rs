@@ -50,6 +50,10 @@ pub struct VisitState {
     tab: String,
     /// When the gateway received the event (ms since the Unix epoch).
     received_at_ms: u64,
+    /// The `Accept-Language` header.
+    language: Option<String>,
+    /// The argument of the last `tagged`.
+    tag: u32,
 }
 
 #[refract::handlers]
@@ -65,7 +69,16 @@ impl VisitState {
             session: cx.session.clone(),
             tab: cx.tab.clone(),
             received_at_ms: cx.received_at_ms,
+            language: cx.headers.accept_language.clone(),
+            tag: self.tag,
         };
+    }
+
+    /// An async handler with the context after an argument that is itself named `cx`: records
+    /// both (the macro's own name for the context cannot clash with the author's).
+    pub async fn tagged(&mut self, cx: u32, context: &EventContext) {
+        self.tag = cx;
+        self.path = context.page.path.clone();
     }
 }
 

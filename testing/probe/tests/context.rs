@@ -18,6 +18,7 @@ async fn visit(server: std::net::SocketAddr) -> (TestClient, Value) {
         headers: vec![
             ("user-agent".into(), "probe-agent/1".into()),
             ("cookie".into(), "theme=dark; other=1".into()),
+            ("accept-language".into(), "de-CH, de;q=0.9".into()),
             ("x-forwarded-for".into(), "198.51.100.23".into()),
         ],
         page: Some(PageContext {
@@ -40,6 +41,7 @@ fn check(c: &TestClient, seen: &Value) {
     assert_eq!(seen["q"], json!("hello world"));
     assert_eq!(seen["user_agent"], json!("probe-agent/1"));
     assert_eq!(seen["theme"], json!("dark"));
+    assert_eq!(seen["language"], json!("de-CH, de;q=0.9"));
     assert_eq!(seen["tab"], json!(c.tab));
     let session = seen["session"].as_str().unwrap();
     assert!(!session.is_empty(), "{seen}");
