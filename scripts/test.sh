@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: system dependencies, formatting and lints, the Rust tests,
-# the JS runtime's unit tests and the browser tests of the example apps.
+# the JS runtime's unit tests, the browser tests of the example apps and, when nightly is there, the
+# fuzz targets.
 #
 #   scripts/test.sh
 #
@@ -39,6 +40,22 @@ step "Rust tests"
 cargo nextest run --workspace --locked
 cargo test --workspace --doc --locked
 
+step "fuzz targets (nightly), started in the background beside the steps below"
+# Each target for 30 s (scripts/fuzz.sh), at low priority; its result is awaited at the end.
+# Without nightly the kept corpus was still checked: the Rust tests replay it on stable.
+fuzz_pid=
+if cargo +nightly --version >/dev/null 2>&1; then
+  have cargo-fuzz || cargo install cargo-fuzz --locked
+  mkdir -p fuzz/target
+  fuzz_log=fuzz/target/fuzz.log
+  setsid nice -n 19 scripts/fuzz.sh 30 >"$fuzz_log" 2>&1 &
+  fuzz_pid=$!
+  # Should a step below fail, the fuzzing (its whole process group) stops with the script.
+  trap '[ -z "$fuzz_pid" ] || kill -- "-$fuzz_pid" 2>/dev/null || true' EXIT
+else
+  echo "no nightly toolchain (cargo +nightly): fuzz targets not run"
+fi
+
 step "deployment artifacts (Helm chart, compose file, Dockerfile), validated offline"
 scripts/validate-deploy.sh
 
@@ -50,3 +67,12 @@ cargo build -p counter -p todo --locked
 (cd e2e && npm install --no-audit --no-fund --loglevel=error)
 (cd e2e && REFRACT_E2E_MODE=embedded node --test --test-concurrency=1)
 (cd e2e && REFRACT_E2E_MODE=stack node --test --test-concurrency=1)
+
+if [ -n "$fuzz_pid" ]; then
+  step "fuzz targets: result"
+  fuzz_status=0
+  wait "$fuzz_pid" || fuzz_status=$?
+  fuzz_pid=
+  cat "$fuzz_log"
+  exit "$fuzz_status"
+fi
