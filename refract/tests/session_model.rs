@@ -314,15 +314,7 @@ impl Run {
             }
             Op::Rehello { socket } => {
                 let s = self.socket(socket).await;
-                let token = self.tokens[self.sockets[s].token].token.clone();
-                let tab = self.sockets[s].client.tab.clone();
-                let hello = ClientFrame::Hello {
-                    token: Some(token),
-                    tab: Some(tab),
-                    page: None,
-                };
-                self.sockets[s].client.send(&hello).await.unwrap();
-                let frame = self.sockets[s].client.recv().await.unwrap();
+                let frame = self.hello_again(s).await;
                 assert!(
                     matches!(frame, ServerFrame::Hydrate { .. }),
                     "a hello again is answered by a hydrate, not {frame:?}"
@@ -647,19 +639,24 @@ impl Run {
         }
     }
 
+    /// Sends socket `s` a `hello` with its own token and tab again; the frame that follows.
+    async fn hello_again(&mut self, s: usize) -> ServerFrame {
+        let token = self.tokens[self.sockets[s].token].token.clone();
+        let tab = self.sockets[s].client.tab.clone();
+        let hello = ClientFrame::Hello {
+            token: Some(token),
+            tab: Some(tab),
+            page: None,
+        };
+        self.sockets[s].client.send(&hello).await.unwrap();
+        self.sockets[s].client.recv().await.unwrap()
+    }
+
     /// Every open socket has nothing left to read (a `hello` is answered by the very next frame),
     /// and a fresh hydrate of every page shows the model; then every socket closes.
     async fn finish(mut self) {
         for s in 0..self.sockets.len() {
-            let token = self.tokens[self.sockets[s].token].token.clone();
-            let tab = self.sockets[s].client.tab.clone();
-            let hello = ClientFrame::Hello {
-                token: Some(token),
-                tab: Some(tab),
-                page: None,
-            };
-            self.sockets[s].client.send(&hello).await.unwrap();
-            let frame = self.sockets[s].client.recv().await.unwrap();
+            let frame = self.hello_again(s).await;
             assert!(
                 matches!(frame, ServerFrame::Hydrate { .. }),
                 "nothing was left unread: {frame:?}"
