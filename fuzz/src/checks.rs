@@ -255,8 +255,8 @@ pub fn states() -> StateRegistry {
 
 /// Any bytes as a frame: [`ClientFrame::parse`] answers a frame or a typed refusal; an accepted
 /// frame keeps the protocol's limits and encodes and parses back the same; [`event_seq`],
-/// [`delta_header`], [`ServerFrame::parse`] and [`Target::parse`] never panic, and a server frame
-/// read back is what was sent.
+/// [`delta_header`], [`ServerFrame::parse`], the context's query and cookie readers and
+/// [`Target::parse`] never panic, and a server frame read back is what was sent.
 ///
 /// # Panics
 /// When a property does not hold (that is the finding).
@@ -676,13 +676,18 @@ fn to_json(value: &impl Serialize) -> Value {
 }
 
 /// Whether two JSON values are equal, but for non-integral numbers, which may differ in their
-/// last bits: serde_json (without its `float_roundtrip` feature) may read a float back one unit
-/// in the last place off.
+/// last bits: serde_json (without its `float_roundtrip` feature) may read a float back a unit in
+/// the last place off.
 fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) if x.is_f64() || y.is_f64() => {
             match (x.as_f64(), y.as_f64()) {
-                (Some(x), Some(y)) => x == y || (x - y).abs() <= 4.0 * f64::EPSILON * x.abs(),
+                // Finite floats of one sign are ordered as their bits: at most two apart.
+                (Some(x), Some(y)) => {
+                    x == y
+                        || (x.is_sign_negative() == y.is_sign_negative()
+                            && x.to_bits().abs_diff(y.to_bits()) <= 2)
+                }
                 _ => false,
             }
         }
