@@ -134,6 +134,14 @@ fn migrate(desc: &StateDescriptor, bytes: &[u8]) -> Option<Box<dyn StateObject>>
     (desc.decode)(&serde_json::to_vec(&merged).ok()?).ok()
 }
 
+/// Whether the stored form `bytes` of a state of `desc` reads back. serde_json writes a
+/// non-finite float (`f64::INFINITY`, NaN) as `null`, which does not read back as a number:
+/// stored, it would be reset to its default on the next load while the browser kept showing
+/// `null`. Only bytes holding a `null` can be affected, so other states skip the decode.
+fn round_trips(desc: &StateDescriptor, bytes: &[u8]) -> bool {
+    !bytes.windows(4).any(|w| w == b"null") || (desc.decode)(bytes).is_ok()
+}
+
 impl<S: StateStore> Engine<S> {
     async fn run(&self, event: EventRequest) -> Result<Outcome, Failure> {
         let (desc, method) = self.states.resolve(&event.handler)?;
@@ -176,6 +184,13 @@ impl<S: StateStore> Engine<S> {
             state.dispatch(method, event.args, &cx).await?;
             let delta = diff(&before, state.vars().map_err(internal)?);
             let bytes = state.encode().map_err(internal)?;
+            if !round_trips(desc, &bytes) {
+                let message = format!(
+                    "handler `{handler}` left its state in a form that cannot be stored and read \
+                     back (a non-finite number?); the event was not applied"
+                );
+                return Err(EventError::HandlerFailed(message).into());
+            }
             Ok::<_, Failure>((delta, bytes))
         };
         let applied = AssertUnwindSafe(InHandler(Box::pin(run)))
