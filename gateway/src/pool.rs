@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use refract_proto::convert;
 use refract_proto::v1::{HydrateRequest, TouchRequest, worker_client::WorkerClient};
 use refract_proto::{ErrorCode, EventRequest, Failure, Hydration, Outcome, Processor};
-use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
+use tonic::transport::{Channel, ClientTlsConfig};
 use tonic::{Code, Status};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
@@ -165,22 +165,10 @@ impl WorkerPool {
     }
 
     fn member(&self, addr: String) -> Option<Arc<Member>> {
-        let scheme = if self.config.tls.is_some() {
-            "https"
-        } else {
-            "http"
-        };
-        let endpoint = Endpoint::from_shared(format!("{scheme}://{addr}")).and_then(|e| {
-            let e = e
+        let endpoint = match refract_process::grpc_tls::endpoint(&addr, self.config.tls.clone()) {
+            Ok(e) => e
                 .connect_timeout(self.config.connect_timeout)
-                .tcp_nodelay(true);
-            match &self.config.tls {
-                Some(tls) => e.tls_config(tls.clone()),
-                None => Ok(e),
-            }
-        });
-        let endpoint = match endpoint {
-            Ok(e) => e,
+                .tcp_nodelay(true),
             Err(e) => {
                 tracing::warn!(addr, error = %e, "ignored a worker address");
                 return None;

@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity, ServerTlsConfig};
 
 /// The gRPC link's TLS options (see the module docs).
 #[derive(Args, Debug, Clone, PartialEq, Eq)]
@@ -61,17 +61,22 @@ pub enum GrpcTlsError {
     Options(&'static str),
 }
 
-impl GrpcTlsArgs {
-    /// The scheme a gateway dials workers with: `https` when it uses TLS (`--grpc-tls-ca`),
-    /// else `http`.
-    pub fn scheme(&self) -> &'static str {
-        if self.grpc_tls_ca.is_some() {
-            "https"
-        } else {
-            "http"
-        }
+/// The endpoint of the worker at `addr` (`host:port`) as a gateway or a health check dials it:
+/// `https://` with `tls` (see [`GrpcTlsArgs::client`]), else `http://`.
+///
+/// # Errors
+/// When `addr` does not make a URI, or `tls` cannot be used.
+pub fn endpoint(
+    addr: &str,
+    tls: Option<ClientTlsConfig>,
+) -> Result<Endpoint, tonic::transport::Error> {
+    match tls {
+        Some(tls) => Endpoint::from_shared(format!("https://{addr}"))?.tls_config(tls),
+        None => Endpoint::from_shared(format!("http://{addr}")),
     }
+}
 
+impl GrpcTlsArgs {
     /// A worker's server configuration: `None` without a certificate (plain gRPC), else mutual
     /// TLS (a worker's TLS always checks its clients: one-way TLS would let anyone who reaches
     /// the port call it, and its own health check could not verify it).
@@ -253,6 +258,7 @@ mod tests {
         let _ = std::fs::remove_file(&junk);
         assert!(GrpcTlsArgs::default().server().unwrap().is_none());
         assert!(GrpcTlsArgs::default().client().unwrap().is_none());
-        assert_eq!(GrpcTlsArgs::default().scheme(), "http");
+        let plain = endpoint("w:1", GrpcTlsArgs::default().client().unwrap()).unwrap();
+        assert_eq!(plain.uri().scheme_str(), Some("http"));
     }
 }

@@ -22,13 +22,9 @@ pub const TIMEOUT: Duration = Duration::from_secs(3);
 /// Unreachable, timed out, not serving, or TLS options that cannot be used.
 pub async fn grpc(addr: SocketAddr, tls: &GrpcTlsArgs) -> Result<(), String> {
     let check = async {
-        let mut endpoint =
-            tonic::transport::Endpoint::from_shared(format!("{}://{addr}", tls.scheme()))
-                .map_err(|e| e.to_string())?;
-        if let Some(config) = tls.client().map_err(|e| e.to_string())? {
-            endpoint = endpoint.tls_config(config).map_err(|e| e.to_string())?;
-        }
-        let channel = endpoint
+        let config = tls.client().map_err(|e| e.to_string())?;
+        let channel = crate::grpc_tls::endpoint(&addr.to_string(), config)
+            .map_err(|e| e.to_string())?
             .connect()
             .await
             .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
