@@ -1,9 +1,17 @@
-//! Event specs: a call of one event handler, with its arguments as expressions, bound to an event
-//! trigger of a component.
+//! Event specs: a call of one event handler (or a client action), with its arguments as
+//! expressions, bound to an event trigger of a component or returned by a handler as a follow-up.
 //!
 //! `#[refract::handlers]` gives every handler an associated function of the same name that builds its
 //! [`EventSpec`]: `CounterState::add(5)` or, for a trigger that carries a value,
-//! `input().on_blur(GithubState::set_user)` (the trigger passes its value as the argument).
+//! `input().on_blur(GithubState::set_user)` (the trigger passes its value as the argument). The
+//! client actions of [`crate::actions`] build specs too, named `_<action>`.
+//!
+//! A handler that returns specs (its *follow-ups*) gets them sent to the browser as
+//! [`FollowUp`]s: the same call with its arguments as JSON values, which the browser runtime runs
+//! next, in order, before any other queued event (see `docs/events.md`).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::var::{Expr, Var};
 
@@ -31,6 +39,50 @@ impl EventSpec {
         self.args.push((name.to_owned(), value.into_expr()));
         self
     }
+
+    /// Whether this is a client action (`_redirect`, …) rather than an event handler call.
+    pub fn is_action(&self) -> bool {
+        self.handler.starts_with('_')
+    }
+
+    /// The spec as a follow-up a handler returned: every argument must be a value, not an
+    /// expression the browser would evaluate (a var, the trigger's value).
+    ///
+    /// # Errors
+    /// A message naming the first argument that is not a JSON value.
+    pub fn to_follow_up(&self) -> Result<FollowUp, String> {
+        let args = self
+            .args
+            .iter()
+            .map(|(name, expr)| {
+                // A literal's JavaScript is its JSON text; anything else (a var, `_e.target.value`)
+                // does not parse as JSON.
+                serde_json::from_str(&expr.js).map(|v| (name.clone(), v)).map_err(|_| {
+                    format!(
+                        "`{}` returned with argument `{name}` = `{}`, an expression only a page can \
+                         evaluate; a handler returns values",
+                        self.handler, expr.js
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(FollowUp {
+            handler: self.handler.clone(),
+            args,
+        })
+    }
+}
+
+/// One follow-up of a handler as the browser receives it (the `then` of `docs/protocol.md`): an
+/// event handler call (`state_name.method`) or a client action (`_name`), with its arguments by
+/// name as JSON values.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FollowUp {
+    /// `state_name.method`, or `_action` for a client action.
+    pub handler: String,
+    /// The arguments by parameter name.
+    #[serde(default)]
+    pub args: Map<String, Value>,
 }
 
 /// What a trigger without a value (`on_click`) accepts: one spec, several (run in order), or a
@@ -95,6 +147,27 @@ mod tests {
 
     fn increment() -> EventSpec {
         EventSpec::new("counter_state.increment")
+    }
+
+    #[test]
+    fn follow_ups_carry_values_and_refuse_expressions() {
+        let f = add(5).to_follow_up().unwrap();
+        assert_eq!(f.handler, "counter_state.add");
+        assert_eq!(Value::Object(f.args), serde_json::json!({"n": 5}));
+        let text = EventSpec::new("s.h")
+            .arg::<String>("s", "a \"quoted\" </script>".into_var())
+            .to_follow_up()
+            .unwrap();
+        assert_eq!(text.args["s"], "a \"quoted\" </script>");
+        let err = add(Var::state_var("counter_state", "count"))
+            .to_follow_up()
+            .unwrap_err();
+        assert!(
+            err.contains("`n`") && err.contains("counter_state$count"),
+            "{err}"
+        );
+        assert!(!add(1).is_action());
+        assert!(EventSpec::new("_toast").is_action());
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The app model of Refract, shared by the macros, the compiler and the worker.
 //!
 //! * [`Var`] is a typed JavaScript expression over state vars, used in pages;
-//! * [`EventSpec`] is a call of an event handler bound to an event trigger;
+//! * [`EventSpec`] is a call of an event handler (or a client action, [`actions`]) bound to an
+//!   event trigger or returned by a handler as a follow-up ([`FollowUp`]);
 //! * [`State`] and [`Handlers`] are what `#[derive(State)]` and `#[refract::handlers]` implement;
 //!   [`StateObject`] and [`StateDescriptor`] are their type-erased forms, which the worker runs;
 //! * [`diff`] computes the delta of an event;
@@ -10,6 +11,7 @@
 //!
 //! Nothing here does I/O.
 
+pub mod actions;
 mod context;
 mod error;
 mod event;
@@ -18,7 +20,7 @@ mod var;
 
 pub use context::{ClientHeaders, EventContext, PageContext};
 pub use error::EventError;
-pub use event::{EventSpec, IntoEventChain, IntoValueEvents};
+pub use event::{EventSpec, FollowUp, IntoEventChain, IntoValueEvents};
 pub use state::{
     BoxFuture, HandlerResult, Handlers, State, StateDescriptor, StateError, StateObject,
     StateRegistry, decode_args, diff,

@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 
 use crate::context::EventContext;
 use crate::error::EventError;
+use crate::event::EventSpec;
 
 /// A boxed, sendable future, the return of [`Handlers::dispatch`].
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -47,6 +48,7 @@ pub trait Handlers: State {
 
     /// Runs the handler `method` with `args` (a JSON object keyed by parameter name) for the
     /// event described by `cx` (which a handler with a `&EventContext` parameter receives).
+    /// Returns the handler's follow-ups (see [`HandlerResult`]).
     ///
     /// # Errors
     /// [`EventError::UnknownHandler`], [`EventError::BadArguments`], or
@@ -56,7 +58,7 @@ pub trait Handlers: State {
         method: &'a str,
         args: Value,
         cx: &'a EventContext,
-    ) -> BoxFuture<'a, Result<(), EventError>>;
+    ) -> BoxFuture<'a, Result<Vec<EventSpec>, EventError>>;
 }
 
 /// A state's value behind a trait object: what the worker loads, runs and stores.
@@ -79,7 +81,7 @@ pub trait StateObject: Send + Sync {
         method: &'a str,
         args: Value,
         cx: &'a EventContext,
-    ) -> BoxFuture<'a, Result<(), EventError>>;
+    ) -> BoxFuture<'a, Result<Vec<EventSpec>, EventError>>;
 }
 
 impl<S: Handlers> StateObject for S {
@@ -99,7 +101,7 @@ impl<S: Handlers> StateObject for S {
         method: &'a str,
         args: Value,
         cx: &'a EventContext,
-    ) -> BoxFuture<'a, Result<(), EventError>> {
+    ) -> BoxFuture<'a, Result<Vec<EventSpec>, EventError>> {
         Handlers::dispatch(self, method, args, cx)
     }
 }
@@ -249,22 +251,53 @@ pub fn decode_args<A: DeserializeOwned>(
         .map_err(|e| EventError::BadArguments(format!("handler `{state}.{method}`: {e}")))
 }
 
-/// What a handler may return: `()`, or `Result<(), E>` where `E: Display` (the error's text is what
-/// the browser receives).
+/// What a handler may return: nothing, its follow-ups, or either in a `Result` whose error is
+/// `Display` (the error's text is what the browser receives, and the event is not applied).
+///
+/// Follow-ups are event specs (another handler, `Self::step(2)`, or a client action such as
+/// `toast::success("Saved")`) that the browser runs next, in order: `()`, an [`EventSpec`], an
+/// `Option<EventSpec>`, a `Vec<EventSpec>` or an array of them, or any of these in `Result<_, E>`.
 pub trait HandlerResult {
-    /// `Err` with the handler's message if it failed.
-    fn into_result(self) -> Result<(), String>;
+    /// The follow-ups, or `Err` with the handler's message if it failed.
+    ///
+    /// # Errors
+    /// The handler's error, as text.
+    fn into_result(self) -> Result<Vec<EventSpec>, String>;
 }
 
 impl HandlerResult for () {
-    fn into_result(self) -> Result<(), String> {
-        Ok(())
+    fn into_result(self) -> Result<Vec<EventSpec>, String> {
+        Ok(Vec::new())
     }
 }
 
-impl<E: Display> HandlerResult for Result<(), E> {
-    fn into_result(self) -> Result<(), String> {
-        self.map_err(|e| e.to_string())
+impl HandlerResult for EventSpec {
+    fn into_result(self) -> Result<Vec<EventSpec>, String> {
+        Ok(vec![self])
+    }
+}
+
+impl HandlerResult for Option<EventSpec> {
+    fn into_result(self) -> Result<Vec<EventSpec>, String> {
+        Ok(self.into_iter().collect())
+    }
+}
+
+impl HandlerResult for Vec<EventSpec> {
+    fn into_result(self) -> Result<Vec<EventSpec>, String> {
+        Ok(self)
+    }
+}
+
+impl<const N: usize> HandlerResult for [EventSpec; N] {
+    fn into_result(self) -> Result<Vec<EventSpec>, String> {
+        Ok(self.into())
+    }
+}
+
+impl<T: HandlerResult, E: Display> HandlerResult for Result<T, E> {
+    fn into_result(self) -> Result<Vec<EventSpec>, String> {
+        self.map_err(|e| e.to_string())?.into_result()
     }
 }
 
@@ -313,7 +346,15 @@ mod tests {
 
     #[test]
     fn handler_results() {
-        assert_eq!(().into_result(), Ok(()));
+        assert_eq!(().into_result(), Ok(vec![]));
         assert_eq!(Err::<(), _>("boom").into_result(), Err("boom".to_owned()));
+        let next = || EventSpec::new("s.next");
+        assert_eq!(next().into_result(), Ok(vec![next()]));
+        assert_eq!(Some(next()).into_result(), Ok(vec![next()]));
+        assert_eq!([next(), next()].into_result().map(|v| v.len()), Ok(2));
+        assert_eq!(
+            Ok::<_, String>(vec![next()]).into_result(),
+            Ok(vec![next()])
+        );
     }
 }

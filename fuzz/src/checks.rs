@@ -446,6 +446,7 @@ async fn applies(engine: &Engine<Arc<MemoryStore>>, names: &[&str], request: Eve
                 seq: Some(answered),
                 tab: None,
                 delta,
+                ..
             }) = ServerFrame::parse(&frame)
             else {
                 panic!("{handler}({args}) applied with the frame {frame}");
@@ -475,11 +476,15 @@ async fn applies(engine: &Engine<Arc<MemoryStore>>, names: &[&str], request: Eve
             }
             // Sent again, it is not run again.
             let again = engine.process(request).await;
-            assert_eq!(again, Ok(Outcome::Duplicate), "{handler}({args}) resent");
+            assert_eq!(
+                again,
+                Ok(Outcome::Duplicate { then: vec![] }),
+                "{handler}({args}) resent"
+            );
             assert_eq!(hydrate(engine).await, after, "{handler}({args}) resent");
             true
         }
-        Ok(Outcome::Duplicate) => panic!("{handler}({args}): seq {seq} was new"),
+        Ok(Outcome::Duplicate { .. }) => panic!("{handler}({args}): seq {seq} was new"),
         Err(failure) => {
             assert!(
                 matches!(
@@ -592,6 +597,7 @@ fn event(seq: u64, handler: &str, args: Value) -> EventRequest {
         seq,
         handler: handler.into(),
         args,
+        depth: 0,
         context: Default::default(),
     }
 }
@@ -650,6 +656,7 @@ async fn store(engine: &Engine<Arc<MemoryStore>>, shards: &[(&str, Vec<u8>)]) {
         seq: 1,
         version: 1,
         stored_bytes: shards.iter().map(|(_, b)| b.len() as u64).sum(),
+        then: None,
         frame: "{}".into(),
     };
     lease

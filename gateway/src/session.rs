@@ -308,6 +308,7 @@ impl Session {
                 handler,
                 args,
                 page,
+                depth,
             }) => {
                 let Phase::Ready { id, queue, .. } = &self.phase else {
                     let failure = Failure::new(ErrorCode::NotReady, "send hello first");
@@ -324,6 +325,7 @@ impl Session {
                     seq,
                     handler,
                     args,
+                    depth,
                     context: EventContext {
                         received_at_ms: now_ms(),
                         ..self.client.clone()
@@ -441,6 +443,7 @@ impl View {
                     version: h.version,
                     last_seq: h.last_seq,
                     state: h.state,
+                    then: h.then,
                 };
                 self.send(&frame).await;
                 true
@@ -521,7 +524,7 @@ impl View {
         let result = self.shared.processor.process(event).await;
         let outcome = match &result {
             Ok(Outcome::Applied { .. }) => "applied",
-            Ok(Outcome::Duplicate) => "duplicate",
+            Ok(Outcome::Duplicate { .. }) => "duplicate",
             Err(e) => e.code.as_str(),
         };
         let ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -532,7 +535,7 @@ impl View {
                 Ok(Outcome::Applied { version, frame }) => {
                     self.answer(id, seq, version, &frame).await
                 }
-                Ok(Outcome::Duplicate) => self.send(&ServerFrame::Ack { seq }).await,
+                Ok(Outcome::Duplicate { then }) => self.send(&ServerFrame::Ack { seq, then }).await,
                 Err(failure) => self.reject(Some(seq), failure).await,
             }
         }
@@ -610,12 +613,21 @@ mod tests {
         touched: SyncMutex<Vec<Vec<String>>>,
     }
 
+    fn toast_follow_up() -> refract_core::FollowUp {
+        refract_core::FollowUp {
+            handler: "_toast".into(),
+            args: Map::from_iter([("message".to_owned(), json!("again"))]),
+        }
+    }
+
     #[async_trait]
     impl Processor for Fake {
         async fn process(&self, event: EventRequest) -> Result<Outcome, Failure> {
             self.seen.lock().unwrap().push(event.clone());
             match event.handler.as_str() {
-                "s.dup" => Ok(Outcome::Duplicate),
+                "s.dup" => Ok(Outcome::Duplicate {
+                    then: vec![toast_follow_up()],
+                }),
                 "s.busy" => Err(Failure::new(ErrorCode::Busy, "locked")),
                 handler => {
                     let version = self.version.fetch_add(1, Ordering::SeqCst) + 1;
@@ -624,6 +636,7 @@ mod tests {
                         seq: Some(event.seq),
                         tab: None,
                         delta: Map::new(),
+                        then: vec![],
                     }
                     .encode()
                     .into();
@@ -660,6 +673,7 @@ mod tests {
                 version: self.version.load(Ordering::SeqCst),
                 last_seq: 0,
                 state: Map::from_iter([("s".to_owned(), json!({"n": 0}))]),
+                then: vec![],
             })
         }
     }
@@ -770,6 +784,7 @@ mod tests {
                 handler: handler.to_owned(),
                 args: json!({}),
                 page,
+                depth: 0,
             };
             self.send(&event.encode()).await;
         }
@@ -868,7 +883,14 @@ mod tests {
                 ..
             }
         ));
-        assert_eq!(h.frame().await, ServerFrame::Ack { seq: 2 });
+        // A resent event's chain goes on: the ack carries its follow-ups.
+        assert_eq!(
+            h.frame().await,
+            ServerFrame::Ack {
+                seq: 2,
+                then: vec![toast_follow_up()]
+            }
+        );
         let busy = h.frame().await;
         assert_eq!(error_code(&busy), (Some(3), ErrorCode::Busy));
         assert!(matches!(
@@ -949,6 +971,7 @@ mod tests {
                 seq: None,
                 tab: None,
                 delta: Map::new(),
+                then: vec![],
             };
             feed.send(Published {
                 version,
@@ -988,7 +1011,7 @@ mod tests {
             }
         ));
         // Next comes the answer to event 2: no second delta, no resync in between.
-        assert_eq!(h.frame().await, ServerFrame::Ack { seq: 2 });
+        assert!(matches!(h.frame().await, ServerFrame::Ack { seq: 2, .. }));
     }
 
     #[tokio::test]

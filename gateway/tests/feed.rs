@@ -21,6 +21,7 @@ async fn publish(url: &str, token: &str, version: u64) {
         seq: None,
         tab: None,
         delta: Map::new(),
+        then: vec![],
     };
     let _: i64 = redis::cmd("PUBLISH")
         .arg(updates_channel(token))

@@ -4,7 +4,8 @@
 //!   field for pages (`CounterState::count()`); `#[backend]` fields stay on the server.
 //! * `#[handlers]` on the state's `impl` block: `pub` methods taking `&mut self` become event
 //!   handlers (a parameter of type `&EventContext` receives the event's context; the others are
-//!   the event's arguments), `#[computed]` methods computed vars; each gets a page-facing associated function of
+//!   the event's arguments; what they return is a `HandlerResult`: nothing, follow-ups, or either
+//!   in a `Result`), `#[computed]` methods computed vars; each gets a page-facing associated function of
 //!   the same name (`CounterState::add(5)` builds the event spec, `TodoState::open_count()` is the
 //!   computed var), and the method itself is renamed `__handler_<name>` / `__computed_<name>`.
 //! * `#[derive(VarFields)]` on a struct held in vars: typed field access on `Var<ThatStruct>`.
@@ -420,7 +421,7 @@ fn handlers_impl(mut item: ItemImpl) -> syn::Result<Tokens> {
                 method: &'a str,
                 args: ::refract::serde_json::Value,
                 __refract_cx: &'a ::refract::core::EventContext,
-            ) -> ::refract::core::BoxFuture<'a, ::core::result::Result<(), ::refract::core::EventError>> {
+            ) -> ::refract::core::BoxFuture<'a, ::core::result::Result<::std::vec::Vec<::refract::core::EventSpec>, ::refract::core::EventError>> {
                 ::std::boxed::Box::pin(async move {
                     match method {
                         #(#arms)*

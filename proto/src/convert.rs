@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use refract_core::{ClientHeaders, EventContext, PageContext};
+use refract_core::{ClientHeaders, EventContext, FollowUp, PageContext};
 use serde_json::Value;
 
 use crate::error::{ErrorCode, Failure};
@@ -31,6 +31,7 @@ impl From<ErrorCode> for v1::ErrorCode {
             ErrorCode::CorruptState => v1::ErrorCode::CorruptState,
             ErrorCode::StateTooLarge => v1::ErrorCode::StateTooLarge,
             ErrorCode::SeqGap => v1::ErrorCode::SeqGap,
+            ErrorCode::ChainTooDeep => v1::ErrorCode::ChainTooDeep,
             ErrorCode::Internal => v1::ErrorCode::Internal,
         }
     }
@@ -55,6 +56,7 @@ impl From<v1::ErrorCode> for ErrorCode {
             v1::ErrorCode::CorruptState => ErrorCode::CorruptState,
             v1::ErrorCode::StateTooLarge => ErrorCode::StateTooLarge,
             v1::ErrorCode::SeqGap => ErrorCode::SeqGap,
+            v1::ErrorCode::ChainTooDeep => ErrorCode::ChainTooDeep,
             v1::ErrorCode::Internal | v1::ErrorCode::Unspecified => ErrorCode::Internal,
         }
     }
@@ -94,6 +96,7 @@ pub fn event_request(event: &EventRequest) -> v1::EventRequest {
         },
         tab: event.tab.clone(),
         client: Some(client_context(&event.context)),
+        depth: event.depth,
     }
 }
 
@@ -165,6 +168,7 @@ pub fn event(request: v1::EventRequest) -> Result<EventRequest, Failure> {
         seq: request.seq,
         handler: request.handler,
         args,
+        depth: request.depth,
         context: request.client.map(event_context).unwrap_or_default(),
     })
 }
@@ -177,7 +181,9 @@ pub fn event_reply(result: Result<Outcome, Failure>) -> v1::EventReply {
             version,
             frame: frame.to_string(),
         }),
-        Ok(Outcome::Duplicate) => O::Duplicate(v1::Duplicate {}),
+        Ok(Outcome::Duplicate { then }) => O::Duplicate(v1::Duplicate {
+            then_json: follow_ups_json(&then),
+        }),
         Err(f) => O::Error(f.into()),
     };
     v1::EventReply {
@@ -196,7 +202,9 @@ pub fn outcome(reply: v1::EventReply) -> Result<Outcome, Failure> {
             version: a.version,
             frame: Arc::from(a.frame),
         }),
-        Some(O::Duplicate(_)) => Ok(Outcome::Duplicate),
+        Some(O::Duplicate(d)) => Ok(Outcome::Duplicate {
+            then: read_follow_ups(&d.then_json)?,
+        }),
         Some(O::Error(e)) => Err(e.into()),
         None => Err(garbled("an empty event reply")),
     }
@@ -210,6 +218,7 @@ pub fn hydrate_reply(result: Result<Hydration, Failure>) -> v1::HydrateReply {
             last_seq: h.last_seq,
             state_json: Value::Object(h.state).to_string(),
             error: None,
+            then_json: follow_ups_json(&h.then),
         },
         Err(f) => v1::HydrateReply {
             error: Some(f.into()),
@@ -231,7 +240,25 @@ pub fn hydration(reply: v1::HydrateReply) -> Result<Hydration, Failure> {
         last_seq: reply.last_seq,
         state: serde_json::from_str(&reply.state_json)
             .map_err(|e| garbled(&format!("an unreadable state: {e}")))?,
+        then: read_follow_ups(&reply.then_json)?,
     })
+}
+
+/// Follow-ups as a message's `then_json`: a JSON array, or empty for none.
+fn follow_ups_json(then: &[FollowUp]) -> String {
+    if then.is_empty() {
+        String::new()
+    } else {
+        serde_json::to_string(then).unwrap_or_default()
+    }
+}
+
+/// The follow-ups of a message's `then_json` (empty: none).
+fn read_follow_ups(json: &str) -> Result<Vec<FollowUp>, Failure> {
+    if json.is_empty() {
+        return Ok(Vec::new());
+    }
+    serde_json::from_str(json).map_err(|e| garbled(&format!("unreadable follow-ups: {e}")))
 }
 
 /// The reply message of a touch.
@@ -278,6 +305,7 @@ mod tests {
             seq: 3,
             handler: "s.h".into(),
             args: json!({"n": 1}),
+            depth: 2,
             context: EventContext {
                 page: PageContext {
                     path: "/posts/7".into(),
@@ -311,7 +339,8 @@ mod tests {
                 version: 2,
                 frame: "f".into(),
             }),
-            Ok(Outcome::Duplicate),
+            Ok(Outcome::Duplicate { then: vec![] }),
+            Ok(Outcome::Duplicate { then: follow_ups() }),
             Err(Failure::new(ErrorCode::Busy, "later")),
         ];
         for r in results {
@@ -321,6 +350,19 @@ mod tests {
             outcome(v1::EventReply { outcome: None }).unwrap_err().code,
             ErrorCode::Internal
         );
+    }
+
+    fn follow_ups() -> Vec<FollowUp> {
+        vec![
+            FollowUp {
+                handler: "s.next".into(),
+                args: Map::from_iter([("n".to_owned(), json!(2))]),
+            },
+            FollowUp {
+                handler: "_toast".into(),
+                args: Map::new(),
+            },
+        ]
     }
 
     #[test]
@@ -336,8 +378,17 @@ mod tests {
             version: 4,
             last_seq: 2,
             state: Map::from_iter([("s".to_owned(), json!({"n": 1}))]),
+            then: vec![],
         };
         assert_eq!(hydration(hydrate_reply(Ok(h.clone()))).unwrap(), h);
+        let chained = Hydration {
+            then: follow_ups(),
+            ..h.clone()
+        };
+        assert_eq!(
+            hydration(hydrate_reply(Ok(chained.clone()))).unwrap(),
+            chained
+        );
         let down = Failure::new(ErrorCode::Unavailable, "redis down");
         assert_eq!(
             hydration(hydrate_reply(Err(down.clone()))).unwrap_err(),

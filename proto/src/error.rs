@@ -44,13 +44,16 @@ pub enum ErrorCode {
     /// The event's seq skips ahead of its tab's last applied seq + 1 (events in between were
     /// never applied): not applied; the runtime resyncs and numbers it again.
     SeqGap,
+    /// The event is deeper in its event chain than the limit (`--max-chain-depth`), or returned
+    /// follow-ups at the limit: a chain that keeps going (a handler that returns itself), stopped.
+    ChainTooDeep,
     /// Anything else: a bug or an unexpected reply.
     Internal,
 }
 
 impl ErrorCode {
     /// Every code, in the order of the protocol's table.
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 17] = [
         ErrorCode::MalformedFrame,
         ErrorCode::FrameTooLarge,
         ErrorCode::InvalidToken,
@@ -66,6 +69,7 @@ impl ErrorCode {
         ErrorCode::CorruptState,
         ErrorCode::StateTooLarge,
         ErrorCode::SeqGap,
+        ErrorCode::ChainTooDeep,
         ErrorCode::Internal,
     ];
 
@@ -87,6 +91,7 @@ impl ErrorCode {
             ErrorCode::CorruptState => "corrupt_state",
             ErrorCode::StateTooLarge => "state_too_large",
             ErrorCode::SeqGap => "seq_gap",
+            ErrorCode::ChainTooDeep => "chain_too_deep",
             ErrorCode::Internal => "internal",
         }
     }

@@ -1,7 +1,7 @@
 //! The browser frames of `docs/protocol.md`: [`ClientFrame`] (what the browser sends) and
 //! [`ServerFrame`] (what it receives), each parsed and encoded here and nowhere else.
 
-use refract_core::PageContext;
+use refract_core::{FollowUp, PageContext};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -38,7 +38,15 @@ pub enum ClientFrame {
         /// earlier event): the runtime sends it after client-side navigation.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         page: Option<PageContext>,
+        /// The event's depth in its event chain: 0 (left out) for an event a trigger queued,
+        /// the answered event's depth + 1 for a follow-up.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        depth: u32,
     },
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// The longest page path or query string accepted, in bytes (each).
@@ -149,6 +157,10 @@ pub enum ServerFrame {
         last_seq: u64,
         /// `{state_name: {var: value}}`: frontend and computed vars of every state.
         state: Map<String, Value>,
+        /// The follow-ups of the tab's last applied event, which the runtime runs only if it
+        /// had that event in flight (its answer was lost).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        then: Vec<FollowUp>,
     },
     /// What one commit changed.
     Delta {
@@ -163,11 +175,18 @@ pub enum ServerFrame {
         tab: Option<String>,
         /// `{state_name: {var: value}}`: only what changed.
         delta: Map<String, Value>,
+        /// The answered event's follow-ups (event handler calls and client actions), which its
+        /// tab runs next, in order.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        then: Vec<FollowUp>,
     },
     /// The event `seq` had already been applied; it was not run again.
     Ack {
         /// The event.
         seq: u64,
+        /// Its follow-ups, when the server still has them (it was the tab's last applied event).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        then: Vec<FollowUp>,
     },
     /// A failure: of the event `seq`, or of a frame that was no valid event (`None`).
     Error {
@@ -298,17 +317,24 @@ mod tests {
                 seq: 3,
                 handler: "s.h".into(),
                 args: json!({"n": 1}),
-                page: None
+                page: None,
+                depth: 0
             }
         );
         assert_eq!(ClientFrame::parse(&event.encode()).unwrap(), event);
+        assert!(!event.encode().contains("depth"), "{}", event.encode());
+        let chained =
+            ClientFrame::parse(r#"{"type":"event","seq":4,"handler":"s.h","depth":3}"#).unwrap();
+        assert!(matches!(chained, ClientFrame::Event { depth: 3, .. }));
+        assert_eq!(ClientFrame::parse(&chained.encode()).unwrap(), chained);
         assert_eq!(
             ClientFrame::parse(r#"{"type":"event","seq":3,"handler":"s.h"}"#).unwrap(),
             ClientFrame::Event {
                 seq: 3,
                 handler: "s.h".into(),
                 args: Value::Null,
-                page: None
+                page: None,
+                depth: 0
             }
         );
         let located = ClientFrame::parse(
@@ -403,7 +429,11 @@ mod tests {
         assert!(!frame.contains("10.0.0.7"), "{frame}");
         assert!(frame.contains(r#""trace":"abc""#), "{frame}");
         assert_eq!(
-            ServerFrame::Ack { seq: 4 }.encode(),
+            ServerFrame::Ack {
+                seq: 4,
+                then: vec![]
+            }
+            .encode(),
             r#"{"type":"ack","seq":4}"#
         );
         let delta = ServerFrame::Delta {
@@ -411,6 +441,7 @@ mod tests {
             seq: None,
             tab: None,
             delta: Map::new(),
+            then: vec![],
         };
         assert_eq!(
             delta_header(&delta.encode()),
@@ -425,14 +456,27 @@ mod tests {
             seq: Some(4),
             tab: None,
             delta: Map::new(),
+            then: vec![refract_core::FollowUp {
+                handler: "_toast".into(),
+                args: Map::from_iter([("message".to_owned(), json!("hi"))]),
+            }],
         };
         assert_eq!(delta_header(&answer.encode()).unwrap().seq, Some(4));
+        assert!(
+            answer
+                .encode()
+                .contains(r#""then":[{"handler":"_toast","args":{"message":"hi"}}]"#),
+            "{}",
+            answer.encode()
+        );
+        assert_eq!(ServerFrame::parse(&answer.encode()).unwrap(), answer);
         assert_eq!(ServerFrame::parse(&delta.encode()).unwrap(), delta);
         let hydrate = ServerFrame::Hydrate {
             token: "t".into(),
             version: 1,
             last_seq: 1,
             state: Map::from_iter([("s".to_owned(), json!({"n": 1}))]),
+            then: vec![],
         };
         assert_eq!(ServerFrame::parse(&hydrate.encode()).unwrap(), hydrate);
         assert_eq!(delta_header(&hydrate.encode()), None);
@@ -511,7 +555,7 @@ mod tests {
         #[test]
         fn server_frames_round_trip(version in proptest::prelude::any::<u64>(), seq in proptest::option::of(1..=MAX_SEQ), vars in json_value(false)) {
             let delta = Map::from_iter([("s".to_owned(), vars)]);
-            let frame = ServerFrame::Delta { version, seq, tab: None, delta };
+            let frame = ServerFrame::Delta { version, seq, tab: None, delta, then: vec![] };
             let text = frame.encode();
             proptest::prop_assert_eq!(delta_header(&text), Some(DeltaHeader { version, seq, tab: None }));
             proptest::prop_assert_eq!(ServerFrame::parse(&text).unwrap(), frame);

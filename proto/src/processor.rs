@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use futures_util::stream::BoxStream;
 use serde_json::{Map, Value};
 
-use refract_core::EventContext;
+use refract_core::{EventContext, FollowUp};
 
 use crate::error::Failure;
 
@@ -26,6 +26,9 @@ pub struct EventRequest {
     pub handler: String,
     /// The arguments: a JSON object keyed by parameter name, or `null` for none.
     pub args: Value,
+    /// The event's depth in its event chain: 0 for an event a page's trigger sent, its parent's
+    /// + 1 for a follow-up a handler returned.
+    pub depth: u32,
     /// What the gateway knows of the event's client: its page, address, headers and the time it
     /// received the event. `session` and `tab` are left empty here: the processor fills them from
     /// `token` and `tab` before a handler sees the context.
@@ -44,7 +47,11 @@ pub enum Outcome {
         frame: Arc<str>,
     },
     /// The event's sequence number was already applied: it was not run again.
-    Duplicate,
+    Duplicate {
+        /// The follow-ups that event returned, when it was its tab's last applied event (a
+        /// resend whose first answer was lost), so its chain goes on; empty otherwise.
+        then: Vec<FollowUp>,
+    },
 }
 
 /// A token's full state, for a `hydrate` frame.
@@ -56,6 +63,9 @@ pub struct Hydration {
     pub last_seq: u64,
     /// `{state_name: {var: value}}`: frontend and computed vars of every state.
     pub state: Map<String, Value>,
+    /// The follow-ups of the tab's last applied event (`last_seq`), for a tab whose answer to
+    /// that event was lost.
+    pub then: Vec<FollowUp>,
 }
 
 /// Processes events and reads whole states: implemented by the engine and, in distributed mode,

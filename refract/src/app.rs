@@ -248,10 +248,7 @@ impl App {
             Some(url) => {
                 let store = args.store.connect(url, &self.states).await?;
                 (
-                    Arc::new(
-                        Engine::new(Arc::new(self.states), store)
-                            .max_state_bytes(args.store.max_state_bytes),
-                    ),
+                    Arc::new(args.store.engine(Arc::new(self.states), store)),
                     Arc::new(RedisFeed::new(url)?),
                 )
             }
@@ -263,10 +260,7 @@ impl App {
                     Duration::from_secs(args.store.token_expiry_secs),
                 );
                 (
-                    Arc::new(
-                        Engine::new(Arc::new(self.states), store.clone())
-                            .max_state_bytes(args.store.max_state_bytes),
-                    ),
+                    Arc::new(args.store.engine(Arc::new(self.states), store.clone())),
                     store,
                 )
             }

@@ -51,6 +51,8 @@
 //! * [`State`](macro@State), [`handlers`] and [`VarFields`](macro@VarFields): the app model (see
 //!   `refract_macros`);
 //! * [`ui`]: the components pages are built from;
+//! * [`actions`]: client actions (redirect, toast, download, …) that handlers return as
+//!   follow-ups, or pages bind to triggers;
 //! * [`App`]: the builder and the app's command line (`run`, `export`).
 
 extern crate self as refract;
@@ -64,6 +66,7 @@ pub mod testing;
 pub use app::{App, AppError, Server};
 pub use refract_core as core;
 pub use refract_core::EventContext;
+pub use refract_core::actions;
 pub use refract_macros::{State, VarFields, handlers};
 pub use serde;
 pub use serde_json;
@@ -81,5 +84,6 @@ pub mod ui {
 pub mod prelude {
     pub use crate::ui::*;
     pub use crate::{App, State, VarFields};
+    pub use refract_core::actions::*;
     pub use refract_core::{EventContext, EventSpec, IntoVar, Var};
 }

@@ -367,6 +367,7 @@ impl Run {
             handler: "tally.add".into(),
             args: json!({"n": n, "id": id}),
             page: None,
+            depth: 0,
         };
         self.sockets[s].client.send(&event).await.unwrap();
     }
@@ -378,6 +379,7 @@ impl Run {
             handler: handler.into(),
             args,
             page: None,
+            depth: 0,
         };
         self.sockets[s].client.send(&event).await.unwrap();
     }
@@ -405,7 +407,7 @@ impl Run {
                 tab: Some(of),
                 ..
             } if *answered == seq && *of == tab => Expect::Delta { version: *version },
-            ServerFrame::Ack { seq: answered } if *answered == seq => Expect::Ack,
+            ServerFrame::Ack { seq: answered, .. } if *answered == seq => Expect::Ack,
             ServerFrame::Error {
                 seq: Some(answered),
                 code,
@@ -502,7 +504,7 @@ impl Run {
                         answered[i] |= (tab.as_deref(), seq) == (Some(own.0), Some(own.1));
                     }
                     ServerFrame::Hydrate { last_seq, .. } => answered[i] |= last_seq >= own.1,
-                    ServerFrame::Ack { seq } if same_tab && seq == own.1 => acked[i] = true,
+                    ServerFrame::Ack { seq, .. } if same_tab && seq == own.1 => acked[i] = true,
                     other => panic!("racing sockets: unexpected {other:?}"),
                 }
             }
@@ -534,7 +536,8 @@ impl Run {
                 assert_eq!(
                     frame,
                     ServerFrame::Ack {
-                        seq: sent[loser].seq
+                        seq: sent[loser].seq,
+                        then: vec![]
                     }
                 );
             }

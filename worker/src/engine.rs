@@ -14,7 +14,11 @@ use std::time::Instant;
 use async_trait::async_trait;
 use futures_util::FutureExt;
 use futures_util::future::{self, Either};
-use refract_core::{EventContext, EventError, StateDescriptor, StateObject, StateRegistry, diff};
+use refract_core::actions::CLIENT_ACTIONS;
+use refract_core::{
+    EventContext, EventError, EventSpec, FollowUp, StateDescriptor, StateObject, StateRegistry,
+    diff,
+};
 use refract_proto::{ErrorCode, EventRequest, Failure, Hydration, Outcome, Processor, ServerFrame};
 use serde_json::{Map, Value};
 use tracing::Instrument;
@@ -27,10 +31,14 @@ pub struct Engine<S> {
     states: Arc<StateRegistry>,
     store: S,
     max_state_bytes: u64,
+    max_chain_depth: u32,
 }
 
 /// The default of [`Engine::max_state_bytes`]: 4 MiB.
 pub const DEFAULT_MAX_STATE_BYTES: u64 = 4 << 20;
+
+/// The default of [`Engine::max_chain_depth`].
+pub const DEFAULT_MAX_CHAIN_DEPTH: u32 = 32;
 
 impl<S: StateStore> Engine<S> {
     /// An engine for the app's `states` over `store`.
@@ -40,6 +48,7 @@ impl<S: StateStore> Engine<S> {
             states,
             store,
             max_state_bytes: DEFAULT_MAX_STATE_BYTES,
+            max_chain_depth: DEFAULT_MAX_CHAIN_DEPTH,
         }
     }
 
@@ -48,6 +57,14 @@ impl<S: StateStore> Engine<S> {
     /// then stays as it was. Default [`DEFAULT_MAX_STATE_BYTES`].
     pub fn max_state_bytes(mut self, bytes: u64) -> Self {
         self.max_state_bytes = bytes;
+        self
+    }
+
+    /// Stops event chains at `depth`: an event deeper than that is refused, and one at that depth
+    /// whose handler returns follow-ups fails, both with `chain_too_deep` (state untouched).
+    /// Default [`DEFAULT_MAX_CHAIN_DEPTH`].
+    pub fn max_chain_depth(mut self, depth: u32) -> Self {
+        self.max_chain_depth = depth;
         self
     }
 
@@ -142,9 +159,58 @@ fn round_trips(desc: &StateDescriptor, bytes: &[u8]) -> bool {
     !bytes.windows(4).any(|w| w == b"null") || (desc.decode)(bytes).is_ok()
 }
 
+/// The follow-ups `specs` a handler returned, as the browser gets them: each names a registered
+/// handler or a client action and carries values only.
+///
+/// # Errors
+/// `handler_failed` naming the first follow-up that does not (a bug in the handler).
+fn follow_ups(
+    states: &StateRegistry,
+    handler: &str,
+    specs: &[EventSpec],
+) -> Result<Vec<FollowUp>, Failure> {
+    let failed = |why: String| {
+        Failure::from(EventError::HandlerFailed(format!(
+            "handler `{handler}` returned {why}; the event was not applied"
+        )))
+    };
+    specs
+        .iter()
+        .map(|spec| {
+            let known = if spec.is_action() {
+                CLIENT_ACTIONS.contains(&spec.handler.as_str())
+            } else {
+                states.resolve(&spec.handler).is_ok()
+            };
+            if !known {
+                return Err(failed(format!(
+                    "a follow-up to `{}`, which does not exist",
+                    spec.handler
+                )));
+            }
+            spec.to_follow_up().map_err(failed)
+        })
+        .collect()
+}
+
+/// The follow-ups stored with a tab's last applied event (a JSON array), or none when there are
+/// none or they do not read back (logged: they were written by this engine).
+fn stored_follow_ups(stored: Option<&str>) -> Vec<FollowUp> {
+    let Some(text) = stored else {
+        return Vec::new();
+    };
+    serde_json::from_str(text).unwrap_or_else(|error| {
+        tracing::warn!(%error, "the stored follow-ups of an event do not read back; dropped");
+        Vec::new()
+    })
+}
+
 impl<S: StateStore> Engine<S> {
     async fn run(&self, event: EventRequest) -> Result<Outcome, Failure> {
         let (desc, method) = self.states.resolve(&event.handler)?;
+        if event.depth > self.max_chain_depth {
+            return Err(self.chain_too_deep(&event.handler));
+        }
         let started = Instant::now();
         let (loaded, lease) = self
             .store
@@ -154,7 +220,14 @@ impl<S: StateStore> Engine<S> {
         refract_telemetry::metrics().lock_wait(started.elapsed().as_secs_f64() * 1000.0);
         if event.seq <= loaded.last_seq {
             lease.release().await;
-            return Ok(Outcome::Duplicate);
+            // Only the tab's last applied event's follow-ups are kept: the runtime resends only
+            // its in-flight event, which is that one.
+            let then = if event.seq == loaded.last_seq {
+                stored_follow_ups(loaded.then.as_deref())
+            } else {
+                Vec::new()
+            };
+            return Ok(Outcome::Duplicate { then });
         }
         // A seq may only follow the last applied one: an `ack` then always means "applied".
         if event.seq > loaded.last_seq + 1 {
@@ -181,7 +254,11 @@ impl<S: StateStore> Engine<S> {
         let run = async {
             let mut state = decode(desc, original.as_deref(), &event.token)?;
             let before = state.vars().map_err(internal)?;
-            state.dispatch(method, event.args, &cx).await?;
+            let specs = state.dispatch(method, event.args, &cx).await?;
+            let then = follow_ups(&self.states, handler, &specs)?;
+            if !then.is_empty() && event.depth >= self.max_chain_depth {
+                return Err(self.chain_too_deep(handler));
+            }
             let delta = diff(&before, state.vars().map_err(internal)?);
             let bytes = state.encode().map_err(internal)?;
             if !round_trips(desc, &bytes) {
@@ -191,7 +268,7 @@ impl<S: StateStore> Engine<S> {
                 );
                 return Err(EventError::HandlerFailed(message).into());
             }
-            Ok::<_, Failure>((delta, bytes))
+            Ok::<_, Failure>((delta, bytes, then))
         };
         let applied = AssertUnwindSafe(InHandler(Box::pin(run)))
             .catch_unwind()
@@ -207,21 +284,28 @@ impl<S: StateStore> Engine<S> {
             Either::Left((applied, _)) => applied,
             Either::Right(((), applied)) => applied.await,
         };
-        let (delta, bytes) = match applied {
+        let (delta, bytes, then) = match applied {
             Ok(done) => done,
             Err(e) => {
                 lease.release().await;
                 return Err(e);
             }
         };
+        // The follow-ups are stored with the tab's seq until its next event, so they count
+        // towards the session's size for the event that returns them.
+        let stored_then: Option<Arc<str>> =
+            (!then.is_empty()).then(|| serde_json::to_string(&then).unwrap_or_default().into());
         let original_bytes = original.as_ref().map_or(0, |b| b.len() as u64);
         let total = loaded.stored_bytes.saturating_sub(original_bytes) + bytes.len() as u64;
-        if total > self.max_state_bytes {
+        let then_bytes = stored_then.as_ref().map_or(0, |t| t.len() as u64);
+        if total + then_bytes > self.max_state_bytes {
             lease.release().await;
             return Err(Failure::new(
                 ErrorCode::StateTooLarge,
                 format!(
-                    "the event would make this session's state {total} bytes, over the limit of {} bytes; it was not applied",
+                    "the event would make this session's state {} bytes (its follow-ups \
+                     included), over the limit of {} bytes; it was not applied",
+                    total + then_bytes,
                     self.max_state_bytes
                 ),
             ));
@@ -241,6 +325,7 @@ impl<S: StateStore> Engine<S> {
             seq: Some(event.seq),
             tab: Some(event.tab.clone()).filter(|t| !t.is_empty()),
             delta: by_state,
+            then,
         }
         .encode()
         .into();
@@ -250,6 +335,7 @@ impl<S: StateStore> Engine<S> {
             seq: event.seq,
             version,
             stored_bytes: total,
+            then: stored_then,
             frame: frame.clone(),
         };
         lease
@@ -257,6 +343,17 @@ impl<S: StateStore> Engine<S> {
             .instrument(tracing::info_span!("commit", version))
             .await?;
         Ok(Outcome::Applied { version, frame })
+    }
+
+    fn chain_too_deep(&self, handler: &str) -> Failure {
+        Failure::new(
+            ErrorCode::ChainTooDeep,
+            format!(
+                "`{handler}` is past the event chain limit of {} follow-ups in a row (a handler \
+                 that keeps returning events?); the event was not applied",
+                self.max_chain_depth
+            ),
+        )
     }
 }
 
@@ -271,7 +368,7 @@ impl<S: StateStore> Processor for Engine<S> {
                 tracing::debug!(version, "applied");
                 "applied"
             }
-            Ok(Outcome::Duplicate) => {
+            Ok(Outcome::Duplicate { .. }) => {
                 tracing::debug!("duplicate");
                 "duplicate"
             }
@@ -312,6 +409,7 @@ impl<S: StateStore> Processor for Engine<S> {
             version: loaded.version,
             last_seq: loaded.last_seq,
             state,
+            then: stored_follow_ups(loaded.then.as_deref()),
         })
     }
 

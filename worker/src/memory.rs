@@ -30,9 +30,16 @@ struct TokenData {
     version: u64,
     /// What the last commit recorded as the size of all the token's states.
     stored_bytes: u64,
-    /// Each tab's last applied seq, and the version its commit made.
-    seqs: HashMap<String, (u64, u64)>,
+    /// Each tab's last applied event.
+    tabs: HashMap<String, TabRecord>,
     touched: Option<Instant>,
+}
+
+/// A tab's last applied event: its seq, the version its commit made, its follow-ups.
+struct TabRecord {
+    seq: u64,
+    version: u64,
+    then: Option<Arc<str>>,
 }
 
 #[derive(Default)]
@@ -86,10 +93,12 @@ impl MemoryStore {
     fn read(slot: &TokenSlot, tab: &str, states: &[&str]) -> Loaded {
         let mut data = lock(&slot.data);
         data.touched = Some(Instant::now());
+        let record = data.tabs.get(tab);
         Loaded {
             stored_bytes: data.stored_bytes,
             version: data.version,
-            last_seq: data.seqs.get(tab).map_or(0, |(seq, _)| *seq),
+            last_seq: record.map_or(0, |r| r.seq),
+            then: record.and_then(|r| r.then.clone()),
             shards: states
                 .iter()
                 .map(|s| data.shards.get(*s).cloned())
@@ -148,16 +157,20 @@ impl Lease for MemoryLease {
             }
             data.version = commit.version;
             data.stored_bytes = commit.stored_bytes;
-            data.seqs
-                .insert(commit.tab.clone(), (commit.seq, commit.version));
-            if data.seqs.len() > TABS_KEPT {
+            let record = TabRecord {
+                seq: commit.seq,
+                version: commit.version,
+                then: commit.then,
+            };
+            data.tabs.insert(commit.tab.clone(), record);
+            if data.tabs.len() > TABS_KEPT {
                 let oldest = data
-                    .seqs
+                    .tabs
                     .iter()
-                    .min_by_key(|(_, (_, version))| *version)
+                    .min_by_key(|(_, r)| r.version)
                     .map(|(tab, _)| tab.clone());
                 if let Some(oldest) = oldest {
-                    data.seqs.remove(&oldest);
+                    data.tabs.remove(&oldest);
                 }
             }
             data.touched = Some(Instant::now());

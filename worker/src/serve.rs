@@ -14,9 +14,9 @@ use tonic_health::ServingStatus;
 
 use crate::grpc::WorkerService;
 use crate::redis::{RedisConfig, RedisStore};
-use crate::{Engine, StoreError};
+use crate::{Engine, StateStore, StoreError};
 
-/// Settings of the Redis store (a worker's, and an app's `run --redis`).
+/// Settings of the state store and the engine's limits (a worker's, and an app's `run`).
 #[derive(Args, Debug, Clone, PartialEq, Eq)]
 pub struct StoreArgs {
     /// Milliseconds a token's lock is held without renewal.
@@ -35,6 +35,10 @@ pub struct StoreArgs {
     /// included): an event that would grow them past it is refused with `state_too_large`.
     #[arg(long, default_value_t = crate::engine::DEFAULT_MAX_STATE_BYTES, value_parser = clap::value_parser!(u64).range(1..), env = "REFRACT_MAX_STATE_BYTES")]
     pub max_state_bytes: u64,
+    /// Longest event chain: how many follow-ups in a row (a handler's returned events, theirs,
+    /// …) may run before the next is refused with `chain_too_deep`.
+    #[arg(long, default_value_t = crate::engine::DEFAULT_MAX_CHAIN_DEPTH, env = "REFRACT_MAX_CHAIN_DEPTH")]
+    pub max_chain_depth: u32,
     /// Milliseconds a Redis command may wait for its answer before the event fails with
     /// `unavailable`.
     #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..), env = "REFRACT_REDIS_TIMEOUT_MS")]
@@ -53,6 +57,13 @@ impl StoreArgs {
         config
     }
 
+    /// The engine of `states` over `store` with these settings' limits.
+    pub fn engine<S: StateStore>(&self, states: Arc<StateRegistry>, store: S) -> Engine<S> {
+        Engine::new(states, store)
+            .max_state_bytes(self.max_state_bytes)
+            .max_chain_depth(self.max_chain_depth)
+    }
+
     /// These settings as command-line arguments (what `stack` passes a worker it starts).
     pub fn to_args(&self) -> Vec<String> {
         let StoreArgs {
@@ -62,9 +73,11 @@ impl StoreArgs {
             redis_connections,
             redis_timeout_ms,
             max_state_bytes,
+            max_chain_depth,
         } = self;
         vec![
             format!("--max-state-bytes={max_state_bytes}"),
+            format!("--max-chain-depth={max_chain_depth}"),
             format!("--lock-lease-ms={lock_lease_ms}"),
             format!("--lock-wait-ms={lock_wait_ms}"),
             format!("--token-expiry-secs={token_expiry_secs}"),
@@ -171,7 +184,7 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let tls = args.tls.server()?;
     let store = args.store.connect(&args.redis, &states).await?;
-    let engine = Arc::new(Engine::new(states, store).max_state_bytes(args.store.max_state_bytes));
+    let engine = Arc::new(args.store.engine(states, store));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|source| ServeError::Bind {
@@ -251,6 +264,7 @@ mod tests {
                 redis_connections: 4,
                 redis_timeout_ms: 5,
                 max_state_bytes: 6,
+                max_chain_depth: 7,
             },
             tls: GrpcTlsArgs {
                 grpc_tls_cert: Some("/tls/worker.pem".into()),

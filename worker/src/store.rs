@@ -2,7 +2,7 @@
 //!
 //! A worker calls [`StateStore::acquire`] (take the token's lock and load the shards it needs), runs
 //! the handler, then either [`Lease::commit`]s (write the changed shards, the new version and the
-//! event's sequence number, publish the delta and release the lock, all at once and only while it
+//! event's sequence number with its follow-ups, publish the delta and release the lock, all at once and only while it
 //! still owns the lock) or [`Lease::release`]s.
 
 use std::sync::Arc;
@@ -42,6 +42,8 @@ pub struct Loaded {
     /// (0 when nothing is stored): the size of the whole token's state, known without loading
     /// the states an event does not touch.
     pub stored_bytes: u64,
+    /// The follow-ups the tab's last applied event returned (a JSON array), if any.
+    pub then: Option<Arc<str>>,
 }
 
 /// The writes of one applied event.
@@ -57,6 +59,9 @@ pub struct Commit {
     pub version: u64,
     /// How many bytes the token's stored states take together after this commit.
     pub stored_bytes: u64,
+    /// The event's follow-ups (a JSON array), kept with the tab's seq until its next commit, so
+    /// a resent event's `ack` (or a hydrate) can carry them; `None` when there are none.
+    pub then: Option<Arc<str>>,
     /// The delta frame to publish on the token's channel.
     pub frame: Arc<str>,
 }

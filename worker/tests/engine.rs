@@ -20,6 +20,7 @@ fn event(seq: u64, handler: &str, args: Value) -> EventRequest {
         seq,
         handler: handler.into(),
         args,
+        depth: 0,
         context: Default::default(),
     }
 }
@@ -59,9 +60,52 @@ async fn a_sequence_number_is_applied_once() {
         e.process(event(1, "counter.add", json!({"by": 1})))
             .await
             .unwrap(),
-        Outcome::Duplicate
+        Outcome::Duplicate { then: vec![] }
     );
     assert_eq!(state_of(&e).await.state["counter"]["n"], json!(1));
+}
+
+#[tokio::test]
+async fn a_chain_stops_at_its_depth_limit_with_the_state_untouched() {
+    let e = engine().max_chain_depth(3);
+    let at = |seq, depth| EventRequest {
+        depth,
+        ..event(seq, "counter.forever", json!({}))
+    };
+    for (seq, depth) in (1..).zip(0..3) {
+        let applied = e.process(at(seq, depth)).await.unwrap();
+        assert!(matches!(applied, Outcome::Applied { .. }), "{applied:?}");
+    }
+    // At the limit, returning a follow-up fails the event; past it, the event is refused.
+    for depth in [3, 4] {
+        let failure = e.process(at(4, depth)).await.unwrap_err();
+        assert_eq!(failure.code, ErrorCode::ChainTooDeep, "{failure}");
+        assert!(failure.message.contains("limit of 3"), "{failure}");
+    }
+    let h = state_of(&e).await;
+    assert_eq!((h.version, h.last_seq), (3, 3));
+    assert_eq!(h.state["counter"]["n"], json!(3));
+    // At the limit, an event that returns nothing still applies.
+    let last = EventRequest {
+        depth: 3,
+        ..event(4, "counter.add", json!({"by": 1}))
+    };
+    assert!(matches!(e.process(last).await, Ok(Outcome::Applied { .. })));
+}
+
+#[tokio::test]
+async fn a_follow_up_that_cannot_run_fails_its_event() {
+    let e = engine();
+    for (handler, says) in [
+        ("counter.dangling", "`counter.nope`, which does not exist"),
+        ("counter.expression", "argument `by` = `x`"),
+    ] {
+        let failure = e.process(event(1, handler, json!({}))).await.unwrap_err();
+        assert_eq!(failure.code, ErrorCode::HandlerFailed, "{failure}");
+        assert!(failure.message.contains(says), "{failure}");
+    }
+    let h = state_of(&e).await;
+    assert_eq!((h.version, h.state["counter"]["n"].clone()), (0, json!(0)));
 }
 
 #[tokio::test]
@@ -130,6 +174,7 @@ async fn store_shard(e: &Engine<Arc<MemoryStore>>, bytes: &[u8]) {
         stored_bytes: bytes.len() as u64,
         seq: 1,
         version: 1,
+        then: None,
         frame: "{}".into(),
     };
     lease.commit(old).await.unwrap();

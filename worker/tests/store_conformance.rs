@@ -16,7 +16,7 @@ use refract_process::launch::{Child, free_port, start_local_redis};
 use refract_proto::{DeltaFeed, EventRequest, Outcome, Processor, ServerFrame};
 use refract_worker::redis::{RedisConfig, RedisStore};
 use refract_worker::{Commit, Engine, Loaded, MemoryStore, StateStore, StoreError};
-use serde_json::{Map, json};
+use serde_json::{Map, Value, json};
 
 /// How long an acquire waits for a held lock.
 const LOCK_WAIT: Duration = Duration::from_millis(1000);
@@ -78,6 +78,7 @@ fn commit(version: u64, seq: u64, changed: &[(&str, &str)]) -> Commit {
         seq: Some(seq),
         tab: None,
         delta: Map::new(),
+        then: vec![],
     };
     Commit {
         tab: String::new(),
@@ -88,6 +89,7 @@ fn commit(version: u64, seq: u64, changed: &[(&str, &str)]) -> Commit {
         seq,
         version,
         stored_bytes: changed.iter().map(|(_, b)| b.len() as u64).sum(),
+        then: None,
         frame: frame.encode().into(),
     }
 }
@@ -107,7 +109,8 @@ async fn a_new_token_has_nothing_stored<S: StateStore>(s: Subject<S>) {
             version: 0,
             last_seq: 0,
             shards: vec![None, None],
-            stored_bytes: 0
+            stored_bytes: 0,
+            then: None,
         }
     );
     lease.release().await;
@@ -273,6 +276,7 @@ async fn a_lapsed_lease_is_taken_over_and_its_commit_is_fenced<S: StateStore>(s:
         last_seq: 0,
         shards: vec![None, None],
         stored_bytes: 0,
+        then: None,
     };
     assert_eq!(snap, nothing);
     fresh
@@ -314,13 +318,17 @@ async fn the_engine_applies_each_seq_at_most_once<S: StateStore + Clone>(s: Subj
         seq,
         handler: "counter.add".into(),
         args: json!({ "by": by }),
+        depth: 0,
         context: Default::default(),
     };
     assert!(matches!(
         engine.process(event(1, 1)).await,
         Ok(Outcome::Applied { version: 1, .. })
     ));
-    assert_eq!(engine.process(event(1, 1)).await, Ok(Outcome::Duplicate));
+    assert_eq!(
+        engine.process(event(1, 1)).await,
+        Ok(Outcome::Duplicate { then: vec![] })
+    );
     // Events racing for the token's lock (the gateway orders them; here nothing does): a seq
     // applies only right after the last applied one; one that skips ahead is refused as a gap,
     // one already applied is a duplicate. So they apply at most once, in order, and exactly the
@@ -335,7 +343,7 @@ async fn the_engine_applies_each_seq_at_most_once<S: StateStore + Clone>(s: Subj
     for racer in racers {
         match racer.await.unwrap() {
             Ok(Outcome::Applied { .. }) => applied += 1,
-            Ok(Outcome::Duplicate) => {}
+            Ok(Outcome::Duplicate { .. }) => {}
             Err(f) => assert_eq!(f.code, refract_proto::ErrorCode::SeqGap, "{f}"),
         }
     }
@@ -354,6 +362,7 @@ async fn each_tab_numbers_its_own_events<S: StateStore + Clone>(s: Subject<S>) {
         seq,
         handler: "counter.add".into(),
         args: json!({ "by": 1 }),
+        depth: 0,
         context: Default::default(),
     };
     // Two tabs sharing a token ("Duplicate tab") both send their event 1: both apply.
@@ -366,7 +375,7 @@ async fn each_tab_numbers_its_own_events<S: StateStore + Clone>(s: Subject<S>) {
     }
     assert_eq!(
         engine.process(event("left", 1)).await,
-        Ok(Outcome::Duplicate)
+        Ok(Outcome::Duplicate { then: vec![] })
     );
     let h = engine.hydrate(&t, "left").await.unwrap();
     assert_eq!((h.version, h.last_seq), (2, 1));
@@ -399,6 +408,49 @@ async fn a_commit_records_the_size_of_all_the_tokens_states<S: StateStore>(s: Su
     lease.release().await;
     let snap = s.store.snapshot(&t, "", &STATES).await.unwrap();
     assert_eq!(snap.stored_bytes, 12);
+}
+
+/// A commit's follow-ups stay with its tab's seq until that tab's next commit: a resent event's
+/// `ack` and a hydrate of that tab carry them, another tab sees none, an older resend gets none.
+async fn a_tabs_last_follow_ups_survive_until_its_next_event<S: StateStore + Clone>(s: Subject<S>) {
+    let engine = Engine::new(Arc::new(common::states()), s.store.clone());
+    let t = token("chain");
+    let event = |tab: &str, seq: u64, handler: &str, args: Value| EventRequest {
+        token: t.clone(),
+        tab: tab.to_owned(),
+        seq,
+        handler: handler.into(),
+        args,
+        depth: 0,
+        context: Default::default(),
+    };
+    let chain = || event("left", 1, "counter.chain", json!({ "by": 2 }));
+    let Ok(Outcome::Applied { frame, .. }) = engine.process(chain()).await else {
+        panic!("the chain's first event applies");
+    };
+    let expected = json!([
+        {"handler": "counter.add", "args": {"by": 2}},
+        {"handler": "_toast", "args": {"level": "success", "message": "chained 2"}},
+    ]);
+    let delta: Value = serde_json::from_str(&frame).unwrap();
+    assert_eq!(delta["then"], expected, "the delta carries the follow-ups");
+    let then = |o: Outcome| match o {
+        Outcome::Duplicate { then } => serde_json::to_value(then).unwrap(),
+        other => panic!("{other:?}"),
+    };
+    // Its answer lost, the event is resent: not run again, but its chain goes on.
+    assert_eq!(then(engine.process(chain()).await.unwrap()), expected);
+    let hydrated = engine.hydrate(&t, "left").await.unwrap();
+    assert_eq!(serde_json::to_value(&hydrated.then).unwrap(), expected);
+    assert!(engine.hydrate(&t, "right").await.unwrap().then.is_empty());
+    assert_eq!(hydrated.state["counter"]["n"], json!(0));
+    // The tab's next event replaces them (with none), and a resend of the older one gets none.
+    engine
+        .process(event("left", 2, "counter.add", json!({ "by": 2 })))
+        .await
+        .unwrap();
+    assert!(engine.hydrate(&t, "left").await.unwrap().then.is_empty());
+    assert_eq!(then(engine.process(chain()).await.unwrap()), json!([]));
 }
 
 macro_rules! conformance {
@@ -439,6 +491,7 @@ conformance!(
         an_idle_token_expires_and_a_touched_one_does_not,
         the_engine_applies_each_seq_at_most_once,
         each_tab_numbers_its_own_events,
+        a_tabs_last_follow_ups_survive_until_its_next_event,
         a_commit_records_the_size_of_all_the_tokens_states;
     leases:
         a_lapsed_lease_is_taken_over_and_its_commit_is_fenced,

@@ -82,6 +82,46 @@ impl VisitState {
     }
 }
 
+/// Event chains: `first(n)` returns `second(n)`, which returns `third(n)`, which returns a toast;
+/// each records its step, so a test reads whether every step of every chain ran exactly once and
+/// in order.
+#[derive(State, Default, Serialize, Deserialize)]
+pub struct ChainState {
+    /// `"<n>a"`, `"<n>b"`, `"<n>c"` as the steps of chain `n` ran.
+    steps: Vec<String>,
+    /// How many times `forever` ran.
+    rounds: u32,
+}
+
+#[refract::handlers]
+impl ChainState {
+    /// The first step of chain `n`.
+    pub fn first(&mut self, n: u32) -> EventSpec {
+        self.steps.push(format!("{n}a"));
+        Self::second(n)
+    }
+
+    /// The second step of chain `n`: takes 20 ms, so a worker killed during a chain is often
+    /// killed in its middle.
+    pub async fn second(&mut self, n: u32) -> EventSpec {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        self.steps.push(format!("{n}b"));
+        Self::third(n)
+    }
+
+    /// The last step of chain `n`: ends with a toast.
+    pub fn third(&mut self, n: u32) -> EventSpec {
+        self.steps.push(format!("{n}c"));
+        toast::success(format!("chain {n} done"))
+    }
+
+    /// A chain that never ends: counts a round and returns itself (stopped by the depth limit).
+    pub fn forever(&mut self) -> EventSpec {
+        self.rounds += 1;
+        Self::forever()
+    }
+}
+
 /// A big state for the load tests' big-state scenario: about `rows × 64` bytes once `init` ran,
 /// so a token can hold a ~1 MB shard beside the small [`ProbeState`].
 #[derive(State, Default, Serialize, Deserialize)]
@@ -115,5 +155,6 @@ pub fn app() -> App {
         .state::<ProbeState>()
         .state::<BigState>()
         .state::<VisitState>()
+        .state::<ChainState>()
         .page("/", index)
 }

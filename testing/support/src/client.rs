@@ -9,7 +9,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use refract_core::PageContext;
+use std::collections::VecDeque;
+
+use refract_core::{FollowUp, PageContext};
 use refract_proto::{ClientFrame, ErrorCode, Failure, ServerFrame};
 use serde_json::{Map, Value};
 use tokio::net::{TcpSocket, TcpStream};
@@ -138,6 +140,11 @@ pub struct Client {
     pub state: Map<String, Value>,
     /// Bytes of the last `hydrate` frame.
     pub hydrate_bytes: usize,
+    /// The follow-ups of the last completed event (its delta's or ack's `then`, or a covering
+    /// hydrate's): what a browser would run next.
+    pub then: Vec<FollowUp>,
+    /// The `then` of the last `hydrate`: the follow-ups of the tab's last applied event.
+    pub hydrate_then: Vec<FollowUp>,
     next_seq: u64,
 }
 
@@ -243,6 +250,8 @@ impl Client {
             state: Map::new(),
             hydrate_bytes: 0,
             next_seq: 1,
+            then: Vec::new(),
+            hydrate_then: Vec::new(),
         })
     }
 
@@ -359,6 +368,20 @@ impl Client {
         handler: &str,
         args: Value,
     ) -> Result<Answer, ClientError> {
+        self.call_at_depth(seq, handler, args, 0).await
+    }
+
+    /// [`Client::call_seq`] for an event at `depth` in its event chain (0: a trigger's).
+    ///
+    /// # Errors
+    /// As [`Client::call`].
+    pub async fn call_at_depth(
+        &mut self,
+        seq: u64,
+        handler: &str,
+        args: Value,
+        depth: u32,
+    ) -> Result<Answer, ClientError> {
         let handler = handler.to_owned();
         let page = self.page.clone();
         self.send(&ClientFrame::Event {
@@ -366,9 +389,55 @@ impl Client {
             handler,
             args,
             page,
+            depth,
         })
         .await?;
         self.answer_to(seq).await
+    }
+
+    /// Runs `handler` and its event chain as the browser runtime does: each event is resent with
+    /// its seq after a retryable error until it is answered, and an answered event's follow-up
+    /// events run next (depth-first, one deeper). Returns the answer of each event and the client
+    /// actions met, in order.
+    ///
+    /// # Errors
+    /// As [`Client::call`].
+    pub async fn run_chain(
+        &mut self,
+        handler: &str,
+        args: Value,
+    ) -> Result<(Vec<Answer>, Vec<FollowUp>), ClientError> {
+        let mut queue = VecDeque::from([(
+            FollowUp {
+                handler: handler.to_owned(),
+                args: args.as_object().cloned().unwrap_or_default(),
+            },
+            0,
+        )]);
+        let (mut answers, mut actions) = (Vec::new(), Vec::new());
+        while let Some((item, depth)) = queue.pop_front() {
+            if item.handler.starts_with('_') {
+                actions.push(item);
+                continue;
+            }
+            let seq = self.next_seq;
+            let answer = loop {
+                let args = Value::Object(item.args.clone());
+                match self.call_at_depth(seq, &item.handler, args, depth).await? {
+                    Answer::Error(f) if f.code.retryable() => {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    answer => break answer,
+                }
+            };
+            if !matches!(answer, Answer::Error(_)) {
+                for (i, next) in std::mem::take(&mut self.then).into_iter().enumerate() {
+                    queue.insert(i, (next, depth + 1));
+                }
+            }
+            answers.push(answer);
+        }
+        Ok((answers, actions))
     }
 
     /// Waits for the frame completing event `seq`, applying the frames that come before it
@@ -385,10 +454,15 @@ impl Client {
                     seq: Some(s),
                     tab,
                     delta,
+                    then,
                 } if s == seq && tab.as_deref() == Some(self.tab.as_str()) => {
+                    self.then = then;
                     Answer::Delta { version, delta }
                 }
-                ServerFrame::Ack { seq: s } if s == seq => Answer::Ack,
+                ServerFrame::Ack { seq: s, then } if s == seq => {
+                    self.then = then;
+                    Answer::Ack
+                }
                 ServerFrame::Error {
                     seq: Some(s),
                     code,
@@ -401,9 +475,18 @@ impl Client {
                     message,
                     ..
                 } => return Err(ClientError::Refused(Failure { code, message })),
-                ServerFrame::Hydrate { .. } if self.last_seq >= seq => Answer::Resynced {
-                    version: self.version,
-                },
+                ServerFrame::Hydrate { .. } if self.last_seq >= seq => {
+                    // The event was applied: the hydrate's follow-ups are those of the tab's
+                    // last event, this one when it was the last sent.
+                    self.then = if self.last_seq == seq {
+                        std::mem::take(&mut self.hydrate_then)
+                    } else {
+                        Vec::new()
+                    };
+                    Answer::Resynced {
+                        version: self.version,
+                    }
+                }
                 _ => continue,
             };
             self.next_seq = self.next_seq.max(seq + 1);
@@ -420,7 +503,9 @@ impl Client {
                 version,
                 last_seq,
                 state,
+                then,
             } => {
+                self.hydrate_then.clone_from(then);
                 self.token.clone_from(token);
                 self.version = *version;
                 self.last_seq = *last_seq;

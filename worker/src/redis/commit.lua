@@ -6,10 +6,12 @@
 -- ARGV[1] owner id, ARGV[2] version, ARGV[3] seq, ARGV[4] expiry in ms, ARGV[5] delta frame,
 -- ARGV[6] PUBLISH, or SPUBLISH on a cluster (sharded pub/sub), ARGV[7] n,
 -- ARGV[8 .. 7+n] the changed shards' bytes, ARGV[8+n] the event's tab,
--- ARGV[9+n] how many tabs' seqs a token keeps, ARGV[10+n] the token's stored bytes after the commit
+-- ARGV[9+n] how many tabs' seqs a token keeps, ARGV[10+n] the token's stored bytes after the commit,
+-- ARGV[11+n] the event's follow-ups (a JSON array), or "" for none
 -- Returns 1, or 0 when the lock is not the caller's (nothing written).
--- meta holds `version`, `bytes` (all the token's states' size) and, for each tab, `seq:<tab>` = "<seq>,<version of that commit>"; past the
--- limit, the tab that committed longest ago is forgotten (its page is long gone).
+-- meta holds `version`, `bytes` (all the token's states' size) and, for each tab, `seq:<tab>` =
+-- "<seq>,<version of that commit>" or "<seq>,<version>,<follow-ups>"; past the limit, the tab that
+-- committed longest ago is forgotten (its page is long gone).
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return 0
 end
@@ -21,15 +23,19 @@ for i = 4 + n, #KEYS do
   redis.call('PEXPIRE', KEYS[i], ARGV[4])
 end
 local field = 'seq:' .. ARGV[8 + n]
+local record = ARGV[3] .. ',' .. ARGV[2]
+if ARGV[11 + n] ~= '' then
+  record = record .. ',' .. ARGV[11 + n]
+end
 -- HSET answers how many fields it added: more than none only for a new tab (or a new token).
 local added = redis.call('HSET', KEYS[2], 'version', ARGV[2], 'bytes', ARGV[10 + n],
-  field, ARGV[3] .. ',' .. ARGV[2])
+  field, record)
 if added > 0 and redis.call('HLEN', KEYS[2]) > tonumber(ARGV[9 + n]) + 2 then
   local all = redis.call('HGETALL', KEYS[2])
   local oldest, oldest_version = nil, nil
   for i = 1, #all, 2 do
     if string.sub(all[i], 1, 4) == 'seq:' then
-      local v = tonumber(string.match(all[i + 1], ',(%d+)$'))
+      local v = tonumber(string.match(all[i + 1], '^%d+,(%d+)'))
       if oldest_version == nil or v < oldest_version then
         oldest, oldest_version = all[i], v
       end

@@ -168,17 +168,24 @@ fn shard(v: Value) -> Result<Option<Arc<[u8]>>, StoreError> {
     }
 }
 
-/// `{version, last_seq, stored_bytes, shard...}` → [`Loaded`].
+/// `{version, last_seq, stored_bytes, then, shard...}` → [`Loaded`].
 fn loaded(mut reply: std::vec::IntoIter<Value>) -> Result<Loaded, StoreError> {
     let version = int(&reply.next().unwrap_or(Value::Nil))?;
     let last_seq = int(&reply.next().unwrap_or(Value::Nil))?;
     let stored_bytes = int(&reply.next().unwrap_or(Value::Nil))?;
+    let then = reply
+        .next()
+        .map(shard)
+        .transpose()?
+        .flatten()
+        .map(|bytes| Arc::from(String::from_utf8_lossy(&bytes).as_ref()));
     let shards = reply.map(shard).collect::<Result<_, _>>()?;
     Ok(Loaded {
         version,
         last_seq,
         shards,
         stored_bytes,
+        then,
     })
 }
 
@@ -373,7 +380,8 @@ impl Lease for RedisLease {
         }
         call.arg(&commit.tab)
             .arg(TABS_KEPT)
-            .arg(commit.stored_bytes);
+            .arg(commit.stored_bytes)
+            .arg(commit.then.as_deref().unwrap_or(""));
         let ok: i64 = call
             .invoke_async(&mut self.conn)
             .await

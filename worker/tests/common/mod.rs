@@ -4,8 +4,10 @@
 // Each test binary that includes this module uses a part of it.
 #![allow(dead_code)]
 
+use refract_core::actions::toast;
 use refract_core::{
-    BoxFuture, EventContext, EventError, Handlers, State, StateRegistry, decode_args,
+    BoxFuture, EventContext, EventError, EventSpec, Handlers, IntoVar, State, StateRegistry,
+    decode_args,
 };
 use serde_json::{Map, Value, json};
 
@@ -26,7 +28,16 @@ impl State for Counter {
 }
 
 impl Handlers for Counter {
-    const HANDLERS: &'static [&'static str] = &["add", "fail", "touch_secret", "panic"];
+    const HANDLERS: &'static [&'static str] = &[
+        "add",
+        "fail",
+        "touch_secret",
+        "panic",
+        "chain",
+        "forever",
+        "dangling",
+        "expression",
+    ];
     fn computed_vars(&self, vars: &mut Map<String, Value>) -> Result<(), serde_json::Error> {
         vars.insert("double".into(), json!(self.n * 2));
         Ok(())
@@ -36,16 +47,17 @@ impl Handlers for Counter {
         method: &'a str,
         args: Value,
         _cx: &'a EventContext,
-    ) -> BoxFuture<'a, Result<(), EventError>> {
+    ) -> BoxFuture<'a, Result<Vec<EventSpec>, EventError>> {
         Box::pin(async move {
             #[derive(serde::Deserialize)]
             struct Add {
                 by: i64,
             }
+            let add = |by: i64| EventSpec::new("counter.add").arg("by", by.into_var());
             match method {
                 "add" => {
                     self.n += decode_args::<Add>("counter", method, args)?.by;
-                    Ok(())
+                    Ok(vec![])
                 }
                 "fail" => {
                     self.n = 99;
@@ -53,9 +65,25 @@ impl Handlers for Counter {
                 }
                 "touch_secret" => {
                     self.secret += 1;
-                    Ok(())
+                    Ok(vec![])
                 }
                 "panic" => panic!("boom"),
+                "chain" => {
+                    let by = decode_args::<Add>("counter", method, args)?.by;
+                    Ok(vec![add(by), toast::success(format!("chained {by}"))])
+                }
+                "forever" => {
+                    self.n += 1;
+                    Ok(vec![EventSpec::new("counter.forever")])
+                }
+                "dangling" => {
+                    self.n += 1;
+                    Ok(vec![EventSpec::new("counter.nope")])
+                }
+                "expression" => {
+                    self.n += 1;
+                    Ok(vec![add(0).arg("by", refract_core::Var::<i64>::raw("x"))])
+                }
                 _ => Err(EventError::UnknownHandler(method.into())),
             }
         })
@@ -63,7 +91,10 @@ impl Handlers for Counter {
 }
 
 /// An app of one state, [`Counter`] (`counter`), whose handlers are `add {by}`, `fail` (changes
-/// `n`, then fails), `touch_secret` (changes the backend var) and `panic`.
+/// `n`, then fails), `touch_secret` (changes the backend var), `panic`, and, returning
+/// follow-ups: `chain {by}` (`add {by}` then a success toast), `forever` (adds one and returns
+/// itself), `dangling` (returns a handler that does not exist) and `expression` (returns an
+/// argument that is a JavaScript expression, not a value).
 pub fn states() -> StateRegistry {
     let mut states = StateRegistry::default();
     states.register::<Counter>();

@@ -31,6 +31,9 @@ pub fn free_port() -> u16 {
     refract_process::launch::free_port().expect("a free port")
 }
 
+/// The probe workers' event chain limit: small, so a chain that never ends stops soon.
+pub const CHAIN_DEPTH: u32 = 4;
+
 /// The options of a worker of the probe app on `port` with a lock lease of `lease_ms`.
 pub fn worker_args(redis: &str, port: u16, lease_ms: u64) -> WorkerArgs {
     WorkerArgs {
@@ -44,6 +47,7 @@ pub fn worker_args(redis: &str, port: u16, lease_ms: u64) -> WorkerArgs {
             redis_connections: 2,
             redis_timeout_ms: 5000,
             max_state_bytes: 4 << 20,
+            max_chain_depth: CHAIN_DEPTH,
         },
         tls: GrpcTlsArgs::default(),
     }
