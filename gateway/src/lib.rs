@@ -80,6 +80,10 @@ pub struct GatewayConfig {
     /// refused with 503. Behind a proxy that hides the clients' addresses (an Ingress, a load
     /// balancer with source NAT) every socket comes from the proxy: turn it off there.
     pub max_connections_per_ip: usize,
+    /// Whether pages may evaluate JavaScript the server sends (the `call_script` client
+    /// action): [`CONTENT_SECURITY_POLICY_WITH_EVAL`] instead of [`CONTENT_SECURITY_POLICY`]
+    /// (default `false`).
+    pub allow_eval: bool,
 }
 
 impl Default for GatewayConfig {
@@ -96,6 +100,7 @@ impl Default for GatewayConfig {
             client_ip_header: None,
             max_connections: 10_000,
             max_connections_per_ip: 256,
+            allow_eval: false,
         }
     }
 }
@@ -292,7 +297,7 @@ impl Gateway {
                 .nest_service("/assets", hashed)
                 .fallback_service(pages);
         }
-        security_headers(router)
+        security_headers(router, self.shared.config.allow_eval)
     }
 }
 
@@ -306,13 +311,26 @@ style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: https:; font-src 's
 connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; \
 frame-ancestors 'self'";
 
-/// `router` with the security headers on every response: [`CONTENT_SECURITY_POLICY`],
+/// [`CONTENT_SECURITY_POLICY`] with `'unsafe-eval'` in `script-src`: for an app whose handlers
+/// send scripts to run (`call_script`), which the runtime evaluates.
+pub const CONTENT_SECURITY_POLICY_WITH_EVAL: &str = "default-src 'self'; \
+script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: https:; \
+font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; \
+frame-ancestors 'self'";
+
+/// `router` with the security headers on every response: [`CONTENT_SECURITY_POLICY`] (or,
+/// with `allow_eval`, [`CONTENT_SECURITY_POLICY_WITH_EVAL`]),
 /// `X-Content-Type-Options: nosniff` (no MIME sniffing), `X-Frame-Options: SAMEORIGIN` (for
 /// browsers without `frame-ancestors`) and `Referrer-Policy: strict-origin-when-cross-origin`.
-fn security_headers(router: Router) -> Router {
+fn security_headers(router: Router, allow_eval: bool) -> Router {
     use tower_http::set_header::SetResponseHeaderLayer;
+    let policy = if allow_eval {
+        CONTENT_SECURITY_POLICY_WITH_EVAL
+    } else {
+        CONTENT_SECURITY_POLICY
+    };
     let headers = [
-        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+        (header::CONTENT_SECURITY_POLICY, policy),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "SAMEORIGIN"),
         (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),

@@ -83,6 +83,11 @@ pub struct SocketArgs {
     /// until it restarts.
     #[arg(long, env = "REFRACT_SECRET", hide_env_values = true)]
     pub secret: Option<String>,
+    /// Let pages evaluate JavaScript the server sends (the `call_script` client action): adds
+    /// `'unsafe-eval'` to the Content-Security-Policy. An app that uses `call_script` turns it on
+    /// for itself (`App::allow_call_script`); the generic gateway needs the flag.
+    #[arg(long, env = "REFRACT_ALLOW_EVAL")]
+    pub allow_eval: bool,
 }
 
 impl SocketArgs {
@@ -103,6 +108,7 @@ impl SocketArgs {
                 .map(|h| h.to_ascii_lowercase()),
             max_connections: self.max_connections,
             max_connections_per_ip: self.max_connections_per_ip,
+            allow_eval: self.allow_eval,
         }
     }
 
@@ -129,6 +135,7 @@ impl SocketArgs {
             max_connections,
             max_connections_per_ip,
             secret: _,
+            allow_eval,
         } = self;
         let mut args = vec![
             format!("--max-frame-bytes={max_frame_bytes}"),
@@ -145,6 +152,9 @@ impl SocketArgs {
         }
         if let Some(header) = client_ip_header {
             args.push(format!("--client-ip-header={header}"));
+        }
+        if *allow_eval {
+            args.push("--allow-eval".to_owned());
         }
         args
     }
@@ -421,6 +431,7 @@ mod tests {
                 max_connections: 7,
                 max_connections_per_ip: 3,
                 secret: None,
+                allow_eval: true,
             },
             metrics: MetricsArgs { metrics_port: 9191 },
             workers: vec!["a:1".into(), "b:2".into()],

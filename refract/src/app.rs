@@ -73,6 +73,7 @@ pub struct App {
     title: String,
     states: StateRegistry,
     pages: Vec<(String, PageFn)>,
+    allow_call_script: bool,
 }
 
 /// A running embedded server (see [`App::serve`]).
@@ -98,7 +99,18 @@ impl App {
             title: title.into(),
             states: StateRegistry::default(),
             pages: Vec::new(),
+            allow_call_script: false,
         }
+    }
+
+    /// Lets the app's handlers and pages run JavaScript in the browser with the `call_script`
+    /// client actions: its pages are then served with `'unsafe-eval'` in their
+    /// Content-Security-Policy (the gateways this app's binary runs turn it on by themselves; a
+    /// generic `refract-gateway` needs `--allow-eval`). Without it a script is refused by the
+    /// browser and the runtime logs why.
+    pub fn allow_call_script(mut self) -> Self {
+        self.allow_call_script = true;
+        self
     }
 
     /// Registers the state `S` (a `#[derive(State)]` struct with a `#[refract::handlers]` impl).
@@ -198,6 +210,10 @@ impl App {
             let _runtime = runtime.enter();
             refract_telemetry::init(service)
         };
+        let mut cli = cli;
+        if let Some(sockets) = cli.sockets_mut() {
+            sockets.allow_eval |= self.allow_call_script;
+        }
         let result = match cli.command {
             Some(Command::Export(args)) => self.export(&args),
             Some(Command::Run(args)) => runtime.block_on(self.run(args)),

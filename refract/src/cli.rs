@@ -19,6 +19,19 @@ pub(crate) struct Cli {
     pub run: RunArgs,
 }
 
+impl Cli {
+    /// The gateway options of the command that runs a gateway (`run`, `gateway`, `stack`).
+    pub fn sockets_mut(&mut self) -> Option<&mut SocketArgs> {
+        match &mut self.command {
+            None => Some(&mut self.run.sockets),
+            Some(Command::Run(args)) => Some(&mut args.sockets),
+            Some(Command::Gateway(args)) => Some(&mut args.sockets),
+            Some(Command::Stack(args)) => Some(&mut args.sockets),
+            Some(Command::Export(_) | Command::Worker(_) | Command::Healthcheck(_)) => None,
+        }
+    }
+}
+
 #[derive(Subcommand, Debug)]
 pub(crate) enum Command {
     /// Compile the frontend, then serve it and the event WebSocket (the default command).

@@ -442,24 +442,32 @@ async fn a_frame_over_the_hard_cap_is_answered_then_closed_with_1009() {
 #[tokio::test]
 async fn every_response_carries_the_security_headers() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let server = server().await;
-    let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    s.write_all(b"GET /_health HTTP/1.0\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).await.unwrap();
-    let answer = answer.to_ascii_lowercase();
-    for header in [
-        format!(
-            "content-security-policy: {}",
-            refract_gateway::CONTENT_SECURITY_POLICY.to_ascii_lowercase()
-        ),
-        "x-content-type-options: nosniff".into(),
-        "x-frame-options: sameorigin".into(),
-        "referrer-policy: strict-origin-when-cross-origin".into(),
+    // Only an app that runs scripts (call_script) lets its pages evaluate JavaScript.
+    for (allow_eval, policy) in [
+        (false, refract_gateway::CONTENT_SECURITY_POLICY),
+        (true, refract_gateway::CONTENT_SECURITY_POLICY_WITH_EVAL),
     ] {
-        assert!(answer.contains(&header), "{header} in {answer}");
+        let server = server_with(GatewayConfig {
+            allow_eval,
+            ..GatewayConfig::default()
+        })
+        .await;
+        let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        s.write_all(b"GET /_health HTTP/1.0\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).await.unwrap();
+        let answer = answer.to_ascii_lowercase();
+        assert_eq!(answer.contains("'unsafe-eval'"), allow_eval, "{answer}");
+        for header in [
+            format!("content-security-policy: {}", policy.to_ascii_lowercase()),
+            "x-content-type-options: nosniff".into(),
+            "x-frame-options: sameorigin".into(),
+            "referrer-policy: strict-origin-when-cross-origin".into(),
+        ] {
+            assert!(answer.contains(&header), "{header} in {answer}");
+        }
     }
 }
 

@@ -94,6 +94,7 @@ pub fn gateway_args(redis: &str, workers: &[String]) -> GatewayArgs {
             client_ip_header: None,
             max_connections: 10_000,
             max_connections_per_ip: 10_000,
+            allow_eval: false,
             secret: None,
         },
         // A port of its own, so a test can read the gateway's metrics.
