@@ -1,4 +1,6 @@
-//! The counter example: a heading showing the count, and buttons that change it on the server.
+//! The counter example: a heading showing the count, and buttons that change it on the server;
+//! and a `/tools` page whose buttons run client actions, from a handler or bound to the button
+//! directly (measure the window with a script, clear an input, copy, log, scroll, focus, …).
 
 use refract::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -40,6 +42,67 @@ impl CounterState {
     }
 }
 
+/// What the `/tools` page shows.
+#[derive(State, Default, Serialize, Deserialize)]
+pub struct ToolsState {
+    /// The window's width in CSS pixels, as the page's script measured it (0: not yet).
+    width: u32,
+    /// The note input's text.
+    note: String,
+}
+
+#[refract::handlers]
+impl ToolsState {
+    /// Asks the page for its width: the script's value comes back to `got_width`.
+    pub fn measure(&mut self) -> EventSpec {
+        call_script_then("window.innerWidth", Self::got_width)
+    }
+
+    /// Stores the width the page measured.
+    pub fn got_width(&mut self, width: u32) {
+        self.width = width;
+    }
+
+    /// Follows the note input.
+    pub fn set_note(&mut self, note: String) {
+        self.note = note;
+    }
+
+    /// Clears the note input (which then tells `set_note`) and puts the cursor back in it.
+    pub fn clear_note(&mut self) -> Vec<EventSpec> {
+        vec![set_value("note", ""), set_focus("note")]
+    }
+}
+
+fn tools() -> Component {
+    vstack([
+        heading(format_var!("Width: {}", ToolsState::width())).prop("id", "width"),
+        input()
+            .prop("id", "note")
+            .placeholder("A note")
+            .on_change(ToolsState::set_note),
+        text(ToolsState::note()).prop("id", "note-echo"),
+        hstack([
+            button("Measure").on_click(ToolsState::measure),
+            button("Clear").on_click(ToolsState::clear_note),
+            button("Copy").on_click(set_clipboard(ToolsState::note())),
+            button("Log").on_click(console_log("hello from refract")),
+            button("Alert").on_click(window_alert("Hello!")),
+        ]),
+        hstack([
+            button("Forget theme").on_click(remove_cookie("theme")),
+            button("Clear storage").on_click(clear_local_storage()),
+            button("Reload").on_click(reload()),
+            button("To the end").on_click(scroll_to("end")),
+        ]),
+        r#box([text("The end")]).prop("id", "end").prop(
+            "style",
+            json_prop(&refract::serde_json::json!({"marginTop": "200vh"})),
+        ),
+    ])
+    .prop("p", "6")
+}
+
 fn index() -> Component {
     vstack([
         heading(CounterState::count()).size("9").prop("id", "count"),
@@ -65,5 +128,10 @@ fn index() -> Component {
 
 /// The counter app.
 pub fn app() -> App {
-    App::new("Counter").state::<CounterState>().page("/", index)
+    App::new("Counter")
+        .state::<CounterState>()
+        .state::<ToolsState>()
+        .page("/", index)
+        .page("/tools", tools)
+        .allow_call_script()
 }

@@ -1,5 +1,7 @@
 //! The todo example: a form to add items, a list with a checkbox and a delete button per item, and
-//! a count of the items still open (a computed var).
+//! a count of the items still open (a computed var). Its handlers also drive the browser with
+//! follow-ups: a toast when an item is added, an event chain that clears the done items and then
+//! goes to the `/done` page, and a download of the list as a text file.
 
 use refract::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -29,11 +31,12 @@ const MAX_ITEM_CHARS: usize = 500;
 
 #[refract::handlers]
 impl TodoState {
-    /// Adds the form's `text` field as a new open item; blank text adds nothing.
-    pub fn add_item(&mut self, form: FormData) -> Result<(), String> {
+    /// Adds the form's `text` field as a new open item and says so in a toast; blank text adds
+    /// nothing.
+    pub fn add_item(&mut self, form: FormData) -> Result<Option<EventSpec>, String> {
         let text = form.get("text").map(|t| t.trim()).unwrap_or_default();
         if text.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         if text.chars().count() > MAX_ITEM_CHARS {
             return Err(format!("an item is at most {MAX_ITEM_CHARS} characters"));
@@ -44,7 +47,32 @@ impl TodoState {
             text: text.to_owned(),
             done: false,
         });
-        Ok(())
+        Ok(Some(toast::success(format!("Added “{text}”"))))
+    }
+
+    /// Removes the items that are done, and says how many in a toast.
+    pub fn clear_done(&mut self) -> EventSpec {
+        let before = self.items.len();
+        self.items.retain(|i| !i.done);
+        toast(format!("Cleared {} done", before - self.items.len()))
+    }
+
+    /// Ticks every item, then (an event chain) clears them and goes to the `/done` page.
+    pub fn finish_all(&mut self) -> Vec<EventSpec> {
+        for item in &mut self.items {
+            item.done = true;
+        }
+        vec![Self::clear_done(), redirect("/done")]
+    }
+
+    /// Saves the list as `todo.txt`, one item a line (`[x]` for done).
+    pub fn export(&mut self) -> EventSpec {
+        let lines: Vec<String> = self
+            .items
+            .iter()
+            .map(|i| format!("[{}] {}\n", if i.done { "x" } else { " " }, i.text))
+            .collect();
+        download("todo.txt", lines.concat())
     }
 
     /// Ticks or clears the item `id`.
@@ -89,14 +117,34 @@ fn index() -> Component {
         .on_submit(TodoState::add_item),
         vstack([foreach(TodoState::items(), item_row)]).prop("id", "todo-list"),
         text(format_var!("{} open", TodoState::open_count())).prop("id", "open-count"),
+        hstack([
+            button("Clear done")
+                .variant_soft()
+                .on_click(TodoState::clear_done),
+            button("Finish all")
+                .variant_soft()
+                .on_click(TodoState::finish_all),
+            button("Export").variant_soft().on_click(TodoState::export),
+        ]),
     ])
     .prop("p", "6")
     .prop("maxWidth", "32rem")
 }
 
+fn done() -> Component {
+    vstack([
+        heading("All done!").size("8").prop("id", "all-done"),
+        link_to("Back to the list", "/"),
+    ])
+    .prop("p", "6")
+}
+
 /// The todo app.
 pub fn app() -> App {
-    App::new("Todo").state::<TodoState>().page("/", index)
+    App::new("Todo")
+        .state::<TodoState>()
+        .page("/", index)
+        .page("/done", done)
 }
 
 #[cfg(test)]
@@ -111,8 +159,9 @@ mod tests {
     #[test]
     fn add_toggle_delete() {
         let mut s = TodoState::default();
-        s.__handler_add_item(form("  milk ")).unwrap();
-        s.__handler_add_item(form("   ")).unwrap();
+        let added = s.__handler_add_item(form("  milk ")).unwrap().unwrap();
+        assert_eq!(added.handler, "_toast");
+        assert_eq!(s.__handler_add_item(form("   ")), Ok(None));
         s.__handler_add_item(form("eggs")).unwrap();
         assert_eq!(
             s.items.iter().map(|i| i.text.as_str()).collect::<Vec<_>>(),
@@ -127,5 +176,31 @@ mod tests {
             s.__handler_add_item(form(&"x".repeat(MAX_ITEM_CHARS + 1)))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn finish_all_chains_clear_done_then_redirect() {
+        let mut s = TodoState::default();
+        s.__handler_add_item(form("milk")).unwrap();
+        s.__handler_add_item(form("eggs")).unwrap();
+        let chain = s.__handler_finish_all();
+        let names: Vec<&str> = chain.iter().map(|e| e.handler.as_str()).collect();
+        assert_eq!(names, ["todo_state.clear_done", "_redirect"]);
+        assert_eq!(s.__computed_open_count(), 0);
+        let said = s.__handler_clear_done().to_follow_up().unwrap();
+        assert_eq!(said.args["message"], "Cleared 2 done");
+        assert!(s.items.is_empty());
+    }
+
+    #[test]
+    fn export_downloads_the_list() {
+        let mut s = TodoState::default();
+        s.__handler_add_item(form("milk")).unwrap();
+        s.__handler_toggle(1);
+        s.__handler_add_item(form("eggs")).unwrap();
+        let file = s.__handler_export().to_follow_up().unwrap();
+        assert_eq!(file.handler, "_download");
+        assert_eq!(file.args["filename"], "todo.txt");
+        assert_eq!(file.args["data"], "[x] milk\n[ ] eggs\n");
     }
 }
