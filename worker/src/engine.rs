@@ -188,7 +188,20 @@ fn follow_ups(
                     spec.handler
                 )));
             }
-            spec.to_follow_up().map_err(failed)
+            let follow_up = spec.to_follow_up().map_err(failed)?;
+            // A script's callback is an event too: it must name a handler.
+            if spec.handler == "_call_script"
+                && let Some(callback) = follow_up
+                    .args
+                    .get("callback")
+                    .and_then(|c| c.get("handler"))
+                && callback.as_str().is_none_or(|h| states.resolve(h).is_err())
+            {
+                return Err(failed(format!(
+                    "a script whose callback {callback} is no handler"
+                )));
+            }
+            Ok(follow_up)
         })
         .collect()
 }

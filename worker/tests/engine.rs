@@ -99,6 +99,10 @@ async fn a_follow_up_that_cannot_run_fails_its_event() {
     for (handler, says) in [
         ("counter.dangling", "`counter.nope`, which does not exist"),
         ("counter.expression", "argument `by` = `x`"),
+        (
+            "counter.dangling_callback",
+            "callback \"counter.nope\" is no handler",
+        ),
     ] {
         let failure = e.process(event(1, handler, json!({}))).await.unwrap_err();
         assert_eq!(failure.code, ErrorCode::HandlerFailed, "{failure}");

@@ -36,6 +36,7 @@ impl Handlers for Counter {
         "chain",
         "forever",
         "dangling",
+        "dangling_callback",
         "expression",
     ];
     fn computed_vars(&self, vars: &mut Map<String, Value>) -> Result<(), serde_json::Error> {
@@ -80,6 +81,13 @@ impl Handlers for Counter {
                     self.n += 1;
                     Ok(vec![EventSpec::new("counter.nope")])
                 }
+                "dangling_callback" => {
+                    let call_nope =
+                        |v: refract_core::Var<i64>| EventSpec::new("counter.nope").arg("v", v);
+                    Ok(vec![refract_core::actions::call_script_then(
+                        "1", call_nope,
+                    )])
+                }
                 "expression" => {
                     self.n += 1;
                     Ok(vec![add(0).arg("by", refract_core::Var::<i64>::raw("x"))])
@@ -93,7 +101,8 @@ impl Handlers for Counter {
 /// An app of one state, [`Counter`] (`counter`), whose handlers are `add {by}`, `fail` (changes
 /// `n`, then fails), `touch_secret` (changes the backend var), `panic`, and, returning
 /// follow-ups: `chain {by}` (`add {by}` then a success toast), `forever` (adds one and returns
-/// itself), `dangling` (returns a handler that does not exist) and `expression` (returns an
+/// itself), `dangling` (returns a handler that does not exist), `dangling_callback` (a script
+/// whose callback does not exist) and `expression` (returns an
 /// argument that is a JavaScript expression, not a value).
 pub fn states() -> StateRegistry {
     let mut states = StateRegistry::default();
