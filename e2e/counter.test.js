@@ -81,3 +81,65 @@ test("a handler reads the page's query from its context: Add step adds ?step=", 
   await count(page).filter({ hasText: /^10$/ }).waitFor();
   await context.close();
 });
+
+/** Polls `check()` (async) every 50 ms until it is true, for at most 10 s. */
+async function until(what, check) {
+  const deadline = Date.now() + 10_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test("client actions on /tools: a script's value comes back to a handler, set_value clears an input, and the rest", async () => {
+  const context = await browser.newContext({ viewport: { width: 1111, height: 600 } });
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: app.url });
+  await context.addCookies([{ name: "theme", value: "dark", url: app.url }]);
+  const page = await openConnected(context, `${app.url}/tools`);
+  const click = (name) => page.getByRole("button", { name, exact: true }).click();
+
+  // call_script_then: the handler asks for window.innerWidth and gets it back as an argument.
+  await click("Measure");
+  await page.locator("#width").filter({ hasText: "Width: 1111" }).waitFor();
+
+  const note = page.locator("input#note");
+  await note.fill("remember this");
+  await page.locator("#note-echo").filter({ hasText: "remember this" }).waitFor();
+  // A page-bound action reading a var: copy the note.
+  await click("Copy");
+  await until("the clipboard", async () => (await page.evaluate(() => navigator.clipboard.readText())) === "remember this");
+  // set_value (its on_change fires, so the server hears "") then set_focus.
+  await click("Clear");
+  await until("the cleared note", async () => (await note.inputValue()) === "");
+  await page.locator("#note-echo").filter({ hasText: /^$/ }).waitFor({ state: "attached" });
+  await until("the focus", () => page.evaluate(() => document.activeElement?.id === "note"));
+
+  const logged = page.waitForEvent("console", (m) => m.text() === "hello from refract");
+  await click("Log");
+  await logged;
+  // alert() blocks inside the click until the dialog is answered.
+  const [alerted] = await Promise.all([
+    page.waitForEvent("dialog").then(async (d) => {
+      await d.accept();
+      return d.message();
+    }),
+    click("Alert"),
+  ]);
+  assert.equal(alerted, "Hello!");
+
+  await click("Forget theme");
+  await until("the cookie's removal", async () => !(await context.cookies(app.url)).some((c) => c.name === "theme"));
+  await page.evaluate(() => localStorage.setItem("kept", "1"));
+  await click("Clear storage");
+  await until("an empty local storage", () => page.evaluate(() => localStorage.length === 0));
+  await click("To the end");
+  await until("the scroll", () => page.evaluate(() => window.scrollY > 0));
+
+  await page.evaluate(() => (window.__sameDocument = true));
+  await click("Reload");
+  await until("the reload", () => page.evaluate(() => window.__sameDocument !== true).catch(() => false));
+  await waitConnected(page);
+  await page.locator("#width").filter({ hasText: "Width: 1111" }).waitFor();
+  assert.deepEqual(page.cspViolations, [], "scripts run under the app's CSP (allow_call_script)");
+  await context.close();
+});

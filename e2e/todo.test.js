@@ -1,6 +1,7 @@
 // The todo example in a real browser: add (Enter and the Add button), tick, delete, reload.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
 import { launchBrowser, openConnected, startApp, waitConnected } from "./harness.js";
 
 let app;
@@ -50,5 +51,36 @@ test("adds, toggles and deletes items, and keeps them over a reload", async () =
   await items.filter({ hasText: "Buy milk" }).waitFor();
   assert.equal(await items.count(), 1);
   assert.equal(await items.first().getByRole("checkbox").getAttribute("aria-checked"), "true");
+  await context.close();
+});
+
+test("follow-ups: a toast on add, Export downloads the list, Finish all chains into /done without a reload", async () => {
+  const context = await browser.newContext();
+  const page = await openConnected(context, app.url);
+  const input = page.getByPlaceholder("What needs doing?");
+  const toast = (text) => page.locator("[data-sonner-toast]").filter({ hasText: text });
+  await input.fill("Water plants");
+  await input.press("Enter");
+  await toast("Added “Water plants”").waitFor();
+  await input.fill("Feed the cat");
+  await input.press("Enter");
+  await page.locator(".todo-item").filter({ hasText: "Feed the cat" }).waitFor();
+
+  const [download] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByRole("button", { name: "Export" }).click(),
+  ]);
+  assert.equal(download.suggestedFilename(), "todo.txt");
+  assert.equal(await readFile(await download.path(), "utf8"), "[ ] Water plants\n[ ] Feed the cat\n");
+
+  await page.evaluate(() => (window.__sameDocument = true));
+  await page.getByRole("button", { name: "Finish all" }).click();
+  await page.locator("#all-done").waitFor();
+  assert.equal(new URL(page.url()).pathname, "/done");
+  assert.equal(await page.evaluate(() => window.__sameDocument), true, "navigated without a reload");
+  await toast("Cleared 2 done").waitFor();
+  await page.getByRole("link", { name: "Back to the list" }).click();
+  await page.locator("#open-count").filter({ hasText: "0 open" }).waitFor();
+  assert.equal(await page.locator(".todo-item").count(), 0);
   await context.close();
 });

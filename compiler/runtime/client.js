@@ -1,6 +1,8 @@
-// Refract's browser runtime: one WebSocket per tab, the event queue, and the store of vars.
-// Implements the client side of docs/protocol.md. No framework dependency: react.jsx binds it to
-// React.
+// Refract's browser runtime: one WebSocket per tab, the queue of events and client actions, and
+// the store of vars. Implements the client side of docs/protocol.md. No framework dependency:
+// react.jsx binds it to React.
+
+import { defaultActions, isThenable } from "./actions.js";
 
 /**
  * Structural equality of two JSON values.
@@ -24,6 +26,12 @@ const isObject = (v) => typeof v === "object" && v !== null && !Array.isArray(v)
 const isSeq = (v) => Number.isInteger(v) && v >= 0;
 /** `{state: {var: value}}` as in hydrate's `state` and delta's `delta`. */
 const isStateMap = (v) => isObject(v) && Object.values(v).every(isObject);
+/** A queue item as frames carry it: `{handler, args?}`. */
+const isItem = (v) => isObject(v) && typeof v.handler === "string" && (v.args == null || isObject(v.args));
+/** An optional `then`: queue items. */
+const isThen = (v) => v == null || (Array.isArray(v) && v.every(isItem));
+/** What `setAction` accepts as a name: `_` and no dot (a dotted name is an event handler's). */
+const ACTION_NAME = /^_[^.]+$/;
 
 /**
  * Calls every listener of `listeners` with `args`; one that throws is logged and the others still run.
@@ -66,16 +74,23 @@ function isWellFormed(f) {
   if (!isObject(f) || typeof f.type !== "string") return false;
   switch (f.type) {
     case "hydrate":
-      return typeof f.token === "string" && Number.isInteger(f.version) && isSeq(f.last_seq) && isStateMap(f.state);
+      return (
+        typeof f.token === "string" &&
+        Number.isInteger(f.version) &&
+        isSeq(f.last_seq) &&
+        isStateMap(f.state) &&
+        isThen(f.then)
+      );
     case "delta":
       return (
         Number.isInteger(f.version) &&
         (f.seq === null || isSeq(f.seq)) &&
         (f.tab === undefined || f.tab === null || typeof f.tab === "string") &&
-        isStateMap(f.delta)
+        isStateMap(f.delta) &&
+        isThen(f.then)
       );
     case "ack":
-      return isSeq(f.seq);
+      return isSeq(f.seq) && isThen(f.then);
     case "error":
       return (f.seq === null || f.seq === undefined || isSeq(f.seq)) && typeof f.code === "string";
     default:
@@ -87,8 +102,11 @@ function isWellFormed(f) {
  * The connection of one tab to the gateway.
  *
  * Store: vars keyed by (state, var); listeners are called only when their var's value changes.
- * Queue: events run one at a time; an event gets its `seq` when first sent and keeps it when
- * resent after a reconnect; a hydrate's `last_seq` says which in-flight event was already applied.
+ * Queue: items `{handler, args, depth}` run one at a time. An event (`state.method`) gets its `seq`
+ * when first sent and keeps it when resent after a reconnect; a hydrate's `last_seq` says which
+ * in-flight event was already applied. A client action (`_name` in the action table) runs in the
+ * browser, even before a hydrate. The follow-ups (`then`) of a completed event, or those an action
+ * returns, go first in the queue, one level deeper: a chain finishes before the next click's.
  * Versions: a delta whose version is not the next one is not applied; the client resyncs instead
  * (and, until the answering hydrate, ignores deltas and holds events back).
  */
@@ -106,6 +124,8 @@ export class RefractClient {
    * @param {{setTimeout: Function, clearTimeout: Function}} [options.timers]
    * @param {{pathname: string, search: string}} [options.location] Where the page is (default: the
    *   window's); its path and query reach handlers' context with `hello` and events.
+   * @param {Record<string, (args: object, client: RefractClient) => unknown>} [options.actions] The client
+   *   actions by handler name (default: actions.js's `defaultActions`); see `setAction`.
    */
   constructor({
     url,
@@ -116,6 +136,7 @@ export class RefractClient {
     backoff = { initialMs: 250, maxMs: 5000, factor: 2 },
     timers = { setTimeout: globalThis.setTimeout.bind(globalThis), clearTimeout: globalThis.clearTimeout.bind(globalThis) },
     location = globalThis.location,
+    actions = defaultActions,
   }) {
     this.location = location;
     /** The page the server was last told of on this socket (`hello`, or an event's `page`). */
@@ -137,10 +158,14 @@ export class RefractClient {
     this.status = "connecting";
     this.version = 0;
     this.nextSeq = 1;
-    /** @type {{handler: string, args: object}[]} events not sent yet */
+    /** @type {{handler: string, args?: object, depth: number, page?: {path: string, query: string}}[]} items not run yet */
     this.queue = [];
-    /** @type {{seq: number, handler: string, args: object, page?: {path: string, query: string}} | null} */
+    /** @type {{seq: number, handler: string, args: object, depth: number, page: {path: string, query: string} | null} | null} */
     this.inFlight = null;
+    /** @type {Map<string, (args: object, client: RefractClient) => unknown>} client actions by handler name */
+    this.actions = new Map(Object.entries(actions));
+    /** Whether a client action is running (an async one holds the queue until it settles). */
+    this.actionRunning = false;
     this.socket = null;
     this.hydrated = false;
     this.stopped = false;
@@ -222,12 +247,12 @@ export class RefractClient {
     return { path: this.location.pathname, query: this.location.search.replace(/^\?/, "") };
   }
 
-  /** Sends `event`, with the page it was triggered on when the server was last told another. */
+  /** Sends `event`, with its depth when above 0 and its page when the server was last told another. */
   sendEvent(event) {
-    const { page, ...frame } = event;
+    const { page, depth, ...frame } = event;
     const moved = page && !(this.toldPage && page.path === this.toldPage.path && page.query === this.toldPage.query);
     if (moved) this.toldPage = page;
-    this.send({ type: "event", ...frame, ...(moved && { page }) });
+    this.send({ type: "event", ...frame, ...(depth > 0 && { depth }), ...(moved && { page }) });
   }
 
   /**
@@ -262,7 +287,7 @@ export class RefractClient {
       case "delta":
         return this.onDelta(frame);
       case "ack":
-        return this.complete(frame.seq);
+        return this.complete(frame.seq, frame.then);
       case "error":
         return this.handleError(frame);
       default:
@@ -270,7 +295,10 @@ export class RefractClient {
     }
   }
 
-  /** Replaces the store, stores the token and settles the in-flight event against `last_seq`. */
+  /**
+   * Replaces the store, stores the token and settles the in-flight event against `last_seq`: one
+   * already applied is dropped and the hydrate's `then` (that event's follow-ups) is queued first.
+   */
   onHydrate(frame) {
     this.cancelRetry();
     this.storage?.setItem(TOKEN_KEY, frame.token);
@@ -282,7 +310,7 @@ export class RefractClient {
       this.nextSeq = frame.last_seq + 2;
     } else {
       this.nextSeq = Math.max(this.nextSeq, frame.last_seq + 1);
-      if (this.inFlight && this.inFlight.seq <= frame.last_seq) this.inFlight = null;
+      if (this.inFlight && this.inFlight.seq <= frame.last_seq) this.settle(frame.then);
     }
     this.renumber = false;
     this.hydrated = true;
@@ -306,14 +334,15 @@ export class RefractClient {
       for (const [name, value] of Object.entries(vars)) this.setVar(state, name, value);
     }
     // Tabs sharing a token ("Duplicate tab") get each other's deltas, numbered in their own tab.
-    if (frame.seq != null && (frame.tab ?? null) === this.tab) this.complete(frame.seq);
+    if (frame.seq != null && (frame.tab ?? null) === this.tab) this.complete(frame.seq, frame.then);
   }
 
   /**
    * Handles an error frame. A `retryable` failure of the in-flight event (busy, unavailable,
    * lock_lost) keeps it in flight and resends it with the same seq after a backoff, with the status
-   * `retrying`: it is not an error the app sees. Any other error is logged, completes its event,
-   * and goes to the error listeners; `invalid_token` also forgets the token and asks for a new one.
+   * `retrying`: it is not an error the app sees. Any other error is logged, completes its event
+   * (which ends its chain: no follow-ups), and goes to the error listeners; `invalid_token` also
+   * forgets the token and asks for a new one.
    */
   handleError(frame) {
     const ours = frame.seq != null && this.inFlight?.seq === frame.seq;
@@ -361,32 +390,114 @@ export class RefractClient {
     this.retryTimer = null;
   }
 
-  /** Marks the in-flight event `seq` done and sends the next one. */
-  complete(seq) {
-    if (this.inFlight && this.inFlight.seq === seq) {
-      this.inFlight = null;
-      this.retryDelay = this.backoff.initialMs;
-      if (this.status === "retrying") this.setStatus("connected");
-      this.pump();
+  /**
+   * Marks the in-flight event `seq` done, queues its follow-ups first and runs the queue on.
+   * @param {number} seq
+   * @param {{handler: string, args?: object}[]} [then] the event's follow-ups
+   */
+  complete(seq, then) {
+    if (this.inFlight?.seq !== seq) return;
+    this.settle(then);
+    this.pump();
+  }
+
+  /**
+   * Ends the in-flight event; its follow-ups `then` go to the front of the queue, one level deeper.
+   * @param {{handler: string, args?: object}[]} [then]
+   */
+  settle(then) {
+    const { depth } = this.inFlight;
+    this.inFlight = null;
+    this.retryDelay = this.backoff.initialMs;
+    if (this.status === "retrying") this.setStatus("connected");
+    this.queueFirst(then, depth + 1);
+  }
+
+  /**
+   * Puts `items` at the front of the queue, in order, at `depth`. Their page is taken when sent.
+   * @param {{handler: string, args?: object}[] | null | undefined} items nothing unless an array
+   * @param {number} depth
+   */
+  queueFirst(items, depth) {
+    if (!Array.isArray(items)) return;
+    this.queue.unshift(...items.map(({ handler, args }) => ({ handler, args, depth })));
+  }
+
+  /**
+   * Runs the queue while nothing is in flight and no action is running: a client action at the
+   * head runs at once (it needs no socket); an event is sent once hydrated.
+   */
+  pump() {
+    while (!this.inFlight && !this.actionRunning && this.queue.length > 0) {
+      const action = this.actions.get(this.queue[0].handler);
+      if (!action && !this.hydrated) return;
+      const item = this.queue.shift();
+      if (action) this.runAction(action, item);
+      else this.sendNext(item);
     }
   }
 
-  /** Sends the head of the queue if hydrated and nothing is in flight; it takes the next seq. */
-  pump() {
-    if (this.inFlight || !this.hydrated || this.queue.length === 0) return;
-    const next = this.queue.shift();
-    this.inFlight = { seq: this.nextSeq++, handler: next.handler, args: next.args ?? {}, page: next.page };
+  /** Sends `item` as the in-flight event with the next seq (and the current page if it has none). */
+  sendNext(item) {
+    const page = item.page ?? this.currentPage();
+    this.inFlight = { seq: this.nextSeq++, handler: item.handler, args: item.args ?? {}, depth: item.depth, page };
     this.sendEvent(this.inFlight);
   }
 
   /**
-   * Queues events to run in order, one at a time; each remembers the page it was triggered on.
+   * Runs a client action. The follow-ups it returns go first in the queue, one level deeper; when
+   * it returns a promise, the queue waits for it. A throw or a rejection is logged and the queue goes on.
+   * @param {(args: object, client: RefractClient) => unknown} action
+   * @param {{handler: string, args?: object, depth: number}} item the queue item that named it
+   */
+  runAction(action, item) {
+    const done = (followUps) => {
+      this.actionRunning = false;
+      this.queueFirst(followUps, item.depth + 1);
+    };
+    const failed = (e) => {
+      console.error(`refract: the client action ${item.handler} failed`, e);
+      done();
+    };
+    this.actionRunning = true;
+    let result;
+    try {
+      result = action(item.args ?? {}, this);
+    } catch (e) {
+      failed(e);
+      return;
+    }
+    if (isThenable(result)) {
+      Promise.resolve(result)
+        .then(done, failed)
+        .then(() => this.pump());
+    } else {
+      done(result);
+    }
+  }
+
+  /**
+   * Queues items to run in order, one at a time, at depth 0: events (`state.method`), each
+   * remembering the page it was triggered on, and client actions (`_name`).
    * @param {{handler: string, args?: object}[]} events
    */
   addEvents(events) {
     const page = this.currentPage();
-    this.queue.push(...events.map((e) => (page ? { ...e, page } : e)));
+    this.queue.push(...events.map((e) => ({ ...e, depth: 0, ...(page && { page }) })));
     this.pump();
+  }
+
+  /**
+   * Adds or replaces the client action `name`: queue items with that handler run `fn` in the
+   * browser instead of going to the server.
+   * @param {string} name `_` and a name without a dot, e.g. `"_redirect"`
+   * @param {(args: object, client: RefractClient) => unknown} fn gets the item's args; returns nothing,
+   *   or follow-up items `{handler, args}[]` to run next, or a promise of them (the queue waits for it)
+   * @throws {TypeError} for a name that is not `_` and a name without a dot
+   */
+  setAction(name, fn) {
+    if (!ACTION_NAME.test(name)) throw new TypeError(`refract: "${name}" is not a client action name ("_", no dot)`);
+    this.actions.set(name, fn);
   }
 
   /**

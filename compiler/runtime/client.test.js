@@ -58,7 +58,7 @@ function fakeTimers() {
 /** The tab id every test's client has. */
 const TAB = "tab-1";
 
-function setup({ storage = fakeStorage(), initialState = { counter_state: { count: 0 } }, location } = {}) {
+function setup({ storage = fakeStorage(), initialState = { counter_state: { count: 0 } }, location, actions } = {}) {
   FakeSocket.all = [];
   const timers = fakeTimers();
   const client = new RefractClient({
@@ -70,6 +70,7 @@ function setup({ storage = fakeStorage(), initialState = { counter_state: { coun
     backoff: { initialMs: 100, maxMs: 1000, factor: 2 },
     timers,
     location,
+    actions,
   });
   client.start();
   const socket = () => FakeSocket.all.at(-1);
@@ -456,4 +457,239 @@ test("the page's path and query go with hello, and with an event when it was tri
   assert.deepEqual(socket().lastSent().page, { path: "/elsewhere", query: "" });
   socket().receive(hydrate({ last_seq: 2 }));
   assert.deepEqual(socket().lastSent(), { type: "event", seq: 3, handler: "s.h", args: {}, page: { path: "/posts/2", query: "" } });
+});
+
+/** The event frames `socket` sent. */
+const eventsOf = (socket) => socket.sent.filter((f) => f.type === "event");
+
+/** A connected, hydrated client (see `setup`); `events()`: the event frames sent on every socket. */
+function connected(options) {
+  const parts = setup(options);
+  parts.socket().open();
+  parts.socket().receive(hydrate());
+  return { ...parts, events: () => FakeSocket.all.flatMap(eventsOf) };
+}
+
+/** Runs `fn` with `console.error` replaced; returns what was logged, one array of arguments per call. */
+async function logged(fn) {
+  const log = console.error;
+  const calls = [];
+  console.error = (...args) => calls.push(args);
+  try {
+    await fn();
+  } finally {
+    console.error = log;
+  }
+  return calls;
+}
+
+/** Lets pending promise callbacks run. */
+const settled = () => new Promise((resolve) => setImmediate(resolve));
+
+test("a delta's then runs before the events already queued, one level deeper, depth-first", () => {
+  const { client, socket, events } = connected();
+  client.addEvents([{ handler: "s.parent", args: {} }, { handler: "s.click", args: {} }]);
+  socket().receive({
+    type: "delta",
+    version: 1,
+    seq: 1,
+    tab: TAB,
+    delta: {},
+    then: [{ handler: "s.a", args: { x: 1 } }, { handler: "s.b" }],
+  });
+  assert.deepEqual(events()[1], { type: "event", seq: 2, handler: "s.a", args: { x: 1 }, depth: 1 });
+  socket().receive({ type: "delta", version: 2, seq: 2, tab: TAB, delta: {}, then: [{ handler: "s.deep", args: {} }] });
+  assert.deepEqual(events()[2], { type: "event", seq: 3, handler: "s.deep", args: {}, depth: 2 }, "s.a's chain first");
+  socket().receive({ type: "ack", seq: 3 });
+  assert.deepEqual(events()[3], { type: "event", seq: 4, handler: "s.b", args: {}, depth: 1 });
+  socket().receive({ type: "ack", seq: 4 });
+  assert.deepEqual(events()[4], { type: "event", seq: 5, handler: "s.click", args: {} }, "the click's depth 0 is left out");
+});
+
+test("an ack's then (a resent event whose answer was lost) runs next, one level deeper", () => {
+  const { client, socket, timers, events } = connected();
+  client.addEvents([{ handler: "s.parent", args: {} }, { handler: "s.click", args: {} }]);
+  socket().close();
+  timers.runNext();
+  socket().open();
+  socket().receive(hydrate({ last_seq: 0 }));
+  assert.deepEqual(eventsOf(socket()), [{ type: "event", seq: 1, handler: "s.parent", args: {} }], "resent");
+  socket().receive({ type: "ack", seq: 1, then: [{ handler: "s.follow", args: { n: 2 } }] });
+  assert.deepEqual(events()[2], { type: "event", seq: 2, handler: "s.follow", args: { n: 2 }, depth: 1 });
+  socket().receive({ type: "ack", seq: 2 });
+  assert.equal(events()[3].handler, "s.click");
+});
+
+test("a hydrate's then runs only when the in-flight event is dropped as applied", () => {
+  const { client, socket, timers, events } = connected();
+  const reconnect = (frame) => {
+    socket().close();
+    timers.runNext();
+    socket().open();
+    socket().receive(frame);
+  };
+  // Nothing in flight: ignored (this tab already ran that chain when its answer came).
+  reconnect(hydrate({ then: [{ handler: "s.stale", args: {} }] }));
+  assert.deepEqual(events(), []);
+  client.addEvents([{ handler: "s.parent", args: {} }, { handler: "s.click", args: {} }]);
+  // Not applied yet: resent, and the then (of an older event) is ignored.
+  reconnect(hydrate({ then: [{ handler: "s.stale", args: {} }] }));
+  assert.deepEqual(
+    events().map((e) => [e.seq, e.handler]),
+    [
+      [1, "s.parent"],
+      [1, "s.parent"],
+    ],
+  );
+  // Applied, its answer lost: dropped, and its follow-ups go first.
+  reconnect(hydrate({ version: 1, last_seq: 1, then: [{ handler: "s.follow", args: {} }] }));
+  assert.deepEqual(events()[2], { type: "event", seq: 2, handler: "s.follow", args: {}, depth: 1 });
+  socket().receive({ type: "ack", seq: 2 });
+  assert.deepEqual(events()[3], { type: "event", seq: 3, handler: "s.click", args: {} });
+});
+
+test("an error ends its event's chain; the rest of the queue goes on", async () => {
+  const { client, socket, events } = connected();
+  client.addEvents([{ handler: "s.parent", args: {} }, { handler: "s.click", args: {} }]);
+  socket().receive({ type: "ack", seq: 1, then: [{ handler: "s.fails", args: {} }, { handler: "s.sibling", args: {} }] });
+  await logged(() =>
+    socket().receive({ type: "error", seq: 2, code: "handler_failed", message: "no", then: [{ handler: "s.never", args: {} }] }),
+  );
+  assert.deepEqual(events()[2], { type: "event", seq: 2, handler: "s.sibling", args: {}, depth: 1 });
+  socket().receive({ type: "ack", seq: 2 });
+  assert.deepEqual(events()[3], { type: "event", seq: 3, handler: "s.click", args: {} });
+  assert.equal(events().length, 4, "s.never never runs");
+});
+
+test("a client action at the head runs when nothing is in flight, even before the hydrate", () => {
+  const ran = [];
+  const actions = {
+    _note: (args, client) => {
+      assert.ok(client instanceof RefractClient);
+      ran.push(args.n);
+    },
+  };
+  const { client, socket } = setup({ actions });
+  client.addEvents([{ handler: "_note", args: { n: 1 } }, { handler: "s.h", args: {} }, { handler: "_note", args: { n: 2 } }]);
+  assert.deepEqual(ran, [1], "no socket needed; the event waits for the hydrate");
+  socket().open();
+  socket().receive(hydrate());
+  assert.deepEqual(eventsOf(socket()), [{ type: "event", seq: 1, handler: "s.h", args: {} }]);
+  assert.deepEqual(ran, [1], "waits for the event in flight");
+  socket().receive({ type: "ack", seq: 1 });
+  assert.deepEqual(ran, [1, 2]);
+  socket().receive({ type: "delta", version: 1, seq: null, delta: {} });
+  client.addEvents([{ handler: "_note", args: { n: 3 } }]);
+  assert.deepEqual(ran, [1, 2, 3]);
+});
+
+test("an action that throws is logged and the queue goes on", async () => {
+  const actions = {
+    _boom: () => {
+      throw new Error("boom");
+    },
+  };
+  const { client, events } = connected({ actions });
+  const calls = await logged(() => client.addEvents([{ handler: "_boom", args: {} }, { handler: "s.h", args: {} }]));
+  assert.equal(calls.length, 1);
+  assert.match(calls[0][0], /_boom/);
+  assert.equal(calls[0][1].message, "boom");
+  assert.deepEqual(events(), [{ type: "event", seq: 1, handler: "s.h", args: {} }]);
+});
+
+test("_call_script: the queue waits for a thenable, then its callback goes first with the value", async () => {
+  const { client, socket, events } = connected();
+  const callback = { handler: "s.got", args: { k: "v" }, result: "value" };
+  client.addEvents([
+    { handler: "_call_script", args: { js: "new Promise((r) => { globalThis.resolveScript = r; })", callback } },
+    { handler: "s.click", args: {} },
+  ]);
+  await settled();
+  assert.deepEqual(events(), [], "the click waits for the script");
+  globalThis.resolveScript({ list: [1, undefined], f: () => 1 });
+  delete globalThis.resolveScript;
+  await settled();
+  assert.deepEqual(events(), [{ type: "event", seq: 1, handler: "s.got", args: { k: "v", value: { list: [1, null] } }, depth: 1 }]);
+  socket().receive({ type: "ack", seq: 1 });
+  assert.deepEqual(events()[1], { type: "event", seq: 2, handler: "s.click", args: {} });
+});
+
+test("_call_script in a chain: a plain value's callback is one level below the action", () => {
+  const { client, socket, events } = connected();
+  client.addEvents([{ handler: "s.parent", args: {} }]);
+  const callback = { handler: "s.got", args: {}, result: "sum" };
+  socket().receive({ type: "ack", seq: 1, then: [{ handler: "_call_script", args: { js: "1 + 1", callback } }] });
+  assert.deepEqual(events()[1], { type: "event", seq: 2, handler: "s.got", args: { sum: 2 }, depth: 2 });
+});
+
+test("_call_script that throws or rejects is logged and has no callback", async () => {
+  const { client, events } = connected();
+  const callback = { handler: "s.got", args: {}, result: "value" };
+  const calls = await logged(async () => {
+    client.addEvents([
+      { handler: "_call_script", args: { js: "throw new Error('sync')", callback } },
+      { handler: "_call_script", args: { js: "Promise.reject(new Error('async'))", callback } },
+      { handler: "s.click", args: {} },
+    ]);
+    await settled();
+  });
+  assert.deepEqual(
+    calls.map(([, e]) => e.message),
+    ["sync", "async"],
+  );
+  assert.deepEqual(events(), [{ type: "event", seq: 1, handler: "s.click", args: {} }]);
+});
+
+test("an unknown _name goes to the server as an event", () => {
+  const { client, socket, events } = connected();
+  client.addEvents([{ handler: "s.parent", args: {} }]);
+  socket().receive({ type: "ack", seq: 1, then: [{ handler: "_bogus", args: { a: 1 } }] });
+  assert.deepEqual(events()[1], { type: "event", seq: 2, handler: "_bogus", args: { a: 1 }, depth: 1 });
+});
+
+test("setAction adds or replaces an action; a name that is not _name is refused", () => {
+  const { client, events } = connected();
+  const seen = [];
+  client.setAction("_console_log", ({ message }) => seen.push(["log", message]));
+  client.setAction("_mine", (args) => seen.push(["mine", args]));
+  client.addEvents([
+    { handler: "_console_log", args: { message: "hi" } },
+    { handler: "_mine", args: { x: 1 } },
+  ]);
+  assert.deepEqual(seen, [["log", "hi"], ["mine", { x: 1 }]]);
+  assert.deepEqual(events(), []);
+  assert.throws(() => client.setAction("s.method", () => {}), TypeError);
+  assert.throws(() => client.setAction("toast", () => {}), TypeError);
+});
+
+test("a follow-up event carries the page it is sent from; a queued click keeps its own", () => {
+  const location = { pathname: "/a", search: "" };
+  const actions = {
+    _redirect: ({ path }) => {
+      location.pathname = path;
+    },
+  };
+  const { client, socket, events } = connected({ location, actions });
+  client.addEvents([{ handler: "s.go", args: {} }, { handler: "s.click", args: {} }]);
+  socket().receive({
+    type: "ack",
+    seq: 1,
+    then: [{ handler: "_redirect", args: { path: "/b" } }, { handler: "s.after", args: {} }],
+  });
+  assert.deepEqual(events()[1], { type: "event", seq: 2, handler: "s.after", args: {}, depth: 1, page: { path: "/b", query: "" } });
+  socket().receive({ type: "ack", seq: 2 });
+  assert.deepEqual(events()[2], { type: "event", seq: 3, handler: "s.click", args: {}, page: { path: "/a", query: "" } });
+});
+
+test("a frame whose then is not a list of items is logged and ignored", async () => {
+  const { client, socket, events } = connected();
+  client.addEvents([{ handler: "s.parent", args: {} }]);
+  const calls = await logged(() => {
+    socket().receive({ type: "ack", seq: 1, then: [{ args: {} }] });
+    socket().receive({ type: "ack", seq: 1, then: { handler: "s.h" } });
+    socket().receive({ type: "delta", version: 1, seq: 1, tab: TAB, delta: {}, then: [{ handler: "s.h", args: [] }] });
+  });
+  assert.equal(calls.length, 3);
+  assert.equal(client.inFlight.seq, 1, "still in flight");
+  assert.equal(events().length, 1);
 });

@@ -1,5 +1,8 @@
 // React bindings of Refract's runtime, imported by the compiled pages. One client per tab.
-import React, { useCallback, useSyncExternalStore } from "react";
+import React, { useCallback, useEffect, useRef, useSyncExternalStore } from "react";
+import { useLocation, useNavigate } from "react-router";
+import { Toaster, toast } from "sonner";
+import { defaultActions, redirectWith, toastWith } from "./actions.js";
 import { RefractClient } from "./client.js";
 import initialState from "./initial_state.json";
 
@@ -8,6 +11,7 @@ export const client = new RefractClient({
   url: (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/_event",
   initialState,
 });
+client.setAction("_toast", toastWith(toast));
 client.start();
 
 /**
@@ -85,5 +89,47 @@ export function ConnectionBanner() {
     >
       {text}
     </div>
+  );
+}
+
+/**
+ * Makes `_redirect` navigate client-side with React Router while mounted (inside its router); the
+ * default (a page load) is back after unmounting. The queue waits until the new location has
+ * rendered, so the chain's next actions (`_set_focus`, …) find the new page's elements.
+ */
+function useRedirectAction() {
+  const navigate = useNavigate();
+  const routerLocation = useLocation();
+  /** The redirects waiting for their location to render. */
+  const waiting = useRef([]);
+  const release = () => {
+    for (const resolve of waiting.current.splice(0)) resolve();
+  };
+  useEffect(release, [routerLocation]);
+  useEffect(() => {
+    const go = (path, options) =>
+      new Promise((resolve) => {
+        waiting.current.push(resolve);
+        navigate(path, options);
+      });
+    client.setAction("_redirect", redirectWith(go));
+    return () => {
+      client.setAction("_redirect", defaultActions._redirect);
+      release();
+    };
+  }, [navigate]);
+}
+
+/**
+ * What the runtime shows over every page: the connection banner and the toasts of `_toast`; it
+ * also binds `_redirect` to React Router. Rendered once, inside `<BrowserRouter>`.
+ */
+export function RefractOverlays() {
+  useRedirectAction();
+  return (
+    <>
+      <ConnectionBanner />
+      <Toaster richColors />
+    </>
   );
 }

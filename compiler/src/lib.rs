@@ -3,8 +3,8 @@
 //! [`generate`] turns an app's pages and initial state into the files of a Vite + React + React
 //! Router + Radix Themes project, deterministically; [`Project`] writes them to the app's build
 //! folder, runs `npm install` only when the dependency set changed, and runs `vite build`. The
-//! hand-written browser runtime (socket, event queue, store; `runtime/` in this crate) ships inside
-//! every generated project.
+//! hand-written browser runtime (socket, event queue, client actions, store; `runtime/` in this
+//! crate) ships inside every generated project.
 
 mod codegen;
 mod component;
@@ -25,10 +25,12 @@ pub const BASE_PACKAGES: &[(&str, &str)] = &[
     ("react", "^19.2.0"),
     ("react-dom", "^19.2.0"),
     ("react-router", "^7.9.0"),
+    ("sonner", "^2.0.8"),
     ("vite", "^7.3.0"),
 ];
 
 const CLIENT_JS: &str = include_str!("../runtime/client.js");
+const ACTIONS_JS: &str = include_str!("../runtime/actions.js");
 const REACT_JSX: &str = include_str!("../runtime/react.jsx");
 
 /// Why compiling or building the frontend failed.
@@ -133,6 +135,7 @@ pub fn generate(app: &AppSpec<'_>) -> Result<BTreeMap<String, String>, CompileEr
             .replace("%ROUTES%", &route_elements),
     );
     files.insert("src/refract/client.js".into(), CLIENT_JS.into());
+    files.insert("src/refract/actions.js".into(), ACTIONS_JS.into());
     files.insert("src/refract/react.jsx".into(), REACT_JSX.into());
     let initial = serde_json::to_string_pretty(app.initial_state).unwrap_or_else(|_| "{}".into());
     files.insert("src/refract/initial_state.json".into(), initial + "\n");
@@ -195,13 +198,13 @@ import { createRoot } from "react-dom/client";
 import { BrowserRouter, Route, Routes } from "react-router";
 import { Theme } from "@radix-ui/themes";
 import "@radix-ui/themes/styles.css";
-import { ConnectionBanner } from "./refract/react.jsx";
+import { RefractOverlays } from "./refract/react.jsx";
 %IMPORTS%
 createRoot(document.getElementById("root")).render(
   <React.StrictMode>
     <Theme>
-      <ConnectionBanner />
       <BrowserRouter>
+        <RefractOverlays />
         <Routes>
 %ROUTES%        </Routes>
       </BrowserRouter>
