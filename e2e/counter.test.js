@@ -102,9 +102,20 @@ test("client actions on /tools: a script's value comes back to a handler, set_va
   await click("Measure");
   await page.locator("#width").filter({ hasText: "Width: 1111" }).waitFor();
 
+  // on_mount ran when the page opened.
+  await page.locator("#opened").filter({ hasText: "opened 1 times" }).waitFor();
+  // Typing into a debounced input (the default, 300 ms) sends one event once typing pauses.
   const note = page.locator("input#note");
-  await note.fill("remember this");
+  await note.pressSequentially("remember this", { delay: 20 });
   await page.locator("#note-echo").filter({ hasText: "remember this" }).waitFor();
+  // One event for 13 keys (two only if the machine stalled more than 300 ms mid-typing).
+  const changes = Number((await page.locator("#note-changes").textContent()).split(" ")[0]);
+  assert.ok(changes >= 1 && changes <= 2, `${changes} events for 13 keys`);
+  assert.equal(await note.inputValue(), "remember this");
+  await page.locator("input#keys").press("Enter");
+  await page.locator("#last-key").filter({ hasText: "Enter" }).waitFor();
+  await page.locator("#hover-box").hover();
+  await page.locator("#hover-box").filter({ hasText: "hovered 1 times" }).waitFor();
   // A page-bound action reading a var: copy the note.
   await click("Copy");
   await until("the clipboard", async () => (await page.evaluate(() => navigator.clipboard.readText())) === "remember this");

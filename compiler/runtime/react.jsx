@@ -1,9 +1,10 @@
 // React bindings of Refract's runtime, imported by the compiled pages. One client per tab.
-import React, { useCallback, useEffect, useRef, useSyncExternalStore } from "react";
+import React, { useCallback, useEffect, useRef, useState, useSyncExternalStore } from "react";
 import { useLocation, useNavigate } from "react-router";
 import { Toaster, toast } from "sonner";
 import { defaultActions, redirectWith, toastWith } from "./actions.js";
 import { RefractClient } from "./client.js";
+import { triggerRunner } from "./triggers.js";
 import initialState from "./initial_state.json";
 
 /** The tab's connection to the gateway. */
@@ -39,15 +40,31 @@ export function useStatus() {
 }
 
 /**
- * Queues event handler calls from an event trigger.
- * @param {{handler: string, args: object}[]} events evaluated when the trigger fired
- * @param {Event} [domEvent]
- * @param {{preventDefault?: boolean, reset?: boolean}} [options] for forms: keep the page, clear the form
+ * What compiled pages call when a trigger fires: `addEvents(events, domEvent, options)` applies
+ * the trigger's modifiers and queues its events (see triggers.js).
  */
-export function addEvents(events, domEvent, options = {}) {
-  if (options.preventDefault) domEvent?.preventDefault?.();
-  if (options.reset) domEvent?.currentTarget?.reset?.();
-  client.addEvents(events);
+export const addEvents = triggerRunner((events) => client.addEvents(events));
+
+/**
+ * An input whose value is a var and whose changes reach the server debounced: what is typed shows
+ * at once (local state) and the var's value is taken whenever it changes, unless the user typed
+ * within the last `debounce` ms (a send is still pending: the typing wins). The compiler uses it
+ * for a component with a `value` prop and a debounced `onChange`.
+ * @param {{component: React.ElementType, debounce: number, value: unknown, onChange: Function}} props
+ *   and any other props, passed to `component`
+ */
+export function DebouncedInput({ component: Component, debounce, value, onChange, ...rest }) {
+  const [local, setLocal] = useState(value ?? "");
+  const typedAt = useRef(-Infinity);
+  useEffect(() => {
+    if (performance.now() - typedAt.current >= debounce) setLocal(value ?? "");
+  }, [value, debounce]);
+  const change = (e) => {
+    typedAt.current = performance.now();
+    setLocal(e.target.value);
+    onChange(e);
+  };
+  return <Component {...rest} value={local} onChange={change} />;
 }
 
 /**

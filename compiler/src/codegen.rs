@@ -12,7 +12,7 @@ use std::fmt::Write;
 
 use refract_core::{Dep, EventSpec, Expr};
 
-use crate::component::{Component, Node, Source, Trigger};
+use crate::component::{Component, Fires, Node, Source, Trigger};
 
 /// One compiled page module.
 pub(crate) struct PageModule {
@@ -24,17 +24,25 @@ pub(crate) struct PageModule {
 
 #[derive(Default)]
 struct Emitter {
+    /// The page's route: with a trigger's number, its site (what debouncing is keyed by).
+    route: String,
+    /// Triggers emitted so far.
+    triggers: usize,
     islands: Vec<String>,
     radix: BTreeSet<String>,
     router_link: bool,
     uses_form_data: bool,
+    uses_debounced_input: bool,
     externals: BTreeSet<(String, Option<String>, String)>,
     packages: BTreeSet<(String, String)>,
 }
 
 /// Compiles the page at `route` whose root is `root`.
 pub(crate) fn compile_page(route: &str, root: &Node) -> PageModule {
-    let mut em = Emitter::default();
+    let mut em = Emitter {
+        route: route.to_owned(),
+        ..Emitter::default()
+    };
     let body = em.node(root, &[], 2);
     let mut out = String::new();
     let _ = writeln!(
@@ -72,8 +80,12 @@ pub(crate) fn compile_page(route: &str, root: &Node) -> PageModule {
     }
     let mut runtime = vec!["addEvents", "useVar"];
     if em.uses_form_data {
-        runtime.insert(1, "formData");
+        runtime.push("formData");
     }
+    if em.uses_debounced_input {
+        runtime.push("DebouncedInput");
+    }
+    runtime.sort_unstable();
     let _ = writeln!(
         out,
         "import {{ {} }} from \"../refract/react.jsx\";",
@@ -133,9 +145,14 @@ impl Emitter {
                     }))
                     .collect();
                 let deps = state_deps(own);
-                let jsx_at = if deps.is_empty() { depth } else { 3 };
+                let hooks = self.lifecycle(c);
+                let jsx_at = if deps.is_empty() && hooks.is_empty() {
+                    depth
+                } else {
+                    3
+                };
                 let jsx = self.element(c, scope, jsx_at);
-                self.maybe_island(deps, jsx, scope, depth)
+                self.island(deps, &hooks, jsx, scope, depth)
             }
             Node::Text(e) => {
                 let deps = state_deps([e]);
@@ -187,8 +204,7 @@ impl Emitter {
         }
     }
 
-    /// Wraps `jsx` (written at depth 3) in an island when it reads state vars `deps`, and returns
-    /// the JSX that renders it at `depth`; otherwise returns `jsx` (written at `depth`) as it is.
+    /// [`Emitter::island`] without hooks.
     fn maybe_island(
         &mut self,
         deps: BTreeSet<(String, String)>,
@@ -196,7 +212,21 @@ impl Emitter {
         scope: &[String],
         depth: usize,
     ) -> String {
-        if deps.is_empty() {
+        self.island(deps, &[], jsx, scope, depth)
+    }
+
+    /// Wraps `jsx` (written at depth 3) in an island when it reads state vars `deps` or has
+    /// `hooks` (statements run in the island's body), and returns the JSX that renders it at
+    /// `depth`; otherwise returns `jsx` (written at `depth`) as it is.
+    fn island(
+        &mut self,
+        deps: BTreeSet<(String, String)>,
+        hooks: &[String],
+        jsx: String,
+        scope: &[String],
+        depth: usize,
+    ) -> String {
+        if deps.is_empty() && hooks.is_empty() {
             return jsx;
         }
         // Nested islands were emitted while building `jsx`, so they are numbered before this one.
@@ -214,6 +244,9 @@ impl Emitter {
                 js_string(state),
                 js_string(var)
             );
+        }
+        for hook in hooks {
+            src.push_str(hook);
         }
         let _ = write!(src, "  return (\n    <>\n{jsx}\n    </>\n  );\n}});\n");
         let src = src.replace("({  })", "()");
@@ -246,13 +279,30 @@ impl Emitter {
     }
 
     fn element(&mut self, c: &Component, scope: &[String], depth: usize) -> String {
-        let tag = self.tag(&c.source);
+        let mut tag = self.tag(&c.source);
         let mut attrs = String::new();
+        // A controlled input whose changes are debounced keeps what is typed in local state
+        // meanwhile (the runtime's `DebouncedInput`), or React would put the var's value back
+        // after each key until the server answers.
+        let debounced = c
+            .triggers
+            .iter()
+            .filter(|t| t.fires == Fires::Prop("onChange".into()))
+            .find_map(|t| t.modifiers.debounce_ms);
+        if let Some(ms) = debounced
+            && c.props.iter().any(|(name, _)| name == "value")
+        {
+            self.uses_debounced_input = true;
+            attrs = format!(" component={{{tag}}} debounce={{{ms}}}");
+            tag = "DebouncedInput".to_owned();
+        }
         for (name, value) in &c.props {
             let _ = write!(attrs, " {name}={{{}}}", value.js);
         }
         for t in &c.triggers {
-            let _ = write!(attrs, " {}={{{}}}", t.prop, self.trigger(t));
+            if let Fires::Prop(prop) = &t.fires {
+                let _ = write!(attrs, " {prop}={{{}}}", self.trigger(t));
+            }
         }
         if c.children.is_empty() {
             return format!("{}<{tag}{attrs} />", pad(depth));
@@ -271,20 +321,87 @@ impl Emitter {
         out
     }
 
+    /// The callback of a trigger: `(_e) => addEvents([…events], _e, {…modifiers})`.
     fn trigger(&mut self, t: &Trigger) -> String {
-        let events: Vec<String> = t.events.iter().map(event_literal).collect();
+        format!(
+            "(_e) => addEvents({}, _e{})",
+            self.events(t),
+            self.modifiers(t)
+        )
+    }
+
+    /// The events of `t` as a JavaScript array, evaluated when it fires.
+    fn events(&mut self, t: &Trigger) -> String {
         if t.events
             .iter()
             .any(|e| e.args.iter().any(|(_, a)| a.js.contains("formData(_e)")))
         {
             self.uses_form_data = true;
         }
-        let options = if t.form_submit {
-            ", { preventDefault: true, reset: true }"
+        let events: Vec<String> = t.events.iter().map(event_literal).collect();
+        format!("[{}]", events.join(", "))
+    }
+
+    /// `, {…}` with the runtime options of `t`'s modifiers (its site, for a debounced or
+    /// throttled one), or nothing when it has none.
+    fn modifiers(&mut self, t: &Trigger) -> String {
+        let m = &t.modifiers;
+        let mut options = Vec::new();
+        if m.prevent_default {
+            options.push("preventDefault: true".to_owned());
+        }
+        if m.stop_propagation {
+            options.push("stopPropagation: true".to_owned());
+        }
+        if m.reset {
+            options.push("reset: true".to_owned());
+        }
+        if let Some(ms) = m.debounce_ms {
+            options.push(format!("debounce: {ms}"));
+        }
+        if let Some(ms) = m.throttle_ms {
+            options.push(format!("throttle: {ms}"));
+        }
+        if m.debounce_ms.is_some() || m.throttle_ms.is_some() {
+            self.triggers += 1;
+            let site = format!("{}#{}", self.route, self.triggers);
+            options.push(format!("site: {}", js_string(&site)));
+        }
+        if options.is_empty() {
+            String::new()
+        } else {
+            format!(", {{ {} }}", options.join(", "))
+        }
+    }
+
+    /// The hooks of `c`'s mount and unmount triggers: an effect that queues the mount events
+    /// once shown, and the unmount events (read as of the last render) when removed.
+    fn lifecycle(&mut self, c: &Component) -> Vec<String> {
+        let mount = c.triggers.iter().find(|t| t.fires == Fires::Mount);
+        let unmount = c.triggers.iter().find(|t| t.fires == Fires::Unmount);
+        if mount.is_none() && unmount.is_none() {
+            return Vec::new();
+        }
+        let mut hooks = Vec::new();
+        if let Some(t) = unmount {
+            hooks.push("  const unmount = React.useRef(null);\n".to_owned());
+            hooks.push(format!(
+                "  unmount.current = () => addEvents({});\n",
+                self.events(t)
+            ));
+        }
+        let on_mount = mount.map_or(String::new(), |t| {
+            format!(" addEvents({});", self.events(t))
+        });
+        let cleanup = if unmount.is_some() {
+            " return () => unmount.current();"
         } else {
             ""
         };
-        format!("(_e) => addEvents([{}], _e{options})", events.join(", "))
+        hooks.push(format!(
+            "  React.useEffect(() => {{{on_mount}{cleanup} }}, []);\n"
+        ));
+        hooks
     }
 }
 

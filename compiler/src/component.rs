@@ -39,15 +39,49 @@ pub struct External {
     pub local: String,
 }
 
-/// A prop set by a trigger: the JSX prop, what the trigger passes, and what the runtime does.
+/// When a trigger fires: a React prop of the element (`onClick`, `onValueChange`), or the
+/// element's mounting or unmounting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Fires {
+    /// The React prop (a callback) named so.
+    Prop(String),
+    /// When the element is first shown.
+    Mount,
+    /// When the element is removed from the page.
+    Unmount,
+}
+
+/// How the runtime runs a trigger's events: the DOM event's default and propagation, and its
+/// rate (see [`Component::debounce`], [`Component::throttle`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Modifiers {
+    /// Call the event's `preventDefault()`.
+    pub prevent_default: bool,
+    /// Call the event's `stopPropagation()`.
+    pub stop_propagation: bool,
+    /// Reset the form that fired (`on_submit`).
+    pub reset: bool,
+    /// Queue the events only once the trigger has been quiet this long (ms), with the values of
+    /// its last firing.
+    pub debounce_ms: Option<u32>,
+    /// Queue the events at most once per this many ms (the first firing at once, the last of a
+    /// window at its end).
+    pub throttle_ms: Option<u32>,
+}
+
+/// How long an input's `on_change` waits for the typing to pause before its events are sent, by
+/// default: typing does not send an event per key.
+pub const INPUT_DEBOUNCE_MS: u32 = 300;
+
+/// An event trigger: when it fires, the handler calls and client actions it queues, and how.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Trigger {
-    /// The React prop, e.g. `onClick`.
-    pub prop: &'static str,
-    /// The handler calls, in order.
+    /// When it fires.
+    pub fires: Fires,
+    /// The handler calls and client actions, in order.
     pub events: Vec<EventSpec>,
-    /// Call `preventDefault()` and reset the form (`on_submit`).
-    pub form_submit: bool,
+    /// How they are queued.
+    pub modifiers: Modifiers,
 }
 
 /// One element: its component, props, triggers and children.
@@ -191,45 +225,181 @@ impl Component {
         self
     }
 
-    fn trigger(mut self, prop: &'static str, events: Vec<EventSpec>, form_submit: bool) -> Self {
-        self.triggers.retain(|t| t.prop != prop);
+    fn trigger(mut self, fires: Fires, events: Vec<EventSpec>, modifiers: Modifiers) -> Self {
+        self.triggers.retain(|t| t.fires != fires);
         self.triggers.push(Trigger {
-            prop,
+            fires,
             events,
-            form_submit,
+            modifiers,
         });
         self
     }
 
+    fn on_prop(self, prop: &str, events: Vec<EventSpec>) -> Self {
+        self.trigger(Fires::Prop(prop.to_owned()), events, Modifiers::default())
+    }
+
+    /// Binds the event prop `prop` of any component (a Radix part's `onValueChange`, an npm
+    /// component's `onSelect`) to handlers and client actions. The prop's callback is given a
+    /// value (its first argument), which a handler's builder takes as its argument, decoded on the
+    /// server into the parameter's type: `select.on("onValueChange", PickState::pick)` for
+    /// `pub fn pick(&mut self, choice: String)`. For DOM events (`onClick`), whose argument is
+    /// no value, use the helpers (`on_click`, …) or a closure ignoring it.
+    ///
+    /// # Panics
+    /// When `prop` is not a React event prop (`on` followed by an upper-case letter, then letters
+    /// and digits): pages are built when the app starts, so this fails at once.
+    pub fn on<V>(self, prop: &str, events: impl IntoValueEvents<V>) -> Self {
+        let mut chars = prop.chars();
+        let valid = prop.starts_with("on")
+            && chars.nth(2).is_some_and(|c| c.is_ascii_uppercase())
+            && chars.all(|c| c.is_ascii_alphanumeric());
+        assert!(
+            valid,
+            "`{prop}` is no React event prop (such as `onValueChange`)"
+        );
+        let events = events.into_chain(Var::raw("_e"));
+        self.on_prop(prop, events)
+    }
+
     /// Runs handlers when the element is clicked: `button("+").on_click(CounterState::increment)`.
     pub fn on_click(self, events: impl IntoEventChain) -> Self {
-        self.trigger("onClick", events.into_chain(), false)
+        self.on_prop("onClick", events.into_chain())
+    }
+
+    /// Runs handlers when the element is double-clicked.
+    pub fn on_double_click(self, events: impl IntoEventChain) -> Self {
+        self.on_prop("onDoubleClick", events.into_chain())
     }
 
     /// Runs handlers on each change of an input, passing its text:
-    /// `input().on_change(FormState::set_name)`.
+    /// `input().on_change(FormState::set_name)`. Debounced by [`INPUT_DEBOUNCE_MS`] (300 ms): the
+    /// text is sent once typing pauses (`.debounce(0)` sends every change).
     pub fn on_change(self, events: impl IntoValueEvents<String>) -> Self {
         let events = events.into_chain(Var::raw("_e.target.value"));
-        self.trigger("onChange", events, false)
+        let modifiers = Modifiers {
+            debounce_ms: Some(INPUT_DEBOUNCE_MS),
+            ..Modifiers::default()
+        };
+        self.trigger(Fires::Prop("onChange".into()), events, modifiers)
     }
 
     /// Runs handlers when an input loses focus, passing its text.
     pub fn on_blur(self, events: impl IntoValueEvents<String>) -> Self {
         let events = events.into_chain(Var::raw("_e.target.value"));
-        self.trigger("onBlur", events, false)
+        self.on_prop("onBlur", events)
+    }
+
+    /// Runs handlers when the element gets the focus.
+    pub fn on_focus(self, events: impl IntoEventChain) -> Self {
+        self.on_prop("onFocus", events.into_chain())
+    }
+
+    /// Runs handlers when a key is pressed in the element, passing the key's name as the browser
+    /// gives it (`"Enter"`, `"a"`, `"ArrowUp"`).
+    pub fn on_key_down(self, events: impl IntoValueEvents<String>) -> Self {
+        self.on_prop("onKeyDown", events.into_chain(Var::raw("_e.key")))
+    }
+
+    /// Runs handlers when a key is released in the element, passing the key's name.
+    pub fn on_key_up(self, events: impl IntoValueEvents<String>) -> Self {
+        self.on_prop("onKeyUp", events.into_chain(Var::raw("_e.key")))
+    }
+
+    /// Runs handlers when the pointer enters the element.
+    pub fn on_mouse_enter(self, events: impl IntoEventChain) -> Self {
+        self.on_prop("onMouseEnter", events.into_chain())
+    }
+
+    /// Runs handlers when the pointer leaves the element.
+    pub fn on_mouse_leave(self, events: impl IntoEventChain) -> Self {
+        self.on_prop("onMouseLeave", events.into_chain())
+    }
+
+    /// Runs handlers when the element scrolls, passing its scroll offset from the top in CSS
+    /// pixels. Throttle it (`.throttle(100)`): browsers fire it for every frame.
+    pub fn on_scroll(self, events: impl IntoValueEvents<f64>) -> Self {
+        let events = events.into_chain(Var::raw("_e.currentTarget.scrollTop"));
+        self.on_prop("onScroll", events)
+    }
+
+    /// Runs handlers when the element is first shown (on each page visit that shows it).
+    pub fn on_mount(self, events: impl IntoEventChain) -> Self {
+        self.trigger(Fires::Mount, events.into_chain(), Modifiers::default())
+    }
+
+    /// Runs handlers when the element is removed from the page (another page opened, a `cond`
+    /// hid it); their arguments are read at that moment.
+    pub fn on_unmount(self, events: impl IntoEventChain) -> Self {
+        self.trigger(Fires::Unmount, events.into_chain(), Modifiers::default())
     }
 
     /// Runs handlers when a checkbox is ticked or cleared, passing whether it is now ticked.
     pub fn on_checked_change(self, events: impl IntoValueEvents<bool>) -> Self {
         let events = events.into_chain(Var::raw("(_e === true)"));
-        self.trigger("onCheckedChange", events, false)
+        self.on_prop("onCheckedChange", events)
     }
 
     /// Runs handlers when a form is submitted (a submit button, or Enter in an input), passing its
     /// fields by input name ([`FormData`]); the page does not reload and the form is cleared.
     pub fn on_submit(self, events: impl IntoValueEvents<FormData>) -> Self {
         let events = events.into_chain(Var::raw("formData(_e)"));
-        self.trigger("onSubmit", events, true)
+        let modifiers = Modifiers {
+            prevent_default: true,
+            reset: true,
+            ..Modifiers::default()
+        };
+        self.trigger(Fires::Prop("onSubmit".into()), events, modifiers)
+    }
+
+    /// Changes the modifiers of the trigger added last.
+    ///
+    /// # Panics
+    /// When no trigger was added yet (a page is built when the app starts: this fails at once).
+    fn modify(mut self, what: &str, change: impl FnOnce(&mut Modifiers)) -> Self {
+        let Some(last) = self.triggers.last_mut() else {
+            panic!("`.{what}()` modifies the trigger before it: add one first (`.on_click(..)`)");
+        };
+        change(&mut last.modifiers);
+        self
+    }
+
+    /// The trigger added last also calls the DOM event's `preventDefault()` (a link that should
+    /// not navigate, a key that should not type).
+    ///
+    /// # Panics
+    /// When no trigger was added before it.
+    pub fn prevent_default(self) -> Self {
+        self.modify("prevent_default", |m| m.prevent_default = true)
+    }
+
+    /// The trigger added last also calls the DOM event's `stopPropagation()`, so the triggers of
+    /// the elements around this one do not fire.
+    ///
+    /// # Panics
+    /// When no trigger was added before it.
+    pub fn stop_propagation(self) -> Self {
+        self.modify("stop_propagation", |m| m.stop_propagation = true)
+    }
+
+    /// The trigger added last queues its events only once it has not fired for `ms`
+    /// milliseconds, with the values of its last firing: `input().on_change(S::search).debounce(500)`
+    /// sends one event when typing pauses. `0` turns debouncing off.
+    ///
+    /// # Panics
+    /// When no trigger was added before it.
+    pub fn debounce(self, ms: u32) -> Self {
+        self.modify("debounce", |m| m.debounce_ms = (ms > 0).then_some(ms))
+    }
+
+    /// The trigger added last queues its events at most once every `ms` milliseconds: at once
+    /// when it first fires, then with the values of its last firing at the end of each window in
+    /// which it fired again. `0` turns throttling off.
+    ///
+    /// # Panics
+    /// When no trigger was added before it.
+    pub fn throttle(self, ms: u32) -> Self {
+        self.modify("throttle", |m| m.throttle_ms = (ms > 0).then_some(ms))
     }
 }
 

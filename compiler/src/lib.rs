@@ -31,6 +31,7 @@ pub const BASE_PACKAGES: &[(&str, &str)] = &[
 
 const CLIENT_JS: &str = include_str!("../runtime/client.js");
 const ACTIONS_JS: &str = include_str!("../runtime/actions.js");
+const TRIGGERS_JS: &str = include_str!("../runtime/triggers.js");
 const REACT_JSX: &str = include_str!("../runtime/react.jsx");
 
 /// Why compiling or building the frontend failed.
@@ -136,6 +137,7 @@ pub fn generate(app: &AppSpec<'_>) -> Result<BTreeMap<String, String>, CompileEr
     );
     files.insert("src/refract/client.js".into(), CLIENT_JS.into());
     files.insert("src/refract/actions.js".into(), ACTIONS_JS.into());
+    files.insert("src/refract/triggers.js".into(), TRIGGERS_JS.into());
     files.insert("src/refract/react.jsx".into(), REACT_JSX.into());
     let initial = serde_json::to_string_pretty(app.initial_state).unwrap_or_else(|_| "{}".into());
     files.insert("src/refract/initial_state.json".into(), initial + "\n");

@@ -159,3 +159,104 @@ fn external_components_add_their_package() {
     );
     assert!(files["package.json"].contains("\"react-markdown\": \"^9.0.0\""));
 }
+
+fn set_query(q: impl IntoVar<String>) -> EventSpec {
+    EventSpec::new("search_state.set_query").arg("q", q.into_var())
+}
+
+fn pick(choice: impl IntoVar<String>) -> EventSpec {
+    EventSpec::new("search_state.pick").arg("choice", choice.into_var())
+}
+
+fn pressed(key: impl IntoVar<String>) -> EventSpec {
+    EventSpec::new("search_state.pressed").arg("key", key.into_var())
+}
+
+fn scrolled(top: impl IntoVar<f64>) -> EventSpec {
+    EventSpec::new("search_state.scrolled").arg("top", top.into_var())
+}
+
+/// A page with every kind of trigger and modifier.
+fn triggers_page() -> Page {
+    let root = vstack([
+        input()
+            .on_change(set_query)
+            .on_key_down(pressed)
+            .prevent_default(),
+        input().on_change(set_query).debounce(0),
+        input()
+            .prop("value", Var::<String>::state_var("search_state", "query"))
+            .on_change(set_query),
+        Component::radix("Select.Root").on("onValueChange", pick),
+        text("scroll me")
+            .on_scroll(scrolled)
+            .throttle(100)
+            .on_double_click(increment)
+            .stop_propagation(),
+        text("watched")
+            .on_mount(add(1))
+            .on_unmount(add(count()))
+            .on_mouse_enter(increment)
+            .on_mouse_leave(increment)
+            .on_focus(increment)
+            .on_key_up(pressed),
+    ]);
+    Page {
+        route: "/search".into(),
+        root: root.into(),
+    }
+}
+
+#[test]
+fn triggers_and_their_modifiers() {
+    let initial = json!({});
+    let pages = [triggers_page()];
+    let files = generate(&AppSpec {
+        title: "x",
+        pages: &pages,
+        initial_state: &initial,
+    })
+    .unwrap();
+    let page = &files["src/pages/page_0.jsx"];
+    insta::assert_snapshot!("triggers_page", page);
+    // Inputs are debounced by default, each trigger site keyed on its own.
+    assert!(
+        page.contains(r#"debounce: 300, site: "/search#1""#),
+        "{page}"
+    );
+    assert_eq!(page.matches("debounce:").count(), 2, "{page}");
+    assert!(
+        page.contains(r#"throttle: 100, site: "/search#3""#),
+        "{page}"
+    );
+    // A controlled one keeps what is typed locally until the server's value catches up.
+    assert!(
+        page.contains(
+            "<DebouncedInput component={TextField.Root} debounce={300} value={search_state$query}"
+        ),
+        "{page}"
+    );
+    assert!(
+        page.contains(
+            "addEvents([{ handler: \"search_state.pick\", args: { \"choice\": _e } }], _e)"
+        ),
+        "{page}"
+    );
+    // The unmount events read the count as of the last render.
+    assert!(
+        page.contains("unmount.current = () => addEvents("),
+        "{page}"
+    );
+}
+
+#[test]
+#[should_panic(expected = "is no React event prop")]
+fn a_prop_that_is_no_event_prop_is_refused() {
+    let _ = Component::radix("Select.Root").on("value", pick);
+}
+
+#[test]
+#[should_panic(expected = "modifies the trigger before it")]
+fn a_modifier_needs_a_trigger() {
+    let _ = button("x").debounce(10);
+}

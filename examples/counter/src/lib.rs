@@ -49,6 +49,14 @@ pub struct ToolsState {
     width: u32,
     /// The note input's text.
     note: String,
+    /// How many times the note reached the server (typing is debounced: once per pause).
+    note_changes: u32,
+    /// The last key pressed in the keys input.
+    last_key: String,
+    /// How many times the pointer entered the hover box.
+    hovers: u32,
+    /// How many times the page was opened (its `on_mount`).
+    opened: u32,
 }
 
 #[refract::handlers]
@@ -66,6 +74,22 @@ impl ToolsState {
     /// Follows the note input.
     pub fn set_note(&mut self, note: String) {
         self.note = note;
+        self.note_changes += 1;
+    }
+
+    /// Records a key pressed in the keys input.
+    pub fn key(&mut self, key: String) {
+        self.last_key = key;
+    }
+
+    /// Counts the pointer entering the hover box.
+    pub fn hovered(&mut self) {
+        self.hovers += 1;
+    }
+
+    /// Counts the page being opened.
+    pub fn open(&mut self) {
+        self.opened += 1;
     }
 
     /// Clears the note input (which then tells `set_note`) and puts the cursor back in it.
@@ -77,11 +101,23 @@ impl ToolsState {
 fn tools() -> Component {
     vstack([
         heading(format_var!("Width: {}", ToolsState::width())).prop("id", "width"),
+        // Controlled (its value is a var) and debounced (an input's default): one event per pause.
         input()
             .prop("id", "note")
+            .prop("value", ToolsState::note())
             .placeholder("A note")
             .on_change(ToolsState::set_note),
         text(ToolsState::note()).prop("id", "note-echo"),
+        text(format_var!("{} changes", ToolsState::note_changes())).prop("id", "note-changes"),
+        input()
+            .prop("id", "keys")
+            .placeholder("Press a key")
+            .on_key_down(ToolsState::key),
+        text(ToolsState::last_key()).prop("id", "last-key"),
+        r#box([text(format_var!("hovered {} times", ToolsState::hovers()))])
+            .prop("id", "hover-box")
+            .on_mouse_enter(ToolsState::hovered),
+        text(format_var!("opened {} times", ToolsState::opened())).prop("id", "opened"),
         hstack([
             button("Measure").on_click(ToolsState::measure),
             button("Clear").on_click(ToolsState::clear_note),
@@ -101,6 +137,7 @@ fn tools() -> Component {
         ),
     ])
     .prop("p", "6")
+    .on_mount(ToolsState::open)
 }
 
 fn index() -> Component {
