@@ -91,7 +91,7 @@ async function until(what, check) {
   }
 }
 
-test("client actions on /tools: a script's value comes back to a handler, set_value clears an input, and the rest", async () => {
+test("client actions and triggers on /tools: a script's value comes back to a handler, set_value clears a debounced input, and the rest", async () => {
   const context = await browser.newContext({ viewport: { width: 1111, height: 600 } });
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: app.url });
   await context.addCookies([{ name: "theme", value: "dark", url: app.url }]);
@@ -151,6 +151,16 @@ test("client actions on /tools: a script's value comes back to a handler, set_va
   await until("the reload", () => page.evaluate(() => window.__sameDocument !== true).catch(() => false));
   await waitConnected(page);
   await page.locator("#width").filter({ hasText: "Width: 1111" }).waitFor();
+
+  // A render that throws shows the error boundary's notice, not a blank page; the handler's
+  // follow-up mends the state, so the notice's Reload brings the page back.
+  await click("Break the page");
+  const notice = page.getByTestId("refract-render-error");
+  await notice.waitFor();
+  await notice.getByRole("button", { name: "Reload" }).click();
+  await waitConnected(page);
+  await page.locator("#width").filter({ hasText: "Width: 1111" }).waitFor();
+  assert.equal(await notice.count(), 0);
   assert.deepEqual(page.cspViolations, [], "scripts run under the app's CSP (allow_call_script)");
   await context.close();
 });

@@ -54,7 +54,7 @@ test("adds, toggles and deletes items, and keeps them over a reload", async () =
   await context.close();
 });
 
-test("follow-ups: a toast on add, Export downloads the list, Finish all chains into /done without a reload", async () => {
+test("follow-ups: a toast on add, an error toast, Export downloads the list, Finish all chains into /done without a reload", async () => {
   const context = await browser.newContext();
   const page = await openConnected(context, app.url);
   const input = page.getByPlaceholder("What needs doing?");
@@ -65,6 +65,11 @@ test("follow-ups: a toast on add, Export downloads the list, Finish all chains i
   await input.fill("Feed the cat");
   await input.press("Enter");
   await page.locator(".todo-item").filter({ hasText: "Feed the cat" }).waitFor();
+  // A handler's error shows as a toast with its message (the development default of run and stack).
+  await input.fill("x".repeat(501));
+  await input.press("Enter");
+  await toast("an item is at most 500 characters").waitFor();
+  assert.equal(await page.locator(".todo-item").count(), 2, "nothing was added");
 
   const [download] = await Promise.all([
     page.waitForEvent("download"),

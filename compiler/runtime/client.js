@@ -92,7 +92,7 @@ function isWellFormed(f) {
     case "ack":
       return isSeq(f.seq) && isThen(f.then);
     case "error":
-      return (f.seq === null || f.seq === undefined || isSeq(f.seq)) && typeof f.code === "string";
+      return (f.seq === null || f.seq === undefined || isSeq(f.seq)) && typeof f.code === "string" && isThen(f.then);
     default:
       return true;
   }
@@ -341,7 +341,8 @@ export class RefractClient {
    * Handles an error frame. A `retryable` failure of the in-flight event (busy, unavailable,
    * lock_lost) keeps it in flight and resends it with the same seq after a backoff, with the status
    * `retrying`: it is not an error the app sees. Any other error is logged, completes its event
-   * (which ends its chain: no follow-ups), and goes to the error listeners; `invalid_token` also
+   * (which ends its chain; the frame's `then`, the app's error actions, runs next), and goes to
+   * the error listeners; `invalid_token` also
    * forgets the token and asks for a new one.
    */
   handleError(frame) {
@@ -364,9 +365,10 @@ export class RefractClient {
       this.sendHello(null);
     }
     if (ours) {
-      // Not applied: the next event takes its number, so the tab's numbers stay gapless.
+      // Not applied: the next event takes its number, so the tab's numbers stay gapless. Its
+      // chain ends; the frame's `then` is what the app's error hook chose (a toast, by default).
       this.nextSeq = frame.seq;
-      this.complete(frame.seq);
+      this.complete(frame.seq, frame.then);
     }
     callAll(this.errorListeners, frame);
   }
@@ -485,6 +487,18 @@ export class RefractClient {
     const page = this.currentPage();
     this.queue.push(...events.map((e) => ({ ...e, depth: 0, ...(page && { page }) })));
     this.pump();
+  }
+
+  /**
+   * Tells the server that the page failed to render (its error boundary caught `error`): logged
+   * and counted there. Sent only while the socket is open; never answered.
+   * @param {unknown} error what was thrown
+   * @param {string} [componentStack] React's component stack, if known
+   */
+  reportError(error, componentStack) {
+    const message = String(error?.message ?? error).slice(0, 1024);
+    const stack = [error?.stack, componentStack].filter(Boolean).join("\n").slice(0, 4096);
+    this.send({ type: "client_error", message, ...(stack && { stack }) });
   }
 
   /**

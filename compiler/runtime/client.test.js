@@ -548,17 +548,25 @@ test("a hydrate's then runs only when the in-flight event is dropped as applied"
   assert.deepEqual(events()[3], { type: "event", seq: 3, handler: "s.click", args: {} });
 });
 
-test("an error ends its event's chain; the rest of the queue goes on", async () => {
-  const { client, socket, events } = connected();
+test("an error ends its event's chain; its then (the app's error actions) runs, then the rest of the queue", async () => {
+  const toasts = [];
+  const { client, socket, events } = connected({ actions: { _toast: (args) => toasts.push(args.message) } });
   client.addEvents([{ handler: "s.parent", args: {} }, { handler: "s.click", args: {} }]);
   socket().receive({ type: "ack", seq: 1, then: [{ handler: "s.fails", args: {} }, { handler: "s.sibling", args: {} }] });
   await logged(() =>
-    socket().receive({ type: "error", seq: 2, code: "handler_failed", message: "no", then: [{ handler: "s.never", args: {} }] }),
+    socket().receive({
+      type: "error",
+      seq: 2,
+      code: "handler_failed",
+      message: "no",
+      then: [{ handler: "_toast", args: { level: "error", message: "no" } }],
+    }),
   );
+  assert.deepEqual(toasts, ["no"]);
   assert.deepEqual(events()[2], { type: "event", seq: 2, handler: "s.sibling", args: {}, depth: 1 });
   socket().receive({ type: "ack", seq: 2 });
   assert.deepEqual(events()[3], { type: "event", seq: 3, handler: "s.click", args: {} });
-  assert.equal(events().length, 4, "s.never never runs");
+  assert.equal(events().length, 4);
 });
 
 test("a client action at the head runs when nothing is in flight, even before the hydrate", () => {
@@ -692,4 +700,21 @@ test("a frame whose then is not a list of items is logged and ignored", async ()
   assert.equal(calls.length, 3);
   assert.equal(client.inFlight.seq, 1, "still in flight");
   assert.equal(events().length, 1);
+});
+
+test("reportError sends what the error boundary caught, clipped, and nothing when the socket is closed", () => {
+  const { client, socket } = connected();
+  const error = new Error("boom");
+  client.reportError(error, "\n    at Page");
+  const sent = socket().lastSent();
+  assert.equal(sent.type, "client_error");
+  assert.equal(sent.message, "boom");
+  assert.ok(sent.stack.includes("Error: boom") && sent.stack.endsWith("at Page"), sent.stack);
+  client.reportError("x".repeat(5000));
+  assert.equal(socket().lastSent().message.length, 1024);
+  assert.equal(socket().lastSent().stack, undefined);
+  const count = socket().sent.length;
+  socket().readyState = 3;
+  client.reportError(error);
+  assert.equal(socket().sent.length, count);
 });

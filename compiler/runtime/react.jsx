@@ -137,6 +137,46 @@ function useRedirectAction() {
   }, [navigate]);
 }
 
+/** Catches a page's rendering error: shows a notice instead of a blank page and reports it. */
+class ErrorBoundary extends React.Component {
+  constructor(props) {
+    super(props);
+    this.state = { failed: false };
+  }
+
+  static getDerivedStateFromError() {
+    return { failed: true };
+  }
+
+  componentDidCatch(error, info) {
+    console.error("refract: the page failed to render", error);
+    client.reportError(error, info?.componentStack);
+  }
+
+  render() {
+    if (!this.state.failed) return this.props.children;
+    return (
+      <div role="alert" data-testid="refract-render-error" style={{ padding: "2rem", fontFamily: "system-ui, sans-serif" }}>
+        <p>Something went wrong while showing this page.</p>
+        <button type="button" onClick={() => location.reload()}>
+          Reload
+        </button>
+      </div>
+    );
+  }
+}
+
+/**
+ * The pages' error boundary: a page that throws while rendering shows a notice (and is reported
+ * to the server, which logs and counts it) instead of a blank page; going to another page
+ * renders afresh. Rendered inside `<BrowserRouter>`, around the routes.
+ * @param {{children: React.ReactNode}} props
+ */
+export function RefractErrorBoundary({ children }) {
+  const { pathname } = useLocation();
+  return <ErrorBoundary key={pathname}>{children}</ErrorBoundary>;
+}
+
 /**
  * What the runtime shows over every page: the connection banner and the toasts of `_toast`; it
  * also binds `_redirect` to React Router. Rendered once, inside `<BrowserRouter>`.

@@ -119,7 +119,7 @@ pub fn generate(app: &AppSpec<'_>) -> Result<BTreeMap<String, String>, CompileEr
         files.insert(format!("src/pages/page_{i}.jsx"), module.source);
         imports.push_str(&format!("import Page{i} from \"./pages/page_{i}.jsx\";\n"));
         route_elements.push_str(&format!(
-            "          <Route path={} element={{<Page{i} />}} />\n",
+            "            <Route path={} element={{<Page{i} />}} />\n",
             json(&page.route)
         ));
     }
@@ -200,15 +200,17 @@ import { createRoot } from "react-dom/client";
 import { BrowserRouter, Route, Routes } from "react-router";
 import { Theme } from "@radix-ui/themes";
 import "@radix-ui/themes/styles.css";
-import { RefractOverlays } from "./refract/react.jsx";
+import { RefractErrorBoundary, RefractOverlays } from "./refract/react.jsx";
 %IMPORTS%
 createRoot(document.getElementById("root")).render(
   <React.StrictMode>
     <Theme>
       <BrowserRouter>
         <RefractOverlays />
-        <Routes>
-%ROUTES%        </Routes>
+        <RefractErrorBoundary>
+          <Routes>
+%ROUTES%          </Routes>
+        </RefractErrorBoundary>
       </BrowserRouter>
     </Theme>
   </React.StrictMode>,

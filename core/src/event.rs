@@ -76,7 +76,7 @@ impl EventSpec {
 /// One follow-up of a handler as the browser receives it (the `then` of `docs/protocol.md`): an
 /// event handler call (`state_name.method`) or a client action (`_name`), with its arguments by
 /// name as JSON values.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FollowUp {
     /// `state_name.method`, or `_action` for a client action.
     pub handler: String,

@@ -211,6 +211,7 @@ pub(crate) async fn run(
         phase: Phase::AwaitingHello,
         tasks: JoinSet::new(),
         client,
+        client_errors: 0,
     };
     let metrics = refract_telemetry::metrics();
     metrics.connections(1);
@@ -280,9 +281,38 @@ struct Session {
     /// What the next event's context starts from: the client's address and headers, and the
     /// page it last said it shows.
     client: EventContext,
+    /// How many rendering errors the page reported (the first few are logged).
+    client_errors: u32,
+}
+
+/// How many of a socket's reported rendering errors are logged (all are counted): a page stuck
+/// in a failing render must not flood the logs.
+const CLIENT_ERRORS_LOGGED: u32 = 5;
+
+/// The first `max` bytes of `text` (cut on a character boundary).
+fn clipped(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 impl Session {
+    /// Counts a rendering error the page reported, and logs the first few of the socket's.
+    fn client_error(&mut self, message: &str, stack: Option<&str>) {
+        refract_telemetry::metrics().client_error();
+        self.client_errors += 1;
+        if self.client_errors <= CLIENT_ERRORS_LOGGED {
+            tracing::warn!(
+                page = %clipped(&self.client.page.path, 256),
+                error = %clipped(message, 1024),
+                stack = %clipped(stack.unwrap_or("-"), 4096),
+                "a page failed to render"
+            );
+        }
+    }
+
     async fn on_text(&mut self, text: &str) {
         let limit = self.view.shared.config.max_frame_bytes;
         if text.len() > limit {
@@ -297,6 +327,9 @@ impl Session {
         }
         match ClientFrame::parse(text) {
             Err(rejected) => self.view.reject(rejected.seq, rejected.failure).await,
+            Ok(ClientFrame::ClientError { message, stack }) => {
+                self.client_error(&message, stack.as_deref());
+            }
             Ok(ClientFrame::Hello { token, tab, page }) => {
                 if let Some(page) = page {
                     self.client.page = page;
@@ -861,6 +894,34 @@ mod tests {
             h.fake.seen.lock().unwrap().is_empty(),
             "nothing reached the processor"
         );
+    }
+
+    #[tokio::test]
+    async fn a_reported_rendering_error_gets_no_answer_before_or_after_hello() {
+        let mut h = harness();
+        let report = r#"{"type":"client_error","message":"Cannot read properties of undefined","stack":"at Page"}"#;
+        for _ in 0..(CLIENT_ERRORS_LOGGED + 2) {
+            h.send(report).await;
+        }
+        // The next frame is the hydrate: the reports were taken without an answer.
+        assert!(matches!(h.hello(None).await, ServerFrame::Hydrate { .. }));
+        h.send(report).await;
+        h.event(1, "s.ok").await;
+        assert!(matches!(
+            h.frame().await,
+            ServerFrame::Delta { seq: Some(1), .. }
+        ));
+        assert!(
+            h.fake.seen.lock().unwrap().len() == 1,
+            "no report reached the processor"
+        );
+    }
+
+    #[test]
+    fn clipping_keeps_whole_characters() {
+        assert_eq!(clipped("héllo", 2), "h");
+        assert_eq!(clipped("héllo", 3), "hé");
+        assert_eq!(clipped("abc", 10), "abc");
     }
 
     #[tokio::test]

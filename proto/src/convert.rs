@@ -67,15 +67,20 @@ impl From<Failure> for v1::EventError {
         v1::EventError {
             code: v1::ErrorCode::from(f.code) as i32,
             message: f.message,
+            then_json: follow_ups_json(&f.then),
         }
     }
 }
 
 impl From<v1::EventError> for Failure {
-    /// A code this build does not know (a newer peer) reads as [`ErrorCode::Internal`].
+    /// A code this build does not know (a newer peer) reads as [`ErrorCode::Internal`]; follow-ups
+    /// that do not read are dropped (the failure itself still reaches the browser).
     fn from(e: v1::EventError) -> Self {
         let code = v1::ErrorCode::try_from(e.code).map_or(ErrorCode::Internal, ErrorCode::from);
-        Failure::new(code, e.message)
+        Failure {
+            then: read_follow_ups(&e.then_json).unwrap_or_default(),
+            ..Failure::new(code, e.message)
+        }
     }
 }
 
@@ -293,6 +298,7 @@ mod tests {
         let unknown = v1::EventError {
             code: 9999,
             message: "m".into(),
+            then_json: String::new(),
         };
         assert_eq!(Failure::from(unknown).code, ErrorCode::Internal);
     }
@@ -342,6 +348,10 @@ mod tests {
             Ok(Outcome::Duplicate { then: vec![] }),
             Ok(Outcome::Duplicate { then: follow_ups() }),
             Err(Failure::new(ErrorCode::Busy, "later")),
+            Err(Failure {
+                then: follow_ups(),
+                ..Failure::new(ErrorCode::HandlerFailed, "nope")
+            }),
         ];
         for r in results {
             assert_eq!(outcome(event_reply(r.clone())), r);

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use refract_core::EventError;
+use refract_core::{EventError, FollowUp};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Every error code of the browser protocol (`docs/protocol.md`), with its wire string.
@@ -147,8 +147,8 @@ impl<'de> Deserialize<'de> for ErrorCode {
     }
 }
 
-/// Why an event (or a hydrate) was not done: a code and a message for people. The token's stored
-/// state is as before it.
+/// Why an event (or a hydrate) was not done: a code and a message for people, and what the
+/// browser should do about it. The token's stored state is as before it.
 #[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
 #[error("{code}: {message}")]
 pub struct Failure {
@@ -156,15 +156,34 @@ pub struct Failure {
     pub code: ErrorCode,
     /// For people; never parsed.
     pub message: String,
+    /// Client actions (or events) the app's error hook chose for the failed event (a toast, by
+    /// default): the browser runs them as it would a handler's follow-ups. Empty for the
+    /// platform's own failures.
+    pub then: Vec<FollowUp>,
 }
 
 impl Failure {
-    /// A failure of `code` saying `message`.
+    /// A failure of `code` saying `message`, with nothing for the browser to run.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Failure {
             code,
             message: message.into(),
+            then: Vec::new(),
         }
+    }
+
+    /// Whether the failure is the app's (its handler, its arguments, its state) rather than the
+    /// platform's or the protocol's: what the app's error hook is asked about.
+    pub fn is_apps(&self) -> bool {
+        matches!(
+            self.code,
+            ErrorCode::UnknownHandler
+                | ErrorCode::BadArguments
+                | ErrorCode::HandlerFailed
+                | ErrorCode::ChainTooDeep
+                | ErrorCode::StateTooLarge
+                | ErrorCode::CorruptState
+        )
     }
 }
 

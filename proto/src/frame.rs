@@ -43,6 +43,15 @@ pub enum ClientFrame {
         #[serde(default, skip_serializing_if = "is_zero")]
         depth: u32,
     },
+    /// A page's rendering failed (its error boundary caught it): the gateway logs and counts it;
+    /// no answer. Valid before `hello` too.
+    ClientError {
+        /// The error's message.
+        message: String,
+        /// Where it happened (a JavaScript stack, React's component stack), if known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stack: Option<String>,
+    },
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -203,6 +212,10 @@ pub enum ServerFrame {
         /// The trace id of the failure (when traces are exported), to find its detail.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         trace: Option<String>,
+        /// What the app's error hook asks the browser to do (a toast, by default), run as a
+        /// handler's follow-ups would be.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        then: Vec<FollowUp>,
     },
 }
 
@@ -221,6 +234,7 @@ impl ServerFrame {
             message,
             retryable: failure.code.retryable(),
             trace,
+            then: failure.then,
         }
     }
 
@@ -417,6 +431,18 @@ mod tests {
         assert_eq!(
             v,
             json!({"type": "error", "seq": 2, "code": "bad_arguments", "message": "x \"y\"", "retryable": false})
+        );
+        let toasted = Failure {
+            then: vec![refract_core::FollowUp {
+                handler: "_toast".into(),
+                args: Map::from_iter([("message".to_owned(), json!("nope"))]),
+            }],
+            ..Failure::new(ErrorCode::HandlerFailed, "nope")
+        };
+        let frame = ServerFrame::error(Some(2), toasted, None).encode();
+        assert!(
+            frame.ends_with(r#""then":[{"handler":"_toast","args":{"message":"nope"}}]}"#),
+            "{frame}"
         );
         let busy = ServerFrame::error(Some(3), Failure::new(ErrorCode::Busy, "later"), None);
         assert!(

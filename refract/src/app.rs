@@ -9,11 +9,14 @@ use std::time::Duration;
 
 use clap::Parser;
 use refract_compiler::{AppSpec, CompileError, Node, Page, Project};
-use refract_core::{Handlers, StateError, StateRegistry};
+use refract_core::{EventSpec, Handlers, StateError, StateRegistry};
 use refract_gateway::feed::RedisFeed;
 use refract_gateway::{Gateway, GatewayConfig, RandomnessError, TokenIssuer};
 use refract_process::shutdown_signal;
+use refract_proto::Failure;
 use refract_proto::{DeltaFeed, Processor};
+use refract_worker::engine::{ErrorActions, ErrorHook};
+use refract_worker::serve::AppEnv;
 use refract_worker::{Engine, MemoryStore};
 
 use crate::cli::{Cli, Command, ExportArgs, HealthcheckArgs, RunArgs};
@@ -74,6 +77,7 @@ pub struct App {
     states: StateRegistry,
     pages: Vec<(String, PageFn)>,
     allow_call_script: bool,
+    on_error: Option<ErrorHook>,
 }
 
 /// A running embedded server (see [`App::serve`]).
@@ -100,7 +104,29 @@ impl App {
             states: StateRegistry::default(),
             pages: Vec::new(),
             allow_call_script: false,
+            on_error: None,
         }
+    }
+
+    /// Chooses what users see when an event fails for the app's reasons (a handler's error or
+    /// panic, bad arguments, a chain too deep, a state too large): `hook` gets the failure (its
+    /// code and message) and returns client actions (or events) that the browser runs, in place
+    /// of the default toast (the message under `--env development`, the default for `run` and
+    /// `stack`; a generic text under `production`, the default for `worker`). Return nothing to
+    /// show nothing. A hook that panics is logged and the generic toast is shown.
+    ///
+    /// ```no_run
+    /// # use refract::prelude::*;
+    /// App::new("Shop").on_error(|failure| {
+    ///     vec![toast::error("Sorry, that did not work."), console_log(failure.message.clone())]
+    /// });
+    /// ```
+    pub fn on_error(
+        mut self,
+        hook: impl Fn(&Failure) -> Vec<EventSpec> + Send + Sync + 'static,
+    ) -> Self {
+        self.on_error = Some(Arc::new(hook));
+        self
     }
 
     /// Lets the app's handlers and pages run JavaScript in the browser with the `call_script`
@@ -158,7 +184,8 @@ impl App {
     }
 
     /// Serves the embedded mode on an in-memory store on `listener` in the background, with a
-    /// random token secret (tests use this with port 0).
+    /// random token secret (tests use this with port 0); failures are shown as under `run` (their
+    /// message, or what the app's [`App::on_error`] hook says).
     ///
     /// # Errors
     /// [`AppError::Randomness`] when no randomness is available for the secret, or
@@ -174,7 +201,11 @@ impl App {
         })?;
         let issuer = TokenIssuer::from_secret_or_random(None)?;
         let store = Arc::new(MemoryStore::new());
-        let engine = Arc::new(Engine::new(Arc::new(self.states), store.clone()));
+        let errors = self
+            .on_error
+            .map_or(ErrorActions::Detailed, ErrorActions::Hook);
+        let engine =
+            Arc::new(Engine::new(Arc::new(self.states), store.clone()).error_actions(errors));
         let feed: Arc<dyn DeltaFeed> = store.clone();
         let gateway = Gateway::new(config, issuer, engine, feed);
         let task = tokio::spawn(refract_gateway::serve::serve_until(
@@ -214,13 +245,17 @@ impl App {
         if let Some(sockets) = cli.sockets_mut() {
             sockets.allow_eval |= self.allow_call_script;
         }
+        if let Some(store) = cli.local_store_mut() {
+            store.env.get_or_insert(AppEnv::Development);
+        }
         let result = match cli.command {
             Some(Command::Export(args)) => self.export(&args),
             Some(Command::Run(args)) => runtime.block_on(self.run(args)),
             Some(Command::Worker(args)) => runtime.block_on(async {
                 tracing::info!(app = %self.title, "worker");
                 let states = Arc::new(self.states);
-                Ok(refract_worker::serve::serve(states, args, shutdown_signal()).await?)
+                let on_error = self.on_error.clone();
+                Ok(refract_worker::serve::serve(states, on_error, args, shutdown_signal()).await?)
             }),
             Some(Command::Gateway(args)) => runtime.block_on(async {
                 Ok(refract_gateway::serve::serve(args, shutdown_signal()).await?)
@@ -264,7 +299,10 @@ impl App {
             Some(url) => {
                 let store = args.store.connect(url, &self.states).await?;
                 (
-                    Arc::new(args.store.engine(Arc::new(self.states), store)),
+                    Arc::new(
+                        args.store
+                            .engine(Arc::new(self.states), store, self.on_error),
+                    ),
                     Arc::new(RedisFeed::new(url)?),
                 )
             }
@@ -276,7 +314,11 @@ impl App {
                     Duration::from_secs(args.store.token_expiry_secs),
                 );
                 (
-                    Arc::new(args.store.engine(Arc::new(self.states), store.clone())),
+                    Arc::new(args.store.engine(
+                        Arc::new(self.states),
+                        store.clone(),
+                        self.on_error,
+                    )),
                     store,
                 )
             }

@@ -30,6 +30,17 @@ impl Cli {
             Some(Command::Export(_) | Command::Worker(_) | Command::Healthcheck(_)) => None,
         }
     }
+
+    /// The store options of the commands a developer runs on their machine (`run`, `stack`),
+    /// whose defaults suit development.
+    pub fn local_store_mut(&mut self) -> Option<&mut StoreArgs> {
+        match &mut self.command {
+            None => Some(&mut self.run.store),
+            Some(Command::Run(args)) => Some(&mut args.store),
+            Some(Command::Stack(args)) => Some(&mut args.store),
+            Some(_) => None,
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]

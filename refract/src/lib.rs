@@ -68,6 +68,7 @@ pub use refract_core as core;
 pub use refract_core::EventContext;
 pub use refract_core::actions;
 pub use refract_macros::{State, VarFields, handlers};
+pub use refract_proto::{ErrorCode, Failure};
 pub use serde;
 pub use serde_json;
 

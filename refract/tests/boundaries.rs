@@ -212,7 +212,31 @@ async fn a_failing_handler_changes_nothing() {
         unreachable!()
     };
     assert_eq!(failure.message, "not today");
+    // As under `run`: a toast with the handler's message.
+    let toast = json!([{"handler": "_toast", "args": {"level": "error", "message": "not today"}}]);
+    assert_eq!(serde_json::to_value(&failure.then).unwrap(), toast);
     assert_untouched(&server, &mut c).await;
+}
+
+#[tokio::test]
+async fn the_apps_error_hook_chooses_what_the_page_runs() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = App::new("hooked")
+        .state::<CounterState>()
+        .on_error(|failure| {
+            vec![refract::actions::redirect(format!(
+                "/oops?code={}",
+                failure.code
+            ))]
+        })
+        .serve(listener, GatewayConfig::default())
+        .unwrap();
+    let mut c = TestClient::connect(server.addr, None).await.unwrap();
+    let Answer::Error(failure) = c.call("counter_state.fail", json!({})).await.unwrap() else {
+        panic!("the handler fails")
+    };
+    let redirect = json!([{"handler": "_redirect", "args": {"path": "/oops?code=handler_failed", "replace": false}}]);
+    assert_eq!(serde_json::to_value(&failure.then).unwrap(), redirect);
 }
 
 #[tokio::test]

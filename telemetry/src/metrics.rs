@@ -24,6 +24,7 @@ pub struct Metrics {
     worker_healthy: Gauge<u64>,
     worker_lost: Counter<u64>,
     state_migrations: Counter<u64>,
+    client_errors: Counter<u64>,
 }
 
 /// Latency buckets in ms, from 0.1 ms to 10 s.
@@ -70,6 +71,12 @@ pub fn metrics() -> &'static Metrics {
                 .u64_counter("refract.state.migrations")
                 .with_description("Stored states that no longer decoded and were migrated")
                 .build(),
+            client_errors: meter
+                .u64_counter("refract.client.errors")
+                .with_description(
+                    "Rendering errors pages reported (their error boundary caught them)",
+                )
+                .build(),
         }
     })
 }
@@ -109,6 +116,11 @@ impl Metrics {
     pub fn state_migrated(&self, state: &'static str) {
         self.state_migrations
             .add(1, &[KeyValue::new("state", state)]);
+    }
+
+    /// Records a rendering error a page reported.
+    pub fn client_error(&self) {
+        self.client_errors.add(1, &[]);
     }
 
     /// Records whether `worker` is serving.

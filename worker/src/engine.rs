@@ -26,12 +26,34 @@ use tracing::Instrument;
 use crate::panics::InHandler;
 use crate::store::{Commit, StateStore, StoreError};
 
+/// The app's own error hook: the follow-ups (client actions, usually a toast) the browser runs
+/// for a failed event. It is the app's code: a panic in it is caught and logged, and the default
+/// generic toast is sent instead.
+pub type ErrorHook = Arc<dyn Fn(&Failure) -> Vec<EventSpec> + Send + Sync>;
+
+/// What the browser is told to run when an event fails for the app's reasons
+/// ([`Failure::is_apps`]: its handler failed, its arguments, its state's size, …).
+#[derive(Clone, Default)]
+pub enum ErrorActions {
+    /// A toast saying that something went wrong, without detail (production; the default).
+    #[default]
+    Generic,
+    /// A toast with the failure's message (development).
+    Detailed,
+    /// The app's own hook.
+    Hook(ErrorHook),
+}
+
+/// The text of [`ErrorActions::Generic`]'s toast.
+pub const GENERIC_ERROR: &str = "Something went wrong. Please try again.";
+
 /// Runs events of an app's states on a store.
 pub struct Engine<S> {
     states: Arc<StateRegistry>,
     store: S,
     max_state_bytes: u64,
     max_chain_depth: u32,
+    error_actions: ErrorActions,
 }
 
 /// The default of [`Engine::max_state_bytes`]: 4 MiB.
@@ -49,7 +71,15 @@ impl<S: StateStore> Engine<S> {
             store,
             max_state_bytes: DEFAULT_MAX_STATE_BYTES,
             max_chain_depth: DEFAULT_MAX_CHAIN_DEPTH,
+            error_actions: ErrorActions::default(),
         }
+    }
+
+    /// What the browser runs when an event fails for the app's reasons (default: a generic
+    /// toast).
+    pub fn error_actions(mut self, actions: ErrorActions) -> Self {
+        self.error_actions = actions;
+        self
     }
 
     /// Refuses, with `state_too_large`, an event after which the token's stored states would take
@@ -358,6 +388,34 @@ impl<S: StateStore> Engine<S> {
         Ok(Outcome::Applied { version, frame })
     }
 
+    /// `failure` with what the browser should run about it, when it is the app's.
+    fn with_error_actions(&self, mut failure: Failure) -> Failure {
+        if !failure.is_apps() {
+            return failure;
+        }
+        let toast = |message: &str| vec![refract_core::actions::toast::error(message)];
+        let specs = match &self.error_actions {
+            ErrorActions::Generic => toast(GENERIC_ERROR),
+            ErrorActions::Detailed => toast(&failure.message),
+            ErrorActions::Hook(hook) => {
+                let called = crate::panics::in_handler(|| {
+                    std::panic::catch_unwind(AssertUnwindSafe(|| hook(&failure)))
+                });
+                called.unwrap_or_else(|_| {
+                    tracing::error!(code = %failure.code, "the app's error hook panicked");
+                    toast(GENERIC_ERROR)
+                })
+            }
+        };
+        match follow_ups(&self.states, "the error hook", &specs) {
+            Ok(then) => failure.then = then,
+            Err(bad) => {
+                tracing::error!(error = %bad.message, "the app's error hook returned follow-ups that cannot run")
+            }
+        }
+        failure
+    }
+
     fn chain_too_deep(&self, handler: &str) -> Failure {
         Failure::new(
             ErrorCode::ChainTooDeep,
@@ -395,7 +453,7 @@ impl<S: StateStore> Processor for Engine<S> {
             outcome,
             started.elapsed().as_secs_f64() * 1000.0,
         );
-        result
+        result.map_err(|failure| self.with_error_actions(failure))
     }
 
     async fn hydrate(&self, token: &str, tab: &str) -> Result<Hydration, Failure> {

@@ -12,9 +12,29 @@ use refract_process::grpc_tls::{GrpcTlsArgs, GrpcTlsError};
 use tonic::transport::ServerTlsConfig;
 use tonic_health::ServingStatus;
 
+use crate::engine::{ErrorActions, ErrorHook};
 use crate::grpc::WorkerService;
 use crate::redis::{RedisConfig, RedisStore};
 use crate::{Engine, StateStore, StoreError};
+
+/// Where an app runs, for what its users are shown about failures.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    /// On a developer's machine: failures show their message.
+    Development,
+    /// For users: failures show a generic message.
+    Production,
+}
+
+impl AppEnv {
+    /// Its name on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppEnv::Development => "development",
+            AppEnv::Production => "production",
+        }
+    }
+}
 
 /// Settings of the state store and the engine's limits (a worker's, and an app's `run`).
 #[derive(Args, Debug, Clone, PartialEq, Eq)]
@@ -39,6 +59,12 @@ pub struct StoreArgs {
     /// …) may run before the next is refused with `chain_too_deep`.
     #[arg(long, default_value_t = crate::engine::DEFAULT_MAX_CHAIN_DEPTH, env = "REFRACT_MAX_CHAIN_DEPTH")]
     pub max_chain_depth: u32,
+    /// How failures of the app's events are shown: `development` toasts the handler's message,
+    /// `production` a generic text (the detail stays in the logs). Default: `development` for
+    /// `run` and `stack`, `production` for `worker`. An app's own error hook
+    /// (`App::on_error`) replaces both.
+    #[arg(long, value_enum, env = "REFRACT_ENV")]
+    pub env: Option<AppEnv>,
     /// Milliseconds a Redis command may wait for its answer before the event fails with
     /// `unavailable`.
     #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..), env = "REFRACT_REDIS_TIMEOUT_MS")]
@@ -57,11 +83,23 @@ impl StoreArgs {
         config
     }
 
-    /// The engine of `states` over `store` with these settings' limits.
-    pub fn engine<S: StateStore>(&self, states: Arc<StateRegistry>, store: S) -> Engine<S> {
+    /// The engine of `states` over `store` with these settings' limits, showing failures as
+    /// `--env` says (production when unset), or through the app's `hook`.
+    pub fn engine<S: StateStore>(
+        &self,
+        states: Arc<StateRegistry>,
+        store: S,
+        hook: Option<ErrorHook>,
+    ) -> Engine<S> {
+        let errors = match (hook, self.env) {
+            (Some(hook), _) => ErrorActions::Hook(hook),
+            (None, Some(AppEnv::Development)) => ErrorActions::Detailed,
+            (None, _) => ErrorActions::Generic,
+        };
         Engine::new(states, store)
             .max_state_bytes(self.max_state_bytes)
             .max_chain_depth(self.max_chain_depth)
+            .error_actions(errors)
     }
 
     /// These settings as command-line arguments (what `stack` passes a worker it starts).
@@ -74,8 +112,9 @@ impl StoreArgs {
             redis_timeout_ms,
             max_state_bytes,
             max_chain_depth,
+            env,
         } = self;
-        vec![
+        let mut args = vec![
             format!("--max-state-bytes={max_state_bytes}"),
             format!("--max-chain-depth={max_chain_depth}"),
             format!("--lock-lease-ms={lock_lease_ms}"),
@@ -83,7 +122,11 @@ impl StoreArgs {
             format!("--token-expiry-secs={token_expiry_secs}"),
             format!("--redis-connections={redis_connections}"),
             format!("--redis-timeout-ms={redis_timeout_ms}"),
-        ]
+        ];
+        if let Some(env) = env {
+            args.push(format!("--env={}", env.as_str()));
+        }
+        args
     }
 
     /// The Redis store of `states` at `url`, once Redis answers (waiting up to 10 s for it, so a
@@ -171,20 +214,21 @@ pub enum ServeError {
     Tls(#[from] GrpcTlsError),
 }
 
-/// Serves the events of an app whose states are `states` as a worker until `shutdown`
-/// completes; then stops taking new calls (health turns `NOT_SERVING`), finishes the calls in
+/// Serves the events of an app whose states are `states` (and whose error hook is `on_error`, if
+/// it has one) as a worker until `shutdown` completes; then stops taking new calls (health turns `NOT_SERVING`), finishes the calls in
 /// flight, and returns. Metrics are served on `--metrics-port`.
 ///
 /// # Errors
 /// [`ServeError`] when Redis does not answer, the address cannot be bound, or serving fails.
 pub async fn serve(
     states: Arc<StateRegistry>,
+    on_error: Option<ErrorHook>,
     args: WorkerArgs,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let tls = args.tls.server()?;
     let store = args.store.connect(&args.redis, &states).await?;
-    let engine = Arc::new(args.store.engine(states, store));
+    let engine = Arc::new(args.store.engine(states, store, on_error));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|source| ServeError::Bind {
@@ -265,6 +309,7 @@ mod tests {
                 redis_timeout_ms: 5,
                 max_state_bytes: 6,
                 max_chain_depth: 7,
+                env: Some(AppEnv::Development),
             },
             tls: GrpcTlsArgs {
                 grpc_tls_cert: Some("/tls/worker.pem".into()),

@@ -326,3 +326,74 @@ async fn a_computed_var_that_panics_fails_the_event_not_the_worker() {
     let err = e.hydrate("t", "").await.unwrap_err();
     assert_eq!(err.code, ErrorCode::HandlerFailed, "{err}");
 }
+
+/// The follow-ups a failure carries, as JSON.
+fn then_of(failure: &refract_proto::Failure) -> Value {
+    serde_json::to_value(&failure.then).unwrap()
+}
+
+fn error_toast(message: &str) -> Value {
+    json!([{"handler": "_toast", "args": {"level": "error", "message": message}}])
+}
+
+#[tokio::test]
+async fn an_apps_failure_carries_a_toast_generic_detailed_or_the_apps_own() {
+    use refract_worker::engine::{ErrorActions, GENERIC_ERROR};
+    let failing = || event(1, "counter.fail", json!({}));
+    let generic = engine().process(failing()).await.unwrap_err();
+    assert_eq!(then_of(&generic), error_toast(GENERIC_ERROR));
+    let detailed = engine()
+        .error_actions(ErrorActions::Detailed)
+        .process(failing())
+        .await
+        .unwrap_err();
+    assert_eq!(then_of(&detailed), error_toast("nope"));
+    let own = engine().error_actions(ErrorActions::Hook(Arc::new(|f| {
+        vec![refract_core::actions::console_log(format!(
+            "{}: {}",
+            f.code, f.message
+        ))]
+    })));
+    let hooked = own.process(failing()).await.unwrap_err();
+    assert_eq!(
+        then_of(&hooked),
+        json!([{"handler": "_console_log", "args": {"message": "handler_failed: nope"}}])
+    );
+    // A hook that panics gets the generic toast; one returning what cannot run, nothing.
+    let panics = engine().error_actions(ErrorActions::Hook(Arc::new(|_| panic!("hook"))));
+    let failure = panics.process(failing()).await.unwrap_err();
+    assert_eq!(then_of(&failure), error_toast(GENERIC_ERROR));
+    let dangling = engine().error_actions(ErrorActions::Hook(Arc::new(|_| {
+        vec![refract_core::EventSpec::new("counter.nope")]
+    })));
+    assert!(
+        dangling
+            .process(failing())
+            .await
+            .unwrap_err()
+            .then
+            .is_empty()
+    );
+    // Other app failures get it too; the state is untouched whatever the hook says.
+    let unknown = engine()
+        .process(event(1, "counter.nope", json!({})))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code, ErrorCode::UnknownHandler);
+    assert_eq!(then_of(&unknown), error_toast(GENERIC_ERROR));
+    assert_eq!(state_of(&own).await.version, 0);
+}
+
+#[tokio::test]
+async fn the_platforms_failures_carry_nothing_to_run() {
+    let e = engine().error_actions(refract_worker::engine::ErrorActions::Detailed);
+    e.process(event(1, "counter.add", json!({"by": 1})))
+        .await
+        .unwrap();
+    let gap = e
+        .process(event(3, "counter.add", json!({"by": 1})))
+        .await
+        .unwrap_err();
+    assert_eq!(gap.code, ErrorCode::SeqGap);
+    assert!(gap.then.is_empty());
+}

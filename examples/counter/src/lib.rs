@@ -57,6 +57,8 @@ pub struct ToolsState {
     hovers: u32,
     /// How many times the page was opened (its `on_mount`).
     opened: u32,
+    /// Whether the page renders something that throws (to show the error boundary).
+    broken: bool,
 }
 
 #[refract::handlers]
@@ -90,6 +92,19 @@ impl ToolsState {
     /// Counts the page being opened.
     pub fn open(&mut self) {
         self.opened += 1;
+    }
+
+    /// Makes the page render an expression that throws: the page shows the error boundary's
+    /// notice (and reports the error to the server) instead of going blank. The follow-up mends
+    /// the state at once, so the notice's Reload brings the page back.
+    pub fn break_page(&mut self) -> EventSpec {
+        self.broken = true;
+        Self::mend()
+    }
+
+    /// Stops rendering the expression that throws.
+    pub fn mend(&mut self) {
+        self.broken = false;
     }
 
     /// Clears the note input (which then tells `set_note`) and puts the cursor back in it.
@@ -130,7 +145,12 @@ fn tools() -> Component {
             button("Clear storage").on_click(clear_local_storage()),
             button("Reload").on_click(reload()),
             button("To the end").on_click(scroll_to("end")),
+            button("Break the page").on_click(ToolsState::break_page),
         ]),
+        when(
+            ToolsState::broken(),
+            text(Var::<String>::raw("undefined.boom")),
+        ),
         r#box([text("The end")]).prop("id", "end").prop(
             "style",
             json_prop(&refract::serde_json::json!({"marginTop": "200vh"})),

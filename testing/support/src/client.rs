@@ -272,7 +272,7 @@ impl Client {
                     message,
                     seq: None,
                     ..
-                } => return Err(ClientError::Refused(Failure { code, message })),
+                } => return Err(ClientError::Refused(Failure::new(code, message))),
                 // A delta published before the hydrate was taken is covered by it.
                 _ => {}
             }
@@ -467,14 +467,21 @@ impl Client {
                     seq: Some(s),
                     code,
                     message,
+                    then,
                     ..
-                } if s == seq => return Ok(Answer::Error(Failure { code, message })),
+                } if s == seq => {
+                    let failure = Failure {
+                        then,
+                        ..Failure::new(code, message)
+                    };
+                    return Ok(Answer::Error(failure));
+                }
                 ServerFrame::Error {
                     seq: None,
                     code,
                     message,
                     ..
-                } => return Err(ClientError::Refused(Failure { code, message })),
+                } => return Err(ClientError::Refused(Failure::new(code, message))),
                 ServerFrame::Hydrate { .. } if self.last_seq >= seq => {
                     // The event was applied: the hydrate's follow-ups are those of the tab's
                     // last event, this one when it was the last sent.

@@ -48,6 +48,7 @@ pub fn worker_args(redis: &str, port: u16, lease_ms: u64) -> WorkerArgs {
             redis_timeout_ms: 5000,
             max_state_bytes: 4 << 20,
             max_chain_depth: CHAIN_DEPTH,
+            env: None,
         },
         tls: GrpcTlsArgs::default(),
     }
