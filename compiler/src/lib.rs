@@ -63,9 +63,9 @@ pub enum CompileError {
         /// What it printed.
         output: String,
     },
-    /// Two pages have the same route, or a route does not start with `/`.
-    #[error("bad route `{0}`: routes start with `/` and are unique")]
-    BadRoute(String),
+    /// A page's route is malformed, or two pages' routes match the same paths.
+    #[error(transparent)]
+    Route(#[from] refract_core::RouteError),
 }
 
 impl CompileError {
@@ -100,20 +100,17 @@ pub struct AppSpec<'a> {
 /// The project files of `app`: relative path → content. Deterministic for the same input.
 ///
 /// # Errors
-/// [`CompileError::BadRoute`] for a route not starting with `/` or used twice.
+/// [`CompileError::Route`] for a malformed route, or two that match the same paths.
 pub fn generate(app: &AppSpec<'_>) -> Result<BTreeMap<String, String>, CompileError> {
     let mut files = BTreeMap::new();
     let mut packages: BTreeSet<(String, String)> = BASE_PACKAGES
         .iter()
         .map(|(p, v)| ((*p).to_owned(), (*v).to_owned()))
         .collect();
-    let mut routes = BTreeSet::new();
+    refract_core::Routes::new(app.pages.iter().map(|p| p.route.as_str()))?;
     let mut imports = String::new();
     let mut route_elements = String::new();
     for (i, page) in app.pages.iter().enumerate() {
-        if !page.route.starts_with('/') || !routes.insert(page.route.as_str()) {
-            return Err(CompileError::BadRoute(page.route.clone()));
-        }
         let module = codegen::compile_page(&page.route, &page.root);
         packages.extend(module.packages);
         files.insert(format!("src/pages/page_{i}.jsx"), module.source);

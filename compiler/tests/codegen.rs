@@ -117,7 +117,7 @@ fn duplicate_or_relative_routes_are_rejected() {
         initial_state: &initial,
     })
     .unwrap_err();
-    assert!(err.to_string().contains("bad route `/`"), "{err}");
+    assert!(err.to_string().contains("routes `/` and `/`"), "{err}");
     let relative = [Page {
         route: "about".into(),
         root: text("x").into(),

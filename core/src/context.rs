@@ -3,6 +3,7 @@
 //! passes). The browser runtime sends the page's location with `hello` and with each event; the
 //! gateway adds the client's address and request headers and the time it received the event.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,11 @@ pub struct EventContext {
     pub tab: String,
     /// The page the event came from.
     pub page: PageContext,
+    /// The route of the app's pages that the page's path matches (`/posts/:id`), if any.
+    pub route: Option<String>,
+    /// The route's parameters, percent-decoded (`{"id": "42"}` on `/posts/42`; a splat's is
+    /// `*`); see [`EventContext::param`].
+    pub params: BTreeMap<String, String>,
     /// The client's IP address, when known.
     pub client_ip: Option<IpAddr>,
     /// The request headers of the client's socket that handlers may read.
@@ -66,6 +72,11 @@ impl std::fmt::Debug for ClientHeaders {
 }
 
 impl EventContext {
+    /// The route parameter `name` of the page (`id` on `/posts/:id`), decoded.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params.get(name).map(String::as_str)
+    }
+
     /// The decoded value of the first query parameter `name` (`?q=a%20b` → `a b`).
     pub fn query_param(&self, name: &str) -> Option<String> {
         self.query_pairs()

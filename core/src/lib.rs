@@ -7,7 +7,8 @@
 //!   [`StateObject`] and [`StateDescriptor`] are their type-erased forms, which the worker runs;
 //! * [`diff`] computes the delta of an event;
 //! * [`EventError`] is the typed failure of one event;
-//! * [`EventContext`] is what a handler may know about the event it runs for.
+//! * [`EventContext`] is what a handler may know about the event it runs for;
+//! * [`Routes`] are the pages' path patterns, and which one a path matches.
 //!
 //! Nothing here does I/O.
 
@@ -15,12 +16,14 @@ pub mod actions;
 mod context;
 mod error;
 mod event;
+mod routes;
 mod state;
 mod var;
 
 pub use context::{ClientHeaders, EventContext, PageContext};
 pub use error::EventError;
 pub use event::{EventSpec, FollowUp, IntoEventChain, IntoValueEvents};
+pub use routes::{RouteError, RouteMatch, Routes};
 pub use state::{
     BoxFuture, HandlerResult, Handlers, State, StateDescriptor, StateError, StateObject,
     StateRegistry, decode_args, diff,

@@ -105,11 +105,14 @@ pub fn event_request(event: &EventRequest) -> v1::EventRequest {
     }
 }
 
-/// The client part of `cx` (its session and tab travel as the request's token and tab).
+/// The client part of `cx` (its session and tab travel as the request's token and tab; its
+/// route is the worker's to find, from the page's path).
 fn client_context(cx: &EventContext) -> v1::ClientContext {
     let EventContext {
         session: _,
         tab: _,
+        route: _,
+        params: _,
         page,
         client_ip,
         headers,
@@ -142,6 +145,7 @@ fn event_context(client: v1::ClientContext) -> EventContext {
             cookie: client.cookie,
         },
         received_at_ms: client.received_at_ms,
+        ..EventContext::default()
     }
 }
 

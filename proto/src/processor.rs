@@ -30,8 +30,9 @@ pub struct EventRequest {
     /// + 1 for a follow-up a handler returned.
     pub depth: u32,
     /// What the gateway knows of the event's client: its page, address, headers and the time it
-    /// received the event. `session` and `tab` are left empty here: the processor fills them from
-    /// `token` and `tab` before a handler sees the context.
+    /// received the event. `session`, `tab`, `route` and `params` are left empty here: the
+    /// processor fills them (from `token`, `tab`, and the page's path against the app's routes)
+    /// before a handler sees the context.
     pub context: EventContext,
 }
 

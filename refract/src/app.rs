@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use clap::Parser;
 use refract_compiler::{AppSpec, CompileError, Node, Page, Project};
-use refract_core::{EventSpec, Handlers, StateError, StateRegistry};
+use refract_core::{EventSpec, Handlers, RouteError, Routes, StateError, StateRegistry};
 use refract_gateway::feed::RedisFeed;
 use refract_gateway::{Gateway, GatewayConfig, RandomnessError, TokenIssuer};
 use refract_process::shutdown_signal;
 use refract_proto::Failure;
 use refract_proto::{DeltaFeed, Processor};
-use refract_worker::engine::{ErrorActions, ErrorHook};
+use refract_worker::engine::{AppCode, ErrorActions, ErrorHook};
 use refract_worker::serve::AppEnv;
 use refract_worker::{Engine, MemoryStore};
 
@@ -30,6 +30,9 @@ pub enum AppError {
     /// A state's default value could not be serialised.
     #[error(transparent)]
     State(#[from] StateError),
+    /// A page's route is malformed, or two pages' routes match the same paths.
+    #[error(transparent)]
+    Route(#[from] RouteError),
     /// The system has no randomness for tokens.
     #[error(transparent)]
     Randomness(#[from] RandomnessError),
@@ -145,11 +148,28 @@ impl App {
         self
     }
 
-    /// Adds the page at `route` (`/`, `/about`, `/users/:id`), built by `page`.
+    /// Adds the page at `route`, built by `page`. Routes use React Router's syntax: literals
+    /// (`/about`), parameters (`/users/:id`), optional segments (`/:lang?/docs`) and a final splat
+    /// (`/files/*`); handlers read the matched route and its parameters from their context. Routes
+    /// are checked when the app starts: a malformed one, or two that match the same paths, is
+    /// [`AppError::Route`].
     pub fn page<N: Into<Node> + 'static>(mut self, route: &str, page: fn() -> N) -> Self {
         self.pages
             .push((route.to_owned(), Box::new(move || page().into())));
         self
+    }
+
+    /// What a worker runs of the app: its states, its pages' routes and its error hook.
+    ///
+    /// # Errors
+    /// [`AppError::Route`] when a page's route is malformed or two match the same paths.
+    pub fn code(&self) -> Result<AppCode, AppError> {
+        let routes = Routes::new(self.pages.iter().map(|(route, _)| route.as_str()))?;
+        Ok(AppCode {
+            states: Arc::new(self.states.clone()),
+            routes: Arc::new(routes),
+            on_error: self.on_error.clone(),
+        })
     }
 
     /// The app's states.
@@ -201,11 +221,12 @@ impl App {
         })?;
         let issuer = TokenIssuer::from_secret_or_random(None)?;
         let store = Arc::new(MemoryStore::new());
-        let errors = self
-            .on_error
-            .map_or(ErrorActions::Detailed, ErrorActions::Hook);
-        let engine =
-            Arc::new(Engine::new(Arc::new(self.states), store.clone()).error_actions(errors));
+        let app = self.code()?;
+        let mut engine = Engine::for_app(&app, store.clone());
+        if app.on_error.is_none() {
+            engine = engine.error_actions(ErrorActions::Detailed);
+        }
+        let engine = Arc::new(engine);
         let feed: Arc<dyn DeltaFeed> = store.clone();
         let gateway = Gateway::new(config, issuer, engine, feed);
         let task = tokio::spawn(refract_gateway::serve::serve_until(
@@ -253,9 +274,8 @@ impl App {
             Some(Command::Run(args)) => runtime.block_on(self.run(args)),
             Some(Command::Worker(args)) => runtime.block_on(async {
                 tracing::info!(app = %self.title, "worker");
-                let states = Arc::new(self.states);
-                let on_error = self.on_error.clone();
-                Ok(refract_worker::serve::serve(states, on_error, args, shutdown_signal()).await?)
+                let app = self.code()?;
+                Ok(refract_worker::serve::serve(app, args, shutdown_signal()).await?)
             }),
             Some(Command::Gateway(args)) => runtime.block_on(async {
                 Ok(refract_gateway::serve::serve(args, shutdown_signal()).await?)
@@ -295,14 +315,12 @@ impl App {
         let config = args.sockets.config(Some(dist));
         let issuer = args.sockets.issuer()?;
         let title = self.title.clone();
+        let app = self.code()?;
         let (processor, feed): (Arc<dyn Processor>, Arc<dyn DeltaFeed>) = match &args.redis {
             Some(url) => {
-                let store = args.store.connect(url, &self.states).await?;
+                let store = args.store.connect(url, &app.states).await?;
                 (
-                    Arc::new(
-                        args.store
-                            .engine(Arc::new(self.states), store, self.on_error),
-                    ),
+                    Arc::new(args.store.engine(&app, store)),
                     Arc::new(RedisFeed::new(url)?),
                 )
             }
@@ -313,14 +331,7 @@ impl App {
                     store.clone(),
                     Duration::from_secs(args.store.token_expiry_secs),
                 );
-                (
-                    Arc::new(args.store.engine(
-                        Arc::new(self.states),
-                        store.clone(),
-                        self.on_error,
-                    )),
-                    store,
-                )
+                (Arc::new(args.store.engine(&app, store.clone())), store)
             }
         };
         let gateway = Gateway::new(config, issuer, processor, feed);

@@ -16,8 +16,8 @@ use futures_util::FutureExt;
 use futures_util::future::{self, Either};
 use refract_core::actions::CLIENT_ACTIONS;
 use refract_core::{
-    EventContext, EventError, EventSpec, FollowUp, StateDescriptor, StateObject, StateRegistry,
-    diff,
+    EventContext, EventError, EventSpec, FollowUp, Routes, StateDescriptor, StateObject,
+    StateRegistry, diff,
 };
 use refract_proto::{ErrorCode, EventRequest, Failure, Hydration, Outcome, Processor, ServerFrame};
 use serde_json::{Map, Value};
@@ -47,9 +47,22 @@ pub enum ErrorActions {
 /// The text of [`ErrorActions::Generic`]'s toast.
 pub const GENERIC_ERROR: &str = "Something went wrong. Please try again.";
 
+/// What a worker runs of an app: its states, its pages' routes (for handlers' context) and its
+/// error hook, if it has one.
+#[derive(Clone, Default)]
+pub struct AppCode {
+    /// The states and their handlers.
+    pub states: Arc<StateRegistry>,
+    /// The pages' routes: a handler's context says which one its page matched, with its params.
+    pub routes: Arc<Routes>,
+    /// What to show about a failure of the app's (see [`ErrorActions::Hook`]).
+    pub on_error: Option<ErrorHook>,
+}
+
 /// Runs events of an app's states on a store.
 pub struct Engine<S> {
     states: Arc<StateRegistry>,
+    routes: Arc<Routes>,
     store: S,
     max_state_bytes: u64,
     max_chain_depth: u32,
@@ -68,11 +81,29 @@ impl<S: StateStore> Engine<S> {
         crate::panics::install();
         Engine {
             states,
+            routes: Arc::default(),
             store,
             max_state_bytes: DEFAULT_MAX_STATE_BYTES,
             max_chain_depth: DEFAULT_MAX_CHAIN_DEPTH,
             error_actions: ErrorActions::default(),
         }
+    }
+
+    /// An engine of `app` over `store`: its states, routes and error hook (or, without one, the
+    /// generic toast).
+    pub fn for_app(app: &AppCode, store: S) -> Self {
+        let engine = Engine::new(app.states.clone(), store).routes(app.routes.clone());
+        match &app.on_error {
+            Some(hook) => engine.error_actions(ErrorActions::Hook(hook.clone())),
+            None => engine,
+        }
+    }
+
+    /// Finds each event's page among `routes`, for its context's `route` and `params` (default:
+    /// no routes, so none is found).
+    pub fn routes(mut self, routes: Arc<Routes>) -> Self {
+        self.routes = routes;
+        self
     }
 
     /// What the browser runs when an event fails for the app's reasons (default: a generic
@@ -287,9 +318,15 @@ impl<S: StateStore> Engine<S> {
         }
         let original = loaded.shards.first().cloned().flatten();
         let handler = &event.handler;
+        let (route, params) = match self.routes.find(&event.context.page.path) {
+            Some(found) => (Some(found.route), found.params),
+            None => (None, Default::default()),
+        };
         let cx = EventContext {
             session: event.token.clone(),
             tab: event.tab.clone(),
+            route,
+            params,
             ..event.context
         };
         // The app's code (the handler, and the computed vars read before and after it) runs

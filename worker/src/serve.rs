@@ -12,7 +12,7 @@ use refract_process::grpc_tls::{GrpcTlsArgs, GrpcTlsError};
 use tonic::transport::ServerTlsConfig;
 use tonic_health::ServingStatus;
 
-use crate::engine::{ErrorActions, ErrorHook};
+use crate::engine::{AppCode, ErrorActions};
 use crate::grpc::WorkerService;
 use crate::redis::{RedisConfig, RedisStore};
 use crate::{Engine, StateStore, StoreError};
@@ -83,23 +83,16 @@ impl StoreArgs {
         config
     }
 
-    /// The engine of `states` over `store` with these settings' limits, showing failures as
-    /// `--env` says (production when unset), or through the app's `hook`.
-    pub fn engine<S: StateStore>(
-        &self,
-        states: Arc<StateRegistry>,
-        store: S,
-        hook: Option<ErrorHook>,
-    ) -> Engine<S> {
-        let errors = match (hook, self.env) {
-            (Some(hook), _) => ErrorActions::Hook(hook),
-            (None, Some(AppEnv::Development)) => ErrorActions::Detailed,
-            (None, _) => ErrorActions::Generic,
-        };
-        Engine::new(states, store)
+    /// The engine of `app` over `store` with these settings' limits, showing failures through
+    /// the app's hook, or as `--env` says (production when unset).
+    pub fn engine<S: StateStore>(&self, app: &AppCode, store: S) -> Engine<S> {
+        let engine = Engine::for_app(app, store)
             .max_state_bytes(self.max_state_bytes)
-            .max_chain_depth(self.max_chain_depth)
-            .error_actions(errors)
+            .max_chain_depth(self.max_chain_depth);
+        match (&app.on_error, self.env) {
+            (None, Some(AppEnv::Development)) => engine.error_actions(ErrorActions::Detailed),
+            _ => engine,
+        }
     }
 
     /// These settings as command-line arguments (what `stack` passes a worker it starts).
@@ -214,21 +207,19 @@ pub enum ServeError {
     Tls(#[from] GrpcTlsError),
 }
 
-/// Serves the events of an app whose states are `states` (and whose error hook is `on_error`, if
-/// it has one) as a worker until `shutdown` completes; then stops taking new calls (health turns `NOT_SERVING`), finishes the calls in
+/// Serves the events of `app` as a worker until `shutdown` completes; then stops taking new calls (health turns `NOT_SERVING`), finishes the calls in
 /// flight, and returns. Metrics are served on `--metrics-port`.
 ///
 /// # Errors
 /// [`ServeError`] when Redis does not answer, the address cannot be bound, or serving fails.
 pub async fn serve(
-    states: Arc<StateRegistry>,
-    on_error: Option<ErrorHook>,
+    app: AppCode,
     args: WorkerArgs,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let tls = args.tls.server()?;
-    let store = args.store.connect(&args.redis, &states).await?;
-    let engine = Arc::new(args.store.engine(states, store, on_error));
+    let store = args.store.connect(&args.redis, &app.states).await?;
+    let engine = Arc::new(args.store.engine(&app, store));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|source| ServeError::Bind {

@@ -54,6 +54,10 @@ pub struct VisitState {
     language: Option<String>,
     /// The argument of the last `tagged`.
     tag: u32,
+    /// The route the page matched.
+    route: Option<String>,
+    /// Its parameter `id`.
+    id: Option<String>,
 }
 
 #[refract::handlers]
@@ -71,6 +75,8 @@ impl VisitState {
             received_at_ms: cx.received_at_ms,
             language: cx.headers.accept_language.clone(),
             tag: self.tag,
+            route: cx.route.clone(),
+            id: cx.param("id").map(str::to_owned),
         };
     }
 
@@ -157,4 +163,5 @@ pub fn app() -> App {
         .state::<VisitState>()
         .state::<ChainState>()
         .page("/", index)
+        .page("/posts/:id", index)
 }

@@ -1,5 +1,5 @@
-//! The event context reaches handlers in both modes: the page path and query the tab names, the
-//! client's address (the peer, or a trusted proxy's header when configured), its headers, the
+//! The event context reaches handlers in both modes: the page path and query the tab names (and
+//! the route it matches, with its params), the client's address (the peer, or a trusted proxy's header when configured), its headers, the
 //! session (never the token itself), the tab and the time of receipt.
 
 mod roles;
@@ -38,6 +38,8 @@ async fn visit(server: std::net::SocketAddr) -> (TestClient, Value) {
 /// What every mode must show; the address is checked by each test.
 fn check(c: &TestClient, seen: &Value) {
     assert_eq!(seen["path"], json!("/posts/42"));
+    assert_eq!(seen["route"], json!("/posts/:id"));
+    assert_eq!(seen["id"], json!("42"));
     assert_eq!(seen["q"], json!("hello world"));
     assert_eq!(seen["user_agent"], json!("probe-agent/1"));
     assert_eq!(seen["theme"], json!("dark"));
