@@ -255,8 +255,8 @@ pub fn states() -> StateRegistry {
 
 /// Any bytes as a frame: [`ClientFrame::parse`] answers a frame or a typed refusal; an accepted
 /// frame keeps the protocol's limits and encodes and parses back the same; [`event_seq`],
-/// [`delta_header`], [`ServerFrame::parse`], the context's query and cookie readers and
-/// [`Target::parse`] never panic, and a server frame read back is what was sent.
+/// [`delta_header`], [`ServerFrame::parse`], the context's query and cookie readers, route
+/// matching and parsing, and [`Target::parse`] never panic, and a server frame read back is what was sent.
 ///
 /// # Panics
 /// When a property does not hold (that is the finding).
@@ -305,6 +305,22 @@ pub fn frame(data: &[u8]) {
         assert!(cx.query_param(&name).is_some(), "{name}={value}");
     }
     let _ = cx.cookie("session");
+    // A page's path against routes of every kind: a match names a route and reads a parameter
+    // for each of the route's; taken as a route itself, it is accepted or refused, never a panic.
+    let routes = refract_core::Routes::new(["/", "/posts/:id", "/:lang?/docs/*", "/a/b"])
+        .expect("the fuzz routes are valid");
+    if let Some(found) = routes.find(&text) {
+        let wanted = match found.route.as_str() {
+            "/posts/:id" => vec!["id"],
+            "/:lang?/docs/*" => vec!["*"],
+            _ => vec![],
+        };
+        assert!(
+            wanted.iter().all(|p| found.params.contains_key(*p)),
+            "{text}: {found:?}"
+        );
+    }
+    let _ = refract_core::Routes::new([text.as_ref(), "/posts/:id"]);
     match Target::parse(&text) {
         Ok(Target::Single(url)) => assert_eq!(url, text),
         Ok(Target::Cluster(nodes)) => assert!(!nodes.is_empty()),
