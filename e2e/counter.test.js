@@ -116,6 +116,25 @@ test("client actions and triggers on /tools: a script's value comes back to a ha
   await page.locator("#last-key").filter({ hasText: "Enter" }).waitFor();
   await page.locator("#hover-box").hover();
   await page.locator("#hover-box").filter({ hasText: "hovered 1 times" }).waitFor();
+  // prevent_default: the link's click is counted and the page stays.
+  await page.locator("#kept-link").click();
+  await page.locator("#kept-link").filter({ hasText: "link clicked 1 times" }).waitFor();
+  assert.equal(new URL(page.url()).pathname, "/tools");
+  // stop_propagation: the inner button's click does not reach the panel; the panel's own does.
+  await page.locator("#inner").click();
+  await page.locator("#inner").filter({ hasText: "inner clicked 1 times" }).waitFor();
+  await page.locator("#panel").click({ position: { x: 5, y: 5 } });
+  await page.locator("#panel").filter({ hasText: "panel clicked 1 times" }).waitFor();
+  assert.equal(await page.locator("#inner").textContent(), "inner clicked 1 times");
+  // throttle(200): 20 scroll events in one go send the first at once and the last at the end of
+  // the window: two events.
+  await page.evaluate(() => {
+    const log = document.getElementById("log");
+    for (let i = 0; i < 20; i++) log.dispatchEvent(new Event("scroll"));
+  });
+  await page.locator("#scrolls").filter({ hasText: "2 scrolls" }).waitFor();
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(await page.locator("#scrolls").textContent(), "2 scrolls");
   // A page-bound action reading a var: copy the note.
   await click("Copy");
   await until("the clipboard", async () => (await page.evaluate(() => navigator.clipboard.readText())) === "remember this");

@@ -59,6 +59,14 @@ pub struct ToolsState {
     opened: u32,
     /// Whether the page renders something that throws (to show the error boundary).
     broken: bool,
+    /// Clicks on the link whose navigation is prevented.
+    link_clicks: u32,
+    /// Clicks that reached the panel (not those its inner button stopped).
+    panel_clicks: u32,
+    /// Clicks on the panel's inner button.
+    button_clicks: u32,
+    /// Scroll events of the log box that reached the server (throttled).
+    scrolls: u32,
 }
 
 #[refract::handlers]
@@ -107,6 +115,26 @@ impl ToolsState {
         self.broken = false;
     }
 
+    /// Counts a click on the link (which does not navigate).
+    pub fn link_clicked(&mut self) {
+        self.link_clicks += 1;
+    }
+
+    /// Counts a click that reached the panel.
+    pub fn panel_clicked(&mut self) {
+        self.panel_clicks += 1;
+    }
+
+    /// Counts a click on the panel's inner button.
+    pub fn button_clicked(&mut self) {
+        self.button_clicks += 1;
+    }
+
+    /// Counts a scroll of the log box.
+    pub fn scrolled(&mut self, _top: f64) {
+        self.scrolls += 1;
+    }
+
     /// Clears the note input (which then tells `set_note`) and puts the cursor back in it.
     pub fn clear_note(&mut self) -> Vec<EventSpec> {
         vec![set_value("note", ""), set_focus("note")]
@@ -133,6 +161,47 @@ fn tools() -> Component {
             .prop("id", "hover-box")
             .on_mouse_enter(ToolsState::hovered),
         text(format_var!("opened {} times", ToolsState::opened())).prop("id", "opened"),
+        // Modifiers: a link that does not navigate, a button whose click stays its own, a
+        // throttled scroll.
+        Component::html("a")
+            .prop("href", "https://example.invalid/")
+            .prop("id", "kept-link")
+            .child(format_var!(
+                "link clicked {} times",
+                ToolsState::link_clicks()
+            ))
+            .on_click(ToolsState::link_clicked)
+            .prevent_default(),
+        r#box([
+            text(format_var!(
+                "panel clicked {} times",
+                ToolsState::panel_clicks()
+            )),
+            button(format_var!(
+                "inner clicked {} times",
+                ToolsState::button_clicks()
+            ))
+            .prop("id", "inner")
+            .on_click(ToolsState::button_clicked)
+            .stop_propagation(),
+        ])
+        .prop("id", "panel")
+        .on_click(ToolsState::panel_clicked),
+        r#box([
+            text("a long log"),
+            r#box([text("…")]).prop(
+                "style",
+                json_prop(&refract::serde_json::json!({"height": "400px"})),
+            ),
+        ])
+        .prop("id", "log")
+        .prop(
+            "style",
+            json_prop(&refract::serde_json::json!({"height": "80px", "overflowY": "scroll"})),
+        )
+        .on_scroll(ToolsState::scrolled)
+        .throttle(200),
+        text(format_var!("{} scrolls", ToolsState::scrolls())).prop("id", "scrolls"),
         hstack([
             button("Measure").on_click(ToolsState::measure),
             button("Clear").on_click(ToolsState::clear_note),
