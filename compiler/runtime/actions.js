@@ -43,6 +43,18 @@ function isInAppPath(path) {
 }
 
 /**
+ * `url` if it is a path of this app or an `http(s)` URL; anything else (`javascript:`, `data:`)
+ * is refused, so a handler that redirects to a user-supplied address cannot run script.
+ * @param {string} url
+ * @returns {string}
+ * @throws {Error} for another scheme
+ */
+function webUrl(url) {
+  if (isInAppPath(url) || /^https?:\/\//i.test(url) || /^\/\/[^/]/.test(url)) return url;
+  throw new Error(`refusing "${url}": only paths of this app and http(s) URLs`);
+}
+
+/**
  * The `_redirect {path, replace}` action: a path of this app goes to `navigate(path, {replace})`
  * (client-side, the socket stays open); anything else, or every path when `navigate` is null, is a
  * page load (`location.assign`, or `location.replace` when `replace`).
@@ -52,6 +64,7 @@ function isInAppPath(path) {
  */
 export function redirectWith(navigate) {
   return ({ path, replace = false }) => {
+    webUrl(path);
     if (navigate && isInAppPath(path)) return navigate(path, { replace: Boolean(replace) });
     if (replace) location.replace(path);
     else location.assign(path);
@@ -104,7 +117,7 @@ function download({ filename, url, data, base64, mime }) {
     throw new Error("_download needs exactly one of url, data, base64");
   }
   const blob = url == null ? new Blob([data ?? decodeBase64(base64)], { type: mime ?? "application/octet-stream" }) : null;
-  const href = blob ? URL.createObjectURL(blob) : url;
+  const href = blob ? URL.createObjectURL(blob) : webUrl(url);
   const link = document.createElement("a");
   link.href = href;
   link.download = filename;

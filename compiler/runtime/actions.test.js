@@ -237,3 +237,15 @@ test("_remove_cookie expires it (path / unless given); storage, alert, log and r
   assert.deepEqual(location.calls, [["reload"]]);
   assert.equal(defaultActions._clear_session_storage, undefined, "the token lives there");
 });
+
+test("_redirect and _download refuse addresses that are no path of the app and no http(s) URL", async () => {
+  const navigate = (path) => path;
+  const redirect = redirectWith(navigate);
+  for (const bad of ["javascript:alert(1)", "data:text/html,x", "JAVASCRIPT:x", "mailto:a@b"]) {
+    assert.throws(() => redirect({ path: bad }), /refusing/, bad);
+    await withGlobals({ document: fakeDocument() }, () =>
+      assert.throws(() => defaultActions._download({ filename: "f", url: bad }), /refusing/, bad),
+    );
+  }
+  assert.equal(redirect({ path: "/ok" }), "/ok");
+});

@@ -30,6 +30,17 @@ const isStateMap = (v) => isObject(v) && Object.values(v).every(isObject);
 const isItem = (v) => isObject(v) && typeof v.handler === "string" && (v.args == null || isObject(v.args));
 /** An optional `then`: queue items. */
 const isThen = (v) => v == null || (Array.isArray(v) && v.every(isItem));
+/** How long the queue waits for a client action's promise before it goes on without it. */
+const ACTION_TIMEOUT_MS = 10_000;
+
+/**
+ * The first `n` characters of `text` (code points: a surrogate pair is never split).
+ * @param {string} text
+ * @param {number} n
+ * @returns {string}
+ */
+const clip = (text, n) => Array.from(text).slice(0, n).join("");
+
 /** What `setAction` accepts as a name: `_` and no dot (a dotted name is an event handler's). */
 const ACTION_NAME = /^_[^.]+$/;
 
@@ -164,6 +175,8 @@ export class RefractClient {
     this.inFlight = null;
     /** @type {Map<string, (args: object, client: RefractClient) => unknown>} client actions by handler name */
     this.actions = new Map(Object.entries(actions));
+    /** The chain the next trigger's items start (a failure drops the rest of its chain). */
+    this.nextChain = 1;
     /** Whether a client action is running (an async one holds the queue until it settles). */
     this.actionRunning = false;
     this.socket = null;
@@ -249,7 +262,7 @@ export class RefractClient {
 
   /** Sends `event`, with its depth when above 0 and its page when the server was last told another. */
   sendEvent(event) {
-    const { page, depth, ...frame } = event;
+    const { page, depth, chain: _chain, ...frame } = event;
     const moved = page && !(this.toldPage && page.path === this.toldPage.path && page.query === this.toldPage.query);
     if (moved) this.toldPage = page;
     this.send({ type: "event", ...frame, ...(depth > 0 && { depth }), ...(moved && { page }) });
@@ -368,7 +381,7 @@ export class RefractClient {
       // Not applied: the next event takes its number, so the tab's numbers stay gapless. Its
       // chain ends; the frame's `then` is what the app's error hook chose (a toast, by default).
       this.nextSeq = frame.seq;
-      this.complete(frame.seq, frame.then);
+      this.fail(frame.seq, frame.then);
     }
     callAll(this.errorListeners, frame);
   }
@@ -404,25 +417,49 @@ export class RefractClient {
   }
 
   /**
-   * Ends the in-flight event; its follow-ups `then` go to the front of the queue, one level deeper.
+   * Ends the in-flight event; its follow-ups `then` go to the front of the queue, one level
+   * deeper, in its chain.
    * @param {{handler: string, args?: object}[]} [then]
    */
   settle(then) {
-    const { depth } = this.inFlight;
+    const { depth, chain } = this.inFlight;
     this.inFlight = null;
     this.retryDelay = this.backoff.initialMs;
     if (this.status === "retrying") this.setStatus("connected");
-    this.queueFirst(then, depth + 1);
+    this.queueFirst(then, depth + 1, chain);
   }
 
   /**
-   * Puts `items` at the front of the queue, in order, at `depth`. Their page is taken when sent.
+   * Ends the in-flight event `seq`, which failed: the rest of its chain is dropped (`[save(),
+   * toast("Saved")]` shows no "Saved" when `save` fails), and the client actions of the error's
+   * `then` (what the app's error hook chose) run next. Events there are refused: an event that
+   * failed in turn would call the hook again, without end.
+   * @param {number} seq
+   * @param {{handler: string, args?: object}[]} [then]
+   */
+  fail(seq, then) {
+    if (this.inFlight?.seq !== seq) return;
+    const { chain } = this.inFlight;
+    this.queue = this.queue.filter((item) => item.chain !== chain);
+    const actions = (then ?? []).filter((item) => {
+      const known = this.actions.has(item.handler);
+      if (!known) console.error(`refract: an error's then runs client actions only, not ${item.handler}`);
+      return known;
+    });
+    this.settle(actions);
+    this.pump();
+  }
+
+  /**
+   * Puts `items` at the front of the queue, in order, at `depth`, in `chain`. Their page is taken
+   * when sent.
    * @param {{handler: string, args?: object}[] | null | undefined} items nothing unless an array
    * @param {number} depth
+   * @param {number} chain
    */
-  queueFirst(items, depth) {
+  queueFirst(items, depth, chain) {
     if (!Array.isArray(items)) return;
-    this.queue.unshift(...items.map(({ handler, args }) => ({ handler, args, depth })));
+    this.queue.unshift(...items.map(({ handler, args }) => ({ handler, args, depth, chain })));
   }
 
   /**
@@ -439,23 +476,38 @@ export class RefractClient {
     }
   }
 
-  /** Sends `item` as the in-flight event with the next seq (and the current page if it has none). */
+  /**
+   * Sends `item` as the in-flight event with the next seq (and the current page if it has none).
+   * An item whose arguments are no JSON (a cycle, a BigInt from a component's callback) is logged
+   * and dropped, its seq unused.
+   */
   sendNext(item) {
+    try {
+      JSON.stringify(item.args ?? {});
+    } catch (e) {
+      console.error(`refract: the arguments of ${item.handler} are not JSON; not sent`, e);
+      return;
+    }
     const page = item.page ?? this.currentPage();
-    this.inFlight = { seq: this.nextSeq++, handler: item.handler, args: item.args ?? {}, depth: item.depth, page };
+    const { handler, depth, chain } = item;
+    this.inFlight = { seq: this.nextSeq++, handler, args: item.args ?? {}, depth, chain, page };
     this.sendEvent(this.inFlight);
   }
 
   /**
-   * Runs a client action. The follow-ups it returns go first in the queue, one level deeper; when
-   * it returns a promise, the queue waits for it. A throw or a rejection is logged and the queue goes on.
+   * Runs a client action. The follow-ups it returns go first in the queue, one level deeper, in
+   * its chain; when it returns a promise, the queue waits for it, at most `ACTION_TIMEOUT_MS`. A
+   * throw, a rejection or a timeout is logged and the queue goes on.
    * @param {(args: object, client: RefractClient) => unknown} action
-   * @param {{handler: string, args?: object, depth: number}} item the queue item that named it
+   * @param {{handler: string, args?: object, depth: number, chain: number}} item the queue item that named it
    */
   runAction(action, item) {
+    let settled = false;
     const done = (followUps) => {
+      if (settled) return;
+      settled = true;
       this.actionRunning = false;
-      this.queueFirst(followUps, item.depth + 1);
+      this.queueFirst(followUps, item.depth + 1, item.chain);
     };
     const failed = (e) => {
       console.error(`refract: the client action ${item.handler} failed`, e);
@@ -469,23 +521,32 @@ export class RefractClient {
       failed(e);
       return;
     }
-    if (isThenable(result)) {
-      Promise.resolve(result)
-        .then(done, failed)
-        .then(() => this.pump());
-    } else {
+    if (!isThenable(result)) {
       done(result);
+      return;
     }
+    const timer = this.timers.setTimeout(() => {
+      failed(new Error(`did not settle within ${ACTION_TIMEOUT_MS} ms`));
+      this.pump();
+    }, ACTION_TIMEOUT_MS);
+    Promise.resolve(result)
+      .then(done, failed)
+      .then(() => {
+        this.timers.clearTimeout(timer);
+        this.pump();
+      });
   }
 
   /**
-   * Queues items to run in order, one at a time, at depth 0: events (`state.method`), each
-   * remembering the page it was triggered on, and client actions (`_name`).
+   * Queues items to run in order, one at a time, at depth 0 and in a chain of their own:
+   * events (`state.method`), each remembering the page it was triggered on, and client actions
+   * (`_name`).
    * @param {{handler: string, args?: object}[]} events
    */
   addEvents(events) {
     const page = this.currentPage();
-    this.queue.push(...events.map((e) => ({ ...e, depth: 0, ...(page && { page }) })));
+    const chain = this.nextChain++;
+    this.queue.push(...events.map((e) => ({ ...e, depth: 0, chain, ...(page && { page }) })));
     this.pump();
   }
 
@@ -496,8 +557,8 @@ export class RefractClient {
    * @param {string} [componentStack] React's component stack, if known
    */
   reportError(error, componentStack) {
-    const message = String(error?.message ?? error).slice(0, 1024);
-    const stack = [error?.stack, componentStack].filter(Boolean).join("\n").slice(0, 4096);
+    const message = clip(String(error?.message ?? error), 1024);
+    const stack = clip([error?.stack, componentStack].filter(Boolean).join("\n"), 4096);
     this.send({ type: "client_error", message, ...(stack && { stack }) });
   }
 

@@ -548,25 +548,29 @@ test("a hydrate's then runs only when the in-flight event is dropped as applied"
   assert.deepEqual(events()[3], { type: "event", seq: 3, handler: "s.click", args: {} });
 });
 
-test("an error ends its event's chain; its then (the app's error actions) runs, then the rest of the queue", async () => {
+test("an error ends its event's chain (the rest of it is dropped); its then's actions run; other chains go on", async () => {
   const toasts = [];
   const { client, socket, events } = connected({ actions: { _toast: (args) => toasts.push(args.message) } });
-  client.addEvents([{ handler: "s.parent", args: {} }, { handler: "s.click", args: {} }]);
+  // One trigger's chain: save, then "Saved"; another trigger's click.
+  client.addEvents([{ handler: "s.parent", args: {} }, { handler: "_toast", args: { message: "Saved" } }]);
+  client.addEvents([{ handler: "s.click", args: {} }]);
   socket().receive({ type: "ack", seq: 1, then: [{ handler: "s.fails", args: {} }, { handler: "s.sibling", args: {} }] });
-  await logged(() =>
+  const errors = await logged(() =>
     socket().receive({
       type: "error",
       seq: 2,
       code: "handler_failed",
       message: "no",
-      then: [{ handler: "_toast", args: { level: "error", message: "no" } }],
+      then: [
+        { handler: "_toast", args: { level: "error", message: "no" } },
+        { handler: "s.log_failure", args: {} },
+      ],
     }),
   );
-  assert.deepEqual(toasts, ["no"]);
-  assert.deepEqual(events()[2], { type: "event", seq: 2, handler: "s.sibling", args: {}, depth: 1 });
-  socket().receive({ type: "ack", seq: 2 });
-  assert.deepEqual(events()[3], { type: "event", seq: 3, handler: "s.click", args: {} });
-  assert.equal(events().length, 4);
+  assert.deepEqual(toasts, ["no"], "the error's toast ran; the chain's \"Saved\" did not");
+  assert.ok(errors.some((args) => String(args[0]).includes("s.log_failure")), "an event in an error's then is refused");
+  assert.deepEqual(events()[2], { type: "event", seq: 2, handler: "s.click", args: {} });
+  assert.equal(events().length, 3, "s.sibling and s.log_failure never run");
 });
 
 test("a client action at the head runs when nothing is in flight, even before the hydrate", () => {
@@ -717,4 +721,27 @@ test("reportError sends what the error boundary caught, clipped, and nothing whe
   socket().readyState = 3;
   client.reportError(error);
   assert.equal(socket().sent.length, count);
+});
+
+test("an action whose promise never settles holds the queue 10 s at most, then the queue goes on", async () => {
+  const { client, socket, timers, events } = connected({ actions: { _stuck: () => new Promise(() => {}) } });
+  client.addEvents([{ handler: "_stuck", args: {} }, { handler: "s.after", args: {} }]);
+  assert.equal(events().length, 0, "the event waits for the action");
+  const timeout = timers.pending.find((t) => t.ms === 10_000);
+  assert.ok(timeout, "a 10 s timer holds the action");
+  const errors = await logged(() => timeout.f());
+  assert.ok(String(errors[0][0]).includes("_stuck"), errors);
+  assert.deepEqual(events(), [{ type: "event", seq: 1, handler: "s.after", args: {} }]);
+  assert.equal(socket().sent.length > 0, true);
+});
+
+test("an event whose arguments are no JSON is logged and dropped, its seq unused", async () => {
+  const { client, events } = connected();
+  const cyclic = {};
+  cyclic.self = cyclic;
+  const errors = await logged(() =>
+    client.addEvents([{ handler: "s.bad", args: { v: cyclic } }, { handler: "s.good", args: {} }]),
+  );
+  assert.ok(String(errors[0][0]).includes("s.bad"), errors);
+  assert.deepEqual(events(), [{ type: "event", seq: 1, handler: "s.good", args: {} }]);
 });

@@ -1,6 +1,7 @@
 // Event triggers: what a compiled page's callback does when it fires. It applies the trigger's
 // modifiers (preventDefault, stopPropagation, a form's reset, debounce, throttle) and hands the
-// events to the queue. No React, no DOM beyond the event it is given: react.jsx binds it to the
+// events to the queue; events held back by a debounce or throttle go first when a trigger without
+// one fires, so the server sees events in the order their triggers fired. No React, no DOM beyond the event it is given: react.jsx binds it to the
 // tab's client.
 
 /**
@@ -64,13 +65,38 @@ export function triggerRunner(
   timers = { setTimeout: globalThis.setTimeout.bind(globalThis), clearTimeout: globalThis.clearTimeout.bind(globalThis) },
 ) {
   const instances = new Instances();
+  /** Instances holding events not queued yet, in the order they fired. */
+  const waiting = new Set();
 
-  /** Queues `events` once `state` has been quiet for `ms`, replacing what was waiting. */
+  /** Queues what `state` holds back, if anything. */
+  function release(state) {
+    waiting.delete(state);
+    const events = state.pending;
+    state.pending = undefined;
+    if (events) queue(events);
+  }
+
+  /**
+   * Queues every event held back (debounced, or waiting for a throttle window's end) before an
+   * unlimited trigger's: events reach the server in the order their triggers fired, so a click
+   * right after typing sees the typed text.
+   */
+  function releaseAll() {
+    for (const state of [...waiting]) {
+      if (state.timer !== undefined) timers.clearTimeout(state.timer);
+      state.timer = undefined;
+      release(state);
+    }
+  }
+
+  /** Holds `events` until `state` has been quiet for `ms`, replacing what was held. */
   function debounce(state, ms, events) {
     if (state.timer !== undefined) timers.clearTimeout(state.timer);
+    state.pending = events;
+    waiting.add(state);
     state.timer = timers.setTimeout(() => {
       state.timer = undefined;
-      queue(events);
+      release(state);
     }, ms);
   }
 
@@ -78,15 +104,14 @@ export function triggerRunner(
   function throttle(state, ms, events) {
     if (state.open) {
       state.pending = events;
+      waiting.add(state);
       return;
     }
     queue(events);
     state.open = true;
     const close = () => {
-      const pending = state.pending;
-      state.pending = undefined;
-      if (pending) {
-        queue(pending);
+      if (state.pending) {
+        release(state);
         timers.setTimeout(close, ms);
       } else {
         state.open = false;
@@ -101,6 +126,7 @@ export function triggerRunner(
     if (options.reset) domEvent?.currentTarget?.reset?.();
     const limited = options.debounce > 0 || options.throttle > 0;
     if (!limited) {
+      releaseAll();
       queue(events);
       return;
     }

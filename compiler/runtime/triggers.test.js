@@ -102,3 +102,15 @@ test("throttle: the first firing at once, the last of each busy window at its en
   fire(ev(5), undefined, options);
   assert.deepEqual(queued, [1, 3, 4, 5]);
 });
+
+test("a trigger without modifiers first releases what debounce and throttle hold back, in firing order", () => {
+  const { queued, timers, fire } = setup();
+  fire(ev(1), undefined, { throttle: 100, site: "/#3" });
+  fire(ev(2), undefined, { throttle: 100, site: "/#3" });
+  fire(ev(3), undefined, { debounce: 300, site: "/#1" });
+  // Typing, then a click within the debounce: the typed text goes before the click.
+  fire(ev(4));
+  assert.deepEqual(queued, [1, 2, 3, 4]);
+  timers.advance(1000);
+  assert.deepEqual(queued, [1, 2, 3, 4], "nothing is sent twice");
+});

@@ -301,7 +301,7 @@ impl Emitter {
         }
         for t in &c.triggers {
             if let Fires::Prop(prop) = &t.fires {
-                let _ = write!(attrs, " {prop}={{{}}}", self.trigger(t));
+                let _ = write!(attrs, " {prop}={{{}}}", self.trigger(t, scope));
             }
         }
         if c.children.is_empty() {
@@ -321,12 +321,13 @@ impl Emitter {
         out
     }
 
-    /// The callback of a trigger: `(_e) => addEvents([…events], _e, {…modifiers})`.
-    fn trigger(&mut self, t: &Trigger) -> String {
+    /// The callback of a trigger: `(_e) => addEvents([…events], _e, {…modifiers})`, with the
+    /// `foreach` locals `scope` in scope.
+    fn trigger(&mut self, t: &Trigger, scope: &[String]) -> String {
         format!(
             "(_e) => addEvents({}, _e{})",
             self.events(t),
-            self.modifiers(t)
+            self.modifiers(t, scope)
         )
     }
 
@@ -342,9 +343,10 @@ impl Emitter {
         format!("[{}]", events.join(", "))
     }
 
-    /// `, {…}` with the runtime options of `t`'s modifiers (its site, for a debounced or
-    /// throttled one), or nothing when it has none.
-    fn modifiers(&mut self, t: &Trigger) -> String {
+    /// `, {…}` with the runtime options of `t`'s modifiers, or nothing when it has none. A
+    /// debounced or throttled trigger gets its site: the page's route and the trigger's number,
+    /// and, inside `foreach`es, the item's indexes (each row of a list debounces on its own).
+    fn modifiers(&mut self, t: &Trigger, scope: &[String]) -> String {
         let m = &t.modifiers;
         let mut options = Vec::new();
         if m.prevent_default {
@@ -364,8 +366,11 @@ impl Emitter {
         }
         if m.debounce_ms.is_some() || m.throttle_ms.is_some() {
             self.triggers += 1;
-            let site = format!("{}#{}", self.route, self.triggers);
-            options.push(format!("site: {}", js_string(&site)));
+            let mut site = js_string(&format!("{}#{}", self.route, self.triggers));
+            for index in scope.iter().filter(|l| l.starts_with("index_")) {
+                let _ = write!(site, " + \"/\" + {index}");
+            }
+            options.push(format!("site: {site}"));
         }
         if options.is_empty() {
             String::new()

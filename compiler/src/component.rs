@@ -355,11 +355,16 @@ impl Component {
     /// Changes the modifiers of the trigger added last.
     ///
     /// # Panics
-    /// When no trigger was added yet (a page is built when the app starts: this fails at once).
+    /// When no trigger was added yet, or the last is `on_mount`/`on_unmount` (a page is built
+    /// when the app starts: this fails at once).
     fn modify(mut self, what: &str, change: impl FnOnce(&mut Modifiers)) -> Self {
         let Some(last) = self.triggers.last_mut() else {
             panic!("`.{what}()` modifies the trigger before it: add one first (`.on_click(..)`)");
         };
+        assert!(
+            matches!(last.fires, Fires::Prop(_)),
+            "`.{what}()` modifies an event prop's trigger, not `on_mount` or `on_unmount`"
+        );
         change(&mut last.modifiers);
         self
     }

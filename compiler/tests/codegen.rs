@@ -256,6 +256,32 @@ fn a_prop_that_is_no_event_prop_is_refused() {
 }
 
 #[test]
+fn a_debounced_trigger_in_a_list_is_keyed_by_row() {
+    let items: Var<Vec<Item>> = Var::state_var("todo_state", "items");
+    let pages = [Page {
+        route: "/rows".into(),
+        root: foreach(items, |_item, _index| input().on_change(set_query)).into(),
+    }];
+    let files = generate(&AppSpec {
+        title: "x",
+        pages: &pages,
+        initial_state: &json!({}),
+    })
+    .unwrap();
+    let page = &files["src/pages/page_0.jsx"];
+    assert!(
+        page.contains(r#"site: "/rows#1" + "/" + index_1"#),
+        "{page}"
+    );
+}
+
+#[test]
+#[should_panic(expected = "not `on_mount` or `on_unmount`")]
+fn a_modifier_of_a_mount_trigger_is_refused() {
+    let _ = text("x").on_mount(increment).debounce(10);
+}
+
+#[test]
 #[should_panic(expected = "modifies the trigger before it")]
 fn a_modifier_needs_a_trigger() {
     let _ = button("x").debounce(10);

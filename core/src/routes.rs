@@ -60,14 +60,15 @@ impl Variant {
         Variant { segments, score }
     }
 
-    /// The shape of what it matches (parameter names left out), to find clashes.
-    fn shape(&self) -> Vec<Option<&str>> {
+    /// The shape of what it matches (parameter names left out, literals in lower case as they
+    /// match), to find clashes.
+    fn shape(&self) -> Vec<Option<String>> {
         self.segments
             .iter()
             .map(|s| match s {
-                Segment::Literal(l) => Some(l.as_str()),
+                Segment::Literal(l) => Some(l.to_ascii_lowercase()),
                 Segment::Param(_) => None,
-                Segment::Splat => Some("*"),
+                Segment::Splat => Some("*".to_owned()),
             })
             .collect()
     }
@@ -185,6 +186,9 @@ impl Routes {
     }
 }
 
+/// The most optional segments a route may have (each doubles the forms it is matched in).
+const MAX_OPTIONAL: usize = 8;
+
 /// The variants of `route` (each optional segment present, then absent).
 fn parse(route: &str) -> Result<Vec<Variant>, RouteError> {
     let malformed = |why: &str| RouteError::Malformed {
@@ -212,11 +216,13 @@ fn parse(route: &str) -> Result<Vec<Variant>, RouteError> {
             }
             Segment::Splat
         } else if let Some(name) = part.strip_prefix(':') {
-            let valid =
-                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            let valid = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
             if !valid {
                 return Err(malformed(
-                    "a parameter is `:` and a name of letters, digits and `_`",
+                    "a parameter is `:` and a name of letters, digits, `_` and `-`",
                 ));
             }
             if names.contains(&name) {
@@ -233,7 +239,12 @@ fn parse(route: &str) -> Result<Vec<Variant>, RouteError> {
         };
         segments.push((segment, optional));
     }
-    // Explode the optional segments: 2^n variants (n is tiny in practice).
+    if segments.iter().filter(|(_, optional)| *optional).count() > MAX_OPTIONAL {
+        return Err(malformed(&format!(
+            "a route has at most {MAX_OPTIONAL} optional segments"
+        )));
+    }
+    // Explode the optional segments: 2^n variants.
     let mut variants: Vec<Vec<Segment>> = vec![Vec::new()];
     for (segment, optional) in segments {
         let mut next = Vec::new();
@@ -327,7 +338,13 @@ mod tests {
             }
         );
         assert!(err.to_string().contains("/posts/:id") && err.to_string().contains("/posts/:slug"));
-        // An optional segment clashes with the route it can become.
+        // An optional segment clashes with the route it can become; literals match in any case.
         assert!(Routes::new(["/about", "/:lang?/about"]).is_err());
+        assert!(Routes::new(["/About", "/about"]).is_err());
+        // Each optional segment doubles the forms: a bound keeps that small.
+        let many = format!("/{}", ["a?"; MAX_OPTIONAL + 1].join("/"));
+        assert!(Routes::new([many.as_str()]).is_err());
+        let t = table(&["/posts/:post-id"]);
+        assert_eq!(found(&t, "/posts/7").unwrap().1, p(&[("post-id", "7")]));
     }
 }

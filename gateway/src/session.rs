@@ -289,6 +289,26 @@ struct Session {
 /// in a failing render must not flood the logs.
 const CLIENT_ERRORS_LOGGED: u32 = 5;
 
+/// How many reported rendering errors the whole gateway logs a minute, whatever the sockets:
+/// clients opening socket after socket cannot flood the logs either.
+const CLIENT_ERRORS_LOGGED_PER_MINUTE: u32 = 30;
+
+/// Whether one more reported rendering error may be logged this minute (a fixed window, shared
+/// by the gateway's sockets).
+fn client_error_budget() -> bool {
+    static WINDOW: std::sync::Mutex<Option<(Instant, u32)>> = std::sync::Mutex::new(None);
+    let mut window = WINDOW
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let now = Instant::now();
+    let (start, count) = window.get_or_insert((now, 0));
+    if now.duration_since(*start) >= Duration::from_secs(60) {
+        (*start, *count) = (now, 0);
+    }
+    *count += 1;
+    *count <= CLIENT_ERRORS_LOGGED_PER_MINUTE
+}
+
 /// The first `max` bytes of `text` (cut on a character boundary).
 fn clipped(text: &str, max: usize) -> &str {
     let mut end = text.len().min(max);
@@ -303,11 +323,12 @@ impl Session {
     fn client_error(&mut self, message: &str, stack: Option<&str>) {
         refract_telemetry::metrics().client_error();
         self.client_errors += 1;
-        if self.client_errors <= CLIENT_ERRORS_LOGGED {
+        // Debug formatting: the client's text cannot forge log lines with its newlines.
+        if self.client_errors <= CLIENT_ERRORS_LOGGED && client_error_budget() {
             tracing::warn!(
-                page = %clipped(&self.client.page.path, 256),
-                error = %clipped(message, 1024),
-                stack = %clipped(stack.unwrap_or("-"), 4096),
+                page = ?clipped(&self.client.page.path, 256),
+                error = ?clipped(message, 1024),
+                stack = ?clipped(stack.unwrap_or("-"), 4096),
                 "a page failed to render"
             );
         }
@@ -914,6 +935,18 @@ mod tests {
         assert!(
             h.fake.seen.lock().unwrap().len() == 1,
             "no report reached the processor"
+        );
+    }
+
+    #[test]
+    fn the_gateway_logs_a_bounded_number_of_reports_a_minute() {
+        let allowed = (0..=CLIENT_ERRORS_LOGGED_PER_MINUTE)
+            .filter(|_| client_error_budget())
+            .count();
+        assert!(allowed < (CLIENT_ERRORS_LOGGED_PER_MINUTE + 1) as usize);
+        assert!(
+            !client_error_budget(),
+            "over the budget, nothing more is logged"
         );
     }
 

@@ -8,7 +8,8 @@
 //! | --- | --- |
 //! | `rf:{T}:s:<state>` | one shard: the state's JSON, expiring with the token |
 //! | `rf:{T}:lock` | the lock owner's id, with a lease (PX) |
-//! | `rf:{T}:meta` | hash: `version`, `last_seq` |
+//! | `rf:{T}:meta` | hash: `version`, `bytes`, and `seq:<tab>` = `<last applied seq>,<its version>` per tab |
+//! | `rf:{T}:then` | hash: per tab, the follow-ups of its last applied event (a JSON array), when it returned any |
 //! | `rf:{T}:updates` | the channel the token's delta frames are published on |
 
 /// The key `rf:{token}:suffix`.
@@ -29,6 +30,11 @@ pub fn lock_key(token: &str) -> String {
 /// The key of the token's version and last applied seq.
 pub fn meta_key(token: &str) -> String {
     key(token, "meta")
+}
+
+/// The key of the hash of each tab's last follow-ups.
+pub fn then_key(token: &str) -> String {
+    key(token, "then")
 }
 
 /// The channel the token's delta frames are published on.

@@ -267,6 +267,36 @@ fn follow_ups(
         .collect()
 }
 
+/// The most bytes of follow-ups kept with a tab's seq (see [`kept_follow_ups`]).
+pub const MAX_KEPT_FOLLOW_UPS_BYTES: usize = 64 << 10;
+
+/// What of `then` is kept with its tab's seq, for a resend's `ack` or a hydrate (a JSON array;
+/// `None` for nothing): all but the downloads that carry their file (those go in the delta only,
+/// and are not repeated when the answer is lost).
+///
+/// # Errors
+/// `handler_failed` when the rest is over [`MAX_KEPT_FOLLOW_UPS_BYTES`]: a chain whose events
+/// could be lost. Events should carry ids, not data.
+fn kept_follow_ups(then: &[FollowUp]) -> Result<Option<Arc<str>>, Failure> {
+    let carries_file = |f: &FollowUp| {
+        f.handler == "_download" && (f.args.contains_key("data") || f.args.contains_key("base64"))
+    };
+    let kept: Vec<&FollowUp> = then.iter().filter(|f| !carries_file(f)).collect();
+    if kept.is_empty() {
+        return Ok(None);
+    }
+    let text = serde_json::to_string(&kept).map_err(internal)?;
+    if text.len() > MAX_KEPT_FOLLOW_UPS_BYTES {
+        return Err(EventError::HandlerFailed(format!(
+            "the handler's follow-ups take {} bytes, over the {MAX_KEPT_FOLLOW_UPS_BYTES} bytes \
+             kept for a resend; pass ids, not data, to follow-up events",
+            text.len()
+        ))
+        .into());
+    }
+    Ok(Some(text.into()))
+}
+
 /// The follow-ups stored with a tab's last applied event (a JSON array), or none when there are
 /// none or they do not read back (logged: they were written by this engine).
 fn stored_follow_ups(stored: Option<&str>) -> Vec<FollowUp> {
@@ -336,7 +366,13 @@ impl<S: StateStore> Engine<S> {
             let before = state.vars().map_err(internal)?;
             let specs = state.dispatch(method, event.args, &cx).await?;
             let then = follow_ups(&self.states, handler, &specs)?;
-            if !then.is_empty() && event.depth >= self.max_chain_depth {
+            // Only what can run another event deepens a chain: an event, or a script's callback.
+            let deepens = then.iter().any(|f| {
+                !f.handler.starts_with('_')
+                    || (f.handler == "_call_script"
+                        && f.args.get("callback").is_some_and(|c| !c.is_null()))
+            });
+            if deepens && event.depth >= self.max_chain_depth {
                 return Err(self.chain_too_deep(handler));
             }
             let delta = diff(&before, state.vars().map_err(internal)?);
@@ -371,10 +407,13 @@ impl<S: StateStore> Engine<S> {
                 return Err(e);
             }
         };
-        // The follow-ups are stored with the tab's seq until its next event, so they count
-        // towards the session's size for the event that returns them.
-        let stored_then: Option<Arc<str>> =
-            (!then.is_empty()).then(|| serde_json::to_string(&then).unwrap_or_default().into());
+        let stored_then = match kept_follow_ups(&then) {
+            Ok(kept) => kept,
+            Err(failure) => {
+                lease.release().await;
+                return Err(failure);
+            }
+        };
         let original_bytes = original.as_ref().map_or(0, |b| b.len() as u64);
         let total = loaded.stored_bytes.saturating_sub(original_bytes) + bytes.len() as u64;
         let then_bytes = stored_then.as_ref().map_or(0, |t| t.len() as u64);
@@ -433,7 +472,9 @@ impl<S: StateStore> Engine<S> {
         let toast = |message: &str| vec![refract_core::actions::toast::error(message)];
         let specs = match &self.error_actions {
             ErrorActions::Generic => toast(GENERIC_ERROR),
-            ErrorActions::Detailed => toast(&failure.message),
+            ErrorActions::Detailed => {
+                toast(failure.code.public_message().unwrap_or(&failure.message))
+            }
             ErrorActions::Hook(hook) => {
                 let called = crate::panics::in_handler(|| {
                     std::panic::catch_unwind(AssertUnwindSafe(|| hook(&failure)))
@@ -444,7 +485,13 @@ impl<S: StateStore> Engine<S> {
                 })
             }
         };
-        match follow_ups(&self.states, "the error hook", &specs) {
+        // Client actions only: an event that failed in turn would call the hook again, without end.
+        let (actions, events): (Vec<EventSpec>, Vec<EventSpec>) =
+            specs.into_iter().partition(EventSpec::is_action);
+        if let Some(event) = events.first() {
+            tracing::error!(handler = %event.handler, "the app's error hook returned events; it may return client actions only, they were dropped");
+        }
+        match follow_ups(&self.states, "the error hook", &actions) {
             Ok(then) => failure.then = then,
             Err(bad) => {
                 tracing::error!(error = %bad.message, "the app's error hook returned follow-ups that cannot run")

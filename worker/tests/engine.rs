@@ -85,12 +85,51 @@ async fn a_chain_stops_at_its_depth_limit_with_the_state_untouched() {
     let h = state_of(&e).await;
     assert_eq!((h.version, h.last_seq), (3, 3));
     assert_eq!(h.state["counter"]["n"], json!(3));
-    // At the limit, an event that returns nothing still applies.
+    // At the limit, an event that returns nothing, or client actions only, still applies.
     let last = EventRequest {
         depth: 3,
         ..event(4, "counter.add", json!({"by": 1}))
     };
     assert!(matches!(e.process(last).await, Ok(Outcome::Applied { .. })));
+    let toast_only = EventRequest {
+        depth: 3,
+        ..event(5, "counter.notify", json!({}))
+    };
+    assert!(matches!(
+        e.process(toast_only).await,
+        Ok(Outcome::Applied { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_download_goes_in_the_delta_but_is_not_kept_for_a_resend() {
+    let e = engine();
+    let Outcome::Applied { frame, .. } = e
+        .process(event(1, "counter.export", json!({})))
+        .await
+        .unwrap()
+    else {
+        panic!("applied")
+    };
+    let frame: Value = serde_json::from_str(&frame).unwrap();
+    let handlers: Vec<&str> = frame["then"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["handler"].as_str().unwrap())
+        .collect();
+    assert_eq!(handlers, ["_download", "counter.add"]);
+    let Outcome::Duplicate { then } = e
+        .process(event(1, "counter.export", json!({})))
+        .await
+        .unwrap()
+    else {
+        panic!("a resend is a duplicate")
+    };
+    assert_eq!(
+        serde_json::to_value(then).unwrap(),
+        json!([{"handler": "counter.add", "args": {"by": 1}}])
+    );
 }
 
 #[tokio::test]
@@ -358,6 +397,18 @@ async fn an_apps_failure_carries_a_toast_generic_detailed_or_the_apps_own() {
     assert_eq!(
         then_of(&hooked),
         json!([{"handler": "_console_log", "args": {"message": "handler_failed: nope"}}])
+    );
+    // A hook's events are dropped (one failing in turn would call the hook again): actions only.
+    let eventful = engine().error_actions(ErrorActions::Hook(Arc::new(|_| {
+        vec![
+            refract_core::EventSpec::new("counter.add"),
+            refract_core::actions::toast("kept"),
+        ]
+    })));
+    let failure = eventful.process(failing()).await.unwrap_err();
+    assert_eq!(
+        then_of(&failure),
+        json!([{"handler": "_toast", "args": {"level": "info", "message": "kept"}}])
     );
     // A hook that panics gets the generic toast; one returning what cannot run, nothing.
     let panics = engine().error_actions(ErrorActions::Hook(Arc::new(|_| panic!("hook"))));

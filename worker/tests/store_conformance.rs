@@ -451,6 +451,17 @@ async fn a_tabs_last_follow_ups_survive_until_its_next_event<S: StateStore + Clo
         .unwrap();
     assert!(engine.hydrate(&t, "left").await.unwrap().then.is_empty());
     assert_eq!(then(engine.process(chain()).await.unwrap()), json!([]));
+    // A forgotten tab's follow-ups are forgotten with its seq.
+    let old = event("old", 1, "counter.chain", json!({ "by": 1 }));
+    engine.process(old).await.unwrap();
+    assert!(!engine.hydrate(&t, "old").await.unwrap().then.is_empty());
+    for i in 0..refract_worker::store::TABS_KEPT {
+        let newer = event(&format!("tab{i}"), 1, "counter.add", json!({ "by": 1 }));
+        engine.process(newer).await.unwrap();
+    }
+    let forgotten = engine.hydrate(&t, "old").await.unwrap();
+    assert_eq!(forgotten.last_seq, 0);
+    assert!(forgotten.then.is_empty(), "{:?}", forgotten.then);
 }
 
 macro_rules! conformance {

@@ -1,8 +1,8 @@
 -- Commit one applied event, only while the caller still owns the lock (fencing):
 -- write the changed shards, refresh the expiry of the others, record the version and the event's
 -- seq for its tab, publish the delta, release the lock.
--- KEYS[1] lock, KEYS[2] meta, KEYS[3] updates channel,
--- KEYS[4 .. 3+n] the changed shards, KEYS[4+n ..] the token's other shards
+-- KEYS[1] lock, KEYS[2] meta, KEYS[3] updates channel, KEYS[4] the tabs' follow-ups,
+-- KEYS[5 .. 4+n] the changed shards, KEYS[5+n ..] the token's other shards
 -- ARGV[1] owner id, ARGV[2] version, ARGV[3] seq, ARGV[4] expiry in ms, ARGV[5] delta frame,
 -- ARGV[6] PUBLISH, or SPUBLISH on a cluster (sharded pub/sub), ARGV[7] n,
 -- ARGV[8 .. 7+n] the changed shards' bytes, ARGV[8+n] the event's tab,
@@ -10,26 +10,29 @@
 -- ARGV[11+n] the event's follow-ups (a JSON array), or "" for none
 -- Returns 1, or 0 when the lock is not the caller's (nothing written).
 -- meta holds `version`, `bytes` (all the token's states' size) and, for each tab, `seq:<tab>` =
--- "<seq>,<version of that commit>" or "<seq>,<version>,<follow-ups>"; past the limit, the tab that
--- committed longest ago is forgotten (its page is long gone).
+-- "<seq>,<version of that commit>"; the follow-ups hash holds, per tab, those of its last event
+-- (none: no field). Past the limit, the tab that committed longest ago is forgotten, both its seq
+-- and its follow-ups (its page is long gone).
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return 0
 end
 local n = tonumber(ARGV[7])
 for i = 1, n do
-  redis.call('SET', KEYS[3 + i], ARGV[7 + i], 'PX', ARGV[4])
+  redis.call('SET', KEYS[4 + i], ARGV[7 + i], 'PX', ARGV[4])
 end
-for i = 4 + n, #KEYS do
+for i = 5 + n, #KEYS do
   redis.call('PEXPIRE', KEYS[i], ARGV[4])
 end
-local field = 'seq:' .. ARGV[8 + n]
-local record = ARGV[3] .. ',' .. ARGV[2]
-if ARGV[11 + n] ~= '' then
-  record = record .. ',' .. ARGV[11 + n]
+local tab = ARGV[8 + n]
+if ARGV[11 + n] == '' then
+  redis.call('HDEL', KEYS[4], tab)
+else
+  redis.call('HSET', KEYS[4], tab, ARGV[11 + n])
 end
+redis.call('PEXPIRE', KEYS[4], ARGV[4])
 -- HSET answers how many fields it added: more than none only for a new tab (or a new token).
 local added = redis.call('HSET', KEYS[2], 'version', ARGV[2], 'bytes', ARGV[10 + n],
-  field, record)
+  'seq:' .. tab, ARGV[3] .. ',' .. ARGV[2])
 if added > 0 and redis.call('HLEN', KEYS[2]) > tonumber(ARGV[9 + n]) + 2 then
   local all = redis.call('HGETALL', KEYS[2])
   local oldest, oldest_version = nil, nil
@@ -42,6 +45,7 @@ if added > 0 and redis.call('HLEN', KEYS[2]) > tonumber(ARGV[9 + n]) + 2 then
     end
   end
   redis.call('HDEL', KEYS[2], oldest)
+  redis.call('HDEL', KEYS[4], string.sub(oldest, 5))
 end
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 redis.call(ARGV[6], KEYS[3], ARGV[5])

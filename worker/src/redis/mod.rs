@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use futures_util::future::BoxFuture;
 use redis::{Script, Value};
-use refract_proto::layout::{Target, lock_key, meta_key, shard_key, updates_channel};
+use refract_proto::layout::{Target, lock_key, meta_key, shard_key, then_key, updates_channel};
 
 use conn::{Conn, Pool};
 
@@ -213,7 +213,7 @@ impl StateStore for RedisStore {
         };
         loop {
             let mut call = inner.scripts.acquire.key(lock_key(token));
-            call.key(meta_key(token));
+            call.key(meta_key(token)).key(then_key(token));
             for s in states {
                 call.key(shard_key(token, s));
             }
@@ -257,6 +257,7 @@ impl StateStore for RedisStore {
     ) -> Result<Loaded, StoreError> {
         let mut conn = self.inner.conn().await?;
         let mut call = self.inner.scripts.snapshot.key(meta_key(token));
+        call.key(then_key(token));
         for s in states {
             call.key(shard_key(token, s));
         }
@@ -281,10 +282,9 @@ impl StateStore for RedisStore {
         // pushes an expiry further. (On a cluster each command is routed by its own key.)
         let mut pipe = redis::pipe();
         for token in tokens {
-            pipe.cmd("PEXPIRE")
-                .arg(meta_key(token))
-                .arg(expiry_ms)
-                .ignore();
+            for key in [meta_key(token), then_key(token)] {
+                pipe.cmd("PEXPIRE").arg(key).arg(expiry_ms).ignore();
+            }
             for state in &self.inner.states {
                 pipe.cmd("PEXPIRE")
                     .arg(shard_key(token, state))
@@ -352,7 +352,9 @@ impl Lease for RedisLease {
         self.done = true;
         let token = &self.token;
         let mut call = self.inner.scripts.commit.key(lock_key(token));
-        call.key(meta_key(token)).key(updates_channel(token));
+        call.key(meta_key(token))
+            .key(updates_channel(token))
+            .key(then_key(token));
         for (state, _) in &commit.changed {
             call.key(shard_key(token, state));
         }
@@ -470,7 +472,11 @@ mod tests {
         let mut conn = store.inner.conn().await.unwrap();
         let acquire = |owner: &str| {
             let mut call = store.inner.scripts.acquire.key(lock_key("t"));
-            call.key(meta_key("t")).arg(owner).arg(5000).arg("");
+            call.key(meta_key("t"))
+                .key(then_key("t"))
+                .arg(owner)
+                .arg(5000)
+                .arg("");
             call
         };
         let mine: Vec<Value> = acquire("o1").invoke_async(&mut conn).await.unwrap();

@@ -1,13 +1,13 @@
 -- Read a token's version, a tab's last applied seq, the token's stored bytes and shards without
 -- the lock (one consistent read).
--- KEYS[1] meta, KEYS[2..] the shards wanted; ARGV[1] the tab
+-- KEYS[1] meta, KEYS[2] the tabs' follow-ups, KEYS[3..] the shards wanted; ARGV[1] the tab
 -- Returns {version, the tab's last seq, stored bytes, the follow-ups of the tab's last event (nil
 -- when none), shard...} (a missing shard is nil).
 local meta = redis.call('HMGET', KEYS[1], 'version', 'seq:' .. ARGV[1], 'bytes')
 local last = meta[2] and tonumber(string.match(meta[2], '^(%d+)')) or 0
 local out = {tonumber(meta[1] or 0), last, tonumber(meta[3] or 0),
-  meta[2] and string.match(meta[2], '^%d+,%d+,(.*)$') or false}
-for i = 2, #KEYS do
+  redis.call('HGET', KEYS[2], ARGV[1])}
+for i = 3, #KEYS do
   out[#out + 1] = redis.call('GET', KEYS[i])
 end
 return out

@@ -38,6 +38,8 @@ impl Handlers for Counter {
         "dangling",
         "dangling_callback",
         "expression",
+        "notify",
+        "export",
     ];
     fn computed_vars(&self, vars: &mut Map<String, Value>) -> Result<(), serde_json::Error> {
         vars.insert("double".into(), json!(self.n * 2));
@@ -88,6 +90,11 @@ impl Handlers for Counter {
                         "1", call_nope,
                     )])
                 }
+                "notify" => Ok(vec![toast::success("done")]),
+                "export" => Ok(vec![
+                    refract_core::actions::download("n.txt", self.n.to_string()),
+                    add(1),
+                ]),
                 "expression" => {
                     self.n += 1;
                     Ok(vec![add(0).arg("by", refract_core::Var::<i64>::raw("x"))])
@@ -102,7 +109,8 @@ impl Handlers for Counter {
 /// `n`, then fails), `touch_secret` (changes the backend var), `panic`, and, returning
 /// follow-ups: `chain {by}` (`add {by}` then a success toast), `forever` (adds one and returns
 /// itself), `dangling` (returns a handler that does not exist), `dangling_callback` (a script
-/// whose callback does not exist) and `expression` (returns an
+/// whose callback does not exist), `notify` (a toast only), `export` (a download of `n`, then
+/// `add {by: 1}`) and `expression` (returns an
 /// argument that is a JavaScript expression, not a value).
 pub fn states() -> StateRegistry {
     let mut states = StateRegistry::default();
