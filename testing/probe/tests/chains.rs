@@ -5,15 +5,12 @@
 
 mod roles;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use refract::testing::{Answer, ErrorCode, TestClient};
 use refract_proto::ClientFrame;
-use refract_test_support::Rng;
 use refract_test_support::redis::Redis;
-use roles::{CHAIN_DEPTH, addr, free_port, gateway, worker};
+use roles::{CHAIN_DEPTH, KillingWorkers, addr, free_port, gateway, worker};
 use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -22,33 +19,8 @@ async fn every_step_of_every_chain_applies_once_while_workers_are_killed() {
     const CHAINS: u32 = 25;
     const LEASE_MS: u64 = 400;
     let redis = Redis::start();
-    let ports = [free_port(), free_port()];
-    let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
-    let workers = vec![
-        worker(&redis.url, ports[0], LEASE_MS),
-        worker(&redis.url, ports[1], LEASE_MS),
-    ];
-    let gw = gateway(&redis.url, &addrs);
-    let gw_addr = addr(&gw);
-
-    let done = Arc::new(AtomicBool::new(false));
-    let killer = {
-        let (done, url) = (done.clone(), redis.url.clone());
-        tokio::task::spawn_blocking(move || {
-            let mut workers = workers;
-            let mut rng = Rng::new();
-            let mut kills = 0;
-            while !done.load(Ordering::SeqCst) {
-                std::thread::sleep(Duration::from_millis(rng.between(30..150)));
-                let i = rng.between(0..2) as usize;
-                workers[i].child.kill();
-                kills += 1;
-                std::thread::sleep(Duration::from_millis(rng.between(10..100)));
-                workers[i] = worker(&url, ports[i], LEASE_MS);
-            }
-            (kills, workers)
-        })
-    };
+    let stack = KillingWorkers::start(&redis.url, LEASE_MS, 30..150);
+    let gw_addr = stack.addr();
 
     let mut clients = tokio::task::JoinSet::new();
     for _ in 0..CLIENTS {
@@ -72,8 +44,7 @@ async fn every_step_of_every_chain_applies_once_while_workers_are_killed() {
         });
     }
     let results = clients.join_all().await;
-    done.store(true, Ordering::SeqCst);
-    let (kills, _workers) = killer.await.unwrap();
+    let (kills, _gateway, _workers) = stack.stop().await;
     eprintln!("{kills} worker kills while {CLIENTS} clients ran {CHAINS} chains of 3 events each");
     assert!(kills >= 5, "only {kills} worker kills happened");
 

@@ -12,8 +12,8 @@ use std::time::Duration;
 use refract::testing::{Answer, ClientError, ErrorCode, TestClient};
 use refract_process::launch::Signal;
 use refract_test_support::redis::Redis;
-use refract_test_support::{Rng, wait_until};
-use roles::{addr, free_port, gateway, http_get, worker};
+use refract_test_support::wait_until;
+use roles::{KillingWorkers, addr, free_port, gateway, http_get, worker};
 use serde_json::{Value, json};
 
 /// Sends event `seq` until it is applied or acknowledged, resending the same seq after a
@@ -69,33 +69,8 @@ async fn every_event_applies_exactly_once_while_workers_are_killed(redis: &Redis
     const CLIENTS: u64 = 10;
     const EVENTS: u64 = 100;
     const LEASE_MS: u64 = 400;
-    let ports = [free_port(), free_port()];
-    let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
-    let workers = vec![
-        worker(&redis.url, ports[0], LEASE_MS),
-        worker(&redis.url, ports[1], LEASE_MS),
-    ];
-    let gw = gateway(&redis.url, &addrs);
-    let gw_addr = addr(&gw);
-
-    let done = Arc::new(AtomicBool::new(false));
-    let killer = {
-        let (done, url) = (done.clone(), redis.url.clone());
-        tokio::task::spawn_blocking(move || {
-            let mut workers = workers;
-            let mut rng = Rng::new();
-            let mut kills = 0;
-            while !done.load(Ordering::SeqCst) {
-                std::thread::sleep(Duration::from_millis(rng.between(50..250)));
-                let i = rng.between(0..2) as usize;
-                workers[i].child.kill();
-                kills += 1;
-                std::thread::sleep(Duration::from_millis(rng.between(10..100)));
-                workers[i] = worker(&url, ports[i], LEASE_MS);
-            }
-            (kills, workers)
-        })
-    };
+    let stack = KillingWorkers::start(&redis.url, LEASE_MS, 50..250);
+    let gw_addr = stack.addr();
 
     let mut clients = tokio::task::JoinSet::new();
     for _ in 0..CLIENTS {
@@ -109,8 +84,7 @@ async fn every_event_applies_exactly_once_while_workers_are_killed(redis: &Redis
         });
     }
     let tokens = clients.join_all().await;
-    done.store(true, Ordering::SeqCst);
-    let (kills, _workers) = killer.await.unwrap();
+    let (kills, _gateway, _workers) = stack.stop().await;
     eprintln!(
         "{kills} worker kills (SIGKILL, then restart) while {CLIENTS} clients sent {EVENTS} events each"
     );

@@ -143,3 +143,65 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> String {
     s.read_to_string(&mut out).await.unwrap();
     out
 }
+
+/// Two workers of the probe app (lock lease `lease_ms`) behind a gateway, on one Redis, while a
+/// thread SIGKILLs one worker at a time, waits, and starts it again: the fault of the exactly-once
+/// tests.
+pub struct KillingWorkers {
+    /// The gateway, in front of both workers.
+    pub gateway: Role,
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    killer: tokio::task::JoinHandle<(u32, Vec<Role>)>,
+}
+
+impl KillingWorkers {
+    /// Starts the workers and the gateway, then the killing: a kill every `every_ms` (a random
+    /// pause in that range), each worker back 10–100 ms after it was killed.
+    pub fn start(redis: &str, lease_ms: u64, every_ms: std::ops::Range<u64>) -> Self {
+        use std::sync::atomic::Ordering;
+        let ports = [free_port(), free_port()];
+        let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+        let mut workers = vec![
+            worker(redis, ports[0], lease_ms),
+            worker(redis, ports[1], lease_ms),
+        ];
+        let gateway = gateway(redis, &addrs);
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let killer = {
+            let (done, url) = (done.clone(), redis.to_owned());
+            tokio::task::spawn_blocking(move || {
+                let mut rng = refract_test_support::Rng::new();
+                let mut kills = 0;
+                while !done.load(Ordering::SeqCst) {
+                    std::thread::sleep(std::time::Duration::from_millis(
+                        rng.between(every_ms.clone()),
+                    ));
+                    let i = rng.between(0..2) as usize;
+                    workers[i].child.kill();
+                    kills += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(rng.between(10..100)));
+                    workers[i] = worker(&url, ports[i], lease_ms);
+                }
+                (kills, workers)
+            })
+        };
+        KillingWorkers {
+            gateway,
+            done,
+            killer,
+        }
+    }
+
+    /// Where the gateway accepts connections.
+    pub fn addr(&self) -> SocketAddr {
+        self.gateway.addr
+    }
+
+    /// Stops the killing; returns how many kills there were, and the gateway and the workers,
+    /// running (keep them to read the state back).
+    pub async fn stop(self) -> (u32, Role, Vec<Role>) {
+        self.done.store(true, std::sync::atomic::Ordering::SeqCst);
+        let (kills, workers) = self.killer.await.expect("the killer thread ends");
+        (kills, self.gateway, workers)
+    }
+}
