@@ -107,6 +107,17 @@ fn generated_project_snapshots() {
     assert_eq!(files, again, "generation is deterministic");
 }
 
+/// The module of the one page of `pages`.
+fn only_page(pages: &[Page]) -> String {
+    let files = generate(&AppSpec {
+        title: "x",
+        pages,
+        initial_state: &json!({}),
+    })
+    .unwrap();
+    files["src/pages/page_0.jsx"].clone()
+}
+
 #[test]
 fn duplicate_or_relative_routes_are_rejected() {
     let initial = json!({});
@@ -142,13 +153,7 @@ fn external_components_add_their_package() {
         route: "/".into(),
         root: vstack([md, chart]).into(),
     }];
-    let files = generate(&AppSpec {
-        title: "x",
-        pages: &pages,
-        initial_state: &initial,
-    })
-    .unwrap();
-    let page = &files["src/pages/page_0.jsx"];
+    let page = &only_page(&pages);
     assert!(
         page.contains("import Markdown from \"react-markdown\";"),
         "{page}"
@@ -157,6 +162,12 @@ fn external_components_add_their_package() {
         page.contains("import { LineChart } from \"recharts\";"),
         "{page}"
     );
+    let files = generate(&AppSpec {
+        title: "x",
+        pages: &pages,
+        initial_state: &initial,
+    })
+    .unwrap();
     assert!(files["package.json"].contains("\"react-markdown\": \"^9.0.0\""));
 }
 
@@ -209,15 +220,7 @@ fn triggers_page() -> Page {
 
 #[test]
 fn triggers_and_their_modifiers() {
-    let initial = json!({});
-    let pages = [triggers_page()];
-    let files = generate(&AppSpec {
-        title: "x",
-        pages: &pages,
-        initial_state: &initial,
-    })
-    .unwrap();
-    let page = &files["src/pages/page_0.jsx"];
+    let page = &only_page(&[triggers_page()]);
     insta::assert_snapshot!("triggers_page", page);
     // Inputs are debounced by default, each trigger site keyed on its own.
     assert!(
