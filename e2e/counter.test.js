@@ -91,7 +91,7 @@ async function until(what, check) {
   }
 }
 
-test("client actions and triggers on /tools: a script's value comes back to a handler, set_value clears a debounced input, and the rest", async () => {
+test("client actions, triggers and a streaming handler on /tools: a script's value comes back to a handler, set_value clears a debounced input, and the rest", async () => {
   const context = await browser.newContext({ viewport: { width: 1111, height: 600 } });
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: app.url });
   await context.addCookies([{ name: "theme", value: "dark", url: app.url }]);
@@ -164,6 +164,21 @@ test("client actions and triggers on /tools: a script's value comes back to a ha
   await until("an empty local storage", () => page.evaluate(() => localStorage.length === 0));
   await click("To the end");
   await until("the scroll", () => page.evaluate(() => window.scrollY > 0));
+
+  // A streaming handler: each of its 10 flushes reaches the page before it returns.
+  await page.evaluate(() => {
+    const progress = document.getElementById("progress");
+    window.__steps = [];
+    new MutationObserver(() => window.__steps.push(progress.textContent)).observe(progress, {
+      subtree: true,
+      characterData: true,
+      childList: true,
+    });
+  });
+  await click("Stream");
+  await page.locator("#progress").filter({ hasText: "step 10 of 10" }).waitFor();
+  const steps = new Set(await page.evaluate(() => window.__steps));
+  assert.ok(steps.size >= 5, `intermediate steps seen: ${[...steps]}`);
 
   await page.evaluate(() => (window.__sameDocument = true));
   await click("Reload");

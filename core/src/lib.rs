@@ -7,13 +7,15 @@
 //!   [`StateObject`] and [`StateDescriptor`] are their type-erased forms, which the worker runs;
 //! * [`diff`] computes the delta of an event;
 //! * [`EventError`] is the typed failure of one event;
-//! * [`EventContext`] is what a handler may know about the event it runs for;
+//! * [`EventContext`] is what a handler may know about the event it runs for, and [`Emitter`]
+//!   how a streaming handler sends its progress;
 //! * [`Routes`] are the pages' path patterns, and which one a path matches.
 //!
 //! Nothing here does I/O.
 
 pub mod actions;
 mod context;
+mod emitter;
 mod error;
 mod event;
 mod routes;
@@ -21,6 +23,7 @@ mod state;
 mod var;
 
 pub use context::{ClientHeaders, EventContext, PageContext};
+pub use emitter::{Emitter, FlushError, FlushSink};
 pub use error::EventError;
 pub use event::{EventSpec, FollowUp, IntoEventChain, IntoValueEvents};
 pub use routes::{RouteError, RouteMatch, Routes};

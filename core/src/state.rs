@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::context::EventContext;
+use crate::emitter::Emitter;
 use crate::error::EventError;
 use crate::event::EventSpec;
 
@@ -47,8 +48,9 @@ pub trait Handlers: State {
     fn computed_vars(&self, vars: &mut Map<String, Value>) -> Result<(), serde_json::Error>;
 
     /// Runs the handler `method` with `args` (a JSON object keyed by parameter name) for the
-    /// event described by `cx` (which a handler with a `&EventContext` parameter receives).
-    /// Returns the handler's follow-ups (see [`HandlerResult`]).
+    /// event described by `cx` (which a handler with a `&EventContext` parameter receives), its
+    /// flushes going to `emit` (for a handler with an `&Emitter` parameter). Returns the
+    /// handler's follow-ups (see [`HandlerResult`]).
     ///
     /// # Errors
     /// [`EventError::UnknownHandler`], [`EventError::BadArguments`], or
@@ -58,6 +60,7 @@ pub trait Handlers: State {
         method: &'a str,
         args: Value,
         cx: &'a EventContext,
+        emit: Emitter<'a>,
     ) -> BoxFuture<'a, Result<Vec<EventSpec>, EventError>>;
 }
 
@@ -81,6 +84,7 @@ pub trait StateObject: Send + Sync {
         method: &'a str,
         args: Value,
         cx: &'a EventContext,
+        emit: Emitter<'a>,
     ) -> BoxFuture<'a, Result<Vec<EventSpec>, EventError>>;
 }
 
@@ -101,8 +105,9 @@ impl<S: Handlers> StateObject for S {
         method: &'a str,
         args: Value,
         cx: &'a EventContext,
+        emit: Emitter<'a>,
     ) -> BoxFuture<'a, Result<Vec<EventSpec>, EventError>> {
-        Handlers::dispatch(self, method, args, cx)
+        Handlers::dispatch(self, method, args, cx, emit)
     }
 }
 

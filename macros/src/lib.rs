@@ -3,8 +3,8 @@
 //! * `#[derive(State)]`: a state's name, its frontend vars, and one `Var` accessor per frontend
 //!   field for pages (`CounterState::count()`); `#[backend]` fields stay on the server.
 //! * `#[handlers]` on the state's `impl` block: `pub` methods taking `&mut self` become event
-//!   handlers (a parameter of type `&EventContext` receives the event's context; the others are
-//!   the event's arguments; what they return is a `HandlerResult`: nothing, follow-ups, or either
+//!   handlers (a parameter of type `&EventContext` receives the event's context, one of type
+//!   `&Emitter` the streaming handler's emitter; the others are the event's arguments; what they return is a `HandlerResult`: nothing, follow-ups, or either
 //!   in a `Result`), `#[computed]` methods computed vars; each gets a page-facing associated function of
 //!   the same name (`CounterState::add(5)` builds the event spec, `TodoState::open_count()` is the
 //!   computed var), and the method itself is renamed `__handler_<name>` / `__computed_<name>`.
@@ -204,13 +204,31 @@ struct Handler {
     docs: Vec<syn::Attribute>,
 }
 
-/// Whether `ty` names `EventContext` (by any path: `refract::EventContext`, `EventContext`).
-fn names_context(ty: &Type) -> bool {
+/// Whether `ty` names the type `name` (by any path: `refract::EventContext`, `EventContext`).
+fn names(ty: &Type, name: &str) -> bool {
     let Type::Path(p) = ty else { return false };
-    p.path
-        .segments
-        .last()
-        .is_some_and(|s| s.ident == "EventContext")
+    p.path.segments.last().is_some_and(|s| s.ident == name)
+}
+
+fn names_context(ty: &Type) -> bool {
+    names(ty, "EventContext")
+}
+
+/// `Ok(true)` for an `&Emitter` parameter (the streaming handler's; any lifetime), and an error
+/// for one taken any other way.
+fn emitter_param(ty: &Type) -> syn::Result<bool> {
+    match ty {
+        Type::Reference(r) if names(&r.elem, "Emitter") && r.mutability.is_none() => Ok(true),
+        Type::Reference(r) if names(&r.elem, "Emitter") => Err(syn::Error::new(
+            ty.span(),
+            "take the emitter as `&Emitter`, not `&mut`",
+        )),
+        _ if names(ty, "Emitter") => Err(syn::Error::new(
+            ty.span(),
+            "take the emitter as `&Emitter`: by value it would be an argument the page sends",
+        )),
+        _ => Ok(false),
+    }
 }
 
 /// `Ok(true)` for a `&EventContext` parameter, `Ok(false)` for an event argument, and an error
@@ -302,8 +320,19 @@ fn handlers_impl(mut item: ItemImpl) -> syn::Result<Tokens> {
             let mut params = Vec::new();
             let mut call = Vec::new();
             let mut has_context = false;
+            let mut has_emitter = false;
             for arg in f.sig.inputs.iter().skip(1) {
                 let FnArg::Typed(pt) = arg else { continue };
+                if emitter_param(&pt.ty)? {
+                    if std::mem::replace(&mut has_emitter, true) {
+                        return Err(syn::Error::new(
+                            pt.ty.span(),
+                            "a handler takes the emitter once",
+                        ));
+                    }
+                    call.push(quote! { &__refract_emit });
+                    continue;
+                }
                 if context_param(&pt.ty)? {
                     if std::mem::replace(&mut has_context, true) {
                         return Err(syn::Error::new(
@@ -421,12 +450,13 @@ fn handlers_impl(mut item: ItemImpl) -> syn::Result<Tokens> {
                 method: &'a str,
                 args: ::refract::serde_json::Value,
                 __refract_cx: &'a ::refract::core::EventContext,
+                __refract_emit: ::refract::core::Emitter<'a>,
             ) -> ::refract::core::BoxFuture<'a, ::core::result::Result<::std::vec::Vec<::refract::core::EventSpec>, ::refract::core::EventError>> {
                 ::std::boxed::Box::pin(async move {
                     match method {
                         #(#arms)*
                         other => {
-                            let _ = (args, __refract_cx);
+                            let _ = (args, __refract_cx, __refract_emit);
                             ::core::result::Result::Err(::refract::core::EventError::UnknownHandler(
                                 ::std::format!("{}.{}", <Self as ::refract::core::State>::NAME, other),
                             ))

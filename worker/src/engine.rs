@@ -16,15 +16,16 @@ use futures_util::FutureExt;
 use futures_util::future::{self, Either};
 use refract_core::actions::CLIENT_ACTIONS;
 use refract_core::{
-    EventContext, EventError, EventSpec, FollowUp, Routes, StateDescriptor, StateObject,
-    StateRegistry, diff,
+    Emitter, EventContext, EventError, EventSpec, FollowUp, Routes, StateDescriptor, StateObject,
+    StateRegistry,
 };
-use refract_proto::{ErrorCode, EventRequest, Failure, Hydration, Outcome, Processor, ServerFrame};
+use refract_proto::{ErrorCode, EventRequest, Failure, Hydration, Outcome, Processor};
 use serde_json::{Map, Value};
 use tracing::Instrument;
 
+use crate::flush::{Committed, EventOf, Flusher};
 use crate::panics::InHandler;
-use crate::store::{Commit, StateStore, StoreError};
+use crate::store::{StateStore, StoreError};
 
 /// The app's own error hook: the follow-ups (client actions, usually a toast) the browser runs
 /// for a failed event. It is the app's code: a panic in it is caught and logged, and the default
@@ -212,14 +213,6 @@ fn migrate(desc: &StateDescriptor, bytes: &[u8]) -> Option<Box<dyn StateObject>>
     (desc.decode)(&serde_json::to_vec(&merged).ok()?).ok()
 }
 
-/// Whether the stored form `bytes` of a state of `desc` reads back. serde_json writes a
-/// non-finite float (`f64::INFINITY`, NaN) as `null`, which does not read back as a number:
-/// stored, it would be reset to its default on the next load while the browser kept showing
-/// `null`. Only bytes holding a `null` can be affected, so other states skip the decode.
-fn round_trips(desc: &StateDescriptor, bytes: &[u8]) -> bool {
-    !bytes.windows(4).any(|w| w == b"null") || (desc.decode)(bytes).is_ok()
-}
-
 /// The follow-ups `specs` a handler returned, as the browser gets them: each names a registered
 /// handler or a client action and carries values only.
 ///
@@ -359,12 +352,45 @@ impl<S: StateStore> Engine<S> {
             params,
             ..event.context
         };
-        // The app's code (the handler, and the computed vars read before and after it) runs
-        // caught: a panic in it fails the event with `handler_failed`, as an error would.
+        let of = || EventOf {
+            desc,
+            tab: &event.tab,
+            seq: event.seq,
+            max_state_bytes: self.max_state_bytes,
+        };
+        // The app's code (decoding its state, its computed vars, the handler) runs caught: a
+        // panic in it fails the event with `handler_failed`, as an error would.
+        let prepared = crate::panics::in_handler(|| {
+            std::panic::catch_unwind(AssertUnwindSafe(|| {
+                let state = decode(desc, original.as_deref(), &event.token)?;
+                let vars = state.vars().map_err(internal)?;
+                Ok::<_, Failure>((state, vars))
+            }))
+        })
+        .unwrap_or_else(|_| {
+            Err(EventError::HandlerFailed(format!("reading `{}` panicked", desc.name)).into())
+        });
+        let (mut state, before) = match prepared {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                lease.release().await;
+                return Err(e);
+            }
+        };
+        let flusher = Flusher {
+            event: of(),
+            lease: &*lease,
+            at: tokio::sync::Mutex::new(Committed {
+                vars: before,
+                bytes: original,
+                version: loaded.version,
+                stored_bytes: loaded.stored_bytes,
+            }),
+        };
         let run = async {
-            let mut state = decode(desc, original.as_deref(), &event.token)?;
-            let before = state.vars().map_err(internal)?;
-            let specs = state.dispatch(method, event.args, &cx).await?;
+            let specs = state
+                .dispatch(method, event.args, &cx, Emitter::new(&flusher))
+                .await?;
             let then = follow_ups(&self.states, handler, &specs)?;
             // Only what can run another event deepens a chain: an event, or a script's callback.
             let deepens = then.iter().any(|f| {
@@ -375,16 +401,9 @@ impl<S: StateStore> Engine<S> {
             if deepens && event.depth >= self.max_chain_depth {
                 return Err(self.chain_too_deep(handler));
             }
-            let delta = diff(&before, state.vars().map_err(internal)?);
+            let vars = state.vars().map_err(internal)?;
             let bytes = state.encode().map_err(internal)?;
-            if !round_trips(desc, &bytes) {
-                let message = format!(
-                    "handler `{handler}` left its state in a form that cannot be stored and read \
-                     back (a non-finite number?); the event was not applied"
-                );
-                return Err(EventError::HandlerFailed(message).into());
-            }
-            Ok::<_, Failure>((delta, bytes, then))
+            Ok::<_, Failure>((vars, bytes, then))
         };
         let applied = AssertUnwindSafe(InHandler(Box::pin(run)))
             .catch_unwind()
@@ -400,65 +419,21 @@ impl<S: StateStore> Engine<S> {
             Either::Left((applied, _)) => applied,
             Either::Right(((), applied)) => applied.await,
         };
-        let (delta, bytes, then) = match applied {
-            Ok(done) => done,
+        let at = flusher.into_committed();
+        let step = applied.and_then(|(vars, bytes, then)| {
+            let kept = kept_follow_ups(&then)?;
+            of().step(&at, vars, bytes, true, then, kept)
+        });
+        let step = match step {
+            Ok(step) => step,
             Err(e) => {
                 lease.release().await;
                 return Err(e);
             }
         };
-        let stored_then = match kept_follow_ups(&then) {
-            Ok(kept) => kept,
-            Err(failure) => {
-                lease.release().await;
-                return Err(failure);
-            }
-        };
-        let original_bytes = original.as_ref().map_or(0, |b| b.len() as u64);
-        let total = loaded.stored_bytes.saturating_sub(original_bytes) + bytes.len() as u64;
-        let then_bytes = stored_then.as_ref().map_or(0, |t| t.len() as u64);
-        if total + then_bytes > self.max_state_bytes {
-            lease.release().await;
-            return Err(Failure::new(
-                ErrorCode::StateTooLarge,
-                format!(
-                    "the event would make this session's state {} bytes (its follow-ups \
-                     included), over the limit of {} bytes; it was not applied",
-                    total + then_bytes,
-                    self.max_state_bytes
-                ),
-            ));
-        }
-        let changed = if original.as_deref() == Some(&bytes[..]) {
-            Vec::new()
-        } else {
-            vec![(desc.name.to_owned(), bytes)]
-        };
-        let version = loaded.version + 1;
-        let mut by_state = Map::new();
-        if !delta.is_empty() {
-            by_state.insert(desc.name.to_owned(), Value::Object(delta));
-        }
-        let frame: Arc<str> = ServerFrame::Delta {
-            version,
-            seq: Some(event.seq),
-            tab: Some(event.tab.clone()).filter(|t| !t.is_empty()),
-            delta: by_state,
-            then,
-        }
-        .encode()
-        .into();
-        let commit = Commit {
-            changed,
-            tab: event.tab.clone(),
-            seq: event.seq,
-            version,
-            stored_bytes: total,
-            then: stored_then,
-            frame: frame.clone(),
-        };
+        let (version, frame) = (step.commit.version, step.commit.frame.clone());
         lease
-            .commit(commit)
+            .commit(step.commit)
             .instrument(tracing::info_span!("commit", version))
             .await?;
         Ok(Outcome::Applied { version, frame })

@@ -11,6 +11,7 @@
 //! * [`serve`]: the worker process: its options and its server.
 
 pub mod engine;
+mod flush;
 pub mod grpc;
 pub mod memory;
 mod panics;

@@ -16,6 +16,7 @@ use futures_util::StreamExt;
 use tokio::sync::{OwnedMutexGuard, broadcast};
 use tokio_stream::wrappers::BroadcastStream;
 
+use refract_proto::frame::delta_header;
 use refract_proto::{DeltaFeed, FeedError, Published, Subscription};
 
 use crate::store::{Commit, Lease, Loaded, StateStore, StoreError, TABS_KEPT};
@@ -147,20 +148,20 @@ struct MemoryLease {
     _guard: OwnedMutexGuard<()>,
 }
 
-#[async_trait]
-impl Lease for MemoryLease {
-    async fn commit(self: Box<Self>, commit: Commit) -> Result<(), StoreError> {
+impl MemoryLease {
+    /// Writes `commit` and publishes its delta (the lock stays held by the caller).
+    fn write(&self, commit: &Commit) {
         {
             let mut data = lock(&self.slot.data);
-            for (state, bytes) in commit.changed {
-                data.shards.insert(state, bytes.into());
+            for (state, bytes) in &commit.changed {
+                data.shards.insert(state.clone(), bytes.as_slice().into());
             }
             data.version = commit.version;
             data.stored_bytes = commit.stored_bytes;
             let record = TabRecord {
                 seq: commit.seq,
                 version: commit.version,
-                then: commit.then,
+                then: commit.then.clone(),
             };
             data.tabs.insert(commit.tab.clone(), record);
             if data.tabs.len() > TABS_KEPT {
@@ -175,14 +176,28 @@ impl Lease for MemoryLease {
             }
             data.touched = Some(Instant::now());
         }
-        // Published while the lock is still held, so deltas go out in version order.
+        // Published while the lock is still held, so deltas go out in version order. What it
+        // answers is the frame's own (a flush's answers no event), as Redis subscribers read it.
+        let header = delta_header(&commit.frame);
         let published = Published {
             version: commit.version,
-            seq: Some(commit.seq),
-            tab: Some(commit.tab.clone()).filter(|t| !t.is_empty()),
-            frame: commit.frame,
+            seq: header.as_ref().and_then(|h| h.seq),
+            tab: header.and_then(|h| h.tab),
+            frame: commit.frame.clone(),
         };
         self.store.publish(&self.token, published);
+    }
+}
+
+#[async_trait]
+impl Lease for MemoryLease {
+    async fn flush(&self, commit: &Commit) -> Result<(), StoreError> {
+        self.write(commit);
+        Ok(())
+    }
+
+    async fn commit(self: Box<Self>, commit: Commit) -> Result<(), StoreError> {
+        self.write(&commit);
         Ok(())
     }
 

@@ -68,7 +68,7 @@ pub struct Commit {
 
 /// A held token lock, with what was loaded under it.
 #[async_trait]
-pub trait Lease: Send {
+pub trait Lease: Send + Sync {
     /// Keeps the lock while the handler runs: poll this beside the handler and drop it when the
     /// handler is done. It renews the lease every third of it and completes only when a renewal
     /// finds the lock taken by another owner (the commit will then fail with
@@ -77,6 +77,13 @@ pub trait Lease: Send {
     fn keep_alive(&self) -> BoxFuture<'_, ()> {
         Box::pin(std::future::pending())
     }
+
+    /// Commits `commit` and keeps the lock: a streaming handler's flush, which records the event's
+    /// seq (a resend is then a duplicate) and publishes its delta.
+    ///
+    /// # Errors
+    /// As [`Lease::commit`].
+    async fn flush(&self, commit: &Commit) -> Result<(), StoreError>;
 
     /// Commits `commit` and releases the lock.
     ///

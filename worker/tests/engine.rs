@@ -448,3 +448,51 @@ async fn the_platforms_failures_carry_nothing_to_run() {
     assert_eq!(gap.code, ErrorCode::SeqGap);
     assert!(gap.then.is_empty());
 }
+
+#[tokio::test]
+async fn a_streaming_handler_publishes_each_flush_then_answers_the_event() {
+    use futures_util::StreamExt;
+    use refract_proto::DeltaFeed;
+    let store = Arc::new(MemoryStore::new());
+    let e = Engine::new(Arc::new(common::states()), store.clone());
+    let mut feed = store.subscribe("t").await.unwrap();
+    let Outcome::Applied { version, .. } = e
+        .process(event(1, "counter.stream", json!({"by": 3})))
+        .await
+        .unwrap()
+    else {
+        panic!("applied")
+    };
+    assert_eq!(
+        version, 4,
+        "three flushes and the final commit each bump the version"
+    );
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        let published = feed.next().await.unwrap();
+        let frame: Value = serde_json::from_str(&published.frame).unwrap();
+        seen.push((
+            published.version,
+            published.seq,
+            frame["delta"]["counter"]["n"].clone(),
+        ));
+    }
+    assert_eq!(
+        seen,
+        [
+            (1, None, json!(1)),
+            (2, None, json!(2)),
+            (3, None, json!(3)),
+            (4, Some(1), json!(103)),
+        ],
+        "the flushes answer no event; the final commit does"
+    );
+    let h = state_of(&e).await;
+    assert_eq!((h.version, h.last_seq), (4, 1));
+    assert_eq!(h.state["counter"]["n"], json!(103));
+    assert!(matches!(
+        e.process(event(1, "counter.stream", json!({"by": 3})))
+            .await,
+        Ok(Outcome::Duplicate { .. })
+    ));
+}

@@ -464,6 +464,40 @@ async fn a_tabs_last_follow_ups_survive_until_its_next_event<S: StateStore + Clo
     assert!(forgotten.then.is_empty(), "{:?}", forgotten.then);
 }
 
+/// A streaming handler's flushes are commits that keep the lock: each is published in version
+/// order answering no event, the final commit answers it, and a resend is a duplicate.
+async fn a_streaming_handlers_flushes_are_published_commits<S: StateStore + Clone>(s: Subject<S>) {
+    let engine = Engine::new(Arc::new(common::states()), s.store.clone());
+    let t = token("stream");
+    let mut feed = s.feed.subscribe(&t).await.unwrap();
+    let event = || EventRequest {
+        token: t.clone(),
+        tab: "tab".into(),
+        seq: 1,
+        handler: "counter.stream".into(),
+        args: json!({ "by": 2 }),
+        depth: 0,
+        context: Default::default(),
+    };
+    assert!(matches!(
+        engine.process(event()).await,
+        Ok(Outcome::Applied { version: 3, .. })
+    ));
+    let mut answers = Vec::new();
+    for _ in 0..3 {
+        let published = feed.next().await.unwrap();
+        answers.push((published.version, published.seq));
+    }
+    assert_eq!(answers, [(1, None), (2, None), (3, Some(1))]);
+    let h = engine.hydrate(&t, "tab").await.unwrap();
+    assert_eq!((h.version, h.last_seq), (3, 1));
+    assert_eq!(h.state["counter"]["n"], json!(102));
+    assert!(matches!(
+        engine.process(event()).await,
+        Ok(Outcome::Duplicate { .. })
+    ));
+}
+
 macro_rules! conformance {
     (both: $($both:ident),*; leases: $($leased:ident),* $(,)?) => {
         mod memory {
@@ -503,6 +537,7 @@ conformance!(
         the_engine_applies_each_seq_at_most_once,
         each_tab_numbers_its_own_events,
         a_tabs_last_follow_ups_survive_until_its_next_event,
+        a_streaming_handlers_flushes_are_published_commits,
         a_commit_records_the_size_of_all_the_tokens_states;
     leases:
         a_lapsed_lease_is_taken_over_and_its_commit_is_fenced,

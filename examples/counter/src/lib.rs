@@ -67,6 +67,8 @@ pub struct ToolsState {
     button_clicks: u32,
     /// Scroll events of the log box that reached the server (throttled).
     scrolls: u32,
+    /// The streaming handler's last step.
+    step: u32,
 }
 
 #[refract::handlers]
@@ -128,6 +130,16 @@ impl ToolsState {
     /// Counts a click on the panel's inner button.
     pub fn button_clicked(&mut self) {
         self.button_clicks += 1;
+    }
+
+    /// A streaming handler: ten steps of 80 ms, each sent to the page as soon as it is done.
+    pub async fn stream(&mut self, emit: &Emitter<'_>) -> Result<(), FlushError> {
+        for step in 1..=10 {
+            tokio::time::sleep(std::time::Duration::from_millis(80)).await;
+            self.step = step;
+            emit.flush(self).await?;
+        }
+        Ok(())
     }
 
     /// Counts a scroll of the log box.
@@ -202,6 +214,7 @@ fn tools() -> Component {
         .on_scroll(ToolsState::scrolled)
         .throttle(200),
         text(format_var!("{} scrolls", ToolsState::scrolls())).prop("id", "scrolls"),
+        text(format_var!("step {} of 10", ToolsState::step())).prop("id", "progress"),
         hstack([
             button("Measure").on_click(ToolsState::measure),
             button("Clear").on_click(ToolsState::clear_note),
@@ -215,6 +228,7 @@ fn tools() -> Component {
             button("Reload").on_click(reload()),
             button("To the end").on_click(scroll_to("end")),
             button("Break the page").on_click(ToolsState::break_page),
+            button("Stream").on_click(ToolsState::stream),
         ]),
         when(
             ToolsState::broken(),

@@ -128,6 +128,30 @@ impl ChainState {
     }
 }
 
+/// A streaming handler's progress.
+#[derive(State, Default, Serialize, Deserialize)]
+pub struct ProgressState {
+    /// The last step flushed.
+    step: u32,
+    /// Whether the run finished.
+    done: bool,
+}
+
+#[refract::handlers]
+impl ProgressState {
+    /// `steps` steps of `ms` milliseconds each, flushing after each: the page sees every step.
+    pub async fn run(&mut self, steps: u32, ms: u64, emit: &Emitter<'_>) -> Result<(), FlushError> {
+        self.done = false;
+        for step in 1..=steps {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            self.step = step;
+            emit.flush(self).await?;
+        }
+        self.done = true;
+        Ok(())
+    }
+}
+
 /// A big state for the load tests' big-state scenario: about `rows × 64` bytes once `init` ran,
 /// so a token can hold a ~1 MB shard beside the small [`ProbeState`].
 #[derive(State, Default, Serialize, Deserialize)]
@@ -162,6 +186,7 @@ pub fn app() -> App {
         .state::<BigState>()
         .state::<VisitState>()
         .state::<ChainState>()
+        .state::<ProgressState>()
         .page("/", index)
         .page("/posts/:id", index)
 }

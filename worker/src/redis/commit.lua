@@ -1,4 +1,5 @@
--- Commit one applied event, only while the caller still owns the lock (fencing):
+-- Commit one applied event (or a streaming handler's flush), only while the caller still owns the
+-- lock (fencing):
 -- write the changed shards, refresh the expiry of the others, record the version and the event's
 -- seq for its tab, publish the delta, release the lock.
 -- KEYS[1] lock, KEYS[2] meta, KEYS[3] updates channel, KEYS[4] the tabs' follow-ups,
@@ -7,7 +8,8 @@
 -- ARGV[6] PUBLISH, or SPUBLISH on a cluster (sharded pub/sub), ARGV[7] n,
 -- ARGV[8 .. 7+n] the changed shards' bytes, ARGV[8+n] the event's tab,
 -- ARGV[9+n] how many tabs' seqs a token keeps, ARGV[10+n] the token's stored bytes after the commit,
--- ARGV[11+n] the event's follow-ups (a JSON array), or "" for none
+-- ARGV[11+n] the event's follow-ups (a JSON array), or "" for none,
+-- ARGV[12+n] 1 to release the lock (an event's commit), 0 to keep it (a streaming handler's flush)
 -- Returns 1, or 0 when the lock is not the caller's (nothing written).
 -- meta holds `version`, `bytes` (all the token's states' size) and, for each tab, `seq:<tab>` =
 -- "<seq>,<version of that commit>"; the follow-ups hash holds, per tab, those of its last event
@@ -49,5 +51,7 @@ if added > 0 and redis.call('HLEN', KEYS[2]) > tonumber(ARGV[9 + n]) + 2 then
 end
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 redis.call(ARGV[6], KEYS[3], ARGV[5])
-redis.call('DEL', KEYS[1])
+if ARGV[12 + n] == '1' then
+  redis.call('DEL', KEYS[1])
+end
 return 1

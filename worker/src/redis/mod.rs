@@ -309,6 +309,55 @@ struct RedisLease {
 }
 
 impl RedisLease {
+    /// Runs `commit.lua` for `commit`, releasing the lock when `release` (a flush keeps it).
+    async fn write(&self, commit: &Commit, release: bool) -> Result<(), StoreError> {
+        let token = &self.token;
+        let mut call = self.inner.scripts.commit.key(lock_key(token));
+        call.key(meta_key(token))
+            .key(updates_channel(token))
+            .key(then_key(token));
+        for (state, _) in &commit.changed {
+            call.key(shard_key(token, state));
+        }
+        for state in self
+            .inner
+            .states
+            .iter()
+            .filter(|s| !commit.changed.iter().any(|(c, _)| c == *s))
+        {
+            call.key(shard_key(token, state));
+        }
+        call.arg(&self.owner)
+            .arg(commit.version)
+            .arg(commit.seq)
+            .arg(self.inner.config.token_expiry.as_millis() as u64)
+            .arg(commit.frame.as_bytes())
+            .arg(if self.inner.pool.is_cluster() {
+                "SPUBLISH"
+            } else {
+                "PUBLISH"
+            })
+            .arg(commit.changed.len());
+        for (_, bytes) in &commit.changed {
+            call.arg(bytes.as_slice());
+        }
+        call.arg(&commit.tab)
+            .arg(TABS_KEPT)
+            .arg(commit.stored_bytes)
+            .arg(commit.then.as_deref().unwrap_or(""))
+            .arg(u8::from(release));
+        // The lease's connection is multiplexed: a clone shares it.
+        let ok: i64 = call
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        if ok == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::LockLost)
+        }
+    }
+
     fn start(inner: Arc<Inner>, token: &str, owner: String, conn: Conn) -> Self {
         RedisLease {
             inner,
@@ -348,51 +397,13 @@ impl Lease for RedisLease {
         })
     }
 
+    async fn flush(&self, commit: &Commit) -> Result<(), StoreError> {
+        self.write(commit, false).await
+    }
+
     async fn commit(mut self: Box<Self>, commit: Commit) -> Result<(), StoreError> {
         self.done = true;
-        let token = &self.token;
-        let mut call = self.inner.scripts.commit.key(lock_key(token));
-        call.key(meta_key(token))
-            .key(updates_channel(token))
-            .key(then_key(token));
-        for (state, _) in &commit.changed {
-            call.key(shard_key(token, state));
-        }
-        for state in self
-            .inner
-            .states
-            .iter()
-            .filter(|s| !commit.changed.iter().any(|(c, _)| c == *s))
-        {
-            call.key(shard_key(token, state));
-        }
-        call.arg(&self.owner)
-            .arg(commit.version)
-            .arg(commit.seq)
-            .arg(self.inner.config.token_expiry.as_millis() as u64)
-            .arg(commit.frame.as_bytes())
-            .arg(if self.inner.pool.is_cluster() {
-                "SPUBLISH"
-            } else {
-                "PUBLISH"
-            })
-            .arg(commit.changed.len());
-        for (_, bytes) in &commit.changed {
-            call.arg(bytes.as_slice());
-        }
-        call.arg(&commit.tab)
-            .arg(TABS_KEPT)
-            .arg(commit.stored_bytes)
-            .arg(commit.then.as_deref().unwrap_or(""));
-        let ok: i64 = call
-            .invoke_async(&mut self.conn)
-            .await
-            .map_err(unavailable)?;
-        if ok == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::LockLost)
-        }
+        self.write(&commit, true).await
     }
 
     async fn release(mut self: Box<Self>) {

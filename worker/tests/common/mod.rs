@@ -6,8 +6,8 @@
 
 use refract_core::actions::toast;
 use refract_core::{
-    BoxFuture, EventContext, EventError, EventSpec, Handlers, IntoVar, State, StateRegistry,
-    decode_args,
+    BoxFuture, Emitter, EventContext, EventError, EventSpec, Handlers, IntoVar, State,
+    StateRegistry, decode_args,
 };
 use serde_json::{Map, Value, json};
 
@@ -40,6 +40,7 @@ impl Handlers for Counter {
         "expression",
         "notify",
         "export",
+        "stream",
     ];
     fn computed_vars(&self, vars: &mut Map<String, Value>) -> Result<(), serde_json::Error> {
         vars.insert("double".into(), json!(self.n * 2));
@@ -50,6 +51,7 @@ impl Handlers for Counter {
         method: &'a str,
         args: Value,
         _cx: &'a EventContext,
+        emit: Emitter<'a>,
     ) -> BoxFuture<'a, Result<Vec<EventSpec>, EventError>> {
         Box::pin(async move {
             #[derive(serde::Deserialize)]
@@ -91,6 +93,17 @@ impl Handlers for Counter {
                     )])
                 }
                 "notify" => Ok(vec![toast::success("done")]),
+                "stream" => {
+                    let steps = decode_args::<Add>("counter", method, args)?.by;
+                    for _ in 0..steps {
+                        self.n += 1;
+                        emit.flush(self)
+                            .await
+                            .map_err(|e| EventError::HandlerFailed(e.to_string()))?;
+                    }
+                    self.n += 100;
+                    Ok(vec![])
+                }
                 "export" => Ok(vec![
                     refract_core::actions::download("n.txt", self.n.to_string()),
                     add(1),
@@ -110,7 +123,7 @@ impl Handlers for Counter {
 /// follow-ups: `chain {by}` (`add {by}` then a success toast), `forever` (adds one and returns
 /// itself), `dangling` (returns a handler that does not exist), `dangling_callback` (a script
 /// whose callback does not exist), `notify` (a toast only), `export` (a download of `n`, then
-/// `add {by: 1}`) and `expression` (returns an
+/// `add {by: 1}`), `stream {by}` (adds one and flushes, `by` times, then adds 100) and `expression` (returns an
 /// argument that is a JavaScript expression, not a value).
 pub fn states() -> StateRegistry {
     let mut states = StateRegistry::default();
