@@ -420,12 +420,28 @@ impl<S: StateStore> Engine<S> {
             Either::Right(((), applied)) => applied.await,
         };
         let at = flusher.into_committed();
+        let flushed = at.version > loaded.version;
         let step = applied.and_then(|(vars, bytes, then)| {
             let kept = kept_follow_ups(&then)?;
             of().step(&at, vars, bytes, true, then, kept)
         });
         let step = match step {
             Ok(step) => step,
+            // A streaming handler that flushed was applied from its first flush (its seq is
+            // recorded): its failure afterwards keeps what was flushed, drops the rest, and
+            // answers the event as applied, with the failure's error actions to run.
+            Err(e) if flushed => {
+                tracing::debug!(code = %e.code, error = %e.message, "failed after flushing");
+                let shown = self.with_error_actions(e).then;
+                let bytes = at.bytes.as_deref().map(<[u8]>::to_vec).unwrap_or_default();
+                match of().step(&at, at.vars.clone(), bytes, true, shown, None) {
+                    Ok(step) => step,
+                    Err(e) => {
+                        lease.release().await;
+                        return Err(e);
+                    }
+                }
+            }
             Err(e) => {
                 lease.release().await;
                 return Err(e);

@@ -160,6 +160,10 @@ impl FlushSink for Flusher<'_> {
             let bytes = state
                 .encode()
                 .map_err(|e| FlushError::Refused(e.to_string()))?;
+            // Nothing new: nothing to commit or send.
+            if at.vars == vars && at.bytes.as_deref() == Some(&bytes[..]) {
+                return Ok(());
+            }
             let step = self
                 .event
                 .step(&at, vars, bytes, false, Vec::new(), None)

@@ -496,3 +496,27 @@ async fn a_streaming_handler_publishes_each_flush_then_answers_the_event() {
         Ok(Outcome::Duplicate { .. })
     ));
 }
+
+#[tokio::test]
+async fn a_streaming_handler_that_fails_after_flushing_is_applied_up_to_its_last_flush() {
+    let e = engine();
+    let Outcome::Applied { version, frame } = e
+        .process(event(1, "counter.stream_fail", json!({})))
+        .await
+        .unwrap()
+    else {
+        panic!("applied from its first flush")
+    };
+    // One flush (the second had nothing new), then the answer: the flushed state, the toast.
+    assert_eq!(version, 2);
+    let frame: Value = serde_json::from_str(&frame).unwrap();
+    assert_eq!(frame["seq"], json!(1));
+    assert_eq!(frame["then"][0]["handler"], json!("_toast"));
+    let h = state_of(&e).await;
+    assert_eq!((h.last_seq, h.state["counter"]["n"].clone()), (1, json!(1)));
+    // The tab's next event takes the next seq, as after any applied event.
+    assert!(matches!(
+        e.process(event(2, "counter.add", json!({"by": 1}))).await,
+        Ok(Outcome::Applied { version: 3, .. })
+    ));
+}

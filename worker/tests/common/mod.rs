@@ -41,6 +41,7 @@ impl Handlers for Counter {
         "notify",
         "export",
         "stream",
+        "stream_fail",
     ];
     fn computed_vars(&self, vars: &mut Map<String, Value>) -> Result<(), serde_json::Error> {
         vars.insert("double".into(), json!(self.n * 2));
@@ -104,6 +105,17 @@ impl Handlers for Counter {
                     self.n += 100;
                     Ok(vec![])
                 }
+                "stream_fail" => {
+                    self.n += 1;
+                    emit.flush(self)
+                        .await
+                        .map_err(|e| EventError::HandlerFailed(e.to_string()))?;
+                    emit.flush(self)
+                        .await
+                        .map_err(|e| EventError::HandlerFailed(e.to_string()))?;
+                    self.n += 1000;
+                    Err(EventError::HandlerFailed("broke after a flush".into()))
+                }
                 "export" => Ok(vec![
                     refract_core::actions::download("n.txt", self.n.to_string()),
                     add(1),
@@ -123,7 +135,8 @@ impl Handlers for Counter {
 /// follow-ups: `chain {by}` (`add {by}` then a success toast), `forever` (adds one and returns
 /// itself), `dangling` (returns a handler that does not exist), `dangling_callback` (a script
 /// whose callback does not exist), `notify` (a toast only), `export` (a download of `n`, then
-/// `add {by: 1}`), `stream {by}` (adds one and flushes, `by` times, then adds 100) and `expression` (returns an
+/// `add {by: 1}`), `stream {by}` (adds one and flushes, `by` times, then adds 100),
+/// `stream_fail` (adds one, flushes twice, adds 1000 and fails) and `expression` (returns an
 /// argument that is a JavaScript expression, not a value).
 pub fn states() -> StateRegistry {
     let mut states = StateRegistry::default();
