@@ -1,13 +1,19 @@
-//! Streaming handlers: an [`Emitter`] lets a running handler send what it changed so far
-//! (`emit.flush(self).await?`), each flush committed and published as a delta, before it returns.
+//! A running handler's ties to its event: an [`Emitter`] sends what it changed so far
+//! (`emit.flush(self).await?`), each flush committed and published as a delta before it returns;
+//! [`States`] gives it the token's other states (`states.get::<CartState>().await?`), loaded under
+//! the event's lock and committed with it.
 //!
-//! A handler takes it as a parameter `emit: &Emitter` (the macro fills it in, as it does the
-//! event context). The engine gives each event its own emitter, bound to the event's lock, so a
-//! flush is fenced and versioned like any commit.
+//! A handler takes them as parameters `emit: &Emitter` and `states: &States` (the macro fills
+//! them in, as it does the event context). The engine binds both to the event's lock, so what they
+//! write is fenced and versioned like any commit.
 
 use std::fmt;
+use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut};
 
-use crate::state::{BoxFuture, StateObject};
+use tokio::sync::{OwnedMappedMutexGuard, OwnedMutexGuard};
+
+use crate::state::{BoxFuture, Handlers, State, StateObject};
 
 /// Why a flush did not happen. The handler may go on (its final commit is tried as usual) or
 /// return the error with `?`.
@@ -28,20 +34,50 @@ pub enum FlushError {
     Detached,
 }
 
-/// Where a flush goes: implemented by the engine for the running event.
-pub trait FlushSink: Send + Sync {
-    /// Commits and publishes the changes of `state` (the event's own state) since the last flush
-    /// (or the event's start).
+/// Why another state of the token could not be had.
+#[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
+pub enum StateAccessError {
+    /// The app registered no such state.
+    #[error("the app has no state `{0}`")]
+    Unknown(&'static str),
+    /// The handler asked for its own state (it has it: `self`).
+    #[error("`{0}` is the handler's own state: use `self`")]
+    Own(&'static str),
+    /// The handler already holds a guard of that state.
+    #[error("`{0}` is already borrowed by this handler")]
+    InUse(&'static str),
+    /// The state store could not be read, or the stored state cannot be decoded.
+    #[error("state `{0}` could not be loaded: {1}")]
+    Unavailable(&'static str, String),
+    /// Not bound to a running event (a handler called outside the engine).
+    #[error("no running event")]
+    Detached,
+}
+
+/// The engine's side of a running event: implemented for each event, bound to its lock.
+pub trait EventSink: Send + Sync {
+    /// Commits and publishes the changes of `state` (the event's own state) and of the other
+    /// states the handler holds no guard of, since the last flush (or the event's start).
     ///
     /// # Errors
     /// [`FlushError`] when nothing was written.
     fn flush<'a>(&'a self, state: &'a dyn StateObject) -> BoxFuture<'a, Result<(), FlushError>>;
+
+    /// The token's state `name` (not the handler's own), loaded under the event's lock on first
+    /// use; the event commits its changes with its own.
+    ///
+    /// # Errors
+    /// [`StateAccessError`].
+    fn state(
+        &self,
+        name: &'static str,
+    ) -> BoxFuture<'_, Result<OwnedMutexGuard<Box<dyn StateObject>>, StateAccessError>>;
 }
 
 /// What a streaming handler sends its progress through; see the module docs.
 #[derive(Clone, Copy)]
 pub struct Emitter<'a> {
-    sink: Option<&'a dyn FlushSink>,
+    sink: Option<&'a dyn EventSink>,
 }
 
 impl fmt::Debug for Emitter<'_> {
@@ -54,8 +90,13 @@ impl fmt::Debug for Emitter<'_> {
 
 impl<'a> Emitter<'a> {
     /// An emitter whose flushes go to `sink`.
-    pub fn new(sink: &'a dyn FlushSink) -> Self {
+    pub fn new(sink: &'a dyn EventSink) -> Self {
         Emitter { sink: Some(sink) }
+    }
+
+    /// The other states of the same event.
+    pub fn states(&self) -> States<'a> {
+        States { sink: self.sink }
     }
 
     /// An emitter bound to no event (for calling a handler directly, in a unit test): every flush
@@ -76,5 +117,58 @@ impl<'a> Emitter<'a> {
             Some(sink) => sink.flush(state).await,
             None => Err(FlushError::Detached),
         }
+    }
+}
+
+/// The token's other states, for a handler that changes more than its own; see the module docs.
+#[derive(Clone, Copy)]
+pub struct States<'a> {
+    sink: Option<&'a dyn EventSink>,
+}
+
+impl fmt::Debug for States<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("States")
+            .field("bound", &self.sink.is_some())
+            .finish()
+    }
+}
+
+impl States<'_> {
+    /// The state `T` of the event's token, to read and change: loaded under the event's lock the
+    /// first time (one more store read), its changes committed with the event's own, in the same
+    /// fenced commit, and sent in the same delta. Drop the guard before asking for `T` again.
+    ///
+    /// # Errors
+    /// [`StateAccessError`]: `T` is not the app's, is the handler's own, is already held, or
+    /// cannot be loaded.
+    pub async fn get<T: Handlers>(&self) -> Result<StateGuard<T>, StateAccessError> {
+        let sink = self.sink.ok_or(StateAccessError::Detached)?;
+        let guard = sink.state(<T as State>::NAME).await?;
+        OwnedMutexGuard::try_map(guard, |state| state.as_any_mut().downcast_mut::<T>())
+            .map(|inner| StateGuard {
+                inner,
+                _state: PhantomData,
+            })
+            .map_err(|_| StateAccessError::Unknown(<T as State>::NAME))
+    }
+}
+
+/// Another state of the token, held by a handler: read and change it through `*guard`.
+pub struct StateGuard<T> {
+    inner: OwnedMappedMutexGuard<Box<dyn StateObject>, T>,
+    _state: PhantomData<T>,
+}
+
+impl<T> Deref for StateGuard<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.inner
+    }
+}
+
+impl<T> DerefMut for StateGuard<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.inner
     }
 }

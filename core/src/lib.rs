@@ -23,7 +23,7 @@ mod state;
 mod var;
 
 pub use context::{ClientHeaders, EventContext, PageContext};
-pub use emitter::{Emitter, FlushError, FlushSink};
+pub use emitter::{Emitter, EventSink, FlushError, StateAccessError, StateGuard, States};
 pub use error::EventError;
 pub use event::{EventSpec, FollowUp, IntoEventChain, IntoValueEvents};
 pub use routes::{RouteError, RouteMatch, Routes};

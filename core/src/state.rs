@@ -78,6 +78,9 @@ pub trait StateObject: Send + Sync {
     /// When the state fails to serialise.
     fn encode(&self) -> Result<Vec<u8>, StateError>;
 
+    /// The state as `Any`, to be had back as its own type.
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any;
+
     /// Runs one handler; see [`Handlers::dispatch`].
     fn dispatch<'a>(
         &'a mut self,
@@ -98,6 +101,10 @@ impl<S: Handlers> StateObject for S {
 
     fn encode(&self) -> Result<Vec<u8>, StateError> {
         serde_json::to_vec(self).map_err(StateError::encode::<S>)
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
     }
 
     fn dispatch<'a>(

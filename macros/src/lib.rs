@@ -3,8 +3,9 @@
 //! * `#[derive(State)]`: a state's name, its frontend vars, and one `Var` accessor per frontend
 //!   field for pages (`CounterState::count()`); `#[backend]` fields stay on the server.
 //! * `#[handlers]` on the state's `impl` block: `pub` methods taking `&mut self` become event
-//!   handlers (a parameter of type `&EventContext` receives the event's context, one of type
-//!   `&Emitter` the streaming handler's emitter; the others are the event's arguments; what they return is a `HandlerResult`: nothing, follow-ups, or either
+//!   handlers (a parameter of type `&EventContext` receives the event's context, `&Emitter` the
+//!   streaming handler's emitter, `&States` the token's other states; the others are the event's
+//!   arguments; what they return is a `HandlerResult`: nothing, follow-ups, or either
 //!   in a `Result`), `#[computed]` methods computed vars; each gets a page-facing associated function of
 //!   the same name (`CounterState::add(5)` builds the event spec, `TodoState::open_count()` is the
 //!   computed var), and the method itself is renamed `__handler_<name>` / `__computed_<name>`.
@@ -214,18 +215,18 @@ fn names_context(ty: &Type) -> bool {
     names(ty, "EventContext")
 }
 
-/// `Ok(true)` for an `&Emitter` parameter (the streaming handler's; any lifetime), and an error
-/// for one taken any other way.
-fn emitter_param(ty: &Type) -> syn::Result<bool> {
+/// `Ok(true)` for a `&name` parameter (the running event's `Emitter` or `States`; any
+/// lifetime), and an error for one taken any other way.
+fn handle_param(ty: &Type, name: &str) -> syn::Result<bool> {
     match ty {
-        Type::Reference(r) if names(&r.elem, "Emitter") && r.mutability.is_none() => Ok(true),
-        Type::Reference(r) if names(&r.elem, "Emitter") => Err(syn::Error::new(
+        Type::Reference(r) if names(&r.elem, name) && r.mutability.is_none() => Ok(true),
+        Type::Reference(r) if names(&r.elem, name) => Err(syn::Error::new(
             ty.span(),
-            "take the emitter as `&Emitter`, not `&mut`",
+            format!("take it as `&{name}`, not `&mut`"),
         )),
-        _ if names(ty, "Emitter") => Err(syn::Error::new(
+        _ if names(ty, name) => Err(syn::Error::new(
             ty.span(),
-            "take the emitter as `&Emitter`: by value it would be an argument the page sends",
+            format!("take it as `&{name}`: by value it would be an argument the page sends"),
         )),
         _ => Ok(false),
     }
@@ -320,17 +321,24 @@ fn handlers_impl(mut item: ItemImpl) -> syn::Result<Tokens> {
             let mut params = Vec::new();
             let mut call = Vec::new();
             let mut has_context = false;
-            let mut has_emitter = false;
+            let mut handles = std::collections::BTreeSet::new();
             for arg in f.sig.inputs.iter().skip(1) {
                 let FnArg::Typed(pt) = arg else { continue };
-                if emitter_param(&pt.ty)? {
-                    if std::mem::replace(&mut has_emitter, true) {
+                let handle = if handle_param(&pt.ty, "Emitter")? {
+                    Some(("Emitter", quote! { &__refract_emit }))
+                } else if handle_param(&pt.ty, "States")? {
+                    Some(("States", quote! { &__refract_emit.states() }))
+                } else {
+                    None
+                };
+                if let Some((name, passed)) = handle {
+                    if !handles.insert(name) {
                         return Err(syn::Error::new(
                             pt.ty.span(),
-                            "a handler takes the emitter once",
+                            format!("a handler takes `&{name}` once"),
                         ));
                     }
-                    call.push(quote! { &__refract_emit });
+                    call.push(passed);
                     continue;
                 }
                 if context_param(&pt.ty)? {

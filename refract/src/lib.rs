@@ -86,5 +86,7 @@ pub mod prelude {
     pub use crate::ui::*;
     pub use crate::{App, State, VarFields};
     pub use refract_core::actions::*;
-    pub use refract_core::{Emitter, EventContext, EventSpec, FlushError, IntoVar, Var};
+    pub use refract_core::{
+        Emitter, EventContext, EventSpec, FlushError, IntoVar, StateAccessError, States, Var,
+    };
 }

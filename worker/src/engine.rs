@@ -6,6 +6,7 @@
 //! sequence number and the published delta in one step. A handler that fails or panics releases the
 //! lock and writes nothing.
 
+use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::pin::pin;
 use std::sync::Arc;
@@ -23,7 +24,7 @@ use refract_proto::{ErrorCode, EventRequest, Failure, Hydration, Outcome, Proces
 use serde_json::{Map, Value};
 use tracing::Instrument;
 
-use crate::flush::{Committed, EventOf, Flusher};
+use crate::flush::{Change, Committed, EventOf, Running, StateAt};
 use crate::panics::InHandler;
 use crate::store::{StateStore, StoreError};
 
@@ -160,7 +161,7 @@ impl From<StoreError> for Failure {
 /// # Errors
 /// [`ErrorCode::CorruptState`] when not even the migrated state decodes (a bug in the state's
 /// serialisation).
-fn decode(
+pub(crate) fn decode(
     desc: &StateDescriptor,
     shard: Option<&[u8]>,
     token: &str,
@@ -353,7 +354,6 @@ impl<S: StateStore> Engine<S> {
             ..event.context
         };
         let of = || EventOf {
-            desc,
             tab: &event.tab,
             seq: event.seq,
             max_state_bytes: self.max_state_bytes,
@@ -377,19 +377,28 @@ impl<S: StateStore> Engine<S> {
                 return Err(e);
             }
         };
-        let flusher = Flusher {
+        let running = Running {
             event: of(),
+            own: desc,
+            states: &self.states,
+            token: &event.token,
             lease: &*lease,
             at: tokio::sync::Mutex::new(Committed {
-                vars: before,
-                bytes: original,
+                states: BTreeMap::from([(
+                    desc.name,
+                    StateAt {
+                        vars: before,
+                        bytes: original,
+                    },
+                )]),
                 version: loaded.version,
                 stored_bytes: loaded.stored_bytes,
             }),
+            others: Default::default(),
         };
         let run = async {
             let specs = state
-                .dispatch(method, event.args, &cx, Emitter::new(&flusher))
+                .dispatch(method, event.args, &cx, Emitter::new(&running))
                 .await?;
             let then = follow_ups(&self.states, handler, &specs)?;
             // Only what can run another event deepens a chain: an event, or a script's callback.
@@ -401,9 +410,7 @@ impl<S: StateStore> Engine<S> {
             if deepens && event.depth >= self.max_chain_depth {
                 return Err(self.chain_too_deep(handler));
             }
-            let vars = state.vars().map_err(internal)?;
-            let bytes = state.encode().map_err(internal)?;
-            Ok::<_, Failure>((vars, bytes, then))
+            Ok::<_, Failure>((Change::of(desc, &*state)?, then))
         };
         let applied = AssertUnwindSafe(InHandler(Box::pin(run)))
             .catch_unwind()
@@ -419,11 +426,18 @@ impl<S: StateStore> Engine<S> {
             Either::Left((applied, _)) => applied,
             Either::Right(((), applied)) => applied.await,
         };
-        let at = flusher.into_committed();
+        let (at, others) = match running.finish() {
+            Ok(finished) => finished,
+            Err(e) => {
+                lease.release().await;
+                return Err(e);
+            }
+        };
         let flushed = at.version > loaded.version;
-        let step = applied.and_then(|(vars, bytes, then)| {
+        let step = applied.and_then(|(own, then)| {
             let kept = kept_follow_ups(&then)?;
-            of().step(&at, vars, bytes, true, then, kept)
+            let changes = std::iter::once(own).chain(others).collect();
+            of().step(&at, changes, true, then, kept)
         });
         let step = match step {
             Ok(step) => step,
@@ -433,8 +447,7 @@ impl<S: StateStore> Engine<S> {
             Err(e) if flushed => {
                 tracing::debug!(code = %e.code, error = %e.message, "failed after flushing");
                 let shown = self.with_error_actions(e).then;
-                let bytes = at.bytes.as_deref().map(<[u8]>::to_vec).unwrap_or_default();
-                match of().step(&at, at.vars.clone(), bytes, true, shown, None) {
+                match of().step(&at, Vec::new(), true, shown, None) {
                     Ok(step) => step,
                     Err(e) => {
                         lease.release().await;

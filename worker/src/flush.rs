@@ -1,94 +1,145 @@
-//! How one event's changes become commits: [`Committed`] is where the event's state stands in the
-//! store, [`Step`] the writes that move it on (a streaming handler's flush, or the event's final
-//! commit), and [`Flusher`] the engine's side of a handler's [`Emitter`](refract_core::Emitter).
+//! How one event's changes become commits: [`Committed`] is where the event's states stand in the
+//! store, [`EventOf::step`] the writes that move them on (a streaming handler's flush, or the
+//! event's final commit), and [`Running`] the engine's side of a running handler: its
+//! [`Emitter`](refract_core::Emitter) flushes and its [`States`](refract_core::States).
 //!
 //! A flush commits like an event's final commit (fenced by the lock, the version bumped, the
 //! delta published, the event's seq recorded), but keeps the lock and answers no event (its
 //! delta's `seq` is `null`): the handler goes on, and the final commit starts from the flushed
-//! state.
+//! states. Other states a handler asks for are loaded under the same lock and committed in the
+//! same commits as its own.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use refract_core::{FlushError, FlushSink, FollowUp, StateDescriptor, StateObject, diff};
+use refract_core::{
+    BoxFuture, EventSink, FlushError, FollowUp, StateAccessError, StateDescriptor, StateObject,
+    StateRegistry, diff,
+};
 use refract_proto::{ErrorCode, Failure, ServerFrame};
 use serde_json::{Map, Value};
+use tokio::sync::OwnedMutexGuard;
 
 use crate::store::{Commit, Lease, StoreError};
 
-/// Where an event's state stands in the store: its vars as the browser was last sent them, its
-/// stored bytes, the token's version and the size of all its states.
+/// Where one state stands: its vars as the browser was last sent them, its stored bytes.
 #[derive(Debug, Clone)]
-pub(crate) struct Committed {
+pub(crate) struct StateAt {
     pub vars: Map<String, Value>,
     pub bytes: Option<Arc<[u8]>>,
+}
+
+/// Where an event's states stand in the store, with the token's version and the size of all its
+/// states.
+#[derive(Debug, Clone)]
+pub(crate) struct Committed {
+    pub states: BTreeMap<&'static str, StateAt>,
     pub version: u64,
     pub stored_bytes: u64,
 }
 
+/// A state as the handler left it: its vars and stored form.
+pub(crate) struct Change<'a> {
+    pub desc: &'a StateDescriptor,
+    pub vars: Map<String, Value>,
+    pub bytes: Vec<u8>,
+}
+
+impl<'a> Change<'a> {
+    /// `state` (of `desc`) as it is now.
+    ///
+    /// # Errors
+    /// `internal` when it does not serialise.
+    pub fn of(desc: &'a StateDescriptor, state: &dyn StateObject) -> Result<Self, Failure> {
+        let internal =
+            |e: refract_core::StateError| Failure::new(ErrorCode::Internal, e.to_string());
+        Ok(Change {
+            desc,
+            vars: state.vars().map_err(internal)?,
+            bytes: state.encode().map_err(internal)?,
+        })
+    }
+}
+
 /// The event a step belongs to.
 pub(crate) struct EventOf<'a> {
-    pub desc: &'a StateDescriptor,
     pub tab: &'a str,
     pub seq: u64,
     pub max_state_bytes: u64,
 }
 
-/// The writes of one step, and where the state stands after them.
+/// The writes of one step, and where the states stand after them.
 pub(crate) struct Step {
     pub commit: Commit,
     pub after: Committed,
 }
 
 impl EventOf<'_> {
-    /// The step from `at` to `state` (its `vars` and stored `bytes`): the changed shard, the next
-    /// version, and the delta frame, answering the event when `answers` (its final commit) with
-    /// its follow-ups `then` (of which `kept` is stored).
+    /// The step from `at` to the `changes`: the changed shards, the next version, and the delta
+    /// frame, answering the event when `answers` (its final commit) with its follow-ups `then`
+    /// (of which `kept` is stored).
     ///
     /// # Errors
-    /// `handler_failed` when the state does not read back from its stored form (a non-finite
-    /// number), `state_too_large` when it would pass the size limit.
+    /// `handler_failed` when a state does not read back from its stored form (a non-finite
+    /// number), `state_too_large` when the states would pass the size limit.
     pub fn step(
         &self,
         at: &Committed,
-        vars: Map<String, Value>,
-        bytes: Vec<u8>,
+        changes: Vec<Change<'_>>,
         answers: bool,
         then: Vec<FollowUp>,
         kept: Option<Arc<str>>,
     ) -> Result<Step, Failure> {
-        let desc = self.desc;
-        if !round_trips(desc, &bytes) {
-            return Err(Failure::new(
-                ErrorCode::HandlerFailed,
-                format!(
-                    "`{}` was left in a form that cannot be stored and read back (a non-finite \
-                     number?); the event was not applied",
-                    desc.name
-                ),
-            ));
+        let mut after = at.clone();
+        let mut changed = Vec::new();
+        let mut by_state = Map::new();
+        for Change { desc, vars, bytes } in changes {
+            if !round_trips(desc, &bytes) {
+                return Err(Failure::new(
+                    ErrorCode::HandlerFailed,
+                    format!(
+                        "`{}` was left in a form that cannot be stored and read back (a \
+                         non-finite number?); the event was not applied",
+                        desc.name
+                    ),
+                ));
+            }
+            let was = at.states.get(desc.name);
+            let was_bytes = was.and_then(|w| w.bytes.as_deref());
+            after.stored_bytes = after
+                .stored_bytes
+                .saturating_sub(was_bytes.map_or(0, |b| b.len() as u64))
+                + bytes.len() as u64;
+            let delta = diff(was.map_or(&Map::new(), |w| &w.vars), vars.clone());
+            if !delta.is_empty() {
+                by_state.insert(desc.name.to_owned(), Value::Object(delta));
+            }
+            if was_bytes != Some(&bytes[..]) {
+                changed.push((desc.name.to_owned(), bytes.clone()));
+            }
+            after.states.insert(
+                desc.name,
+                StateAt {
+                    vars,
+                    bytes: Some(bytes.into()),
+                },
+            );
         }
-        let before_bytes = at.bytes.as_ref().map_or(0, |b| b.len() as u64);
-        let stored_bytes = at.stored_bytes.saturating_sub(before_bytes) + bytes.len() as u64;
         let kept_bytes = kept.as_ref().map_or(0, |t| t.len() as u64);
-        if stored_bytes + kept_bytes > self.max_state_bytes {
+        if after.stored_bytes + kept_bytes > self.max_state_bytes {
             return Err(Failure::new(
                 ErrorCode::StateTooLarge,
                 format!(
                     "the event would make this session's state {} bytes (its follow-ups \
                      included), over the limit of {} bytes; it was not applied",
-                    stored_bytes + kept_bytes,
+                    after.stored_bytes + kept_bytes,
                     self.max_state_bytes
                 ),
             ));
         }
-        let delta = diff(&at.vars, vars.clone());
-        let mut by_state = Map::new();
-        if !delta.is_empty() {
-            by_state.insert(desc.name.to_owned(), Value::Object(delta));
-        }
-        let version = at.version + 1;
+        after.version = at.version + 1;
         let frame: Arc<str> = ServerFrame::Delta {
-            version,
+            version: after.version,
             seq: answers.then_some(self.seq),
             tab: Some(self.tab.to_owned()).filter(|t| answers && !t.is_empty()),
             delta: by_state,
@@ -96,29 +147,17 @@ impl EventOf<'_> {
         }
         .encode()
         .into();
-        let unchanged = at.bytes.as_deref() == Some(&bytes[..]);
-        let bytes: Arc<[u8]> = bytes.into();
-        let changed = if unchanged {
-            Vec::new()
-        } else {
-            vec![(desc.name.to_owned(), bytes.to_vec())]
-        };
         Ok(Step {
             commit: Commit {
                 changed,
                 tab: self.tab.to_owned(),
                 seq: self.seq,
-                version,
-                stored_bytes,
+                version: after.version,
+                stored_bytes: after.stored_bytes,
                 then: kept,
                 frame,
             },
-            after: Committed {
-                vars,
-                bytes: Some(bytes),
-                version,
-                stored_bytes,
-            },
+            after,
         })
     }
 }
@@ -131,42 +170,97 @@ fn round_trips(desc: &StateDescriptor, bytes: &[u8]) -> bool {
     !bytes.windows(4).any(|w| w == b"null") || (desc.decode)(bytes).is_ok()
 }
 
-/// A running event's flushes: each a [`Step`] committed under the event's lock, without
-/// releasing it.
-pub(crate) struct Flusher<'a> {
+/// Another state a running handler asked for: its descriptor and the state, which the handler
+/// holds while it has its guard.
+type Other<'a> = (
+    &'a StateDescriptor,
+    Arc<tokio::sync::Mutex<Box<dyn StateObject>>>,
+);
+
+/// A running event: its flushes, each a [`Step`] committed under the event's lock without
+/// releasing it, and the other states its handler asked for.
+pub(crate) struct Running<'a> {
     pub event: EventOf<'a>,
+    pub own: &'a StateDescriptor,
+    pub states: &'a StateRegistry,
+    pub token: &'a str,
     pub lease: &'a dyn Lease,
     pub at: tokio::sync::Mutex<Committed>,
+    pub others: Mutex<BTreeMap<&'static str, Other<'a>>>,
 }
 
-impl Flusher<'_> {
-    /// Where the state stands after the flushes so far.
-    pub fn into_committed(self) -> Committed {
-        self.at.into_inner()
+impl<'a> Running<'a> {
+    /// Where the states stand after the flushes so far, and the other states as the handler left
+    /// them.
+    ///
+    /// # Errors
+    /// `internal` when a guard of another state outlived the handler (moved into a task).
+    pub fn finish(self) -> Result<(Committed, Vec<Change<'a>>), Failure> {
+        let others = self
+            .others
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut changes = Vec::new();
+        for (desc, state) in others.into_values() {
+            let state = state.try_lock().map_err(|_| {
+                Failure::new(
+                    ErrorCode::Internal,
+                    format!("a guard of `{}` outlived its handler", desc.name),
+                )
+            })?;
+            changes.push(Change::of(desc, &**state)?);
+        }
+        Ok((self.at.into_inner(), changes))
+    }
+
+    fn others(&self) -> std::sync::MutexGuard<'_, BTreeMap<&'static str, Other<'a>>> {
+        self.others.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Loads the state of `desc` under the event's lock, and records where it stands.
+    async fn load(&self, desc: &StateDescriptor) -> Result<Box<dyn StateObject>, StateAccessError> {
+        let unavailable = |e: String| StateAccessError::Unavailable(desc.name, e);
+        let shard = self
+            .lease
+            .load(&[desc.name])
+            .await
+            .map_err(|e| unavailable(e.to_string()))?
+            .pop()
+            .flatten();
+        let state = crate::engine::decode(desc, shard.as_deref(), self.token)
+            .map_err(|f| unavailable(f.message))?;
+        let vars = state.vars().map_err(|e| unavailable(e.to_string()))?;
+        let mut at = self.at.lock().await;
+        at.states.insert(desc.name, StateAt { vars, bytes: shard });
+        Ok(state)
     }
 }
 
-impl FlushSink for Flusher<'_> {
-    fn flush<'a>(
-        &'a self,
-        state: &'a dyn StateObject,
-    ) -> refract_core::BoxFuture<'a, Result<(), FlushError>> {
+impl EventSink for Running<'_> {
+    fn flush<'s>(&'s self, state: &'s dyn StateObject) -> BoxFuture<'s, Result<(), FlushError>> {
         Box::pin(async move {
-            let mut at = self.at.lock().await;
             let refused = |e: Failure| FlushError::Refused(e.message);
-            let vars = state
-                .vars()
-                .map_err(|e| FlushError::Refused(e.to_string()))?;
-            let bytes = state
-                .encode()
-                .map_err(|e| FlushError::Refused(e.to_string()))?;
-            // Nothing new: nothing to commit or send.
-            if at.vars == vars && at.bytes.as_deref() == Some(&bytes[..]) {
+            let mut changes = vec![Change::of(self.own, state).map_err(refused)?];
+            // The other states the handler holds no guard of go with it; a held one goes with
+            // the next flush, or the event's commit.
+            let others: Vec<Other<'_>> = self.others().values().cloned().collect();
+            for (desc, other) in others {
+                if let Ok(other) = other.try_lock() {
+                    changes.push(Change::of(desc, &**other).map_err(refused)?);
+                }
+            }
+            let mut at = self.at.lock().await;
+            let unchanged = changes.iter().all(|c| {
+                at.states.get(c.desc.name).is_some_and(|was| {
+                    was.vars == c.vars && was.bytes.as_deref() == Some(&c.bytes[..])
+                })
+            });
+            if unchanged {
                 return Ok(());
             }
             let step = self
                 .event
-                .step(&at, vars, bytes, false, Vec::new(), None)
+                .step(&at, changes, false, Vec::new(), None)
                 .map_err(refused)?;
             self.lease.flush(&step.commit).await.map_err(|e| match e {
                 StoreError::LockLost => FlushError::LockLost,
@@ -174,6 +268,33 @@ impl FlushSink for Flusher<'_> {
             })?;
             *at = step.after;
             Ok(())
+        })
+    }
+
+    fn state(
+        &self,
+        name: &'static str,
+    ) -> BoxFuture<'_, Result<OwnedMutexGuard<Box<dyn StateObject>>, StateAccessError>> {
+        Box::pin(async move {
+            if name == self.own.name {
+                return Err(StateAccessError::Own(name));
+            }
+            let held = self.others().get(name).map(|(_, state)| state.clone());
+            let state = match held {
+                Some(state) => state,
+                None => {
+                    let desc = self
+                        .states
+                        .get(name)
+                        .ok_or(StateAccessError::Unknown(name))?;
+                    let loaded = Arc::new(tokio::sync::Mutex::new(self.load(desc).await?));
+                    self.others().insert(name, (desc, loaded.clone()));
+                    loaded
+                }
+            };
+            state
+                .try_lock_owned()
+                .map_err(|_| StateAccessError::InUse(name))
         })
     }
 }

@@ -191,6 +191,14 @@ impl MemoryLease {
 
 #[async_trait]
 impl Lease for MemoryLease {
+    async fn load(&self, states: &[&str]) -> Result<Vec<Option<Arc<[u8]>>>, StoreError> {
+        let data = lock(&self.slot.data);
+        Ok(states
+            .iter()
+            .map(|s| data.shards.get(*s).cloned())
+            .collect())
+    }
+
     async fn flush(&self, commit: &Commit) -> Result<(), StoreError> {
         self.write(commit);
         Ok(())

@@ -78,6 +78,13 @@ pub trait Lease: Send + Sync {
         Box::pin(std::future::pending())
     }
 
+    /// Reads the stored shards of `states` under this lock (a handler asking for another state
+    /// of the token), in the order asked; `None` for a shard not stored.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the store fails.
+    async fn load(&self, states: &[&str]) -> Result<Vec<Option<Arc<[u8]>>>, StoreError>;
+
     /// Commits `commit` and keeps the lock: a streaming handler's flush, which records the event's
     /// seq (a resend is then a duplicate) and publishes its delta.
     ///

@@ -520,3 +520,60 @@ async fn a_streaming_handler_that_fails_after_flushing_is_applied_up_to_its_last
         Ok(Outcome::Applied { version: 3, .. })
     ));
 }
+
+#[tokio::test]
+async fn a_handler_changes_another_state_in_the_same_commit_and_delta() {
+    let e = engine();
+    let Outcome::Applied { version, frame } = e
+        .process(event(1, "counter.move_to_other", json!({"by": 5})))
+        .await
+        .unwrap()
+    else {
+        panic!("applied")
+    };
+    assert_eq!(version, 1, "one commit for both states");
+    let frame: Value = serde_json::from_str(&frame).unwrap();
+    assert_eq!(frame["delta"]["counter"]["n"], json!(-5));
+    assert_eq!(frame["delta"]["other"]["m"], json!(5));
+    let h = state_of(&e).await;
+    assert_eq!(
+        (
+            h.state["counter"]["n"].clone(),
+            h.state["other"]["m"].clone()
+        ),
+        (json!(-5), json!(5))
+    );
+    // Its next event loads it again from the store.
+    e.process(event(2, "counter.move_to_other", json!({"by": 1})))
+        .await
+        .unwrap();
+    assert_eq!(state_of(&e).await.state["other"]["m"], json!(6));
+}
+
+#[tokio::test]
+async fn a_failure_after_changing_two_states_leaves_both_as_they_were() {
+    let e = engine();
+    e.process(event(1, "counter.move_to_other", json!({"by": 2})))
+        .await
+        .unwrap();
+    let failure = e
+        .process(event(2, "counter.move_then_fail", json!({"by": 7})))
+        .await
+        .unwrap_err();
+    assert_eq!(failure.code, ErrorCode::HandlerFailed);
+    let h = state_of(&e).await;
+    assert_eq!(
+        (
+            h.version,
+            h.state["counter"]["n"].clone(),
+            h.state["other"]["m"].clone()
+        ),
+        (1, json!(-2), json!(2))
+    );
+    // The handler's own state is `self`, not another.
+    let own = e
+        .process(event(2, "counter.ask_own", json!({})))
+        .await
+        .unwrap_err();
+    assert!(own.message.contains("the handler's own state"), "{own}");
+}

@@ -498,6 +498,34 @@ async fn a_streaming_handlers_flushes_are_published_commits<S: StateStore + Clon
     ));
 }
 
+/// A handler that changes another state of its token commits both at once, loaded and written
+/// under its lock, on either store.
+async fn another_state_is_loaded_and_committed_with_the_handlers<S: StateStore + Clone>(
+    s: Subject<S>,
+) {
+    let engine = Engine::new(Arc::new(common::states()), s.store.clone());
+    let t = token("cross");
+    let event = |seq: u64| EventRequest {
+        token: t.clone(),
+        tab: String::new(),
+        seq,
+        handler: "counter.move_to_other".into(),
+        args: json!({ "by": 3 }),
+        depth: 0,
+        context: Default::default(),
+    };
+    for seq in 1..=2 {
+        assert!(matches!(
+            engine.process(event(seq)).await,
+            Ok(Outcome::Applied { .. })
+        ));
+    }
+    let h = engine.hydrate(&t, "").await.unwrap();
+    assert_eq!(h.version, 2);
+    assert_eq!(h.state["counter"]["n"], json!(-6));
+    assert_eq!(h.state["other"]["m"], json!(6));
+}
+
 macro_rules! conformance {
     (both: $($both:ident),*; leases: $($leased:ident),* $(,)?) => {
         mod memory {
@@ -538,6 +566,7 @@ conformance!(
         each_tab_numbers_its_own_events,
         a_tabs_last_follow_ups_survive_until_its_next_event,
         a_streaming_handlers_flushes_are_published_commits,
+        another_state_is_loaded_and_committed_with_the_handlers,
         a_commit_records_the_size_of_all_the_tokens_states;
     leases:
         a_lapsed_lease_is_taken_over_and_its_commit_is_fenced,

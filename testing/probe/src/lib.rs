@@ -152,6 +152,42 @@ impl ProgressState {
     }
 }
 
+/// An account whose handler moves money to [`SavingsState`]: two states changed by one event.
+#[derive(State, Default, Serialize, Deserialize)]
+pub struct AccountState {
+    /// The account's balance.
+    balance: i64,
+}
+
+/// The savings that [`AccountState::save`] fills.
+#[derive(State, Default, Serialize, Deserialize)]
+pub struct SavingsState {
+    /// The savings' balance.
+    balance: i64,
+}
+
+#[refract::handlers]
+impl SavingsState {}
+
+#[refract::handlers]
+impl AccountState {
+    /// Moves `amount` to the savings, then waits `ms` milliseconds before returning (a window in
+    /// which to kill the worker between the change and the commit).
+    pub async fn save(
+        &mut self,
+        amount: i64,
+        ms: u64,
+        states: &States<'_>,
+    ) -> Result<(), StateAccessError> {
+        let mut savings = states.get::<SavingsState>().await?;
+        savings.balance += amount;
+        self.balance -= amount;
+        drop(savings);
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        Ok(())
+    }
+}
+
 /// A big state for the load tests' big-state scenario: about `rows × 64` bytes once `init` ran,
 /// so a token can hold a ~1 MB shard beside the small [`ProbeState`].
 #[derive(State, Default, Serialize, Deserialize)]
@@ -187,6 +223,8 @@ pub fn app() -> App {
         .state::<VisitState>()
         .state::<ChainState>()
         .state::<ProgressState>()
+        .state::<AccountState>()
+        .state::<SavingsState>()
         .page("/", index)
         .page("/posts/:id", index)
 }

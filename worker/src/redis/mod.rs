@@ -397,6 +397,17 @@ impl Lease for RedisLease {
         })
     }
 
+    async fn load(&self, states: &[&str]) -> Result<Vec<Option<Arc<[u8]>>>, StoreError> {
+        // The token's keys share one hash slot, so one MGET reads them on a cluster too.
+        let keys: Vec<String> = states.iter().map(|s| shard_key(&self.token, s)).collect();
+        let reply: Vec<Value> = redis::cmd("MGET")
+            .arg(&keys)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        reply.into_iter().map(shard).collect()
+    }
+
     async fn flush(&self, commit: &Commit) -> Result<(), StoreError> {
         self.write(commit, false).await
     }

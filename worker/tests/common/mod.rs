@@ -42,6 +42,9 @@ impl Handlers for Counter {
         "export",
         "stream",
         "stream_fail",
+        "move_to_other",
+        "move_then_fail",
+        "ask_own",
     ];
     fn computed_vars(&self, vars: &mut Map<String, Value>) -> Result<(), serde_json::Error> {
         vars.insert("double".into(), json!(self.n * 2));
@@ -105,6 +108,30 @@ impl Handlers for Counter {
                     self.n += 100;
                     Ok(vec![])
                 }
+                "move_to_other" | "move_then_fail" => {
+                    let by = decode_args::<Add>("counter", method, args)?.by;
+                    let failed = |e: refract_core::StateAccessError| {
+                        EventError::HandlerFailed(e.to_string())
+                    };
+                    let mut other = emit.states().get::<Other>().await.map_err(failed)?;
+                    other.m += by;
+                    self.n -= by;
+                    if method == "move_then_fail" {
+                        return Err(EventError::HandlerFailed(
+                            "changed both, then failed".into(),
+                        ));
+                    }
+                    drop(other);
+                    // Once its guard is dropped, it can be had again (held, it is `InUse`).
+                    let _again = emit.states().get::<Other>().await.map_err(failed)?;
+                    Ok(vec![])
+                }
+                "ask_own" => {
+                    let err = emit.states().get::<Counter>().await.err();
+                    Err(EventError::HandlerFailed(
+                        err.map(|e| e.to_string()).unwrap_or_default(),
+                    ))
+                }
                 "stream_fail" => {
                     self.n += 1;
                     emit.flush(self)
@@ -130,7 +157,37 @@ impl Handlers for Counter {
     }
 }
 
-/// An app of one state, [`Counter`] (`counter`), whose handlers are `add {by}`, `fail` (changes
+/// Another state of the same token, which `counter.move_to_other` changes with its own.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+pub struct Other {
+    /// A var.
+    pub m: i64,
+}
+
+impl State for Other {
+    const NAME: &'static str = "other";
+    fn frontend_vars(&self) -> Result<Map<String, Value>, serde_json::Error> {
+        Ok(Map::from_iter([("m".to_owned(), json!(self.m))]))
+    }
+}
+
+impl Handlers for Other {
+    const HANDLERS: &'static [&'static str] = &[];
+    fn computed_vars(&self, _vars: &mut Map<String, Value>) -> Result<(), serde_json::Error> {
+        Ok(())
+    }
+    fn dispatch<'a>(
+        &'a mut self,
+        method: &'a str,
+        _args: Value,
+        _cx: &'a EventContext,
+        _emit: Emitter<'a>,
+    ) -> BoxFuture<'a, Result<Vec<EventSpec>, EventError>> {
+        Box::pin(async move { Err(EventError::UnknownHandler(method.into())) })
+    }
+}
+
+/// An app of the states [`Counter`] (`counter`) and [`Other`] (`other`); `counter`'s handlers whose handlers are `add {by}`, `fail` (changes
 /// `n`, then fails), `touch_secret` (changes the backend var), `panic`, and, returning
 /// follow-ups: `chain {by}` (`add {by}` then a success toast), `forever` (adds one and returns
 /// itself), `dangling` (returns a handler that does not exist), `dangling_callback` (a script
@@ -141,5 +198,6 @@ impl Handlers for Counter {
 pub fn states() -> StateRegistry {
     let mut states = StateRegistry::default();
     states.register::<Counter>();
+    states.register::<Other>();
     states
 }

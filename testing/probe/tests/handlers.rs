@@ -1,0 +1,106 @@
+//! Handlers beyond one state and one commit, through the distributed stack (a gateway, worker
+//! processes, Redis): a streaming handler's flushes reach the page as deltas before the event's
+//! answer, and one that runs longer than its lock's lease keeps the lock (renewed) and commits; a
+//! handler that changes two states commits them together, once, even when its worker dies
+//! between the change and the commit.
+
+mod roles;
+
+use refract::testing::{Answer, ServerFrame, TestClient};
+use refract_test_support::redis::Redis;
+use roles::{addr, free_port, gateway, worker};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streaming_handler_longer_than_its_lease_sends_each_step_and_commits() {
+    const LEASE_MS: u64 = 300;
+    let redis = Redis::start();
+    let port = free_port();
+    let _worker = worker(&redis.url, port, LEASE_MS);
+    let gw = gateway(&redis.url, &[format!("127.0.0.1:{port}")]);
+    let mut c = TestClient::connect(addr(&gw), None).await.unwrap();
+    // A second tab of the token watches the steps arrive.
+    let mut watcher = TestClient::connect(addr(&gw), Some(&c.token))
+        .await
+        .unwrap();
+
+    // 10 steps of 100 ms: three times the lease.
+    let answer = c
+        .call("progress_state.run", json!({"steps": 10, "ms": 100}))
+        .await
+        .unwrap();
+    // The answer may come as a resync when the worker's reply overtakes the flushes' deltas on
+    // their way through pub/sub; either way the tab ends at version 11.
+    assert!(
+        matches!(answer, Answer::Delta { .. } | Answer::Resynced { .. }),
+        "{answer:?}"
+    );
+    assert_eq!(c.version, 11);
+    assert_eq!(c.var("progress_state", "step"), &json!(10));
+    assert_eq!(c.var("progress_state", "done"), &json!(true));
+
+    let mut steps = Vec::new();
+    while watcher.version < 11 {
+        if let ServerFrame::Delta { delta, .. } = watcher.recv().await.unwrap()
+            && let Some(step) = delta.get("progress_state").and_then(|s| s.get("step"))
+        {
+            steps.push(step.as_u64().unwrap());
+        }
+    }
+    assert_eq!(
+        steps,
+        (1..=10).collect::<Vec<_>>(),
+        "every flush arrived, in order"
+    );
+    assert_eq!(watcher.version, 11);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_states_changed_by_one_event_commit_together_even_when_the_worker_dies_between() {
+    let redis = Redis::start();
+    let ports = [free_port(), free_port()];
+    let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let mut workers = [
+        worker(&redis.url, ports[0], 500),
+        worker(&redis.url, ports[1], 500),
+    ];
+    let gw = gateway(&redis.url, &addrs);
+    let mut c = TestClient::connect(addr(&gw), None).await.unwrap();
+
+    // Both states are changed at once, then the handler waits 1.5 s: both workers are killed
+    // in that window and started again, so the event's first run never commits.
+    let call = tokio::spawn(async move {
+        loop {
+            match c
+                .call_seq(1, "account_state.save", json!({"amount": 10, "ms": 1500}))
+                .await
+                .unwrap()
+            {
+                Answer::Error(f) if f.code.retryable() => {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                answer => return (c, answer),
+            }
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    for (w, port) in workers.iter_mut().zip(ports) {
+        w.child.kill();
+        *w = worker(&redis.url, port, 500);
+    }
+    let (c, answer) = call.await.unwrap();
+    assert!(
+        matches!(
+            answer,
+            Answer::Delta { .. } | Answer::Ack | Answer::Resynced { .. }
+        ),
+        "{answer:?}"
+    );
+    let fresh = TestClient::connect(addr(&gw), Some(&c.token))
+        .await
+        .unwrap();
+    // Applied exactly once, both states together.
+    assert_eq!(fresh.var("account_state", "balance"), &json!(-10));
+    assert_eq!(fresh.var("savings_state", "balance"), &json!(10));
+    assert_eq!(fresh.version, 1);
+}
