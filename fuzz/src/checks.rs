@@ -674,6 +674,7 @@ async fn store(engine: &Engine<Arc<MemoryStore>>, shards: &[(&str, Vec<u8>)]) {
         version: 1,
         stored_bytes: shards.iter().map(|(_, b)| b.len() as u64).sum(),
         then: None,
+        replaces_then: false,
         frame: "{}".into(),
     };
     lease

@@ -393,6 +393,7 @@ impl<S: StateStore> Engine<S> {
                 )]),
                 version: loaded.version,
                 stored_bytes: loaded.stored_bytes,
+                then_stored: loaded.then.is_some(),
             }),
             others: Default::default(),
         };

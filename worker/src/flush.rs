@@ -36,6 +36,8 @@ pub(crate) struct Committed {
     pub states: BTreeMap<&'static str, StateAt>,
     pub version: u64,
     pub stored_bytes: u64,
+    /// Whether the tab has follow-ups stored.
+    pub then_stored: bool,
 }
 
 /// A state as the handler left it: its vars and stored form.
@@ -138,6 +140,7 @@ impl EventOf<'_> {
             ));
         }
         after.version = at.version + 1;
+        after.then_stored = kept.is_some();
         let frame: Arc<str> = ServerFrame::Delta {
             version: after.version,
             seq: answers.then_some(self.seq),
@@ -155,6 +158,7 @@ impl EventOf<'_> {
                 version: after.version,
                 stored_bytes: after.stored_bytes,
                 then: kept,
+                replaces_then: at.then_stored,
                 frame,
             },
             after,

@@ -62,6 +62,9 @@ pub struct Commit {
     /// The event's follow-ups (a JSON array), kept with the tab's seq until its next commit, so
     /// a resent event's `ack` (or a hydrate) can carry them; `None` when there are none.
     pub then: Option<Arc<str>>,
+    /// Whether the tab has follow-ups stored (of its previous event) that this commit replaces:
+    /// without them and without `then`, the store has nothing to write about follow-ups.
+    pub replaces_then: bool,
     /// The delta frame to publish on the token's channel.
     pub frame: Arc<str>,
 }

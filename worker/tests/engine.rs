@@ -218,6 +218,7 @@ async fn store_shard(e: &Engine<Arc<MemoryStore>>, bytes: &[u8]) {
         seq: 1,
         version: 1,
         then: None,
+        replaces_then: false,
         frame: "{}".into(),
     };
     lease.commit(old).await.unwrap();

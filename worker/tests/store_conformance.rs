@@ -90,6 +90,7 @@ fn commit(version: u64, seq: u64, changed: &[(&str, &str)]) -> Commit {
         version,
         stored_bytes: changed.iter().map(|(_, b)| b.len() as u64).sum(),
         then: None,
+        replaces_then: false,
         frame: frame.encode().into(),
     }
 }

@@ -9,7 +9,8 @@
 -- ARGV[8 .. 7+n] the changed shards' bytes, ARGV[8+n] the event's tab,
 -- ARGV[9+n] how many tabs' seqs a token keeps, ARGV[10+n] the token's stored bytes after the commit,
 -- ARGV[11+n] the event's follow-ups (a JSON array), or "" for none,
--- ARGV[12+n] 1 to release the lock (an event's commit), 0 to keep it (a streaming handler's flush)
+-- ARGV[12+n] 1 to release the lock (an event's commit), 0 to keep it (a streaming handler's flush),
+-- ARGV[13+n] 1 when the tab has follow-ups stored that this commit replaces
 -- Returns 1, or 0 when the lock is not the caller's (nothing written).
 -- meta holds `version`, `bytes` (all the token's states' size) and, for each tab, `seq:<tab>` =
 -- "<seq>,<version of that commit>"; the follow-ups hash holds, per tab, those of its last event
@@ -26,12 +27,13 @@ for i = 5 + n, #KEYS do
   redis.call('PEXPIRE', KEYS[i], ARGV[4])
 end
 local tab = ARGV[8 + n]
-if ARGV[11 + n] == '' then
-  redis.call('HDEL', KEYS[4], tab)
-else
+-- Most events return no follow-ups and replace none: then there is nothing to write here.
+if ARGV[11 + n] ~= '' then
   redis.call('HSET', KEYS[4], tab, ARGV[11 + n])
+  redis.call('PEXPIRE', KEYS[4], ARGV[4])
+elseif ARGV[13 + n] == '1' then
+  redis.call('HDEL', KEYS[4], tab)
 end
-redis.call('PEXPIRE', KEYS[4], ARGV[4])
 -- HSET answers how many fields it added: more than none only for a new tab (or a new token).
 local added = redis.call('HSET', KEYS[2], 'version', ARGV[2], 'bytes', ARGV[10 + n],
   'seq:' .. tab, ARGV[3] .. ',' .. ARGV[2])

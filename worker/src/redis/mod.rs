@@ -345,7 +345,8 @@ impl RedisLease {
             .arg(TABS_KEPT)
             .arg(commit.stored_bytes)
             .arg(commit.then.as_deref().unwrap_or(""))
-            .arg(u8::from(release));
+            .arg(u8::from(release))
+            .arg(u8::from(commit.replaces_then));
         // The lease's connection is multiplexed: a clone shares it.
         let ok: i64 = call
             .invoke_async(&mut self.conn.clone())
