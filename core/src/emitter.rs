@@ -15,15 +15,18 @@ use tokio::sync::{OwnedMappedMutexGuard, OwnedMutexGuard};
 
 use crate::state::{BoxFuture, Handlers, State, StateObject};
 
-/// Why a flush did not happen. The handler may go on (its final commit is tried as usual) or
-/// return the error with `?`.
+/// Why a flush failed. After [`FlushError::Refused`] the handler may go on (its final commit is
+/// tried as usual); after [`FlushError::LockLost`] or [`FlushError::Unavailable`] the write may or
+/// may not have happened, so nothing more of the event is written: further flushes fail the same
+/// way, and the event answers with a retryable failure (the tab resends it: a duplicate when
+/// something was flushed, run again when nothing was).
 #[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
 pub enum FlushError {
     /// The event's lock was lost (its lease expired and another worker took it): nothing was
     /// written, and nothing more of this event will be.
     #[error("the event lost its lock; nothing more of it is saved")]
     LockLost,
-    /// The state store could not be reached.
+    /// The state store could not be reached, or did not answer (the write may have happened).
     #[error("the state store is unavailable: {0}")]
     Unavailable(String),
     /// The state cannot be stored now (too large, or holding a value that does not read back).

@@ -22,7 +22,10 @@ const SELECTOR: &str = "kubernetes.io/service-name=refract-worker";
 #[derive(Clone)]
 struct Fake {
     slices: Arc<Mutex<BTreeMap<String, Value>>>,
-    events: broadcast::Sender<String>,
+    /// Every watch event sent, with its resource version: a watch that starts after a change
+    /// (from the version its list returned) still gets it, as from a real API server.
+    log: Arc<Mutex<Vec<(u64, String)>>>,
+    events: broadcast::Sender<(u64, String)>,
     version: Arc<Mutex<u64>>,
 }
 
@@ -39,9 +42,9 @@ impl Fake {
         } else {
             slices.insert(name, slice.clone());
         }
-        let _ = self
-            .events
-            .send(json!({"type": kind, "object": slice}).to_string() + "\n");
+        let line = json!({"type": kind, "object": slice}).to_string() + "\n";
+        self.log.lock().unwrap().push((*version, line.clone()));
+        let _ = self.events.send((*version, line));
     }
 }
 
@@ -55,8 +58,27 @@ async fn endpoint_slices(
         "the watcher selects the Service's slices"
     );
     if q.get("watch").is_some_and(|w| w == "true" || w == "1") {
-        let events = tokio_stream::wrappers::BroadcastStream::new(fake.events.subscribe())
-            .filter_map(|e| async move { e.ok().map(Ok::<_, std::io::Error>) });
+        // Subscribed before the log is read, so no event falls between the two.
+        let live = tokio_stream::wrappers::BroadcastStream::new(fake.events.subscribe());
+        let from: u64 = q
+            .get("resourceVersion")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let missed: Vec<(u64, String)> = fake
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(v, _)| *v > from)
+            .cloned()
+            .collect();
+        let seen = missed.last().map_or(from, |(v, _)| *v);
+        let live = live.filter_map(move |e| async move {
+            e.ok().filter(|(v, _)| *v > seen).map(|(_, line)| line)
+        });
+        let events = futures_util::stream::iter(missed.into_iter().map(|(_, line)| line))
+            .chain(live)
+            .map(Ok::<_, std::io::Error>);
         return Response::builder()
             .header("content-type", "application/json")
             .body(Body::from_stream(events))
@@ -110,6 +132,7 @@ async fn wait_for(pool: &WorkerPool, expected: &[&str]) {
 async fn the_pool_follows_the_workers_endpoint_slices() {
     let fake = Fake {
         slices: Default::default(),
+        log: Default::default(),
         events: broadcast::channel(64).0,
         version: Arc::new(Mutex::new(1)),
     };

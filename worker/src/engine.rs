@@ -261,6 +261,14 @@ fn follow_ups(
         .collect()
 }
 
+/// Runs `f`, the app's code (decoding a state, its computed vars): a panic in it is a failure,
+/// `handler_failed` naming `what`, not the worker's.
+fn caught<T>(what: &str, f: impl FnOnce() -> Result<T, Failure>) -> Result<T, Failure> {
+    crate::panics::in_handler(|| std::panic::catch_unwind(AssertUnwindSafe(f))).unwrap_or_else(
+        |_| Err(EventError::HandlerFailed(format!("reading `{what}` panicked")).into()),
+    )
+}
+
 /// The most bytes of follow-ups kept with a tab's seq (see [`kept_follow_ups`]).
 pub const MAX_KEPT_FOLLOW_UPS_BYTES: usize = 64 << 10;
 
@@ -360,15 +368,10 @@ impl<S: StateStore> Engine<S> {
         };
         // The app's code (decoding its state, its computed vars, the handler) runs caught: a
         // panic in it fails the event with `handler_failed`, as an error would.
-        let prepared = crate::panics::in_handler(|| {
-            std::panic::catch_unwind(AssertUnwindSafe(|| {
-                let state = decode(desc, original.as_deref(), &event.token)?;
-                let vars = state.vars().map_err(internal)?;
-                Ok::<_, Failure>((state, vars))
-            }))
-        })
-        .unwrap_or_else(|_| {
-            Err(EventError::HandlerFailed(format!("reading `{}` panicked", desc.name)).into())
+        let prepared = caught(desc.name, || {
+            let state = decode(desc, original.as_deref(), &event.token)?;
+            let vars = state.vars().map_err(internal)?;
+            Ok((state, vars))
         });
         let (mut state, before) = match prepared {
             Ok(prepared) => prepared,
@@ -396,6 +399,7 @@ impl<S: StateStore> Engine<S> {
                 then_stored: loaded.then.is_some(),
             }),
             others: Default::default(),
+            doubt: Default::default(),
         };
         let run = async {
             let specs = state
@@ -427,17 +431,25 @@ impl<S: StateStore> Engine<S> {
             Either::Left((applied, _)) => applied,
             Either::Right(((), applied)) => applied.await,
         };
-        let (at, others) = match running.finish() {
+        let finished = caught("the other states", || Ok(running.finish()));
+        let (at, others, doubt) = match finished {
             Ok(finished) => finished,
             Err(e) => {
                 lease.release().await;
                 return Err(e);
             }
         };
+        // A flush that may or may not have been written: the tab resends the event, which is
+        // then a duplicate (something was flushed) or runs again (nothing was).
+        if let Some(doubt) = doubt {
+            lease.release().await;
+            return Err(doubt);
+        }
         let flushed = at.version > loaded.version;
-        let step = applied.and_then(|(own, then)| {
+        let step = caught("the handler's states", || {
+            let (own, then) = applied?;
             let kept = kept_follow_ups(&then)?;
-            let changes = std::iter::once(own).chain(others).collect();
+            let changes = std::iter::once(own).chain(others?).collect();
             of().step(&at, changes, true, then, kept)
         });
         let step = match step {

@@ -191,30 +191,41 @@ pub(crate) struct Running<'a> {
     pub lease: &'a dyn Lease,
     pub at: tokio::sync::Mutex<Committed>,
     pub others: Mutex<BTreeMap<&'static str, Other<'a>>>,
+    /// The failure of a flush whose write may or may not have happened (the store did not
+    /// answer, or the lock was lost): the event cannot go on from an unknown position, so later
+    /// flushes fail at once and the event answers with this (retryable) failure.
+    pub doubt: Mutex<Option<Failure>>,
 }
 
 impl<'a> Running<'a> {
-    /// Where the states stand after the flushes so far, and the other states as the handler left
-    /// them.
+    /// Where the states stand after the flushes so far; the other states as the handler left
+    /// them (read by the app's code, so the caller runs this caught); and the failure of a flush
+    /// in doubt, if one was.
     ///
-    /// # Errors
-    /// `internal` when a guard of another state outlived the handler (moved into a task).
-    pub fn finish(self) -> Result<(Committed, Vec<Change<'a>>), Failure> {
+    /// The changes are `internal` when a guard of another state outlived the handler (moved into
+    /// a task).
+    pub fn finish(self) -> (Committed, Result<Vec<Change<'a>>, Failure>, Option<Failure>) {
+        let doubt = self
+            .doubt
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
         let others = self
             .others
             .into_inner()
             .unwrap_or_else(PoisonError::into_inner);
-        let mut changes = Vec::new();
-        for (desc, state) in others.into_values() {
-            let state = state.try_lock().map_err(|_| {
-                Failure::new(
-                    ErrorCode::Internal,
-                    format!("a guard of `{}` outlived its handler", desc.name),
-                )
-            })?;
-            changes.push(Change::of(desc, &**state)?);
-        }
-        Ok((self.at.into_inner(), changes))
+        let changes = others
+            .into_values()
+            .map(|(desc, state)| {
+                let state = state.try_lock().map_err(|_| {
+                    Failure::new(
+                        ErrorCode::Internal,
+                        format!("a guard of `{}` outlived its handler", desc.name),
+                    )
+                })?;
+                Change::of(desc, &**state)
+            })
+            .collect();
+        (self.at.into_inner(), changes, doubt)
     }
 
     fn others(&self) -> std::sync::MutexGuard<'_, BTreeMap<&'static str, Other<'a>>> {
@@ -243,6 +254,14 @@ impl<'a> Running<'a> {
 impl EventSink for Running<'_> {
     fn flush<'s>(&'s self, state: &'s dyn StateObject) -> BoxFuture<'s, Result<(), FlushError>> {
         Box::pin(async move {
+            if let Some(doubt) = self
+                .doubt
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_ref()
+            {
+                return Err(FlushError::Unavailable(doubt.message.clone()));
+            }
             let refused = |e: Failure| FlushError::Refused(e.message);
             let mut changes = vec![Change::of(self.own, state).map_err(refused)?];
             // The other states the handler holds no guard of go with it; a held one goes with

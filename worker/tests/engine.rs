@@ -578,3 +578,35 @@ async fn a_failure_after_changing_two_states_leaves_both_as_they_were() {
         .unwrap_err();
     assert!(own.message.contains("the handler's own state"), "{own}");
 }
+
+#[tokio::test]
+async fn a_panic_in_another_states_code_fails_the_event_not_the_worker() {
+    let e = engine();
+    let failure = e
+        .process(event(1, "counter.move_to_other", json!({"by": 13})))
+        .await
+        .unwrap_err();
+    assert_eq!(failure.code, ErrorCode::HandlerFailed, "{failure}");
+    let h = state_of(&e).await;
+    assert_eq!((h.version, h.state["counter"]["n"].clone()), (0, json!(0)));
+}
+
+#[tokio::test]
+async fn a_guard_that_outlives_its_handler_after_a_flush_still_answers_the_event_as_applied() {
+    let e = engine();
+    let Outcome::Applied { version, frame } = e
+        .process(event(1, "counter.leak_guard", json!({})))
+        .await
+        .unwrap()
+    else {
+        panic!("applied from its flush")
+    };
+    assert_eq!(version, 2);
+    let frame: Value = serde_json::from_str(&frame).unwrap();
+    assert_eq!(
+        frame["seq"],
+        json!(1),
+        "answered, so the tab numbers its next event on"
+    );
+    assert_eq!(state_of(&e).await.state["counter"]["n"], json!(1));
+}

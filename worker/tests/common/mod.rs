@@ -45,6 +45,7 @@ impl Handlers for Counter {
         "move_to_other",
         "move_then_fail",
         "ask_own",
+        "leak_guard",
     ];
     fn computed_vars(&self, vars: &mut Map<String, Value>) -> Result<(), serde_json::Error> {
         vars.insert("double".into(), json!(self.n * 2));
@@ -126,6 +127,19 @@ impl Handlers for Counter {
                     let _again = emit.states().get::<Other>().await.map_err(failed)?;
                     Ok(vec![])
                 }
+                "leak_guard" => {
+                    let failed = |e: refract_core::StateAccessError| {
+                        EventError::HandlerFailed(e.to_string())
+                    };
+                    let other = emit.states().get::<Other>().await.map_err(failed)?;
+                    self.n += 1;
+                    emit.flush(self)
+                        .await
+                        .map_err(|e| EventError::HandlerFailed(e.to_string()))?;
+                    // A guard that outlives its handler (moved into a task, or forgotten).
+                    std::mem::forget(other);
+                    Ok(vec![])
+                }
                 "ask_own" => {
                     let err = emit.states().get::<Counter>().await.err();
                     Err(EventError::HandlerFailed(
@@ -173,7 +187,10 @@ impl State for Other {
 
 impl Handlers for Other {
     const HANDLERS: &'static [&'static str] = &[];
-    fn computed_vars(&self, _vars: &mut Map<String, Value>) -> Result<(), serde_json::Error> {
+    /// `unlucky`: panics when `m` is 13 (the app's code failing while its state is committed).
+    fn computed_vars(&self, vars: &mut Map<String, Value>) -> Result<(), serde_json::Error> {
+        assert!(self.m != 13, "unlucky");
+        vars.insert("unlucky".into(), json!(false));
         Ok(())
     }
     fn dispatch<'a>(
