@@ -675,6 +675,7 @@ async fn store(engine: &Engine<Arc<MemoryStore>>, shards: &[(&str, Vec<u8>)]) {
         stored_bytes: shards.iter().map(|(_, b)| b.len() as u64).sum(),
         then: None,
         replaces_then: false,
+        closes_stream: false,
         frame: "{}".into(),
     };
     lease

@@ -397,6 +397,7 @@ impl<S: StateStore> Engine<S> {
                 version: loaded.version,
                 stored_bytes: loaded.stored_bytes,
                 then_stored: loaded.then.is_some(),
+                streamed: false,
             }),
             others: Default::default(),
             doubt: Default::default(),

@@ -38,6 +38,8 @@ pub(crate) struct Committed {
     pub stored_bytes: u64,
     /// Whether the tab has follow-ups stored.
     pub then_stored: bool,
+    /// Whether the event has flushed.
+    pub streamed: bool,
 }
 
 /// A state as the handler left it: its vars and stored form.
@@ -141,6 +143,7 @@ impl EventOf<'_> {
         }
         after.version = at.version + 1;
         after.then_stored = kept.is_some();
+        after.streamed = at.streamed || !answers;
         let frame: Arc<str> = ServerFrame::Delta {
             version: after.version,
             seq: answers.then_some(self.seq),
@@ -159,6 +162,7 @@ impl EventOf<'_> {
                 stored_bytes: after.stored_bytes,
                 then: kept,
                 replaces_then: at.then_stored,
+                closes_stream: answers && at.streamed,
                 frame,
             },
             after,

@@ -36,11 +36,13 @@ struct TokenData {
     touched: Option<Instant>,
 }
 
-/// A tab's last applied event: its seq, the version its commit made, its follow-ups.
+/// A tab's last applied event: its seq, the version its commit made, its follow-ups, and whether
+/// its streaming handler is still running (it flushed and has not committed).
 struct TabRecord {
     seq: u64,
     version: u64,
     then: Option<Arc<str>>,
+    open: bool,
 }
 
 #[derive(Default)]
@@ -91,14 +93,16 @@ impl MemoryStore {
             .clone()
     }
 
-    fn read(slot: &TokenSlot, tab: &str, states: &[&str]) -> Loaded {
+    /// What is stored for `tab` and `states`; with `settled`, an event still running (its
+    /// streaming handler flushed) is not reported as applied (what a hydrate reads).
+    fn read(slot: &TokenSlot, tab: &str, states: &[&str], settled: bool) -> Loaded {
         let mut data = lock(&slot.data);
         data.touched = Some(Instant::now());
         let record = data.tabs.get(tab);
         Loaded {
             stored_bytes: data.stored_bytes,
             version: data.version,
-            last_seq: record.map_or(0, |r| r.seq),
+            last_seq: record.map_or(0, |r| r.seq - u64::from(settled && r.open)),
             then: record.and_then(|r| r.then.clone()),
             shards: states
                 .iter()
@@ -149,8 +153,9 @@ struct MemoryLease {
 }
 
 impl MemoryLease {
-    /// Writes `commit` and publishes its delta (the lock stays held by the caller).
-    fn write(&self, commit: &Commit) {
+    /// Writes `commit` and publishes its delta (the lock stays held by the caller); `open`: a
+    /// flush, whose event is still running.
+    fn write(&self, commit: &Commit, open: bool) {
         {
             let mut data = lock(&self.slot.data);
             for (state, bytes) in &commit.changed {
@@ -162,6 +167,7 @@ impl MemoryLease {
                 seq: commit.seq,
                 version: commit.version,
                 then: commit.then.clone(),
+                open,
             };
             data.tabs.insert(commit.tab.clone(), record);
             if data.tabs.len() > TABS_KEPT {
@@ -200,12 +206,12 @@ impl Lease for MemoryLease {
     }
 
     async fn flush(&self, commit: &Commit) -> Result<(), StoreError> {
-        self.write(commit);
+        self.write(commit, true);
         Ok(())
     }
 
     async fn commit(self: Box<Self>, commit: Commit) -> Result<(), StoreError> {
-        self.write(&commit);
+        self.write(&commit, false);
         Ok(())
     }
 
@@ -224,7 +230,7 @@ impl StateStore for Arc<MemoryStore> {
         let guard = tokio::time::timeout(self.lock_wait, slot.lock.clone().lock_owned())
             .await
             .map_err(|_| StoreError::LockTimeout)?;
-        let loaded = MemoryStore::read(&slot, tab, states);
+        let loaded = MemoryStore::read(&slot, tab, states, false);
         let lease = MemoryLease {
             store: self.clone(),
             token: token.to_owned(),
@@ -240,7 +246,7 @@ impl StateStore for Arc<MemoryStore> {
         tab: &str,
         states: &[&str],
     ) -> Result<Loaded, StoreError> {
-        Ok(MemoryStore::read(&self.slot(token), tab, states))
+        Ok(MemoryStore::read(&self.slot(token), tab, states, true))
     }
 
     async fn touch(&self, tokens: &[&str]) -> Result<(), StoreError> {

@@ -65,6 +65,9 @@ pub struct Commit {
     /// Whether the tab has follow-ups stored (of its previous event) that this commit replaces:
     /// without them and without `then`, the store has nothing to write about follow-ups.
     pub replaces_then: bool,
+    /// Whether this is the commit of an event that flushed (a streaming handler's end): the
+    /// store stops reporting the event as still running.
+    pub closes_stream: bool,
     /// The delta frame to publish on the token's channel.
     pub frame: Arc<str>,
 }

@@ -219,6 +219,7 @@ async fn store_shard(e: &Engine<Arc<MemoryStore>>, bytes: &[u8]) {
         version: 1,
         then: None,
         replaces_then: false,
+        closes_stream: false,
         frame: "{}".into(),
     };
     lease.commit(old).await.unwrap();

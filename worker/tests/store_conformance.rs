@@ -91,6 +91,7 @@ fn commit(version: u64, seq: u64, changed: &[(&str, &str)]) -> Commit {
         stored_bytes: changed.iter().map(|(_, b)| b.len() as u64).sum(),
         then: None,
         replaces_then: false,
+        closes_stream: false,
         frame: frame.encode().into(),
     }
 }
@@ -527,6 +528,45 @@ async fn another_state_is_loaded_and_committed_with_the_handlers<S: StateStore +
     assert_eq!(h.state["other"]["m"], json!(6));
 }
 
+/// While a streaming handler runs, a hydrate shows what it flushed but does not report its event
+/// as applied (the tab keeps it in flight and gets its answer, follow-ups included, at its end).
+async fn a_running_streaming_event_is_not_reported_applied_until_it_commits<
+    S: StateStore + Clone,
+>(
+    s: Subject<S>,
+) {
+    let engine = Arc::new(Engine::new(Arc::new(common::states()), s.store.clone()));
+    let t = token("open");
+    let event = EventRequest {
+        token: t.clone(),
+        tab: "tab".into(),
+        seq: 1,
+        handler: "counter.stream_slowly".into(),
+        args: json!({}),
+        depth: 0,
+        context: Default::default(),
+    };
+    let running = {
+        let engine = engine.clone();
+        tokio::spawn(async move { engine.process(event).await })
+    };
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let during = engine.hydrate(&t, "tab").await.unwrap();
+    assert_eq!(
+        (during.version, during.last_seq),
+        (1, 0),
+        "flushed, still running"
+    );
+    assert_eq!(during.state["counter"]["n"], json!(1));
+    assert!(matches!(
+        running.await.unwrap(),
+        Ok(Outcome::Applied { version: 2, .. })
+    ));
+    let after = engine.hydrate(&t, "tab").await.unwrap();
+    assert_eq!((after.version, after.last_seq), (2, 1));
+    assert_eq!(after.then.len(), 1, "the follow-ups of its end are kept");
+}
+
 macro_rules! conformance {
     (both: $($both:ident),*; leases: $($leased:ident),* $(,)?) => {
         mod memory {
@@ -568,6 +608,7 @@ conformance!(
         a_tabs_last_follow_ups_survive_until_its_next_event,
         a_streaming_handlers_flushes_are_published_commits,
         another_state_is_loaded_and_committed_with_the_handlers,
+        a_running_streaming_event_is_not_reported_applied_until_it_commits,
         a_commit_records_the_size_of_all_the_tokens_states;
     leases:
         a_lapsed_lease_is_taken_over_and_its_commit_is_fenced,

@@ -10,7 +10,8 @@
 -- ARGV[9+n] how many tabs' seqs a token keeps, ARGV[10+n] the token's stored bytes after the commit,
 -- ARGV[11+n] the event's follow-ups (a JSON array), or "" for none,
 -- ARGV[12+n] 1 to release the lock (an event's commit), 0 to keep it (a streaming handler's flush),
--- ARGV[13+n] 1 when the tab has follow-ups stored that this commit replaces
+-- ARGV[13+n] 1 when the tab has follow-ups stored that this commit replaces,
+-- ARGV[14+n] 1 when this is the end of an event that flushed (its `open:<tab>` mark goes)
 -- Returns 1, or 0 when the lock is not the caller's (nothing written).
 -- meta holds `version`, `bytes` (all the token's states' size) and, for each tab, `seq:<tab>` =
 -- "<seq>,<version of that commit>"; the follow-ups hash holds, per tab, those of its last event
@@ -48,11 +49,17 @@ if added > 0 and redis.call('HLEN', KEYS[2]) > tonumber(ARGV[9 + n]) + 2 then
       end
     end
   end
-  redis.call('HDEL', KEYS[2], oldest)
+  redis.call('HDEL', KEYS[2], oldest, 'open:' .. string.sub(oldest, 5))
   redis.call('HDEL', KEYS[4], string.sub(oldest, 5))
 end
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 redis.call(ARGV[6], KEYS[3], ARGV[5])
+-- A flush marks its event open (still running) for hydrates; the event's commit clears it.
+if ARGV[12 + n] == '0' then
+  redis.call('HSET', KEYS[2], 'open:' .. tab, ARGV[3])
+elseif ARGV[14 + n] == '1' then
+  redis.call('HDEL', KEYS[2], 'open:' .. tab)
+end
 if ARGV[12 + n] == '1' then
   redis.call('DEL', KEYS[1])
 end

@@ -346,7 +346,8 @@ impl RedisLease {
             .arg(commit.stored_bytes)
             .arg(commit.then.as_deref().unwrap_or(""))
             .arg(u8::from(release))
-            .arg(u8::from(commit.replaces_then));
+            .arg(u8::from(commit.replaces_then))
+            .arg(u8::from(commit.closes_stream));
         // The lease's connection is multiplexed: a clone shares it.
         let ok: i64 = call
             .invoke_async(&mut self.conn.clone())

@@ -46,6 +46,7 @@ impl Handlers for Counter {
         "move_then_fail",
         "ask_own",
         "leak_guard",
+        "stream_slowly",
     ];
     fn computed_vars(&self, vars: &mut Map<String, Value>) -> Result<(), serde_json::Error> {
         vars.insert("double".into(), json!(self.n * 2));
@@ -126,6 +127,15 @@ impl Handlers for Counter {
                     // Once its guard is dropped, it can be had again (held, it is `InUse`).
                     let _again = emit.states().get::<Other>().await.map_err(failed)?;
                     Ok(vec![])
+                }
+                "stream_slowly" => {
+                    self.n += 1;
+                    emit.flush(self)
+                        .await
+                        .map_err(|e| EventError::HandlerFailed(e.to_string()))?;
+                    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+                    self.n += 1;
+                    Ok(vec![toast::info("streamed")])
                 }
                 "leak_guard" => {
                     let failed = |e: refract_core::StateAccessError| {
