@@ -99,7 +99,7 @@ impl<'a> Emitter<'a> {
 
     /// The other states of the same event.
     pub fn states(&self) -> States<'a> {
-        States { sink: self.sink }
+        States { event: *self }
     }
 
     /// An emitter bound to no event (for calling a handler directly, in a unit test): every flush
@@ -124,17 +124,10 @@ impl<'a> Emitter<'a> {
 }
 
 /// The token's other states, for a handler that changes more than its own; see the module docs.
-#[derive(Clone, Copy)]
+/// Bound to the same event as its [`Emitter`].
+#[derive(Clone, Copy, Debug)]
 pub struct States<'a> {
-    sink: Option<&'a dyn EventSink>,
-}
-
-impl fmt::Debug for States<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("States")
-            .field("bound", &self.sink.is_some())
-            .finish()
-    }
+    event: Emitter<'a>,
 }
 
 impl States<'_> {
@@ -146,7 +139,7 @@ impl States<'_> {
     /// [`StateAccessError`]: `T` is not the app's, is the handler's own, is already held, or
     /// cannot be loaded.
     pub async fn get<T: Handlers>(&self) -> Result<StateGuard<T>, StateAccessError> {
-        let sink = self.sink.ok_or(StateAccessError::Detached)?;
+        let sink = self.event.sink.ok_or(StateAccessError::Detached)?;
         let guard = sink.state(<T as State>::NAME).await?;
         OwnedMutexGuard::try_map(guard, |state| state.as_any_mut().downcast_mut::<T>())
             .map(|inner| StateGuard {

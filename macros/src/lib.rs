@@ -211,12 +211,10 @@ fn names(ty: &Type, name: &str) -> bool {
     p.path.segments.last().is_some_and(|s| s.ident == name)
 }
 
-fn names_context(ty: &Type) -> bool {
-    names(ty, "EventContext")
-}
-
-/// `Ok(true)` for a `&name` parameter (the running event's `Emitter` or `States`; any
-/// lifetime), and an error for one taken any other way.
+/// `Ok(true)` for a `&name` parameter (the running event's `EventContext`, `Emitter` or
+/// `States`; any lifetime), `Ok(false)` for an event argument, and an error for one taken any
+/// other way: by value or `&mut` it would be read from the event's arguments, which the page
+/// chooses (a forged session or address).
 fn handle_param(ty: &Type, name: &str) -> syn::Result<bool> {
     match ty {
         Type::Reference(r) if names(&r.elem, name) && r.mutability.is_none() => Ok(true),
@@ -227,29 +225,6 @@ fn handle_param(ty: &Type, name: &str) -> syn::Result<bool> {
         _ if names(ty, name) => Err(syn::Error::new(
             ty.span(),
             format!("take it as `&{name}`: by value it would be an argument the page sends"),
-        )),
-        _ => Ok(false),
-    }
-}
-
-/// `Ok(true)` for a `&EventContext` parameter, `Ok(false)` for an event argument, and an error
-/// for the context taken any other way: by value or `&mut` it would be read from the event's
-/// arguments, which the page chooses (a forged session or address).
-fn context_param(ty: &Type) -> syn::Result<bool> {
-    match ty {
-        Type::Reference(r) if names_context(&r.elem) => {
-            if r.mutability.is_some() {
-                Err(syn::Error::new(
-                    ty.span(),
-                    "take the event context as `&EventContext`, not `&mut`",
-                ))
-            } else {
-                Ok(true)
-            }
-        }
-        _ if names_context(ty) => Err(syn::Error::new(
-            ty.span(),
-            "take the event context as `&EventContext`: by value it would be an argument the page sends",
         )),
         _ => Ok(false),
     }
@@ -320,11 +295,12 @@ fn handlers_impl(mut item: ItemImpl) -> syn::Result<Tokens> {
             }
             let mut params = Vec::new();
             let mut call = Vec::new();
-            let mut has_context = false;
             let mut handles = std::collections::BTreeSet::new();
             for arg in f.sig.inputs.iter().skip(1) {
                 let FnArg::Typed(pt) = arg else { continue };
-                let handle = if handle_param(&pt.ty, "Emitter")? {
+                let handle = if handle_param(&pt.ty, "EventContext")? {
+                    Some(("EventContext", quote! { __refract_cx }))
+                } else if handle_param(&pt.ty, "Emitter")? {
                     Some(("Emitter", quote! { &__refract_emit }))
                 } else if handle_param(&pt.ty, "States")? {
                     Some(("States", quote! { &__refract_emit.states() }))
@@ -339,16 +315,6 @@ fn handlers_impl(mut item: ItemImpl) -> syn::Result<Tokens> {
                         ));
                     }
                     call.push(passed);
-                    continue;
-                }
-                if context_param(&pt.ty)? {
-                    if std::mem::replace(&mut has_context, true) {
-                        return Err(syn::Error::new(
-                            pt.ty.span(),
-                            "a handler takes the event context once",
-                        ));
-                    }
-                    call.push(quote! { __refract_cx });
                     continue;
                 }
                 let Pat::Ident(pi) = &*pt.pat else {

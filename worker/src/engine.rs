@@ -138,7 +138,7 @@ impl<S: StateStore> Engine<S> {
 }
 
 /// A failure of the engine's own work (serialising a state's vars): a bug, not the event's fault.
-fn internal(e: impl std::fmt::Display) -> Failure {
+pub(crate) fn internal(e: impl std::fmt::Display) -> Failure {
     Failure::new(ErrorCode::Internal, e.to_string())
 }
 

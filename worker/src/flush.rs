@@ -55,8 +55,7 @@ impl<'a> Change<'a> {
     /// # Errors
     /// `internal` when it does not serialise.
     pub fn of(desc: &'a StateDescriptor, state: &dyn StateObject) -> Result<Self, Failure> {
-        let internal =
-            |e: refract_core::StateError| Failure::new(ErrorCode::Internal, e.to_string());
+        use crate::engine::internal;
         Ok(Change {
             desc,
             vars: state.vars().map_err(internal)?,

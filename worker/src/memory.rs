@@ -16,7 +16,6 @@ use futures_util::StreamExt;
 use tokio::sync::{OwnedMutexGuard, broadcast};
 use tokio_stream::wrappers::BroadcastStream;
 
-use refract_proto::frame::delta_header;
 use refract_proto::{DeltaFeed, FeedError, Published, Subscription};
 
 use crate::store::{Commit, Lease, Loaded, StateStore, StoreError, TABS_KEPT};
@@ -182,13 +181,12 @@ impl MemoryLease {
             }
             data.touched = Some(Instant::now());
         }
-        // Published while the lock is still held, so deltas go out in version order. What it
-        // answers is the frame's own (a flush's answers no event), as Redis subscribers read it.
-        let header = delta_header(&commit.frame);
+        // Published while the lock is still held, so deltas go out in version order. A flush
+        // (`open`) answers no event.
         let published = Published {
             version: commit.version,
-            seq: header.as_ref().and_then(|h| h.seq),
-            tab: header.and_then(|h| h.tab),
+            seq: (!open).then_some(commit.seq),
+            tab: Some(commit.tab.clone()).filter(|t| !open && !t.is_empty()),
             frame: commit.frame.clone(),
         };
         self.store.publish(&self.token, published);

@@ -395,6 +395,32 @@ impl Client {
         self.answer_to(seq).await
     }
 
+    /// Sends event `seq` (at `depth` in its chain) until it is answered, resending the same seq
+    /// 50 ms after each retryable error, as the browser runtime does. The answer is never a
+    /// retryable error.
+    ///
+    /// # Errors
+    /// As [`Client::call`].
+    pub async fn deliver(
+        &mut self,
+        seq: u64,
+        handler: &str,
+        args: Value,
+        depth: u32,
+    ) -> Result<Answer, ClientError> {
+        loop {
+            match self
+                .call_at_depth(seq, handler, args.clone(), depth)
+                .await?
+            {
+                Answer::Error(f) if f.code.retryable() => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                answer => return Ok(answer),
+            }
+        }
+    }
+
     /// Runs `handler` and its event chain as the browser runtime does: each event is resent with
     /// its seq after a retryable error until it is answered, and an answered event's follow-up
     /// events run next (depth-first, one deeper). Returns the answer of each event and the client
@@ -420,16 +446,10 @@ impl Client {
                 actions.push(item);
                 continue;
             }
-            let seq = self.next_seq;
-            let answer = loop {
-                let args = Value::Object(item.args.clone());
-                match self.call_at_depth(seq, &item.handler, args, depth).await? {
-                    Answer::Error(f) if f.code.retryable() => {
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                    answer => break answer,
-                }
-            };
+            let args = Value::Object(item.args.clone());
+            let answer = self
+                .deliver(self.next_seq, &item.handler, args, depth)
+                .await?;
             if !matches!(answer, Answer::Error(_)) {
                 for (i, next) in std::mem::take(&mut self.then).into_iter().enumerate() {
                     queue.insert(i, (next, depth + 1));
