@@ -11,6 +11,14 @@ use crate::CompileError;
 /// Written into `node_modules/` after a successful `npm install`: the `package.json` it installed.
 const INSTALL_STAMP: &str = "node_modules/.refract-installed-package.json";
 
+/// How many times `npm install` is tried before its failure is reported. A registry that answers
+/// one metadata request badly makes npm report a made-up peer conflict (`ERESOLVE … Found:
+/// react@undefined`, npm/cli#9979); a second try a moment later goes through.
+const INSTALL_ATTEMPTS: u32 = 3;
+
+/// The pause before the second try; doubled before each next one.
+const INSTALL_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// A generated project in `dir` (the app's build folder, e.g. `examples/counter/.web`).
 #[derive(Debug, Clone)]
 pub struct Project {
@@ -63,10 +71,12 @@ impl Project {
     }
 
     /// Runs `npm install` unless `node_modules` already holds exactly the current `package.json`'s
-    /// dependencies. Returns whether it ran.
+    /// dependencies. Returns whether it ran. A failed install is tried again, up to
+    /// [`INSTALL_ATTEMPTS`] times in all with a growing pause, since registry hiccups fail it too.
     ///
     /// # Errors
-    /// [`CompileError::ToolMissing`] without `npm`; [`CompileError::CommandFailed`] when it fails.
+    /// [`CompileError::ToolMissing`] without `npm`; [`CompileError::CommandFailed`] with the last
+    /// try's output when every try failed.
     pub fn install(&self) -> Result<bool, CompileError> {
         let manifest = self.dir.join("package.json");
         let wanted =
@@ -76,10 +86,21 @@ impl Project {
             return Ok(false);
         }
         tracing::info!(dir = %self.dir.display(), "npm install (dependencies changed)");
-        self.run(
-            "npm",
-            &["install", "--no-audit", "--no-fund", "--loglevel=error"],
-        )?;
+        let mut pause = INSTALL_RETRY_PAUSE;
+        for attempt in 1.. {
+            match self.run(
+                "npm",
+                &["install", "--no-audit", "--no-fund", "--loglevel=error"],
+            ) {
+                Ok(_) => break,
+                Err(CompileError::CommandFailed { output, .. }) if attempt < INSTALL_ATTEMPTS => {
+                    tracing::warn!(attempt, %output, "npm install failed; trying again");
+                    std::thread::sleep(pause);
+                    pause *= 2;
+                }
+                Err(e) => return Err(e),
+            }
+        }
         std::fs::write(&stamp, wanted).map_err(|e| CompileError::io(&stamp, e))?;
         Ok(true)
     }
