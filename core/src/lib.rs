@@ -9,6 +9,7 @@
 //! * [`EventError`] is the typed failure of one event;
 //! * [`EventContext`] is what a handler may know about the event it runs for, and [`Emitter`]
 //!   how a streaming handler sends its progress;
+//! * [`Task`] is a running background task, and [`TaskStatus`] the var that shows it;
 //! * [`Routes`] are the pages' path patterns, and which one a path matches.
 //!
 //! Nothing here does I/O.
@@ -20,6 +21,7 @@ mod error;
 mod event;
 mod routes;
 mod state;
+mod task;
 mod var;
 
 pub use context::{ClientHeaders, EventContext, PageContext};
@@ -28,7 +30,8 @@ pub use error::EventError;
 pub use event::{EventSpec, FollowUp, IntoEventChain, IntoValueEvents};
 pub use routes::{RouteError, RouteMatch, Routes};
 pub use state::{
-    BoxFuture, HandlerResult, Handlers, State, StateDescriptor, StateError, StateObject,
-    StateRegistry, decode_args, diff,
+    BoxFuture, HandlerResult, Handlers, StartFn, State, StateDescriptor, StateError, StateObject,
+    StateRegistry, TaskFuture, decode_args, diff,
 };
+pub use task::{Section, Task, TaskError, TaskGuard, TaskPhase, TaskResult, TaskSink, TaskStatus};
 pub use var::{Dep, Expr, IntoVar, Numeric, Renderable, Var, count_placeholders};

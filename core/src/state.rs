@@ -17,6 +17,11 @@ use crate::context::EventContext;
 use crate::emitter::Emitter;
 use crate::error::EventError;
 use crate::event::EventSpec;
+use crate::task::TaskSink;
+
+/// A background task's work, ready to run: what [`Handlers::start`] returns. It yields the
+/// task's error's text if it failed.
+pub type TaskFuture = BoxFuture<'static, Result<(), String>>;
 
 /// A boxed, sendable future, the return of [`Handlers::dispatch`].
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -38,8 +43,30 @@ pub trait State: Default + Serialize + DeserializeOwned + Send + Sync + 'static 
 
 /// The event handlers and computed vars of a state. Implemented by `#[refract::handlers]`.
 pub trait Handlers: State {
-    /// The handlers' method names.
+    /// The handlers' method names (background ones included).
     const HANDLERS: &'static [&'static str];
+
+    /// The background handlers: `(method, status var)`, the var being the task's
+    /// [`TaskStatus`](crate::TaskStatus) field.
+    const BACKGROUND: &'static [(&'static str, &'static str)] = &[];
+
+    /// The background handler `method`'s work with `args` (checked now), to run as the task
+    /// `task`; it has not started.
+    ///
+    /// # Errors
+    /// [`EventError::UnknownHandler`] when `method` is no background handler,
+    /// [`EventError::BadArguments`] when `args` do not fit it.
+    fn start(
+        method: &str,
+        args: Value,
+        task: std::sync::Arc<dyn TaskSink>,
+    ) -> Result<TaskFuture, EventError> {
+        let _ = (args, task);
+        Err(EventError::UnknownHandler(format!(
+            "{}.{method}",
+            Self::NAME
+        )))
+    }
 
     /// Adds the computed vars' current values to `vars`.
     ///
@@ -81,6 +108,9 @@ pub trait StateObject: Send + Sync {
     /// The state as `Any`, to be had back as its own type.
     fn as_any_mut(&mut self) -> &mut dyn std::any::Any;
 
+    /// The state as `Any`, to be read as its own type.
+    fn as_any(&self) -> &dyn std::any::Any;
+
     /// Runs one handler; see [`Handlers::dispatch`].
     fn dispatch<'a>(
         &'a mut self,
@@ -104,6 +134,10 @@ impl<S: Handlers> StateObject for S {
     }
 
     fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
         self
     }
 
@@ -152,6 +186,9 @@ impl StateError {
 /// Reads a state back from its stored bytes.
 pub type DecodeFn = fn(&[u8]) -> Result<Box<dyn StateObject>, StateError>;
 
+/// Makes a background handler's work; see [`Handlers::start`].
+pub type StartFn = fn(&str, Value, std::sync::Arc<dyn TaskSink>) -> Result<TaskFuture, EventError>;
+
 /// How to make, decode and call one state type, without knowing the type.
 #[derive(Clone, Copy)]
 pub struct StateDescriptor {
@@ -159,6 +196,10 @@ pub struct StateDescriptor {
     pub name: &'static str,
     /// Its handlers' method names.
     pub handlers: &'static [&'static str],
+    /// Its background handlers and their status vars (see [`Handlers::BACKGROUND`]).
+    pub background: &'static [(&'static str, &'static str)],
+    /// Makes a background handler's work (see [`Handlers::start`]).
+    pub start: StartFn,
     /// A new state with default values.
     pub new: fn() -> Box<dyn StateObject>,
     /// A state read back from its stored bytes (see [`StateObject::encode`]).
@@ -171,6 +212,8 @@ impl StateDescriptor {
         StateDescriptor {
             name: S::NAME,
             handlers: S::HANDLERS,
+            background: S::BACKGROUND,
+            start: S::start,
             new: || Box::new(S::default()),
             decode: |bytes| match serde_json::from_slice::<S>(bytes) {
                 Ok(state) => Ok(Box::new(state)),
@@ -180,6 +223,16 @@ impl StateDescriptor {
                 }),
             },
         }
+    }
+}
+
+impl StateDescriptor {
+    /// The status var of the background handler `method`; `None` for an ordinary handler.
+    pub fn status_var(&self, method: &str) -> Option<&'static str> {
+        self.background
+            .iter()
+            .find(|(m, _)| *m == method)
+            .map(|(_, var)| *var)
     }
 }
 

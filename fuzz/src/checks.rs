@@ -670,7 +670,7 @@ async fn store(engine: &Engine<Arc<MemoryStore>>, shards: &[(&str, Vec<u8>)]) {
             .map(|(name, bytes)| ((*name).to_owned(), bytes.clone()))
             .collect(),
         tab: String::new(),
-        seq: 1,
+        seq: Some(1),
         version: 1,
         stored_bytes: shards.iter().map(|(_, b)| b.len() as u64).sum(),
         then: None,

@@ -195,6 +195,8 @@ fn var_fields_impl(input: &DeriveInput) -> syn::Result<Tokens> {
 
 struct Handler {
     name: Ident,
+    /// `Some(status var)` for a background handler.
+    background: Option<Ident>,
     renamed: Ident,
     /// The parameters the page passes (the event's arguments).
     params: Vec<(Ident, Type)>,
@@ -230,6 +232,85 @@ fn handle_param(ty: &Type, name: &str) -> syn::Result<bool> {
     }
 }
 
+/// The status var of `#[background(status = field)]`, if the attribute is there.
+fn background_attr(attrs: &[syn::Attribute]) -> syn::Result<Option<Ident>> {
+    let Some(attr) = attrs.iter().find(|a| a.path().is_ident("background")) else {
+        return Ok(None);
+    };
+    let mut status = None;
+    attr.parse_nested_meta(|m| {
+        if m.path.is_ident("status") {
+            status = Some(m.value()?.parse::<Ident>()?);
+            Ok(())
+        } else {
+            Err(m.error("#[background] takes `status = field`"))
+        }
+    })
+    .map_err(|_| {
+        syn::Error::new(
+            attr.span(),
+            "write #[background(status = field)], naming the state's `TaskStatus` field",
+        )
+    })?;
+    status.map(Some).ok_or_else(|| {
+        syn::Error::new(
+            attr.span(),
+            "a background task needs a status var: #[background(status = field)], naming a \
+             `TaskStatus` field of the state",
+        )
+    })
+}
+
+/// A `#[background(status = field)]` handler: `pub async fn name(task: Task<Self>, args…)`.
+fn background_handler(f: &mut syn::ImplItemFn, status: Ident) -> syn::Result<Handler> {
+    let shape = "a background handler is `pub async fn name(task: Task<Self>, args…)`";
+    let mut inputs = f.sig.inputs.iter();
+    let first_is_task = matches!(inputs.next(), Some(FnArg::Typed(pt)) if names(&pt.ty, "Task"));
+    if !matches!(f.vis, Visibility::Public(_))
+        || f.sig.asyncness.is_none()
+        || !first_is_task
+        || !f.sig.generics.params.is_empty()
+    {
+        return Err(syn::Error::new(f.sig.span(), shape));
+    }
+    let mut params = Vec::new();
+    for arg in inputs {
+        let FnArg::Typed(pt) = arg else {
+            return Err(syn::Error::new(arg.span(), shape));
+        };
+        let Pat::Ident(pi) = &*pt.pat else {
+            return Err(syn::Error::new(
+                pt.pat.span(),
+                "handler parameters must be plain names",
+            ));
+        };
+        for name in ["EventContext", "Emitter", "States"] {
+            if names(&pt.ty, name) || matches!(&*pt.ty, Type::Reference(r) if names(&r.elem, name))
+            {
+                return Err(syn::Error::new(
+                    pt.ty.span(),
+                    format!("a background task cannot take `&{name}`: it runs after its event"),
+                ));
+            }
+        }
+        params.push((pi.ident.clone(), (*pt.ty).clone()));
+    }
+    let name = f.sig.ident.clone();
+    let renamed = format_ident!("__handler_{}", name);
+    let handler = Handler {
+        name,
+        background: Some(status),
+        renamed: renamed.clone(),
+        params,
+        call: Vec::new(),
+        is_async: true,
+        docs: doc_attrs(&f.attrs),
+    };
+    f.sig.ident = renamed;
+    f.vis = Visibility::Inherited;
+    Ok(handler)
+}
+
 struct Computed {
     name: Ident,
     renamed: Ident,
@@ -258,10 +339,16 @@ fn handlers_impl(mut item: ItemImpl) -> syn::Result<Tokens> {
     for impl_item in &mut item.items {
         let ImplItem::Fn(f) = impl_item else { continue };
         let is_computed = has_attr(&f.attrs, "computed");
+        let background = background_attr(&f.attrs)?;
+        f.attrs.retain(|a| !a.path().is_ident("background"));
         let receiver = match f.sig.inputs.first() {
             Some(FnArg::Receiver(r)) => Some(r.mutability.is_some() && r.reference.is_some()),
             _ => None,
         };
+        if let Some(status) = background {
+            handlers.push(background_handler(f, status)?);
+            continue;
+        }
         if is_computed {
             f.attrs.retain(|a| !a.path().is_ident("computed"));
             if receiver != Some(false) || f.sig.inputs.len() != 1 || f.sig.asyncness.is_some() {
@@ -331,6 +418,7 @@ fn handlers_impl(mut item: ItemImpl) -> syn::Result<Tokens> {
             let renamed = format_ident!("__handler_{}", name);
             handlers.push(Handler {
                 name,
+                background: None,
                 renamed: renamed.clone(),
                 params,
                 call,
@@ -372,7 +460,7 @@ fn handlers_impl(mut item: ItemImpl) -> syn::Result<Tokens> {
         }
     });
     let handler_names: Vec<String> = handlers.iter().map(|h| h.name.to_string()).collect();
-    let arms = handlers.iter().map(|h| {
+    let arms = handlers.iter().filter(|h| h.background.is_none()).map(|h| {
         let method = h.name.to_string();
         let renamed = &h.renamed;
         let pnames: Vec<&Ident> = h.params.iter().map(|p| &p.0).collect();
@@ -396,6 +484,51 @@ fn handlers_impl(mut item: ItemImpl) -> syn::Result<Tokens> {
             }
         }
     });
+    let background: Vec<&Handler> = handlers.iter().filter(|h| h.background.is_some()).collect();
+    let bg_methods: Vec<String> = background.iter().map(|h| h.name.to_string()).collect();
+    let bg_status: Vec<String> = background
+        .iter()
+        .filter_map(|h| h.background.as_ref().map(Ident::to_string))
+        .collect();
+    let start_arms = background.iter().map(|h| {
+        let method = h.name.to_string();
+        let renamed = &h.renamed;
+        let status = &h.background;
+        let pnames: Vec<&Ident> = h.params.iter().map(|p| &p.0).collect();
+        let ptys: Vec<&Type> = h.params.iter().map(|p| &p.1).collect();
+        quote! {
+            #method => {
+                // The status var must be a `TaskStatus` field of the state.
+                let _: fn(&Self) -> &::refract::core::TaskStatus = |state| &state.#status;
+                #[derive(::refract::serde::Deserialize)]
+                #[serde(crate = "::refract::serde", deny_unknown_fields)]
+                struct Args { #( #pnames: #ptys ),* }
+                let Args { #(#pnames),* } = ::refract::core::decode_args(
+                    <Self as ::refract::core::State>::NAME, method, args,
+                )?;
+                let task = ::refract::core::Task::new(__refract_task);
+                ::core::result::Result::Ok(::std::boxed::Box::pin(async move {
+                    ::refract::core::TaskResult::into_result(Self::#renamed(task, #(#pnames),*).await)
+                }))
+            }
+        }
+    });
+    let start_fn = (!background.is_empty()).then(|| quote! {
+        const BACKGROUND: &'static [(&'static str, &'static str)] = &[#((#bg_methods, #bg_status)),*];
+
+        fn start(
+            method: &str,
+            args: ::refract::serde_json::Value,
+            __refract_task: ::std::sync::Arc<dyn ::refract::core::TaskSink>,
+        ) -> ::core::result::Result<::refract::core::TaskFuture, ::refract::core::EventError> {
+            match method {
+                #(#start_arms)*
+                other => ::core::result::Result::Err(::refract::core::EventError::UnknownHandler(
+                    ::std::format!("{}.{}", <Self as ::refract::core::State>::NAME, other),
+                )),
+            }
+        }
+    });
     let cnames: Vec<String> = computed.iter().map(|c| c.name.to_string()).collect();
     let crenamed: Vec<&Ident> = computed.iter().map(|c| &c.renamed).collect();
 
@@ -409,6 +542,8 @@ fn handlers_impl(mut item: ItemImpl) -> syn::Result<Tokens> {
 
         impl ::refract::core::Handlers for #self_ty {
             const HANDLERS: &'static [&'static str] = &[#(#handler_names),*];
+
+            #start_fn
 
             fn computed_vars(
                 &self,

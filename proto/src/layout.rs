@@ -11,6 +11,8 @@
 //! | `rf:{T}:meta` | hash: `version`, `bytes`, and `seq:<tab>` = `<last applied seq>,<its version>` per tab |
 //! | `rf:{T}:then` | hash: per tab, the follow-ups of its last applied event (a JSON array), when it returned any |
 //! | `rf:{T}:updates` | the channel the token's delta frames are published on |
+//!
+//! One key is of no token: [`TASKS_KEY`], the registry of running background tasks.
 
 /// The key `rf:{token}:suffix`.
 fn key(token: &str, suffix: &str) -> String {
@@ -41,6 +43,11 @@ pub fn then_key(token: &str) -> String {
 pub fn updates_channel(token: &str) -> String {
     key(token, "updates")
 }
+
+/// The sorted set of running background tasks: member = the task (`["<token>","<state.method>",
+/// "<id>"]`, JSON), score = the deadline of its heartbeat (ms since the Unix epoch). A worker
+/// that finds a deadline passed records the task interrupted in its token's state.
+pub const TASKS_KEY: &str = "rf:tasks";
 
 /// Where Redis is: what `--redis` takes.
 #[derive(Debug, Clone, PartialEq, Eq)]

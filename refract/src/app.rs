@@ -17,7 +17,7 @@ use refract_proto::Failure;
 use refract_proto::{DeltaFeed, Processor};
 use refract_worker::engine::{AppCode, ErrorActions, ErrorHook};
 use refract_worker::serve::AppEnv;
-use refract_worker::{Engine, MemoryStore};
+use refract_worker::{Engine, MemoryStore, TaskSupervisor};
 
 use crate::cli::{Cli, Command, ExportArgs, HealthcheckArgs, RunArgs};
 
@@ -90,6 +90,8 @@ pub struct Server {
     /// The state store, to inspect in tests.
     pub store: Arc<MemoryStore>,
     task: tokio::task::JoinHandle<()>,
+    /// Sweeps the task registry while the server lives.
+    _tasks: TaskSupervisor,
 }
 
 impl Server {
@@ -227,6 +229,7 @@ impl App {
             engine = engine.error_actions(ErrorActions::Detailed);
         }
         let engine = Arc::new(engine);
+        let tasks = TaskSupervisor::start(engine.clone());
         let feed: Arc<dyn DeltaFeed> = store.clone();
         let gateway = Gateway::new(config, issuer, engine, feed);
         let task = tokio::spawn(refract_gateway::serve::serve_until(
@@ -234,7 +237,12 @@ impl App {
             listener,
             std::future::pending(),
         ));
-        Ok(Server { addr, store, task })
+        Ok(Server {
+            addr,
+            store,
+            task,
+            _tasks: tasks,
+        })
     }
 
     /// Runs the app's command line (`run` by default, `export`) and returns the process exit code.
@@ -316,24 +324,26 @@ impl App {
         let issuer = args.sockets.issuer()?;
         let title = self.title.clone();
         let app = self.code()?;
-        let (processor, feed): (Arc<dyn Processor>, Arc<dyn DeltaFeed>) = match &args.redis {
-            Some(url) => {
-                let store = args.store.connect(url, &app.states).await?;
-                (
-                    Arc::new(args.store.engine(&app, store)),
-                    Arc::new(RedisFeed::new(url)?),
-                )
-            }
-            None => {
-                let lock_wait = Duration::from_millis(args.store.lock_wait_ms);
-                let store = Arc::new(MemoryStore::with_lock_wait(lock_wait));
-                spawn_eviction(
-                    store.clone(),
-                    Duration::from_secs(args.store.token_expiry_secs),
-                );
-                (Arc::new(args.store.engine(&app, store.clone())), store)
-            }
-        };
+        let (processor, feed, tasks): (Arc<dyn Processor>, Arc<dyn DeltaFeed>, _) =
+            match &args.redis {
+                Some(url) => {
+                    let store = args.store.connect(url, &app.states).await?;
+                    let engine = Arc::new(args.store.engine(&app, store));
+                    let tasks = TaskSupervisor::start(engine.clone());
+                    (engine, Arc::new(RedisFeed::new(url)?), tasks)
+                }
+                None => {
+                    let lock_wait = Duration::from_millis(args.store.lock_wait_ms);
+                    let store = Arc::new(MemoryStore::with_lock_wait(lock_wait));
+                    spawn_eviction(
+                        store.clone(),
+                        Duration::from_secs(args.store.token_expiry_secs),
+                    );
+                    let engine = Arc::new(args.store.engine(&app, store.clone()));
+                    let tasks = TaskSupervisor::start(engine.clone());
+                    (engine, store, tasks)
+                }
+            };
         let gateway = Gateway::new(config, issuer, processor, feed);
         let addr = args.listen.addr();
         let listener = tokio::net::TcpListener::bind(addr)
@@ -351,6 +361,7 @@ impl App {
         tracing::info!(app = %title, url = %format!("http://{local}"), mode, "serving");
         args.metrics.serve(args.listen.host).await;
         refract_gateway::serve::serve_until(gateway, listener, shutdown_signal()).await;
+        tasks.drain().await;
         Ok(())
     }
 }

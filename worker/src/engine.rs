@@ -26,7 +26,8 @@ use tracing::Instrument;
 
 use crate::flush::{Change, Committed, EventOf, Running, StateAt};
 use crate::panics::InHandler;
-use crate::store::{StateStore, StoreError};
+use crate::store::{Lease, StateStore, StoreError};
+use crate::tasks::{self, TaskLimits, TaskRun};
 
 /// The app's own error hook: the follow-ups (client actions, usually a toast) the browser runs
 /// for a failed event. It is the app's code: a panic in it is caught and logged, and the default
@@ -61,14 +62,16 @@ pub struct AppCode {
     pub on_error: Option<ErrorHook>,
 }
 
-/// Runs events of an app's states on a store.
+/// Runs events of an app's states on a store, and their background tasks.
 pub struct Engine<S> {
     states: Arc<StateRegistry>,
     routes: Arc<Routes>,
-    store: S,
+    store: Arc<S>,
     max_state_bytes: u64,
     max_chain_depth: u32,
     error_actions: ErrorActions,
+    task_limits: TaskLimits,
+    tasks: Arc<tasks::Running>,
 }
 
 /// The default of [`Engine::max_state_bytes`]: 4 MiB.
@@ -84,10 +87,12 @@ impl<S: StateStore> Engine<S> {
         Engine {
             states,
             routes: Arc::default(),
-            store,
+            store: Arc::new(store),
             max_state_bytes: DEFAULT_MAX_STATE_BYTES,
             max_chain_depth: DEFAULT_MAX_CHAIN_DEPTH,
             error_actions: ErrorActions::default(),
+            task_limits: TaskLimits::default(),
+            tasks: Arc::default(),
         }
     }
 
@@ -131,9 +136,57 @@ impl<S: StateStore> Engine<S> {
         self
     }
 
+    /// Bounds background tasks (default [`TaskLimits::default`]).
+    pub fn task_limits(mut self, limits: TaskLimits) -> Self {
+        self.task_limits = limits;
+        self
+    }
+
     /// The store.
     pub fn store(&self) -> &S {
         &self.store
+    }
+
+    /// How many background tasks this engine runs now.
+    pub fn running_tasks(&self) -> usize {
+        self.tasks.count()
+    }
+
+    /// Records interrupted the background tasks (of any worker) whose heartbeat stopped; returns
+    /// how many expired registry entries it handled. [`Engine::supervise_tasks`] calls it every
+    /// second.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the task registry cannot be read.
+    pub async fn sweep_tasks(&self) -> Result<usize, StoreError> {
+        tasks::sweep(&*self.store, &self.states, self.max_state_bytes).await
+    }
+
+    /// Sweeps the task registry every second (see [`Engine::sweep_tasks`]) until `shutdown`
+    /// completes, then drains this engine's tasks: waits for them up to the drain limit, then
+    /// stops the rest, which record themselves interrupted.
+    pub async fn supervise_tasks(&self, shutdown: impl Future<Output = ()>) {
+        let sweeping = async {
+            let mut every = tokio::time::interval(tasks::SWEEP_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                if let Err(error) = self.sweep_tasks().await {
+                    tracing::warn!(%error, "the task registry could not be swept");
+                }
+            }
+        };
+        tokio::select! {
+            () = shutdown => {}
+            never = sweeping => match never {},
+        }
+        if self.running_tasks() > 0 {
+            tracing::info!(
+                running = self.running_tasks(),
+                "draining: waiting for background tasks"
+            );
+        }
+        self.tasks.drain(self.task_limits.drain).await;
     }
 }
 
@@ -350,20 +403,9 @@ impl<S: StateStore> Engine<S> {
         }
         let original = loaded.shards.first().cloned().flatten();
         let handler = &event.handler;
-        let (route, params) = match self.routes.find(&event.context.page.path) {
-            Some(found) => (Some(found.route), found.params),
-            None => (None, Default::default()),
-        };
-        let cx = EventContext {
-            session: event.token.clone(),
-            tab: event.tab.clone(),
-            route,
-            params,
-            ..event.context
-        };
         let of = || EventOf {
             tab: &event.tab,
-            seq: event.seq,
+            seq: Some(event.seq),
             max_state_bytes: self.max_state_bytes,
         };
         // The app's code (decoding its state, its computed vars, the handler) runs caught: a
@@ -380,25 +422,47 @@ impl<S: StateStore> Engine<S> {
                 return Err(e);
             }
         };
+        let at = Committed {
+            states: BTreeMap::from([(
+                desc.name,
+                StateAt {
+                    vars: before,
+                    bytes: original,
+                },
+            )]),
+            version: loaded.version,
+            stored_bytes: loaded.stored_bytes,
+            then_stored: loaded.then.is_some(),
+            streamed: false,
+        };
+        if let Some(var) = desc.status_var(method) {
+            let start = TaskStart {
+                desc,
+                method,
+                var,
+                state,
+                at,
+            };
+            return self.start_task(&event, start, lease).await;
+        }
+        let (route, params) = match self.routes.find(&event.context.page.path) {
+            Some(found) => (Some(found.route), found.params),
+            None => (None, Default::default()),
+        };
+        let cx = EventContext {
+            session: event.token.clone(),
+            tab: event.tab.clone(),
+            route,
+            params,
+            ..event.context
+        };
         let running = Running {
             event: of(),
             own: desc,
             states: &self.states,
             token: &event.token,
             lease: &*lease,
-            at: tokio::sync::Mutex::new(Committed {
-                states: BTreeMap::from([(
-                    desc.name,
-                    StateAt {
-                        vars: before,
-                        bytes: original,
-                    },
-                )]),
-                version: loaded.version,
-                stored_bytes: loaded.stored_bytes,
-                then_stored: loaded.then.is_some(),
-                streamed: false,
-            }),
+            at: tokio::sync::Mutex::new(at),
             others: Default::default(),
             doubt: Default::default(),
         };
@@ -482,6 +546,101 @@ impl<S: StateStore> Engine<S> {
         Ok(Outcome::Applied { version, frame })
     }
 
+    /// Starts a background task for `event` (its handler is `start`'s): checks its arguments and
+    /// that no task of that handler is running, records it in the task registry, and answers the
+    /// event with the commit that sets its status `running`; the task then runs on its own.
+    async fn start_task(
+        &self,
+        event: &EventRequest,
+        start: TaskStart<'_>,
+        lease: Box<dyn Lease>,
+    ) -> Result<Outcome, Failure> {
+        let TaskStart {
+            desc,
+            method,
+            var,
+            state,
+            at,
+        } = start;
+        let id = format!("{}.{}", event.seq, event.tab);
+        let run = Arc::new(TaskRun::new(
+            self.store.clone(),
+            *desc,
+            var,
+            &event.token,
+            &event.handler,
+            id.clone(),
+            self.max_state_bytes,
+        ));
+        let prepared = caught(desc.name, || {
+            let work = (desc.start)(method, event.args.clone(), run.clone())?;
+            let status = tasks::status_of(&*state, var)?;
+            if status.is_active() {
+                return Err(EventError::HandlerFailed(format!(
+                    "`{}` is already running (task {}); cancel it or wait for it to end",
+                    event.handler, status.id
+                ))
+                .into());
+            }
+            let slot = self
+                .tasks
+                .reserve(self.task_limits.max_running)
+                .ok_or_else(|| {
+                    Failure::new(
+                        ErrorCode::Busy,
+                        format!(
+                            "this worker runs {} background tasks, its most; try again later",
+                            self.task_limits.max_running
+                        ),
+                    )
+                })?;
+            let running = refract_core::TaskStatus {
+                id: id.clone(),
+                phase: refract_core::TaskPhase::Running,
+                message: String::new(),
+            };
+            let started = tasks::with_status(desc, &*state, var, &running)?;
+            let of = EventOf {
+                tab: &event.tab,
+                seq: Some(event.seq),
+                max_state_bytes: self.max_state_bytes,
+            };
+            let step = of.step(
+                &at,
+                vec![Change::of(desc, &*started)?],
+                true,
+                Vec::new(),
+                None,
+            )?;
+            Ok((work, slot, step))
+        });
+        let (work, slot, step) = match prepared {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                lease.release().await;
+                return Err(e);
+            }
+        };
+        let entry = run.entry();
+        let deadline = tasks::first_deadline(self.task_limits.lease);
+        if let Err(e) = self.store.keep_task(&entry, deadline, false).await {
+            lease.release().await;
+            return Err(e.into());
+        }
+        let (version, frame) = (step.commit.version, step.commit.frame.clone());
+        if let Err(e) = lease.commit(step.commit).await {
+            // Not started: its entry would only be swept. (A commit in doubt that did happen
+            // leaves a status no task keeps: the sweep records it interrupted.)
+            if e == StoreError::LockLost {
+                let _ = self.store.forget_task(&entry).await;
+            }
+            return Err(e.into());
+        }
+        tracing::debug!(handler = %event.handler, id, "task started");
+        tasks::spawn(run, work, self.task_limits, slot);
+        Ok(Outcome::Applied { version, frame })
+    }
+
     /// `failure` with what the browser should run about it, when it is the app's.
     fn with_error_actions(&self, mut failure: Failure) -> Failure {
         if !failure.is_apps() {
@@ -528,6 +687,16 @@ impl<S: StateStore> Engine<S> {
             ),
         )
     }
+}
+
+/// What a background handler's start needs of its event: the handler, its status var, the
+/// state as loaded and where it stands.
+struct TaskStart<'a> {
+    desc: &'a StateDescriptor,
+    method: &'a str,
+    var: &'static str,
+    state: Box<dyn StateObject>,
+    at: Committed,
 }
 
 #[async_trait]

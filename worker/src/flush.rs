@@ -64,10 +64,10 @@ impl<'a> Change<'a> {
     }
 }
 
-/// The event a step belongs to.
+/// The event a step belongs to (`seq: None`: a background task's section, of no event).
 pub(crate) struct EventOf<'a> {
     pub tab: &'a str,
-    pub seq: u64,
+    pub seq: Option<u64>,
     pub max_state_bytes: u64,
 }
 
@@ -145,7 +145,7 @@ impl EventOf<'_> {
         after.streamed = at.streamed || !answers;
         let frame: Arc<str> = ServerFrame::Delta {
             version: after.version,
-            seq: answers.then_some(self.seq),
+            seq: self.seq.filter(|_| answers),
             tab: Some(self.tab.to_owned()).filter(|t| answers && !t.is_empty()),
             delta: by_state,
             then,

@@ -7,6 +7,8 @@
 //! * [`memory`]: the in-memory store of the embedded mode, with an in-process delta feed;
 //! * [`redis`]: the Redis store of the distributed mode;
 //! * [`engine`]: the [`Engine`], a processor over any store and the app's states;
+//! * [`tasks`]: background tasks: their sections, heartbeats, and the sweep that records the
+//!   tasks of dead workers interrupted;
 //! * [`grpc`]: the worker's gRPC service;
 //! * [`serve`]: the worker process: its options and its server.
 
@@ -18,7 +20,9 @@ mod panics;
 pub mod redis;
 pub mod serve;
 pub mod store;
+pub mod tasks;
 
 pub use engine::Engine;
 pub use memory::MemoryStore;
 pub use store::{Commit, Lease, Loaded, StateStore, StoreError};
+pub use tasks::{TaskLimits, TaskSupervisor};

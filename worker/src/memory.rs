@@ -54,6 +54,8 @@ struct TokenSlot {
 pub struct MemoryStore {
     tokens: Mutex<HashMap<String, Arc<TokenSlot>>>,
     channels: Mutex<HashMap<String, broadcast::Sender<Published>>>,
+    /// The background tasks' registry: task → deadline (ms since the Unix epoch).
+    tasks: Mutex<HashMap<String, u64>>,
     lock_wait: Duration,
 }
 
@@ -81,6 +83,7 @@ impl MemoryStore {
         MemoryStore {
             tokens: Mutex::default(),
             channels: Mutex::default(),
+            tasks: Mutex::default(),
             lock_wait,
         }
     }
@@ -162,13 +165,15 @@ impl MemoryLease {
             }
             data.version = commit.version;
             data.stored_bytes = commit.stored_bytes;
-            let record = TabRecord {
-                seq: commit.seq,
-                version: commit.version,
-                then: commit.then.clone(),
-                open,
-            };
-            data.tabs.insert(commit.tab.clone(), record);
+            if let Some(seq) = commit.seq {
+                let record = TabRecord {
+                    seq,
+                    version: commit.version,
+                    then: commit.then.clone(),
+                    open,
+                };
+                data.tabs.insert(commit.tab.clone(), record);
+            }
             if data.tabs.len() > TABS_KEPT {
                 let oldest = data
                     .tabs
@@ -182,11 +187,12 @@ impl MemoryLease {
             data.touched = Some(Instant::now());
         }
         // Published while the lock is still held, so deltas go out in version order. A flush
-        // (`open`) answers no event.
+        // (`open`) answers no event, nor does a task's section (no seq).
+        let seq = commit.seq.filter(|_| !open);
         let published = Published {
             version: commit.version,
-            seq: (!open).then_some(commit.seq),
-            tab: Some(commit.tab.clone()).filter(|t| !open && !t.is_empty()),
+            seq,
+            tab: Some(commit.tab.clone()).filter(|t| seq.is_some() && !t.is_empty()),
             frame: commit.frame.clone(),
         };
         self.store.publish(&self.token, published);
@@ -259,6 +265,40 @@ impl StateStore for Arc<MemoryStore> {
         for slot in slots {
             lock(&slot.data).touched = Some(now);
         }
+        Ok(())
+    }
+
+    async fn keep_task(
+        &self,
+        task: &str,
+        deadline_ms: u64,
+        renew: bool,
+    ) -> Result<bool, StoreError> {
+        let mut tasks = lock(&self.tasks);
+        match tasks.get_mut(task) {
+            Some(deadline) => *deadline = deadline_ms,
+            None if renew => return Ok(false),
+            None => {
+                tasks.insert(task.to_owned(), deadline_ms);
+            }
+        }
+        Ok(true)
+    }
+
+    async fn expired_tasks(&self, now_ms: u64, max: usize) -> Result<Vec<String>, StoreError> {
+        let tasks = lock(&self.tasks);
+        let mut expired: Vec<(&String, &u64)> =
+            tasks.iter().filter(|(_, d)| **d < now_ms).collect();
+        expired.sort_by_key(|(_, d)| **d);
+        Ok(expired
+            .into_iter()
+            .take(max)
+            .map(|(t, _)| t.clone())
+            .collect())
+    }
+
+    async fn forget_task(&self, task: &str) -> Result<(), StoreError> {
+        lock(&self.tasks).remove(task);
         Ok(())
     }
 }

@@ -15,6 +15,7 @@ use tonic_health::ServingStatus;
 use crate::engine::{AppCode, ErrorActions};
 use crate::grpc::WorkerService;
 use crate::redis::{RedisConfig, RedisStore};
+use crate::tasks::{TaskLimits, TaskSupervisor};
 use crate::{Engine, StateStore, StoreError};
 
 /// Where an app runs, for what its users are shown about failures.
@@ -69,6 +70,20 @@ pub struct StoreArgs {
     /// `unavailable`.
     #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..), env = "REFRACT_REDIS_TIMEOUT_MS")]
     pub redis_timeout_ms: u64,
+    /// Milliseconds a background task's heartbeat lives: a task whose worker died is recorded
+    /// `interrupted` about this long after its last heartbeat (renewed every third of it).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(300..), env = "REFRACT_TASK_LEASE_MS")]
+    pub task_lease_ms: u64,
+    /// Seconds a background task may run before it is stopped (its status: `failed`).
+    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..), env = "REFRACT_MAX_TASK_SECS")]
+    pub max_task_secs: u64,
+    /// Background tasks one process runs at once; a start past it fails with `busy`.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..), env = "REFRACT_MAX_TASKS")]
+    pub max_tasks: u64,
+    /// Seconds a process that shuts down waits for its background tasks before it stops them
+    /// and records them `interrupted`.
+    #[arg(long, default_value_t = 10, env = "REFRACT_TASK_DRAIN_SECS")]
+    pub task_drain_secs: u64,
 }
 
 impl StoreArgs {
@@ -88,7 +103,13 @@ impl StoreArgs {
     pub fn engine<S: StateStore>(&self, app: &AppCode, store: S) -> Engine<S> {
         let engine = Engine::for_app(app, store)
             .max_state_bytes(self.max_state_bytes)
-            .max_chain_depth(self.max_chain_depth);
+            .max_chain_depth(self.max_chain_depth)
+            .task_limits(TaskLimits {
+                lease: Duration::from_millis(self.task_lease_ms),
+                max_run: Duration::from_secs(self.max_task_secs),
+                max_running: usize::try_from(self.max_tasks).unwrap_or(usize::MAX),
+                drain: Duration::from_secs(self.task_drain_secs),
+            });
         match (&app.on_error, self.env) {
             (None, Some(AppEnv::Development)) => engine.error_actions(ErrorActions::Detailed),
             _ => engine,
@@ -106,8 +127,16 @@ impl StoreArgs {
             max_state_bytes,
             max_chain_depth,
             env,
+            task_lease_ms,
+            max_task_secs,
+            max_tasks,
+            task_drain_secs,
         } = self;
         let mut args = vec![
+            format!("--task-lease-ms={task_lease_ms}"),
+            format!("--max-task-secs={max_task_secs}"),
+            format!("--max-tasks={max_tasks}"),
+            format!("--task-drain-secs={task_drain_secs}"),
             format!("--max-state-bytes={max_state_bytes}"),
             format!("--max-chain-depth={max_chain_depth}"),
             format!("--lock-lease-ms={lock_lease_ms}"),
@@ -207,8 +236,9 @@ pub enum ServeError {
     Tls(#[from] GrpcTlsError),
 }
 
-/// Serves the events of `app` as a worker until `shutdown` completes; then stops taking new calls (health turns `NOT_SERVING`), finishes the calls in
-/// flight, and returns. Metrics are served on `--metrics-port`.
+/// Serves the events of `app` as a worker until `shutdown` completes; then stops taking new calls
+/// (health turns `NOT_SERVING`), finishes the calls in flight, drains its background tasks, and
+/// returns. Metrics are served on `--metrics-port`.
 ///
 /// # Errors
 /// [`ServeError`] when Redis does not answer, the address cannot be bound, or serving fails.
@@ -234,7 +264,8 @@ pub async fn serve(
 }
 
 /// Serves `engine` as `refract.v1.Worker`, with the standard gRPC health service, on `listener`
-/// (over `tls` when given) until `shutdown` completes, then drains as [`serve`] says.
+/// (over `tls` when given), supervising its background tasks, until `shutdown` completes; then
+/// drains as [`serve`] says.
 ///
 /// # Errors
 /// [`ServeError::Transport`] when serving fails or `tls` cannot be used.
@@ -259,7 +290,8 @@ pub async fn serve_on<S: crate::StateStore>(
     if let Some(tls) = tls {
         server = server.tls_config(tls)?;
     }
-    server
+    let tasks = TaskSupervisor::start(engine.clone());
+    let served = server
         .add_service(health)
         .add_service(WorkerService::server(engine))
         .serve_with_incoming_shutdown(
@@ -268,7 +300,9 @@ pub async fn serve_on<S: crate::StateStore>(
             tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
             drain,
         )
-        .await?;
+        .await;
+    tasks.drain().await;
+    served?;
     Ok(())
 }
 
@@ -301,6 +335,10 @@ mod tests {
                 max_state_bytes: 6,
                 max_chain_depth: 7,
                 env: Some(AppEnv::Development),
+                task_lease_ms: 8000,
+                max_task_secs: 9,
+                max_tasks: 10,
+                task_drain_secs: 11,
             },
             tls: GrpcTlsArgs {
                 grpc_tls_cert: Some("/tls/worker.pem".into()),

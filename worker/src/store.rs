@@ -53,8 +53,9 @@ pub struct Commit {
     pub changed: Vec<(String, Vec<u8>)>,
     /// The tab that numbered the event.
     pub tab: String,
-    /// The event's sequence number, recorded as the tab's last applied.
-    pub seq: u64,
+    /// The event's sequence number, recorded as the tab's last applied; `None` for a commit of
+    /// no event (a background task's section), which records nothing for any tab.
+    pub seq: Option<u64>,
     /// The new version: the loaded version + 1.
     pub version: u64,
     /// How many bytes the token's stored states take together after this commit.
@@ -138,4 +139,30 @@ pub trait StateStore: Send + Sync + 'static {
     /// # Errors
     /// [`StoreError::Unavailable`] when the store fails.
     async fn touch(&self, tokens: &[&str]) -> Result<(), StoreError>;
+
+    /// Records the background task `task` (an id the engine makes, opaque here) as alive until
+    /// `deadline_ms` (milliseconds since the Unix epoch). With `renew` (a heartbeat), only a task
+    /// still recorded is: answers `false` when it is gone (recorded interrupted by a worker
+    /// that found its deadline passed). The registry is one for all tokens.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the store fails.
+    async fn keep_task(
+        &self,
+        task: &str,
+        deadline_ms: u64,
+        renew: bool,
+    ) -> Result<bool, StoreError>;
+
+    /// Up to `max` recorded tasks whose deadline is before `now_ms`, earliest first.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the store fails.
+    async fn expired_tasks(&self, now_ms: u64, max: usize) -> Result<Vec<String>, StoreError>;
+
+    /// Forgets `task` (it ended, or was recorded interrupted); a task not recorded stays so.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the store fails.
+    async fn forget_task(&self, task: &str) -> Result<(), StoreError>;
 }

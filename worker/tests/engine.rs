@@ -215,7 +215,7 @@ async fn store_shard(e: &Engine<Arc<MemoryStore>>, bytes: &[u8]) {
         changed: vec![("counter".into(), bytes.to_vec())],
         tab: String::new(),
         stored_bytes: bytes.len() as u64,
-        seq: 1,
+        seq: Some(1),
         version: 1,
         then: None,
         replaces_then: false,

@@ -86,7 +86,7 @@ fn commit(version: u64, seq: u64, changed: &[(&str, &str)]) -> Commit {
             .iter()
             .map(|(s, b)| ((*s).to_owned(), b.as_bytes().to_vec()))
             .collect(),
-        seq,
+        seq: Some(seq),
         version,
         stored_bytes: changed.iter().map(|(_, b)| b.len() as u64).sum(),
         then: None,
@@ -567,6 +567,84 @@ async fn a_running_streaming_event_is_not_reported_applied_until_it_commits<
     assert_eq!(after.then.len(), 1, "the follow-ups of its end are kept");
 }
 
+async fn a_commit_of_no_event_records_no_seq<S: StateStore>(s: Subject<S>) {
+    let t = token("no-event");
+    let mut feed = s.feed.subscribe(&t).await.unwrap();
+    let (_, lease) = s.store.acquire(&t, "tab", &STATES).await.unwrap();
+    let event = Commit {
+        tab: "tab".into(),
+        ..commit(1, 3, &[("counter", "{\"n\":1}")])
+    };
+    lease.commit(event).await.unwrap();
+    // A background task's section: no seq, a version, a delta.
+    let (_, lease) = s.store.acquire(&t, "", &STATES).await.unwrap();
+    let frame = ServerFrame::Delta {
+        version: 2,
+        seq: None,
+        tab: None,
+        delta: Map::new(),
+        then: vec![],
+    };
+    let section = Commit {
+        seq: None,
+        frame: frame.encode().into(),
+        ..commit(2, 0, &[("counter", "{\"n\":2}")])
+    };
+    lease.commit(section).await.unwrap();
+    let snap = s.store.snapshot(&t, "tab", &STATES).await.unwrap();
+    assert_eq!((snap.version, snap.last_seq), (2, 3), "the tab's seq stays");
+    assert_eq!(shard(&snap, 0), Some("{\"n\":2}"));
+    let untouched = s.store.snapshot(&t, "", &STATES).await.unwrap();
+    assert_eq!(untouched.last_seq, 0, "no seq recorded for the empty tab");
+    assert_eq!(feed.next().await.unwrap().version, 1);
+    let published = feed.next().await.unwrap();
+    assert_eq!((published.version, published.seq), (2, None));
+}
+
+async fn the_task_registry_keeps_renews_and_expires_tasks<S: StateStore>(s: Subject<S>) {
+    let a = format!("[\"{}\",\"h.a\",\"1\"]", token("tasks"));
+    let b = format!("[\"{}\",\"h.b\",\"2\"]", token("tasks"));
+    assert!(
+        !s.store.keep_task(&a, 1_000, true).await.unwrap(),
+        "nothing to renew"
+    );
+    assert!(s.store.keep_task(&a, 1_000, false).await.unwrap());
+    assert!(s.store.keep_task(&b, 2_000, false).await.unwrap());
+    assert_eq!(
+        s.store.expired_tasks(1_000, 10).await.unwrap(),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        s.store.expired_tasks(1_001, 10).await.unwrap(),
+        vec![a.clone()]
+    );
+    assert_eq!(
+        s.store.expired_tasks(5_000, 10).await.unwrap(),
+        vec![a.clone(), b.clone()]
+    );
+    assert_eq!(
+        s.store.expired_tasks(5_000, 1).await.unwrap(),
+        vec![a.clone()]
+    );
+    // A heartbeat pushes the deadline on.
+    assert!(s.store.keep_task(&a, 9_000, true).await.unwrap());
+    assert_eq!(
+        s.store.expired_tasks(5_000, 10).await.unwrap(),
+        vec![b.clone()]
+    );
+    s.store.forget_task(&b).await.unwrap();
+    s.store.forget_task(&b).await.unwrap();
+    assert!(
+        !s.store.keep_task(&b, 9_000, true).await.unwrap(),
+        "forgotten"
+    );
+    assert_eq!(
+        s.store.expired_tasks(10_000, 10).await.unwrap(),
+        vec![a.clone()]
+    );
+    s.store.forget_task(&a).await.unwrap();
+}
+
 macro_rules! conformance {
     (both: $($both:ident),*; leases: $($leased:ident),* $(,)?) => {
         mod memory {
@@ -609,7 +687,9 @@ conformance!(
         a_streaming_handlers_flushes_are_published_commits,
         another_state_is_loaded_and_committed_with_the_handlers,
         a_running_streaming_event_is_not_reported_applied_until_it_commits,
-        a_commit_records_the_size_of_all_the_tokens_states;
+        a_commit_records_the_size_of_all_the_tokens_states,
+        a_commit_of_no_event_records_no_seq,
+        the_task_registry_keeps_renews_and_expires_tasks;
     leases:
         a_lapsed_lease_is_taken_over_and_its_commit_is_fenced,
         keep_alive_holds_the_lock_past_its_lease,

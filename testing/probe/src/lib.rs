@@ -188,6 +188,42 @@ impl AccountState {
     }
 }
 
+/// A background task that counts, beside ordinary clicks on the same state.
+#[derive(State, Default, Serialize, Deserialize)]
+pub struct TaskState {
+    /// What the task counted.
+    count: u32,
+    /// How many clicks (ordinary events) there were.
+    clicks: u64,
+    /// The task's status.
+    job: TaskStatus,
+}
+
+#[refract::handlers]
+impl TaskState {
+    /// An ordinary event.
+    pub fn click(&mut self) {
+        self.clicks += 1;
+    }
+
+    /// Cancels the counting.
+    pub fn cancel(&mut self) {
+        self.job.cancel();
+    }
+
+    /// Counts to `to`, one section per step, pausing `ms` milliseconds after each.
+    #[background(status = job)]
+    pub async fn run(task: Task<Self>, to: u32, ms: u64) -> Result<(), TaskError> {
+        for _ in 0..to {
+            let mut state = task.lock().await?;
+            state.count += 1;
+            state.commit().await?;
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
+        Ok(())
+    }
+}
+
 /// A big state for the load tests' big-state scenario: about `rows × 64` bytes once `init` ran,
 /// so a token can hold a ~1 MB shard beside the small [`ProbeState`].
 #[derive(State, Default, Serialize, Deserialize)]
@@ -225,6 +261,7 @@ pub fn app() -> App {
         .state::<ProgressState>()
         .state::<AccountState>()
         .state::<SavingsState>()
+        .state::<TaskState>()
         .page("/", index)
         .page("/posts/:id", index)
 }

@@ -21,7 +21,9 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use futures_util::future::BoxFuture;
 use redis::{Script, Value};
-use refract_proto::layout::{Target, lock_key, meta_key, shard_key, then_key, updates_channel};
+use refract_proto::layout::{
+    TASKS_KEY, Target, lock_key, meta_key, shard_key, then_key, updates_channel,
+};
 
 use conn::{Conn, Pool};
 
@@ -295,6 +297,50 @@ impl StateStore for RedisStore {
         let mut conn = self.inner.conn().await?;
         pipe.query_async::<()>(&mut conn).await.map_err(unavailable)
     }
+
+    async fn keep_task(
+        &self,
+        task: &str,
+        deadline_ms: u64,
+        renew: bool,
+    ) -> Result<bool, StoreError> {
+        // CH: count the changed members too; a renewal always changes the deadline.
+        let mut cmd = redis::cmd("ZADD");
+        cmd.arg(TASKS_KEY);
+        if renew {
+            cmd.arg("XX");
+        }
+        let changed: u64 = cmd
+            .arg("CH")
+            .arg(deadline_ms)
+            .arg(task)
+            .query_async(&mut self.inner.conn().await?)
+            .await
+            .map_err(unavailable)?;
+        Ok(!renew || changed > 0)
+    }
+
+    async fn expired_tasks(&self, now_ms: u64, max: usize) -> Result<Vec<String>, StoreError> {
+        redis::cmd("ZRANGEBYSCORE")
+            .arg(TASKS_KEY)
+            .arg("-inf")
+            .arg(format!("({now_ms}"))
+            .arg("LIMIT")
+            .arg(0)
+            .arg(max)
+            .query_async(&mut self.inner.conn().await?)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn forget_task(&self, task: &str) -> Result<(), StoreError> {
+        redis::cmd("ZREM")
+            .arg(TASKS_KEY)
+            .arg(task)
+            .query_async::<()>(&mut self.inner.conn().await?)
+            .await
+            .map_err(unavailable)
+    }
 }
 
 /// A held lock: its lease is renewed by [`Lease::keep_alive`] while the handler runs; the lock is
@@ -329,7 +375,7 @@ impl RedisLease {
         }
         call.arg(&self.owner)
             .arg(commit.version)
-            .arg(commit.seq)
+            .arg(commit.seq.map_or_else(String::new, |seq| seq.to_string()))
             .arg(self.inner.config.token_expiry.as_millis() as u64)
             .arg(commit.frame.as_bytes())
             .arg(if self.inner.pool.is_cluster() {

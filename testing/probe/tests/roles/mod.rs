@@ -34,6 +34,10 @@ pub fn free_port() -> u16 {
 /// The probe workers' event chain limit: small, so a chain that never ends stops soon.
 pub const CHAIN_DEPTH: u32 = 4;
 
+/// The probe workers' background task lease: a killed worker's task is recorded interrupted
+/// about this long after its last heartbeat.
+pub const TASK_LEASE_MS: u64 = 1500;
+
 /// The options of a worker of the probe app on `port` with a lock lease of `lease_ms`.
 pub fn worker_args(redis: &str, port: u16, lease_ms: u64) -> WorkerArgs {
     WorkerArgs {
@@ -49,6 +53,10 @@ pub fn worker_args(redis: &str, port: u16, lease_ms: u64) -> WorkerArgs {
             max_state_bytes: 4 << 20,
             max_chain_depth: CHAIN_DEPTH,
             env: None,
+            task_lease_ms: TASK_LEASE_MS,
+            max_task_secs: 60,
+            max_tasks: 100,
+            task_drain_secs: 2,
         },
         tls: GrpcTlsArgs::default(),
     }
