@@ -1,6 +1,6 @@
 // The counter example in a real browser: clicks round-trip through the server, state survives a
 // reload (same token), a second tab has its own state, and the banner shows while the server is
-// down.
+// down; /tools runs client actions and triggers; /jobs runs a background job and a streamed answer.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { launchBrowser, openConnected, startApp, waitConnected } from "./harness.js";
@@ -196,5 +196,68 @@ test("client actions, triggers and a streaming handler on /tools: a script's val
   await page.locator("#width").filter({ hasText: "Width: 1111" }).waitFor();
   assert.equal(await notice.count(), 0);
   assert.deepEqual(page.cspViolations, [], "scripts run under the app's CSP (allow_call_script)");
+  await context.close();
+});
+
+test("/jobs: a background job counts to 50 while Ping answers at once; Cancel stops the next one; an answer streams word by word", async (t) => {
+  const context = await browser.newContext();
+  const page = await openConnected(context, `${app.url}/jobs`);
+  const click = (name) => page.getByRole("button", { name, exact: true }).click();
+  const status = page.locator("#job-status");
+
+  await click("Start job");
+  await status.filter({ hasText: "running" }).waitFor();
+  // Each ping is answered while the job runs (the task holds the lock only for its sections).
+  const latencies = [];
+  for (let n = 1; n <= 5; n++) {
+    // Measured in the page: from the click to the answer's render.
+    const ms = await page.evaluate(async (n) => {
+      const pings = document.getElementById("pings");
+      const ping = [...document.querySelectorAll("button")].find((b) => b.textContent === "Ping");
+      const answered = new Promise((resolve) => {
+        const seen = new MutationObserver(() => {
+          if (pings.textContent === `${n} pings`) {
+            seen.disconnect();
+            resolve();
+          }
+        });
+        seen.observe(pings, { subtree: true, characterData: true, childList: true });
+      });
+      const sent = performance.now();
+      ping.click();
+      await answered;
+      return performance.now() - sent;
+    }, n);
+    latencies.push(Math.round(ms));
+  }
+  const during = await status.textContent();
+  t.diagnostic(`ping round trips while the job ran (ms): ${latencies.join(", ")}; status then: ${during}`);
+  assert.match(during, /running$/, "the pings were answered while the job ran");
+  assert.ok(Math.max(...latencies) < 500, `pings answered within 500 ms: ${latencies}`);
+  await status.filter({ hasText: "50 of 50 · done" }).waitFor({ timeout: 20_000 });
+  assert.equal(await page.locator("#job-progress").getAttribute("value"), "50");
+
+  // Cancel stops a running job at its next step.
+  await click("Start job");
+  await status.filter({ hasText: /^[2-9]\d* of 50 · running$/ }).waitFor();
+  await click("Cancel");
+  await status.filter({ hasText: "cancelled" }).waitFor();
+  const stopped = Number((await status.textContent()).split(" ")[0]);
+  assert.ok(stopped < 50, `stopped at ${stopped}`);
+
+  // A streaming handler: the answer grows a word at a time.
+  await page.evaluate(() => {
+    const answer = document.getElementById("answer");
+    window.__answers = [];
+    new MutationObserver(() => window.__answers.push(answer.textContent)).observe(answer, {
+      subtree: true,
+      characterData: true,
+      childList: true,
+    });
+  });
+  await click("Ask");
+  await page.locator("#answer").filter({ hasText: /still being written\.$/ }).waitFor();
+  const seen = new Set(await page.evaluate(() => window.__answers));
+  assert.ok(seen.size >= 5, `intermediate answers seen: ${seen.size}`);
   await context.close();
 });

@@ -390,7 +390,21 @@ macro_rules! renderable {
     )*};
 }
 renderable!(
-    String, char, i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64
+    String,
+    char,
+    i8,
+    i16,
+    i32,
+    i64,
+    isize,
+    u8,
+    u16,
+    u32,
+    u64,
+    usize,
+    f32,
+    f64,
+    crate::TaskPhase
 );
 
 impl Renderable for &str {

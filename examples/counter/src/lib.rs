@@ -1,6 +1,8 @@
 //! The counter example: a heading showing the count, and buttons that change it on the server;
 //! and a `/tools` page whose buttons run client actions, from a handler or bound to the button
-//! directly (measure the window with a script, clear an input, copy, log, scroll, focus, …).
+//! directly (measure the window with a script, clear an input, copy, log, scroll, focus, …); and a
+//! `/jobs` page: an answer streamed word by word, and a long background job with a progress bar
+//! and Cancel while the page's other buttons answer at once.
 
 use refract::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -243,6 +245,112 @@ fn tools() -> Component {
     .on_mount(ToolsState::open)
 }
 
+/// What the `/jobs` page shows: an answer streamed word by word, a long job with a progress bar
+/// and Cancel, and a counter that answers at once while the job runs.
+#[derive(State, Default, Serialize, Deserialize)]
+pub struct JobsState {
+    /// The "model's" answer so far.
+    answer: String,
+    /// Whether the answer is still being written.
+    writing: bool,
+    /// The job's steps done.
+    done: u32,
+    /// The job's steps in all.
+    steps: u32,
+    /// The job's status, kept by the engine.
+    job: TaskStatus,
+    /// Pings answered (while the job runs, too).
+    pings: u32,
+}
+
+/// The words of the fake model's answer.
+const ANSWER: &str = "Refract streams each word to the page as soon as the handler flushes it, \
+                      while the rest of the answer is still being written.";
+
+#[refract::handlers]
+impl JobsState {
+    /// A fake language model: writes its answer a word at a time, each word sent at once.
+    pub async fn ask(&mut self, emit: &Emitter<'_>) -> Result<(), FlushError> {
+        self.answer.clear();
+        self.writing = true;
+        for word in ANSWER.split_whitespace() {
+            if !self.answer.is_empty() {
+                self.answer.push(' ');
+            }
+            self.answer.push_str(word);
+            emit.flush(self).await?;
+            tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+        }
+        self.writing = false;
+        Ok(())
+    }
+
+    /// A long job in the background: `steps` steps of `ms` milliseconds; the page stays live.
+    #[background(status = job)]
+    pub async fn work(task: Task<Self>, steps: u32, ms: u64) -> Result<(), TaskError> {
+        {
+            let mut jobs = task.lock().await?;
+            jobs.done = 0;
+            jobs.steps = steps;
+            jobs.commit().await?;
+        }
+        for _ in 0..steps {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            let mut jobs = task.lock().await?;
+            jobs.done += 1;
+            jobs.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Asks the job to stop (at its next step).
+    pub fn cancel(&mut self) {
+        self.job.cancel();
+    }
+
+    /// Answers at once, job or not.
+    pub fn ping(&mut self) {
+        self.pings += 1;
+    }
+}
+
+fn jobs() -> Component {
+    let job = JobsState::job();
+    vstack([
+        heading("Jobs"),
+        hstack([
+            button("Ask").on_click(JobsState::ask),
+            text(JobsState::answer()).prop("id", "answer"),
+        ]),
+        hstack([
+            button("Start job")
+                .on_click(JobsState::work(50, 20))
+                .prop("disabled", job.is_active()),
+            button("Cancel")
+                .variant_soft()
+                .on_click(JobsState::cancel)
+                .prop("disabled", !job.is_active()),
+            Component::html("progress")
+                .prop("id", "job-progress")
+                .prop("max", JobsState::steps())
+                .prop("value", JobsState::done()),
+            text(format_var!(
+                "{} of {} · {}",
+                JobsState::done(),
+                JobsState::steps(),
+                job.phase()
+            ))
+            .prop("id", "job-status"),
+            text(job.message()).prop("id", "job-message"),
+        ]),
+        hstack([
+            button("Ping").on_click(JobsState::ping),
+            text(format_var!("{} pings", JobsState::pings())).prop("id", "pings"),
+        ]),
+    ])
+    .prop("p", "6")
+}
+
 fn index() -> Component {
     vstack([
         heading(CounterState::count()).size("9").prop("id", "count"),
@@ -271,7 +379,9 @@ pub fn app() -> App {
     App::new("Counter")
         .state::<CounterState>()
         .state::<ToolsState>()
+        .state::<JobsState>()
         .page("/", index)
         .page("/tools", tools)
+        .page("/jobs", jobs)
         .allow_call_script()
 }
