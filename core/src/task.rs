@@ -119,6 +119,22 @@ pub enum TaskError {
     /// nothing was written.
     #[error("{0}")]
     Refused(String),
+    /// The task's own failure, in its words (`Err("no such file".into())`): its status says
+    /// `failed` with this message.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<String> for TaskError {
+    fn from(message: String) -> Self {
+        TaskError::Failed(message)
+    }
+}
+
+impl From<&str> for TaskError {
+    fn from(message: &str) -> Self {
+        TaskError::Failed(message.to_owned())
+    }
 }
 
 /// What a background handler may return: nothing, or `Result<(), E>` whose error is `Display`

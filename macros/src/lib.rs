@@ -9,6 +9,9 @@
 //!   in a `Result`), `#[computed]` methods computed vars; each gets a page-facing associated function of
 //!   the same name (`CounterState::add(5)` builds the event spec, `TodoState::open_count()` is the
 //!   computed var), and the method itself is renamed `__handler_<name>` / `__computed_<name>`.
+//!   A `#[background(status = field)]` handler is `pub async fn name(task: Task<Self>, args…)`
+//!   without `self`: a background task, started by its event and run apart from it, whose
+//!   `TaskStatus` var is `field` (it gets the same page-facing builder).
 //! * `#[derive(VarFields)]` on a struct held in vars: typed field access on `Var<ThatStruct>`.
 //!
 //! Generated code names everything through `::refract`, so an app depends on `refract` only.
