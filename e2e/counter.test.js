@@ -34,6 +34,21 @@ test("three clicks on Increment show 3; Decrement takes one away", async () => {
   await context.close();
 });
 
+test("a substate's handler reads its parent: Snapshot saves the count", async () => {
+  const context = await browser.newContext();
+  const page = await openConnected(context, app.url);
+  const increment = page.getByRole("button", { name: "Increment" });
+  for (let i = 0; i < 3; i++) await increment.click();
+  await count(page).filter({ hasText: /^3$/ }).waitFor();
+  await page.getByRole("button", { name: "Snapshot" }).click();
+  await page.locator("#snapshots").filter({ hasText: /^Snapshots: 3$/ }).waitFor();
+  await page.getByRole("button", { name: "Add 10" }).click();
+  await count(page).filter({ hasText: /^13$/ }).waitFor();
+  await page.getByRole("button", { name: "Snapshot" }).click();
+  await page.locator("#snapshots").filter({ hasText: /^Snapshots: 3, 13$/ }).waitFor();
+  await context.close();
+});
+
 test("a reload keeps the state (same token); a second tab has its own", async () => {
   const context = await browser.newContext();
   const first = await openConnected(context, app.url);

@@ -13,7 +13,7 @@ use std::ops::{Deref, DerefMut};
 
 use tokio::sync::{OwnedMappedMutexGuard, OwnedMutexGuard};
 
-use crate::state::{BoxFuture, Handlers, State, StateObject};
+use crate::state::{BoxFuture, Handlers, State, StateObject, Substate};
 
 /// Why a flush failed. After [`FlushError::Refused`] the handler may go on (its final commit is
 /// tried as usual); after [`FlushError::LockLost`] or [`FlushError::Unavailable`] the write may or
@@ -147,6 +147,30 @@ impl States<'_> {
                 _state: PhantomData,
             })
             .map_err(|_| StateAccessError::Unknown(<T as State>::NAME))
+    }
+}
+
+impl States<'_> {
+    /// The parent of the substate `S`, read-only: loaded with `S` (see [`Substate`]). What a
+    /// handler's `parent: &Parent<P>` parameter receives.
+    ///
+    /// # Errors
+    /// [`StateAccessError`] as [`States::get`] (the handler also holds a guard of the parent).
+    pub async fn parent<S: Substate>(&self) -> Result<Parent<S::Parent>, StateAccessError> {
+        self.get::<S::Parent>().await.map(|guard| Parent { guard })
+    }
+}
+
+/// The parent of a substate, read-only (`*parent`, or its fields through it): what a substate's
+/// handler receives as `parent: &Parent<AuthState>`.
+pub struct Parent<T> {
+    guard: StateGuard<T>,
+}
+
+impl<T> Deref for Parent<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.guard
     }
 }
 

@@ -25,13 +25,13 @@ mod task;
 mod var;
 
 pub use context::{ClientHeaders, EventContext, PageContext};
-pub use emitter::{Emitter, EventSink, FlushError, StateAccessError, StateGuard, States};
+pub use emitter::{Emitter, EventSink, FlushError, Parent, StateAccessError, StateGuard, States};
 pub use error::EventError;
 pub use event::{EventSpec, FollowUp, IntoEventChain, IntoValueEvents};
 pub use routes::{RouteError, RouteMatch, Routes};
 pub use state::{
     BoxFuture, HandlerResult, Handlers, StartFn, State, StateDescriptor, StateError, StateObject,
-    StateRegistry, TaskFuture, decode_args, diff,
+    StateRegistry, Substate, TaskFuture, decode_args, diff,
 };
 pub use task::{Section, Task, TaskError, TaskGuard, TaskPhase, TaskResult, TaskSink, TaskStatus};
 pub use var::{Dep, Expr, IntoVar, Numeric, Renderable, Var, count_placeholders};

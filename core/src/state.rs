@@ -34,11 +34,24 @@ pub trait State: Default + Serialize + DeserializeOwned + Send + Sync + 'static 
     /// The state's name: the snake case of the type's name (`CounterState` → `counter_state`).
     const NAME: &'static str;
 
+    /// The name of the state's parent, for a substate (`#[state(parent = AuthState)]`; see
+    /// [`Substate`]).
+    const PARENT: Option<&'static str> = None;
+
     /// The frontend vars, by field name; backend vars are left out.
     ///
     /// # Errors
     /// When a field's `Serialize` implementation fails.
     fn frontend_vars(&self) -> Result<Map<String, Value>, serde_json::Error>;
+}
+
+/// A substate: a state declared with a parent (`#[derive(State)] #[state(parent = AuthState)]`),
+/// whose handlers read the parent's vars by taking `parent: &Parent<AuthState>`. The parent is
+/// loaded with the substate, in the same store read under the same lock, for every event of the
+/// substate; it is read-only there (change it from its own handlers, or through `States`).
+pub trait Substate: State {
+    /// The parent state.
+    type Parent: Handlers;
 }
 
 /// The event handlers and computed vars of a state. Implemented by `#[refract::handlers]`.
@@ -196,6 +209,8 @@ pub struct StateDescriptor {
     pub name: &'static str,
     /// Its handlers' method names.
     pub handlers: &'static [&'static str],
+    /// Its parent's name, for a substate (see [`Substate`]).
+    pub parent: Option<&'static str>,
     /// Its background handlers and their status vars (see [`Handlers::BACKGROUND`]).
     pub background: &'static [(&'static str, &'static str)],
     /// Makes a background handler's work (see [`Handlers::start`]).
@@ -212,6 +227,7 @@ impl StateDescriptor {
         StateDescriptor {
             name: S::NAME,
             handlers: S::HANDLERS,
+            parent: S::PARENT,
             background: S::BACKGROUND,
             start: S::start,
             new: || Box::new(S::default()),
@@ -266,6 +282,16 @@ impl StateRegistry {
     /// All states, by name.
     pub fn iter(&self) -> impl Iterator<Item = &StateDescriptor> {
         self.states.values()
+    }
+
+    /// A substate whose parent is not registered, as `(substate, parent)`; `None` when every
+    /// parent is.
+    pub fn missing_parent(&self) -> Option<(&'static str, &'static str)> {
+        self.iter().find_map(|d| {
+            d.parent
+                .filter(|p| self.get(p).is_none())
+                .map(|p| (d.name, p))
+        })
     }
 
     /// Splits `state_name.method` and checks that it names a registered handler.

@@ -2,9 +2,11 @@
 //!
 //! * `#[derive(State)]`: a state's name, its frontend vars, and one `Var` accessor per frontend
 //!   field for pages (`CounterState::count()`); `#[backend]` fields stay on the server.
+//!   `#[state(parent = ParentState)]` makes it a substate (`refract_core::Substate`).
 //! * `#[handlers]` on the state's `impl` block: `pub` methods taking `&mut self` become event
 //!   handlers (a parameter of type `&EventContext` receives the event's context, `&Emitter` the
-//!   streaming handler's emitter, `&States` the token's other states; the others are the event's
+//!   streaming handler's emitter, `&States` the token's other states, `&Parent<P>` a substate's
+//!   parent, read-only; the others are the event's
 //!   arguments; what they return is a `HandlerResult`: nothing, follow-ups, or either
 //!   in a `Result`), `#[computed]` methods computed vars; each gets a page-facing associated function of
 //!   the same name (`CounterState::add(5)` builds the event spec, `TodoState::open_count()` is the
@@ -24,8 +26,9 @@ use syn::{
     parse_macro_input, spanned::Spanned,
 };
 
-/// Derives `refract::core::State`; see the crate docs. Mark server-only fields `#[backend]`.
-#[proc_macro_derive(State, attributes(backend))]
+/// Derives `refract::core::State`; see the crate docs. Mark server-only fields `#[backend]`; a
+/// substate names its parent with `#[state(parent = ParentState)]`.
+#[proc_macro_derive(State, attributes(backend, state))]
 pub fn derive_state(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     state_impl(&input)
@@ -146,9 +149,26 @@ fn state_impl(input: &DeriveInput) -> syn::Result<Tokens> {
     let docs = var_names
         .iter()
         .map(|v| format!("The var `{v}` of the state `{name}`, for pages."));
+    let parent = parent_attr(&input.attrs)?;
+    let parent_const = parent.as_ref().map(|p| {
+        quote! {
+            const PARENT: ::core::option::Option<&'static str> =
+                ::core::option::Option::Some(<#p as ::refract::core::State>::NAME);
+        }
+    });
+    let substate = parent.as_ref().map(|p| {
+        quote! {
+            impl ::refract::core::Substate for #ident {
+                type Parent = #p;
+            }
+        }
+    });
     Ok(quote! {
+        #substate
+
         impl ::refract::core::State for #ident {
             const NAME: &'static str = #name;
+            #parent_const
 
             fn frontend_vars(&self) -> ::core::result::Result<
                 ::refract::serde_json::Map<::std::string::String, ::refract::serde_json::Value>,
@@ -170,6 +190,22 @@ fn state_impl(input: &DeriveInput) -> syn::Result<Tokens> {
             )*
         }
     })
+}
+
+/// The parent of `#[state(parent = ParentState)]`, if the attribute is there.
+fn parent_attr(attrs: &[syn::Attribute]) -> syn::Result<Option<syn::Path>> {
+    let mut parent = None;
+    for attr in attrs.iter().filter(|a| a.path().is_ident("state")) {
+        attr.parse_nested_meta(|m| {
+            if m.path.is_ident("parent") {
+                parent = Some(m.value()?.parse::<syn::Path>()?);
+                Ok(())
+            } else {
+                Err(m.error("#[state] takes `parent = ParentState`"))
+            }
+        })?;
+    }
+    Ok(parent)
 }
 
 fn var_fields_impl(input: &DeriveInput) -> syn::Result<Tokens> {
@@ -287,7 +323,7 @@ fn background_handler(f: &mut syn::ImplItemFn, status: Ident) -> syn::Result<Han
                 "handler parameters must be plain names",
             ));
         };
-        for name in ["EventContext", "Emitter", "States"] {
+        for name in ["EventContext", "Emitter", "States", "Parent"] {
             if names(&pt.ty, name) || matches!(&*pt.ty, Type::Reference(r) if names(&r.elem, name))
             {
                 return Err(syn::Error::new(
@@ -394,6 +430,16 @@ fn handlers_impl(mut item: ItemImpl) -> syn::Result<Tokens> {
                     Some(("Emitter", quote! { &__refract_emit }))
                 } else if handle_param(&pt.ty, "States")? {
                     Some(("States", quote! { &__refract_emit.states() }))
+                } else if handle_param(&pt.ty, "Parent")? {
+                    // The declared parent (a type error when the handler names another state).
+                    Some((
+                        "Parent",
+                        quote! {
+                            &__refract_emit.states().parent::<Self>().await.map_err(|e| {
+                                ::refract::core::EventError::HandlerFailed(e.to_string())
+                            })?
+                        },
+                    ))
                 } else {
                     None
                 };

@@ -33,6 +33,16 @@ pub enum AppError {
     /// A page's route is malformed, or two pages' routes match the same paths.
     #[error(transparent)]
     Route(#[from] RouteError),
+    /// A substate's parent is not one of the app's states.
+    #[error(
+        "state `{state}` is a substate of `{parent}`, which the app does not have: add it with `.state::<…>()`"
+    )]
+    MissingParent {
+        /// The substate.
+        state: &'static str,
+        /// Its parent's name.
+        parent: &'static str,
+    },
     /// The system has no randomness for tokens.
     #[error(transparent)]
     Randomness(#[from] RandomnessError),
@@ -164,9 +174,13 @@ impl App {
     /// What a worker runs of the app: its states, its pages' routes and its error hook.
     ///
     /// # Errors
-    /// [`AppError::Route`] when a page's route is malformed or two match the same paths.
+    /// [`AppError::Route`] when a page's route is malformed or two match the same paths;
+    /// [`AppError::MissingParent`] when a substate's parent is not registered.
     pub fn code(&self) -> Result<AppCode, AppError> {
         let routes = Routes::new(self.pages.iter().map(|(route, _)| route.as_str()))?;
+        if let Some((state, parent)) = self.states.missing_parent() {
+            return Err(AppError::MissingParent { state, parent });
+        }
         Ok(AppCode {
             states: Arc::new(self.states.clone()),
             routes: Arc::new(routes),
@@ -417,4 +431,54 @@ async fn healthcheck(args: HealthcheckArgs) -> Result<(), AppError> {
         }
     };
     result.map_err(AppError::Unhealthy)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::prelude::*;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(State, Default, Serialize, Deserialize)]
+    struct AuthState {
+        user: String,
+    }
+
+    #[crate::handlers]
+    impl AuthState {}
+
+    #[derive(State, Default, Serialize, Deserialize)]
+    #[state(parent = AuthState)]
+    struct ProfileState {
+        greeting: String,
+    }
+
+    #[crate::handlers]
+    impl ProfileState {
+        pub fn greet(&mut self, auth: &Parent<AuthState>) {
+            self.greeting = format!("Hello, {}", auth.user);
+        }
+    }
+
+    #[test]
+    fn a_substate_needs_its_parent_registered() {
+        let err = App::new("t")
+            .state::<ProfileState>()
+            .code()
+            .err()
+            .expect("the parent is missing");
+        assert!(
+            matches!(
+                err,
+                crate::AppError::MissingParent {
+                    state: "profile_state",
+                    parent: "auth_state"
+                }
+            ),
+            "{err}"
+        );
+        let app = App::new("t").state::<ProfileState>().state::<AuthState>();
+        let code = app.code().expect("both registered");
+        let profile = code.states.get("profile_state").unwrap();
+        assert_eq!(profile.parent, Some("auth_state"));
+    }
 }

@@ -87,7 +87,7 @@ pub mod prelude {
     pub use crate::{App, State, VarFields};
     pub use refract_core::actions::*;
     pub use refract_core::{
-        Emitter, EventContext, EventSpec, FlushError, IntoVar, StateAccessError, States, Task,
-        TaskError, TaskPhase, TaskStatus, Var,
+        Emitter, EventContext, EventSpec, FlushError, IntoVar, Parent, StateAccessError, States,
+        Task, TaskError, TaskPhase, TaskStatus, Var,
     };
 }

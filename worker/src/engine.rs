@@ -371,9 +371,13 @@ impl<S: StateStore> Engine<S> {
             return Err(self.chain_too_deep(&event.handler));
         }
         let started = Instant::now();
+        // A substate's parent is read with it, in the same round trip.
+        let parent = desc.parent.and_then(|name| self.states.get(name));
+        let mut names = vec![desc.name];
+        names.extend(parent.map(|p| p.name));
         let (loaded, lease) = self
             .store
-            .acquire(&event.token, &event.tab, &[desc.name])
+            .acquire(&event.token, &event.tab, &names)
             .instrument(tracing::info_span!("acquire", state = desc.name))
             .await?;
         refract_telemetry::metrics().lock_wait(started.elapsed().as_secs_f64() * 1000.0);
@@ -466,7 +470,14 @@ impl<S: StateStore> Engine<S> {
             others: Default::default(),
             doubt: Default::default(),
         };
+        let parent_shard = loaded.shards.get(1).cloned().flatten();
         let run = async {
+            if let Some(parent) = parent {
+                running
+                    .adopt(parent, parent_shard)
+                    .await
+                    .map_err(|e| EventError::HandlerFailed(e.to_string()))?;
+            }
             let specs = state
                 .dispatch(method, event.args, &cx, Emitter::new(&running))
                 .await?;

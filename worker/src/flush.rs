@@ -179,7 +179,7 @@ fn round_trips(desc: &StateDescriptor, bytes: &[u8]) -> bool {
 
 /// Another state a running handler asked for: its descriptor and the state, which the handler
 /// holds while it has its guard.
-type Other<'a> = (
+pub(crate) type Other<'a> = (
     &'a StateDescriptor,
     Arc<tokio::sync::Mutex<Box<dyn StateObject>>>,
 );
@@ -235,22 +235,41 @@ impl<'a> Running<'a> {
         self.others.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Loads the state of `desc` under the event's lock, and records where it stands.
-    async fn load(&self, desc: &StateDescriptor) -> Result<Box<dyn StateObject>, StateAccessError> {
-        let unavailable = |e: String| StateAccessError::Unavailable(desc.name, e);
+    /// Loads the state of `desc` under the event's lock (see [`Running::adopt`]).
+    async fn load(&self, desc: &'a StateDescriptor) -> Result<Other<'a>, StateAccessError> {
         let shard = self
             .lease
             .load(&[desc.name])
             .await
-            .map_err(|e| unavailable(e.to_string()))?
+            .map_err(|e| StateAccessError::Unavailable(desc.name, e.to_string()))?
             .pop()
             .flatten();
+        self.adopt(desc, shard).await
+    }
+
+    /// Takes the state of `desc` from its stored `shard` (loaded under the event's lock: a
+    /// substate's parent comes with the event's own), records where it stands, and holds it
+    /// for the handler's guards.
+    ///
+    /// # Errors
+    /// [`StateAccessError::Unavailable`] when it cannot be decoded.
+    pub async fn adopt(
+        &self,
+        desc: &'a StateDescriptor,
+        shard: Option<Arc<[u8]>>,
+    ) -> Result<Other<'a>, StateAccessError> {
+        let unavailable = |e: String| StateAccessError::Unavailable(desc.name, e);
         let state = crate::engine::decode(desc, shard.as_deref(), self.token)
             .map_err(|f| unavailable(f.message))?;
         let vars = state.vars().map_err(|e| unavailable(e.to_string()))?;
-        let mut at = self.at.lock().await;
-        at.states.insert(desc.name, StateAt { vars, bytes: shard });
-        Ok(state)
+        self.at
+            .lock()
+            .await
+            .states
+            .insert(desc.name, StateAt { vars, bytes: shard });
+        let other = (desc, Arc::new(tokio::sync::Mutex::new(state)));
+        self.others().insert(desc.name, other.clone());
+        Ok(other)
     }
 }
 
@@ -313,9 +332,7 @@ impl EventSink for Running<'_> {
                         .states
                         .get(name)
                         .ok_or(StateAccessError::Unknown(name))?;
-                    let loaded = Arc::new(tokio::sync::Mutex::new(self.load(desc).await?));
-                    self.others().insert(name, (desc, loaded.clone()));
-                    loaded
+                    self.load(desc).await?.1
                 }
             };
             state

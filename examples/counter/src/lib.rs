@@ -44,6 +44,29 @@ impl CounterState {
     }
 }
 
+/// Snapshots of the count: a substate of [`CounterState`], whose handlers read the count.
+#[derive(State, Default, Serialize, Deserialize)]
+#[state(parent = CounterState)]
+pub struct HistoryState {
+    /// The counts saved, oldest first.
+    saved: Vec<i64>,
+}
+
+#[refract::handlers]
+impl HistoryState {
+    /// Saves the count as it is now (the parent is loaded with this state, read-only).
+    pub fn snapshot(&mut self, counter: &Parent<CounterState>) {
+        self.saved.push(counter.count);
+    }
+
+    /// The snapshots, as text.
+    #[computed]
+    pub fn summary(&self) -> String {
+        let saved: Vec<String> = self.saved.iter().map(i64::to_string).collect();
+        format!("Snapshots: {}", saved.join(", "))
+    }
+}
+
 /// What the `/tools` page shows.
 #[derive(State, Default, Serialize, Deserialize)]
 pub struct ToolsState {
@@ -368,7 +391,11 @@ fn index() -> Component {
                 .variant_soft()
                 .on_click(CounterState::add_step),
             button("Reset").variant_soft().on_click(CounterState::reset),
+            button("Snapshot")
+                .variant_soft()
+                .on_click(HistoryState::snapshot),
         ]),
+        text(HistoryState::summary()).prop("id", "snapshots"),
     ])
     .prop("align", "center")
     .prop("p", "9")
@@ -380,6 +407,7 @@ pub fn app() -> App {
         .state::<CounterState>()
         .state::<ToolsState>()
         .state::<JobsState>()
+        .state::<HistoryState>()
         .page("/", index)
         .page("/tools", tools)
         .page("/jobs", jobs)

@@ -159,15 +159,24 @@ pub struct AccountState {
     balance: i64,
 }
 
-/// The savings that [`AccountState::save`] fills.
+/// The savings that [`AccountState::save`] fills: a substate of the account, whose handlers
+/// read it.
 #[derive(State, Default, Serialize, Deserialize)]
+#[state(parent = AccountState)]
 pub struct SavingsState {
     /// The savings' balance.
     balance: i64,
+    /// The account's balance, as `check` last read it from the parent.
+    seen: i64,
 }
 
 #[refract::handlers]
-impl SavingsState {}
+impl SavingsState {
+    /// Reads the parent account's balance.
+    pub fn check(&mut self, account: &Parent<AccountState>) {
+        self.seen = account.balance;
+    }
+}
 
 #[refract::handlers]
 impl AccountState {

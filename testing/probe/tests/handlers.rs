@@ -2,7 +2,7 @@
 //! processes, Redis): a streaming handler's flushes reach the page as deltas before the event's
 //! answer, and one that runs longer than its lock's lease keeps the lock (renewed) and commits; a
 //! handler that changes two states commits them together, once, even when its worker dies
-//! between the change and the commit.
+//! between the change and the commit; a substate's handler reads its parent.
 
 mod roles;
 
@@ -94,4 +94,31 @@ async fn two_states_changed_by_one_event_commit_together_even_when_the_worker_di
     assert_eq!(fresh.var("account_state", "balance"), &json!(-10));
     assert_eq!(fresh.var("savings_state", "balance"), &json!(10));
     assert_eq!(fresh.version, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_substates_handler_reads_its_parent_loaded_with_it() {
+    let redis = Redis::start();
+    let port = free_port();
+    let _worker = worker(&redis.url, port, 2000);
+    let gw = gateway(&redis.url, &[format!("127.0.0.1:{port}")]);
+    let mut c = TestClient::connect(addr(&gw), None).await.unwrap();
+    c.call("account_state.save", json!({"amount": 25, "ms": 0}))
+        .await
+        .unwrap();
+    let answer = c.call("savings_state.check", json!({})).await.unwrap();
+    let Answer::Delta { delta, version } = answer else {
+        panic!("{answer:?}")
+    };
+    assert_eq!(version, 2);
+    // The parent was read, not written: the delta holds the substate only.
+    assert_eq!(
+        serde_json::Value::Object(delta),
+        json!({"savings_state": {"seen": -25}})
+    );
+    let fresh = TestClient::connect(addr(&gw), Some(&c.token))
+        .await
+        .unwrap();
+    assert_eq!(fresh.var("account_state", "balance"), &json!(-25));
+    assert_eq!(fresh.var("savings_state", "seen"), &json!(-25));
 }
