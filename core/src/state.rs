@@ -17,7 +17,7 @@ use crate::context::EventContext;
 use crate::emitter::Emitter;
 use crate::error::EventError;
 use crate::event::EventSpec;
-use crate::task::TaskSink;
+use crate::task::{TaskSink, TaskStatus};
 
 /// A background task's work, ready to run: what [`Handlers::start`] returns. It yields the
 /// task's error's text if it failed.
@@ -81,6 +81,13 @@ pub trait Handlers: State {
         )))
     }
 
+    /// The status var `var` of a background handler (see [`Handlers::BACKGROUND`]); `None` for
+    /// any other name.
+    fn task_status(&mut self, var: &str) -> Option<&mut TaskStatus> {
+        let _ = var;
+        None
+    }
+
     /// Adds the computed vars' current values to `vars`.
     ///
     /// # Errors
@@ -124,6 +131,9 @@ pub trait StateObject: Send + Sync {
     /// The state as `Any`, to be read as its own type.
     fn as_any(&self) -> &dyn std::any::Any;
 
+    /// A background task's status var; see [`Handlers::task_status`].
+    fn task_status(&mut self, var: &str) -> Option<&mut TaskStatus>;
+
     /// Runs one handler; see [`Handlers::dispatch`].
     fn dispatch<'a>(
         &'a mut self,
@@ -152,6 +162,10 @@ impl<S: Handlers> StateObject for S {
 
     fn as_any(&self) -> &dyn std::any::Any {
         self
+    }
+
+    fn task_status(&mut self, var: &str) -> Option<&mut TaskStatus> {
+        <S as Handlers>::task_status(self, var)
     }
 
     fn dispatch<'a>(

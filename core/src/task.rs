@@ -131,6 +131,13 @@ impl From<String> for TaskError {
     }
 }
 
+/// So that `task.lock().await?` works in a task returning `Result<(), String>`.
+impl From<TaskError> for String {
+    fn from(error: TaskError) -> Self {
+        error.to_string()
+    }
+}
+
 impl From<&str> for TaskError {
     fn from(message: &str) -> Self {
         TaskError::Failed(message.to_owned())

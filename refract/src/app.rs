@@ -105,7 +105,8 @@ pub struct Server {
 }
 
 impl Server {
-    /// Stops the server.
+    /// Stops the server. Its background tasks are drained in the background (up to the drain
+    /// limit, then recorded interrupted).
     pub fn stop(self) {
         self.task.abort();
     }

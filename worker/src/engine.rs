@@ -136,9 +136,13 @@ impl<S: StateStore> Engine<S> {
         self
     }
 
-    /// Bounds background tasks (default [`TaskLimits::default`]).
+    /// Bounds background tasks (default [`TaskLimits::default`]); a lease under
+    /// [`MIN_TASK_LEASE`](crate::tasks::MIN_TASK_LEASE) is raised to it.
     pub fn task_limits(mut self, limits: TaskLimits) -> Self {
-        self.task_limits = limits;
+        self.task_limits = TaskLimits {
+            lease: limits.lease.max(tasks::MIN_TASK_LEASE),
+            ..limits
+        };
         self
     }
 
@@ -159,7 +163,7 @@ impl<S: StateStore> Engine<S> {
     /// # Errors
     /// [`StoreError`] when the task registry cannot be read.
     pub async fn sweep_tasks(&self) -> Result<usize, StoreError> {
-        tasks::sweep(&*self.store, &self.states, self.max_state_bytes).await
+        tasks::sweep(&*self.store, &self.states, self.task_limits.lease).await
     }
 
     /// Sweeps the task registry every second (see [`Engine::sweep_tasks`]) until `shutdown`
@@ -316,7 +320,7 @@ fn follow_ups(
 
 /// Runs `f`, the app's code (decoding a state, its computed vars): a panic in it is a failure,
 /// `handler_failed` naming `what`, not the worker's.
-fn caught<T>(what: &str, f: impl FnOnce() -> Result<T, Failure>) -> Result<T, Failure> {
+pub(crate) fn caught<T>(what: &str, f: impl FnOnce() -> Result<T, Failure>) -> Result<T, Failure> {
     crate::panics::in_handler(|| std::panic::catch_unwind(AssertUnwindSafe(f))).unwrap_or_else(
         |_| Err(EventError::HandlerFailed(format!("reading `{what}` panicked")).into()),
     )
@@ -579,13 +583,14 @@ impl<S: StateStore> Engine<S> {
             *desc,
             var,
             &event.token,
-            &event.handler,
             id.clone(),
             self.max_state_bytes,
+            self.task_limits.max_section,
         ));
+        let mut state = state;
         let prepared = caught(desc.name, || {
             let work = (desc.start)(method, event.args.clone(), run.clone())?;
-            let status = tasks::status_of(&*state, var)?;
+            let status = tasks::status_mut(&mut *state, var)?;
             if status.is_active() {
                 return Err(EventError::HandlerFailed(format!(
                     "`{}` is already running (task {}); cancel it or wait for it to end",
@@ -598,19 +603,18 @@ impl<S: StateStore> Engine<S> {
                 .reserve(self.task_limits.max_running)
                 .ok_or_else(|| {
                     Failure::new(
-                        ErrorCode::Busy,
+                        ErrorCode::Overloaded,
                         format!(
-                            "this worker runs {} background tasks, its most; try again later",
+                            "this server runs {} background tasks, its most; try again later",
                             self.task_limits.max_running
                         ),
                     )
                 })?;
-            let running = refract_core::TaskStatus {
+            *status = refract_core::TaskStatus {
                 id: id.clone(),
                 phase: refract_core::TaskPhase::Running,
                 message: String::new(),
             };
-            let started = tasks::with_status(desc, &*state, var, &running)?;
             let of = EventOf {
                 tab: &event.tab,
                 seq: Some(event.seq),
@@ -618,7 +622,7 @@ impl<S: StateStore> Engine<S> {
             };
             let step = of.step(
                 &at,
-                vec![Change::of(desc, &*started)?],
+                vec![Change::of(desc, &*state)?],
                 true,
                 Vec::new(),
                 None,
@@ -633,8 +637,11 @@ impl<S: StateStore> Engine<S> {
             }
         };
         let entry = run.entry();
-        let deadline = tasks::first_deadline(self.task_limits.lease);
-        if let Err(e) = self.store.keep_task(&entry, deadline, false).await {
+        if let Err(e) = self
+            .store
+            .keep_task(&entry, self.task_limits.lease, false)
+            .await
+        {
             lease.release().await;
             return Err(e.into());
         }

@@ -54,8 +54,8 @@ struct TokenSlot {
 pub struct MemoryStore {
     tokens: Mutex<HashMap<String, Arc<TokenSlot>>>,
     channels: Mutex<HashMap<String, broadcast::Sender<Published>>>,
-    /// The background tasks' registry: task → deadline (ms since the Unix epoch).
-    tasks: Mutex<HashMap<String, u64>>,
+    /// The background tasks' registry: task → deadline.
+    tasks: Mutex<HashMap<String, Instant>>,
     lock_wait: Duration,
 }
 
@@ -271,24 +271,26 @@ impl StateStore for Arc<MemoryStore> {
     async fn keep_task(
         &self,
         task: &str,
-        deadline_ms: u64,
+        lease: Duration,
         renew: bool,
     ) -> Result<bool, StoreError> {
         let mut tasks = lock(&self.tasks);
+        let deadline = Instant::now() + lease;
         match tasks.get_mut(task) {
-            Some(deadline) => *deadline = deadline_ms,
+            Some(kept) => *kept = deadline,
             None if renew => return Ok(false),
             None => {
-                tasks.insert(task.to_owned(), deadline_ms);
+                tasks.insert(task.to_owned(), deadline);
             }
         }
         Ok(true)
     }
 
-    async fn expired_tasks(&self, now_ms: u64, max: usize) -> Result<Vec<String>, StoreError> {
+    async fn expired_tasks(&self, max: usize) -> Result<Vec<String>, StoreError> {
+        let now = Instant::now();
         let tasks = lock(&self.tasks);
-        let mut expired: Vec<(&String, &u64)> =
-            tasks.iter().filter(|(_, d)| **d < now_ms).collect();
+        let mut expired: Vec<(&String, &Instant)> =
+            tasks.iter().filter(|(_, d)| **d < now).collect();
         expired.sort_by_key(|(_, d)| **d);
         Ok(expired
             .into_iter()

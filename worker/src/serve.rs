@@ -109,6 +109,7 @@ impl StoreArgs {
                 max_run: Duration::from_secs(self.max_task_secs),
                 max_running: usize::try_from(self.max_tasks).unwrap_or(usize::MAX),
                 drain: Duration::from_secs(self.task_drain_secs),
+                max_section: Duration::from_millis(self.lock_lease_ms),
             });
         match (&app.on_error, self.env) {
             (None, Some(AppEnv::Development)) => engine.error_actions(ErrorActions::Detailed),

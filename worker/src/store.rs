@@ -140,25 +140,26 @@ pub trait StateStore: Send + Sync + 'static {
     /// [`StoreError::Unavailable`] when the store fails.
     async fn touch(&self, tokens: &[&str]) -> Result<(), StoreError>;
 
-    /// Records the background task `task` (an id the engine makes, opaque here) as alive until
-    /// `deadline_ms` (milliseconds since the Unix epoch). With `renew` (a heartbeat), only a task
-    /// still recorded is: answers `false` when it is gone (recorded interrupted by a worker
-    /// that found its deadline passed). The registry is one for all tokens.
+    /// Records the background task `task` (an id the engine makes, opaque here) as alive for
+    /// `lease` from now, by the store's own clock (so that workers' clocks never meet). With
+    /// `renew` (a heartbeat), only a task still recorded is: answers `false` when it is gone
+    /// (recorded interrupted by a worker that found its deadline passed). The registry is one
+    /// for all tokens.
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] when the store fails.
     async fn keep_task(
         &self,
         task: &str,
-        deadline_ms: u64,
+        lease: std::time::Duration,
         renew: bool,
     ) -> Result<bool, StoreError>;
 
-    /// Up to `max` recorded tasks whose deadline is before `now_ms`, earliest first.
+    /// Up to `max` recorded tasks whose lease has run out, earliest first.
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] when the store fails.
-    async fn expired_tasks(&self, now_ms: u64, max: usize) -> Result<Vec<String>, StoreError>;
+    async fn expired_tasks(&self, max: usize) -> Result<Vec<String>, StoreError>;
 
     /// Forgets `task` (it ended, or was recorded interrupted); a task not recorded stays so.
     ///

@@ -16,7 +16,7 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use refract_core::{
@@ -28,10 +28,10 @@ use serde_json::Value;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
-use crate::engine::{decode, internal};
+use crate::engine::{caught, decode, internal};
 use crate::flush::{Change, Committed, EventOf, StateAt};
 use crate::panics::InHandler;
-use crate::store::{Lease, StateStore, StoreError};
+use crate::store::{Commit, Lease, StateStore, StoreError};
 
 /// The limits of a worker's background tasks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +47,15 @@ pub struct TaskLimits {
     /// How long a worker that shuts down waits for its tasks before it stops them and records
     /// them `interrupted`.
     pub drain: Duration,
+    /// How long one section may hold the token's lock: a section committed later fails with
+    /// [`TaskError::LockLost`] and writes nothing, in both modes (on Redis, its lock's lease
+    /// lapses then). Set it to the lock's lease.
+    pub max_section: Duration,
 }
+
+/// The shortest task lease [`TaskLimits`] keep (a shorter one would have the heartbeat hammer
+/// the store).
+pub const MIN_TASK_LEASE: Duration = Duration::from_millis(300);
 
 impl Default for TaskLimits {
     fn default() -> Self {
@@ -56,6 +64,7 @@ impl Default for TaskLimits {
             max_run: Duration::from_secs(3600),
             max_running: 1000,
             drain: Duration::from_secs(10),
+            max_section: Duration::from_secs(5),
         }
     }
 }
@@ -66,47 +75,40 @@ pub(crate) const SWEEP_EVERY: Duration = Duration::from_secs(1);
 /// How many expired tasks one sweep handles at most (the rest wait for the next).
 const SWEEP_BATCH: usize = 16;
 
-/// Milliseconds since the Unix epoch.
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+/// A task's registry entry: `["<token>","<state>","<status var>","<id>"]`. It names the state
+/// and its status var, not the handler, so that a task whose handler was renamed in a deploy is
+/// still recorded interrupted.
+pub(crate) fn entry(token: &str, state: &str, var: &str, id: &str) -> String {
+    Value::from(vec![token, state, var, id]).to_string()
 }
 
-/// A task's registry entry: `["<token>","<state.method>","<id>"]`.
-pub(crate) fn entry(token: &str, handler: &str, id: &str) -> String {
-    Value::from(vec![token, handler, id]).to_string()
+/// The longest `message` a status keeps, in bytes (a longer one is cut, at a character).
+const MAX_MESSAGE_BYTES: usize = 1024;
+
+/// `message`, cut to [`MAX_MESSAGE_BYTES`].
+fn clipped(mut message: String) -> String {
+    if message.len() > MAX_MESSAGE_BYTES {
+        let mut end = MAX_MESSAGE_BYTES;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push('…');
+    }
+    message
 }
 
 /// The status var `var` of `state`.
 ///
 /// # Errors
-/// `internal` when the state does not serialise or the var is no [`TaskStatus`].
-pub(crate) fn status_of(state: &dyn StateObject, var: &str) -> Result<TaskStatus, Failure> {
-    let stored: Value =
-        serde_json::from_slice(&state.encode().map_err(internal)?).map_err(internal)?;
-    serde_json::from_value(stored.get(var).cloned().unwrap_or(Value::Null)).map_err(internal)
-}
-
-/// `state` (of `desc`) with its status var `var` set to `status`.
-///
-/// # Errors
-/// `internal` when the state does not serialise or read back.
-pub(crate) fn with_status(
-    desc: &StateDescriptor,
-    state: &dyn StateObject,
+/// `internal` when the state has no such var (the registry names a var a deploy removed).
+pub(crate) fn status_mut<'s>(
+    state: &'s mut dyn StateObject,
     var: &str,
-    status: &TaskStatus,
-) -> Result<Box<dyn StateObject>, Failure> {
-    let mut stored: Value =
-        serde_json::from_slice(&state.encode().map_err(internal)?).map_err(internal)?;
-    if let Value::Object(fields) = &mut stored {
-        fields.insert(
-            var.to_owned(),
-            serde_json::to_value(status).map_err(internal)?,
-        );
-    }
-    (desc.decode)(&serde_json::to_vec(&stored).map_err(internal)?).map_err(internal)
+) -> Result<&'s mut TaskStatus, Failure> {
+    state
+        .task_status(var)
+        .ok_or_else(|| internal(format!("the state has no task status var `{var}`")))
 }
 
 /// Where a freshly loaded state stands (for a commit that starts from it).
@@ -133,36 +135,42 @@ fn loaded_at(
     })
 }
 
-/// Commits `state` from `at` under `lease` as a commit of no event (a delta with `seq: null`),
-/// or just releases the lock when nothing changed.
-async fn commit_section(
-    lease: Box<dyn Lease>,
+/// The commit of `state` from `at` as a commit of no event (a delta with `seq: null`); `None`
+/// when nothing changed. Runs the app's code (computed vars): call it caught.
+fn section_commit(
     desc: &StateDescriptor,
     state: &dyn StateObject,
     at: &Committed,
     max_state_bytes: u64,
-) -> Result<(), Failure> {
-    let change = match Change::of(desc, state) {
-        Ok(change) => change,
-        Err(e) => {
-            lease.release().await;
-            return Err(e);
-        }
-    };
+) -> Result<Option<Commit>, Failure> {
+    let change = Change::of(desc, state)?;
     let unchanged = at.states.get(desc.name).is_some_and(|was| {
         was.vars == change.vars && was.bytes.as_deref() == Some(&change.bytes[..])
     });
     if unchanged {
-        lease.release().await;
-        return Ok(());
+        return Ok(None);
     }
     let of = EventOf {
         tab: "",
         seq: None,
         max_state_bytes,
     };
-    match of.step(at, vec![change], false, Vec::new(), None) {
-        Ok(step) => Ok(lease.commit(step.commit).await?),
+    Ok(Some(
+        of.step(at, vec![change], false, Vec::new(), None)?.commit,
+    ))
+}
+
+/// Writes `commit` under `lease` (or just releases the lock for `None`, or on `Err`).
+async fn write(
+    lease: Box<dyn Lease>,
+    commit: Result<Option<Commit>, Failure>,
+) -> Result<(), Failure> {
+    match commit {
+        Ok(Some(commit)) => Ok(lease.commit(commit).await?),
+        Ok(None) => {
+            lease.release().await;
+            Ok(())
+        }
         Err(e) => {
             lease.release().await;
             Err(e)
@@ -172,10 +180,11 @@ async fn commit_section(
 
 /// Sets the status var `var` of `token`'s state `desc` to `to`, if it still shows the task `id`
 /// active; returns whether it did (`false`: the task already ended, was recorded interrupted, or
-/// the state was lost).
+/// the state was lost). The write is the engine's own: the app's state size limit does not hold
+/// it back (its message is cut to 1 KiB), and the app's code in it runs caught.
 ///
 /// # Errors
-/// The store's failure, or `internal`/`corrupt_state` when the state cannot be read.
+/// The store's failure, or `handler_failed`/`internal` when the state cannot be read.
 pub(crate) async fn settle<S: StateStore>(
     store: &S,
     desc: &StateDescriptor,
@@ -183,37 +192,25 @@ pub(crate) async fn settle<S: StateStore>(
     token: &str,
     id: &str,
     to: &TaskStatus,
-    max_state_bytes: u64,
 ) -> Result<bool, Failure> {
     let (loaded, lease) = store.acquire(token, "", &[desc.name]).await?;
     let shard = loaded.shards.first().cloned().flatten();
-    let read = decode(desc, shard.as_deref(), token).and_then(|state| {
-        let status = status_of(&*state, var)?;
-        Ok((state, status))
+    let commit = caught(desc.name, || {
+        let mut state = decode(desc, shard.as_deref(), token)?;
+        let at = loaded_at(desc, &*state, shard, loaded.version, loaded.stored_bytes)?;
+        let status = status_mut(&mut *state, var)?;
+        if status.id != id || !status.is_active() {
+            return Ok(None);
+        }
+        *status = TaskStatus {
+            message: clipped(to.message.clone()),
+            ..to.clone()
+        };
+        section_commit(desc, &*state, &at, u64::MAX)
     });
-    let (state, status) = match read {
-        Ok(read) => read,
-        Err(e) => {
-            lease.release().await;
-            return Err(e);
-        }
-    };
-    if status.id != id || !status.is_active() {
-        lease.release().await;
-        return Ok(false);
-    }
-    let at = loaded_at(desc, &*state, shard, loaded.version, loaded.stored_bytes);
-    let patched = with_status(desc, &*state, var, to);
-    match (at, patched) {
-        (Ok(at), Ok(patched)) => {
-            commit_section(lease, desc, &*patched, &at, max_state_bytes).await?;
-            Ok(true)
-        }
-        (Err(e), _) | (_, Err(e)) => {
-            lease.release().await;
-            Err(e)
-        }
-    }
+    let wrote = matches!(commit, Ok(Some(_)));
+    write(lease, commit).await?;
+    Ok(wrote)
 }
 
 /// The tasks a worker runs: how many, and the signal that stops them at the end of a drain.
@@ -293,42 +290,46 @@ pub(crate) struct TaskRun<S> {
     pub desc: StateDescriptor,
     pub var: &'static str,
     pub token: String,
-    pub handler: String,
     pub id: String,
     pub max_state_bytes: u64,
+    pub max_section: Duration,
     /// The background commit of a guard dropped without a commit.
     pending: Mutex<Option<JoinHandle<()>>>,
     /// Whether a section found the task cancelled.
     cancelled: AtomicBool,
+    /// Whether the task's work was stopped (a panic, a limit, a drain): a guard dropped with it
+    /// is released, not committed, as a failed handler writes nothing.
+    abandoned: AtomicBool,
 }
 
 impl<S: StateStore> TaskRun<S> {
-    /// The task `id` of `handler` (whose status var is `var`) for `token`.
+    /// The task `id` of the state `desc` for `token`, whose status var is `var`.
     pub fn new(
         store: Arc<S>,
         desc: StateDescriptor,
         var: &'static str,
         token: &str,
-        handler: &str,
         id: String,
         max_state_bytes: u64,
+        max_section: Duration,
     ) -> Self {
         TaskRun {
             store,
             desc,
             var,
             token: token.to_owned(),
-            handler: handler.to_owned(),
             id,
             max_state_bytes,
+            max_section,
             pending: Mutex::default(),
             cancelled: AtomicBool::new(false),
+            abandoned: AtomicBool::new(false),
         }
     }
 
     /// The task's registry entry.
     pub fn entry(&self) -> String {
-        entry(&self.token, &self.handler, &self.id)
+        entry(&self.token, self.desc.name, self.var, &self.id)
     }
 
     fn take_pending(&self) -> Option<JoinHandle<()>> {
@@ -342,15 +343,17 @@ impl<S: StateStore> TaskRun<S> {
         if let Some(pending) = self.take_pending() {
             let _ = pending.await;
         }
-        let unavailable = |e: Failure| TaskError::Unavailable(e.message);
         let (loaded, lease) = self
             .store
             .acquire(&self.token, "", &[self.desc.name])
             .await
-            .map_err(|e| unavailable(e.into()))?;
+            .map_err(|e| TaskError::Unavailable(Failure::from(e).message))?;
+        let opened = Instant::now();
         let shard = loaded.shards.first().cloned().flatten();
-        let read = decode(&self.desc, shard.as_deref(), &self.token).and_then(|state| {
-            let status = status_of(&*state, self.var)?;
+        // The app's code (decoding the state, its computed vars) runs in the task's work, which
+        // is caught as a whole.
+        let read = decode(&self.desc, shard.as_deref(), &self.token).and_then(|mut state| {
+            let status = status_mut(&mut *state, self.var)?.clone();
             let at = loaded_at(
                 &self.desc,
                 &*state,
@@ -382,6 +385,7 @@ impl<S: StateStore> TaskRun<S> {
             state,
             at,
             max_state_bytes: self.max_state_bytes,
+            deadline: opened + self.max_section,
         }))
     }
 
@@ -394,15 +398,13 @@ impl<S: StateStore> TaskRun<S> {
             Ended::Panicked => (TaskPhase::Failed, "the task panicked".to_owned()),
             Ended::TimedOut(limit) => (
                 TaskPhase::Failed,
-                format!(
-                    "stopped after {} s, the longest a task may run",
-                    limit.as_secs()
-                ),
+                format!("stopped after {limit:?}, the longest a task may run"),
             ),
             Ended::Stopped => (
                 TaskPhase::Interrupted,
                 "the worker shut down before the task finished".to_owned(),
             ),
+            Ended::Lost => (TaskPhase::Interrupted, String::new()),
         };
         TaskStatus {
             id: self.id.clone(),
@@ -422,7 +424,11 @@ impl<S: StateStore> TaskSink for TaskRun<S> {
     }
 
     fn commit_later(&self, section: Box<dyn Section>) {
-        // Outside a runtime (it is shutting down) the lock is released by the lease's own drop.
+        // A section dropped by a panic, or with its stopped work, is released (its lease's
+        // drop), not committed: half a change is not saved. So is one outside a runtime.
+        if std::thread::panicking() || self.abandoned.load(Ordering::Acquire) {
+            return;
+        }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
@@ -443,6 +449,8 @@ struct TaskSection {
     state: Box<dyn StateObject>,
     at: Committed,
     max_state_bytes: u64,
+    /// When its hold on the lock ends ([`TaskLimits::max_section`]).
+    deadline: Instant,
 }
 
 impl Section for TaskSection {
@@ -462,14 +470,20 @@ impl Section for TaskSection {
                 state,
                 at,
                 max_state_bytes,
+                deadline,
             } = *self;
-            commit_section(lease, &desc, &*state, &at, max_state_bytes)
-                .await
-                .map_err(|e| match e.code {
-                    ErrorCode::LockLost => TaskError::LockLost,
-                    ErrorCode::Unavailable | ErrorCode::Busy => TaskError::Unavailable(e.message),
-                    _ => TaskError::Refused(e.message),
-                })
+            if Instant::now() > deadline {
+                lease.release().await;
+                return Err(TaskError::LockLost);
+            }
+            let commit = caught(desc.name, || {
+                section_commit(&desc, &*state, &at, max_state_bytes)
+            });
+            write(lease, commit).await.map_err(|e| match e.code {
+                ErrorCode::LockLost => TaskError::LockLost,
+                ErrorCode::Unavailable | ErrorCode::Busy => TaskError::Unavailable(e.message),
+                _ => TaskError::Refused(e.message),
+            })
         })
     }
 }
@@ -479,7 +493,10 @@ enum Ended {
     Returned(Result<(), String>),
     Panicked,
     TimedOut(Duration),
+    /// A drain stopped it.
     Stopped,
+    /// Its registry entry is gone: another worker recorded it interrupted.
+    Lost,
 }
 
 /// Runs the task `run`'s `work` in the background, in `slot` (whose [`Running`] stops it when a
@@ -493,64 +510,62 @@ pub(crate) fn spawn<S: StateStore>(
     let mut stop = slot.0.stop.subscribe();
     tokio::spawn(async move {
         let _slot = slot;
-        let work = AssertUnwindSafe(InHandler(work)).catch_unwind();
+        // Boxed, so that it can be dropped (with what it holds) before the end is recorded.
+        let mut work = Box::pin(AssertUnwindSafe(InHandler(work)).catch_unwind());
         let ended = tokio::select! {
-            ended = work => match ended {
+            ended = &mut work => match ended {
                 Ok(returned) => Ended::Returned(returned),
                 Err(_) => Ended::Panicked,
             },
-            never = heartbeat(&*run.store, run.entry(), limits.lease) => match never {},
+            () = heartbeat(&*run.store, run.entry(), limits.lease) => Ended::Lost,
             () = tokio::time::sleep(limits.max_run) => Ended::TimedOut(limits.max_run),
             _ = stop.wait_for(|stop| *stop) => Ended::Stopped,
         };
+        // What the work held is released with it, not committed.
+        run.abandoned.store(true, Ordering::Release);
+        drop(work);
         if let Some(pending) = run.take_pending() {
             let _ = pending.await;
         }
+        if matches!(ended, Ended::Lost) {
+            tracing::warn!(
+                state = run.desc.name,
+                "a task was recorded interrupted while it ran: stopped"
+            );
+            return;
+        }
         let status = run.final_status(ended);
-        finish(&run, &status).await;
+        finish(&run, &status, limits.lease).await;
     });
 }
 
-/// Pushes the task's registry deadline on every third of `lease`, forever (a renewal that finds
-/// the entry gone, or fails, is logged: the task learns its fate at its next section).
-async fn heartbeat<S: StateStore>(
-    store: &S,
-    entry: String,
-    lease: Duration,
-) -> std::convert::Infallible {
+/// Pushes the task's registry deadline on every third of `lease`; returns when the entry is
+/// gone (another worker recorded the task interrupted). A failed renewal is logged and tried
+/// again at the next beat.
+async fn heartbeat<S: StateStore>(store: &S, entry: String, lease: Duration) {
     let every = lease / 3;
     loop {
         tokio::time::sleep(every).await;
-        let deadline = now_ms() + lease.as_millis() as u64;
-        match store.keep_task(&entry, deadline, true).await {
+        match store.keep_task(&entry, lease, true).await {
             Ok(true) => {}
-            Ok(false) => tracing::warn!("a running task was recorded interrupted"),
+            Ok(false) => return,
             Err(error) => tracing::warn!(%error, "a task's heartbeat failed"),
         }
     }
 }
 
 /// Records the task's final `status` and forgets its registry entry, trying the store a few
-/// times; a task it cannot record keeps its entry, and a sweep records it interrupted once
-/// the entry's deadline passes.
-async fn finish<S: StateStore>(run: &TaskRun<S>, status: &TaskStatus) {
+/// times; a task it cannot record keeps its entry (pushed one lease on), and a sweep records it
+/// interrupted once the entry's deadline passes.
+async fn finish<S: StateStore>(run: &TaskRun<S>, status: &TaskStatus, lease: Duration) {
+    let entry = run.entry();
     for attempt in 1..=3 {
-        let settled = settle(
-            &*run.store,
-            &run.desc,
-            run.var,
-            &run.token,
-            &run.id,
-            status,
-            run.max_state_bytes,
-        )
-        .await;
-        match settled {
+        match settle(&*run.store, &run.desc, run.var, &run.token, &run.id, status).await {
             Ok(_) => {
-                if let Err(error) = run.store.forget_task(&run.entry()).await {
+                if let Err(error) = run.store.forget_task(&entry).await {
                     tracing::warn!(%error, "a task's registry entry stays until it expires");
                 }
-                tracing::debug!(handler = %run.handler, phase = ?status.phase, "task ended");
+                tracing::debug!(state = run.desc.name, phase = ?status.phase, "task ended");
                 return;
             }
             Err(e) => {
@@ -559,50 +574,67 @@ async fn finish<S: StateStore>(run: &TaskRun<S>, status: &TaskStatus) {
             }
         }
     }
+    let _ = run.store.keep_task(&entry, lease, true).await;
 }
 
 /// Records interrupted the tasks whose registry deadline passed (their worker died); returns
-/// how many entries it handled.
+/// how many entries it handled. An entry it cannot record is pushed one `lease` on, so that it
+/// does not hold up the others.
 ///
 /// # Errors
 /// [`StoreError`] when the registry cannot be read.
 pub(crate) async fn sweep<S: StateStore>(
     store: &S,
     states: &StateRegistry,
-    max_state_bytes: u64,
+    lease: Duration,
 ) -> Result<usize, StoreError> {
-    let expired = store.expired_tasks(now_ms(), SWEEP_BATCH).await?;
-    let interrupted = TaskStatus {
-        phase: TaskPhase::Interrupted,
-        message: "the worker running the task stopped answering".to_owned(),
-        ..TaskStatus::default()
-    };
-    for task in &expired {
-        let parsed: Option<(String, String, String)> = serde_json::from_str(task).ok();
-        let found = parsed.as_ref().and_then(|(token, handler, id)| {
-            let (desc, method) = states.resolve(handler).ok()?;
-            Some((token, desc, desc.status_var(method)?, id))
-        });
-        let Some((token, desc, var, id)) = found else {
-            tracing::warn!(task, "a task registry entry of no known handler; forgotten");
-            store.forget_task(task).await?;
-            continue;
-        };
-        let status = TaskStatus {
-            id: id.clone(),
-            ..interrupted.clone()
-        };
-        match settle(store, desc, var, token, id, &status, max_state_bytes).await {
-            Ok(marked) => {
-                if marked {
-                    tracing::warn!(handler = %desc.name, "a task's worker stopped answering: recorded interrupted");
-                }
-                store.forget_task(task).await?;
-            }
-            Err(e) => tracing::warn!(error = %e.message, "an expired task could not be recorded"),
-        }
+    let expired = store.expired_tasks(SWEEP_BATCH).await?;
+    // Each on its own token's lock: recorded side by side.
+    let recorded = expired
+        .iter()
+        .map(|task| interrupt(store, states, task, lease));
+    for result in futures_util::future::join_all(recorded).await {
+        result?;
     }
     Ok(expired.len())
+}
+
+/// Records the expired registry entry `task` interrupted (see [`sweep`]).
+async fn interrupt<S: StateStore>(
+    store: &S,
+    states: &StateRegistry,
+    task: &str,
+    lease: Duration,
+) -> Result<(), StoreError> {
+    let parsed: Option<(String, String, String, String)> = serde_json::from_str(task).ok();
+    let Some((token, state, var, id)) = parsed else {
+        tracing::warn!(task, "a task registry entry that does not read; forgotten");
+        return store.forget_task(task).await;
+    };
+    let Some(desc) = states.get(&state) else {
+        tracing::warn!(state, "a task of a state the app no longer has; forgotten");
+        return store.forget_task(task).await;
+    };
+    let status = TaskStatus {
+        id: id.clone(),
+        phase: TaskPhase::Interrupted,
+        message: "the worker running the task stopped answering".to_owned(),
+    };
+    match settle(store, desc, &var, &token, &id, &status).await {
+        Ok(marked) => {
+            if marked {
+                tracing::warn!(
+                    state,
+                    "a task's worker stopped answering: recorded interrupted"
+                );
+            }
+            store.forget_task(task).await
+        }
+        Err(e) => {
+            tracing::warn!(error = %e.message, "an expired task could not be recorded; trying later");
+            store.keep_task(task, lease, false).await.map(|_| ())
+        }
+    }
 }
 
 /// An engine's task supervision: sweeps the task registry in the background (see
@@ -634,9 +666,4 @@ impl TaskSupervisor {
             tracing::error!(%error, "the task supervision failed");
         }
     }
-}
-
-/// The registry deadline of a task starting now.
-pub(crate) fn first_deadline(lease: Duration) -> u64 {
-    now_ms() + lease.as_millis() as u64
 }

@@ -585,8 +585,10 @@ async fn a_commit_of_no_event_records_no_seq<S: StateStore>(s: Subject<S>) {
         delta: Map::new(),
         then: vec![],
     };
+    // Named by a tab, so that a seq wrongly written for it would show.
     let section = Commit {
         seq: None,
+        tab: "tab".into(),
         frame: frame.encode().into(),
         ..commit(2, 0, &[("counter", "{\"n\":2}")])
     };
@@ -602,47 +604,46 @@ async fn a_commit_of_no_event_records_no_seq<S: StateStore>(s: Subject<S>) {
 }
 
 async fn the_task_registry_keeps_renews_and_expires_tasks<S: StateStore>(s: Subject<S>) {
-    let a = format!("[\"{}\",\"h.a\",\"1\"]", token("tasks"));
-    let b = format!("[\"{}\",\"h.b\",\"2\"]", token("tasks"));
+    let a = format!("[\"{}\",\"s\",\"job\",\"1\"]", token("tasks"));
+    let b = format!("[\"{}\",\"s\",\"job\",\"2\"]", token("tasks"));
+    let (short, long) = (Duration::ZERO, Duration::from_secs(60));
+    let pause = || tokio::time::sleep(Duration::from_millis(5));
     assert!(
-        !s.store.keep_task(&a, 1_000, true).await.unwrap(),
+        !s.store.keep_task(&a, long, true).await.unwrap(),
         "nothing to renew"
     );
-    assert!(s.store.keep_task(&a, 1_000, false).await.unwrap());
-    assert!(s.store.keep_task(&b, 2_000, false).await.unwrap());
+    assert!(s.store.keep_task(&a, short, false).await.unwrap());
+    assert!(s.store.keep_task(&b, long, false).await.unwrap());
+    pause().await;
+    assert_eq!(s.store.expired_tasks(10).await.unwrap(), vec![a.clone()]);
+    // A heartbeat pushes the deadline on.
+    assert!(s.store.keep_task(&a, long, true).await.unwrap());
     assert_eq!(
-        s.store.expired_tasks(1_000, 10).await.unwrap(),
+        s.store.expired_tasks(10).await.unwrap(),
         Vec::<String>::new()
     );
+    assert!(s.store.keep_task(&b, short, true).await.unwrap());
+    pause().await;
+    assert!(s.store.keep_task(&a, short, true).await.unwrap());
+    pause().await;
     assert_eq!(
-        s.store.expired_tasks(1_001, 10).await.unwrap(),
-        vec![a.clone()]
+        s.store.expired_tasks(10).await.unwrap(),
+        vec![b.clone(), a.clone()],
+        "earliest first"
     );
-    assert_eq!(
-        s.store.expired_tasks(5_000, 10).await.unwrap(),
-        vec![a.clone(), b.clone()]
-    );
-    assert_eq!(
-        s.store.expired_tasks(5_000, 1).await.unwrap(),
-        vec![a.clone()]
-    );
-    // A heartbeat pushes the deadline on.
-    assert!(s.store.keep_task(&a, 9_000, true).await.unwrap());
-    assert_eq!(
-        s.store.expired_tasks(5_000, 10).await.unwrap(),
-        vec![b.clone()]
-    );
+    assert_eq!(s.store.expired_tasks(1).await.unwrap(), vec![b.clone()]);
     s.store.forget_task(&b).await.unwrap();
     s.store.forget_task(&b).await.unwrap();
     assert!(
-        !s.store.keep_task(&b, 9_000, true).await.unwrap(),
+        !s.store.keep_task(&b, long, true).await.unwrap(),
         "forgotten"
     );
-    assert_eq!(
-        s.store.expired_tasks(10_000, 10).await.unwrap(),
-        vec![a.clone()]
-    );
+    assert_eq!(s.store.expired_tasks(10).await.unwrap(), vec![a.clone()]);
     s.store.forget_task(&a).await.unwrap();
+    assert_eq!(
+        s.store.expired_tasks(10).await.unwrap(),
+        Vec::<String>::new()
+    );
 }
 
 macro_rules! conformance {

@@ -1,7 +1,8 @@
 //! Background tasks, embedded and through the distributed stack (a gateway, worker processes,
 //! Redis): a task's sections interleave with ordinary events of the same token and both counts
 //! come out exact; a handler cancels a task; a task whose worker is SIGKILLed is recorded
-//! `interrupted` by another worker once its heartbeat lapses, and the token keeps working; a
+//! `interrupted` by another worker once its heartbeat lapses, and the token keeps working, while
+//! a live one outlasts its lease through its heartbeat; a
 //! worker that shuts down records its tasks interrupted; a second start while one runs is
 //! refused.
 
@@ -212,4 +213,24 @@ async fn a_worker_that_shuts_down_records_its_running_task_interrupted() {
         c.var("task_state", "job")["message"],
         json!("the worker shut down before the task finished")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_longer_than_its_lease_is_kept_alive_by_its_heartbeat() {
+    let redis = Redis::start();
+    let ports = [free_port(), free_port()];
+    let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    // Both workers sweep the registry while the task runs 3 leases long.
+    let _workers = [
+        worker(&redis.url, ports[0], 2000),
+        worker(&redis.url, ports[1], 2000),
+    ];
+    let gw = gateway(&redis.url, &addrs);
+    let mut c = TestClient::connect(addr(&gw), None).await.unwrap();
+    let steps = (3 * TASK_LEASE_MS / 100) as u32;
+    c.call("task_state.run", json!({"to": steps, "ms": 100}))
+        .await
+        .unwrap();
+    until_phase(&mut c, "done", Duration::from_secs(30)).await;
+    assert_eq!(c.var("task_state", "count"), &json!(steps));
 }

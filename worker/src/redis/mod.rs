@@ -73,6 +73,8 @@ struct Scripts {
     snapshot: Script,
     commit: Script,
     renew: Script,
+    keep_task: Script,
+    expired_tasks: Script,
 }
 
 struct Inner {
@@ -110,6 +112,8 @@ impl RedisStore {
             snapshot: Script::new(include_str!("snapshot.lua")),
             commit: Script::new(include_str!("commit.lua")),
             renew: Script::new(include_str!("renew.lua")),
+            keep_task: Script::new(include_str!("keep_task.lua")),
+            expired_tasks: Script::new(include_str!("expired_tasks.lua")),
         };
         let inner = Inner {
             pool,
@@ -301,34 +305,30 @@ impl StateStore for RedisStore {
     async fn keep_task(
         &self,
         task: &str,
-        deadline_ms: u64,
+        lease: Duration,
         renew: bool,
     ) -> Result<bool, StoreError> {
-        // CH: count the changed members too; a renewal always changes the deadline.
-        let mut cmd = redis::cmd("ZADD");
-        cmd.arg(TASKS_KEY);
-        if renew {
-            cmd.arg("XX");
-        }
-        let changed: u64 = cmd
-            .arg("CH")
-            .arg(deadline_ms)
+        let kept: u8 = self
+            .inner
+            .scripts
+            .keep_task
+            .key(TASKS_KEY)
             .arg(task)
-            .query_async(&mut self.inner.conn().await?)
+            .arg(lease.as_millis() as u64)
+            .arg(u8::from(renew))
+            .invoke_async(&mut self.inner.conn().await?)
             .await
             .map_err(unavailable)?;
-        Ok(!renew || changed > 0)
+        Ok(kept == 1)
     }
 
-    async fn expired_tasks(&self, now_ms: u64, max: usize) -> Result<Vec<String>, StoreError> {
-        redis::cmd("ZRANGEBYSCORE")
-            .arg(TASKS_KEY)
-            .arg("-inf")
-            .arg(format!("({now_ms}"))
-            .arg("LIMIT")
-            .arg(0)
+    async fn expired_tasks(&self, max: usize) -> Result<Vec<String>, StoreError> {
+        self.inner
+            .scripts
+            .expired_tasks
+            .key(TASKS_KEY)
             .arg(max)
-            .query_async(&mut self.inner.conn().await?)
+            .invoke_async(&mut self.inner.conn().await?)
             .await
             .map_err(unavailable)
     }
