@@ -542,13 +542,10 @@ fn handlers_impl(mut item: ItemImpl) -> syn::Result<Tokens> {
     let start_arms = background.iter().map(|h| {
         let method = h.name.to_string();
         let renamed = &h.renamed;
-        let status = &h.background;
         let pnames: Vec<&Ident> = h.params.iter().map(|p| &p.0).collect();
         let ptys: Vec<&Type> = h.params.iter().map(|p| &p.1).collect();
         quote! {
             #method => {
-                // The status var must be a `TaskStatus` field of the state.
-                let _: fn(&Self) -> &::refract::core::TaskStatus = |state| &state.#status;
                 #[derive(::refract::serde::Deserialize)]
                 #[serde(crate = "::refract::serde", deny_unknown_fields)]
                 struct Args { #( #pnames: #ptys ),* }
@@ -562,7 +559,22 @@ fn handlers_impl(mut item: ItemImpl) -> syn::Result<Tokens> {
             }
         }
     });
+    let mut status_vars: Vec<&Ident> = background
+        .iter()
+        .filter_map(|h| h.background.as_ref())
+        .collect();
+    status_vars.sort();
+    status_vars.dedup();
+    let status_names: Vec<String> = status_vars.iter().map(|v| v.to_string()).collect();
     let start_fn = (!background.is_empty()).then(|| quote! {
+        fn task_status(&mut self, var: &str) -> ::core::option::Option<&mut ::refract::core::TaskStatus> {
+            // Each status var must be a `TaskStatus` field of the state.
+            match var {
+                #( #status_names => ::core::option::Option::Some(&mut self.#status_vars), )*
+                _ => ::core::option::Option::None,
+            }
+        }
+
         const BACKGROUND: &'static [(&'static str, &'static str)] = &[#((#bg_methods, #bg_status)),*];
 
         fn start(

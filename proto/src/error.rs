@@ -23,7 +23,8 @@ pub enum ErrorCode {
     TokenMismatch,
     /// An event before `hello` was answered.
     NotReady,
-    /// Too many events queued on the socket (a flood).
+    /// Too many events queued on the socket (a flood), or too many background tasks running on
+    /// the server to start another.
     Overloaded,
     /// No registered handler of that name.
     UnknownHandler,
