@@ -340,7 +340,7 @@ mod tests {
         let var: Var<TaskStatus> = Var::state_var("job_state", "job");
         assert_eq!(
             var.is_active().js(),
-            r#"((state.job_state.job.phase === "running") || (state.job_state.job.phase === "cancelling"))"#
+            r#"((job_state$job.phase === "running") || (job_state$job.phase === "cancelling"))"#
         );
     }
 }
