@@ -1,6 +1,6 @@
 // React bindings of Refract's runtime, imported by the compiled pages. One client per tab.
 import React, { useCallback, useEffect, useRef, useState, useSyncExternalStore } from "react";
-import { useLocation, useNavigate } from "react-router";
+import { useLocation, useNavigate, useParams } from "react-router";
 import { Toaster, toast } from "sonner";
 import { defaultActions, redirectWith, toastWith } from "./actions.js";
 import { RefractClient } from "./client.js";
@@ -37,6 +37,37 @@ const getStatus = () => client.getStatus();
  */
 export function useStatus() {
   return useSyncExternalStore(subscribeStatus, getStatus, getStatus);
+}
+
+const getHydrated = () => client.hydrated;
+
+/**
+ * A var of the page's location (the pseudo-state `__router` of `refract::router`), from React
+ * Router: it changes on client-side navigation without a server round trip.
+ * @param {"path" | "params" | "query" | "hydrated"} name
+ * @returns {unknown} the path (a string), the route's params or the query's values (objects of
+ *   strings; a repeated query key keeps its first value), or whether the tab has its state
+ */
+export function useRouterVar(name) {
+  // Every hook on every call, whichever var is asked for (the rules of hooks).
+  const params = useParams();
+  const { pathname, search } = useLocation();
+  const hydrated = useSyncExternalStore(subscribeStatus, getHydrated, getHydrated);
+  switch (name) {
+    case "path":
+      return pathname;
+    case "params":
+      return params;
+    case "query": {
+      const query = {};
+      for (const [key, value] of new URLSearchParams(search)) if (!(key in query)) query[key] = value;
+      return query;
+    }
+    case "hydrated":
+      return hydrated;
+    default:
+      return undefined;
+  }
 }
 
 /**

@@ -10,9 +10,11 @@
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
+use refract_core::router::ROUTER;
 use refract_core::{Dep, EventSpec, Expr};
 
-use crate::component::{Component, Fires, Node, Source, Trigger};
+use crate::Page;
+use crate::component::{Component, Fires, Modifiers, Node, Source, Trigger};
 
 /// One compiled page module.
 pub(crate) struct PageModule {
@@ -33,17 +35,28 @@ struct Emitter {
     router_link: bool,
     uses_form_data: bool,
     uses_debounced_input: bool,
+    uses_router: bool,
     externals: BTreeSet<(String, Option<String>, String)>,
     packages: BTreeSet<(String, String)>,
 }
 
-/// Compiles the page at `route` whose root is `root`.
-pub(crate) fn compile_page(route: &str, root: &Node) -> PageModule {
+/// Compiles `page`: its tree, and its `on_load` and head as islands rendering nothing.
+pub(crate) fn compile_page(page: &Page) -> PageModule {
+    let route = &page.route;
     let mut em = Emitter {
         route: route.to_owned(),
         ..Emitter::default()
     };
-    let body = em.node(root, &[], 2);
+    let mut body = String::new();
+    if let Some(load) = em.on_load(&page.on_load) {
+        body.push_str(&load);
+        body.push('\n');
+    }
+    if let Some(head) = em.head(&page.head) {
+        body.push_str(&head);
+        body.push('\n');
+    }
+    body.push_str(&em.node(&page.root, &[], 3));
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -79,6 +92,9 @@ pub(crate) fn compile_page(route: &str, root: &Node) -> PageModule {
         }
     }
     let mut runtime = vec!["addEvents", "useVar"];
+    if em.uses_router {
+        runtime.push("useRouterVar");
+    }
     if em.uses_form_data {
         runtime.push("formData");
     }
@@ -97,7 +113,7 @@ pub(crate) fn compile_page(route: &str, root: &Node) -> PageModule {
     }
     let _ = write!(
         out,
-        "\nexport default function Page() {{\n  return (\n{body}\n  );\n}}\n"
+        "\nexport default function Page() {{\n  return (\n    <>\n{body}\n    </>\n  );\n}}\n"
     );
     PageModule {
         source: out,
@@ -238,12 +254,22 @@ impl Emitter {
             scope.join(", ")
         );
         for (state, var) in &deps {
-            let _ = writeln!(
-                src,
-                "  const {state}${var} = useVar({}, {});",
-                js_string(state),
-                js_string(var)
-            );
+            if state == ROUTER {
+                // The browser's location, not the server's state.
+                self.uses_router = true;
+                let _ = writeln!(
+                    src,
+                    "  const {state}${var} = useRouterVar({});",
+                    js_string(var)
+                );
+            } else {
+                let _ = writeln!(
+                    src,
+                    "  const {state}${var} = useVar({}, {});",
+                    js_string(state),
+                    js_string(var)
+                );
+            }
         }
         for hook in hooks {
             src.push_str(hook);
@@ -377,6 +403,74 @@ impl Emitter {
         } else {
             format!(", {{ {} }}", options.join(", "))
         }
+    }
+
+    /// The island that queues the page's `on_load` events once it is shown (the page remounts
+    /// when its path changes, so they run again then); `None` without any.
+    fn on_load(&mut self, events: &[EventSpec]) -> Option<String> {
+        if events.is_empty() {
+            return None;
+        }
+        let trigger = Trigger {
+            fires: Fires::Mount,
+            events: events.to_vec(),
+            modifiers: Modifiers::default(),
+        };
+        let deps = state_deps(events.iter().flat_map(|e| e.args.iter().map(|(_, a)| a)));
+        let hook = format!(
+            "  React.useEffect(() => {{ addEvents({}); }}, []);\n",
+            self.events(&trigger)
+        );
+        Some(self.island(deps, &[hook], "      {null}".to_owned(), &[], 3))
+    }
+
+    /// The island that puts the page's head in the document: the title (set on each change)
+    /// and the description and preview image (`<meta>` elements, which React places in the
+    /// document's head); `None` for a page without any.
+    fn head(&mut self, head: &crate::Head) -> Option<String> {
+        let mut hooks = Vec::new();
+        let mut metas = Vec::new();
+        if let Some(title) = &head.title {
+            hooks.push(format!(
+                "  const title = String({});\n  React.useEffect(() => {{ document.title = title; }}, [title]);\n",
+                title.js
+            ));
+        }
+        let meta = |attr: &str, key: &str, value: &Expr| {
+            format!(
+                "      <meta {attr}={} content={{String({})}} />",
+                js_string(key),
+                value.js
+            )
+        };
+        if let Some(description) = &head.description {
+            metas.push(meta("name", "description", description));
+            metas.push(meta("property", "og:description", description));
+        }
+        if let Some(title) = &head.title {
+            metas.push(meta("property", "og:title", title));
+        }
+        if let Some(image) = &head.image {
+            metas.push(meta("property", "og:image", image));
+        }
+        if hooks.is_empty() && metas.is_empty() {
+            return None;
+        }
+        let exprs = [&head.title, &head.description, &head.image];
+        let deps = state_deps(exprs.into_iter().flatten());
+        // Always an island (it has hooks or renders metas reading vars); a static one too, so
+        // the page's tree stays the same shape.
+        let jsx = if metas.is_empty() {
+            "      {null}".to_owned()
+        } else {
+            metas.join("\n")
+        };
+        let hooks = if hooks.is_empty() {
+            vec!["  // Static head.\n".to_owned()]
+        } else {
+            hooks
+        };
+        Some(self.island(deps, &hooks, jsx, &[], 3))
     }
 
     /// The hooks of `c`'s mount and unmount triggers: an effect that queues the mount events

@@ -13,6 +13,8 @@ mod project;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use refract_core::{EventSpec, Expr};
+
 pub use component::{
     Component, External, FormData, IntoProp, Node, Source, avatar, r#box, button, checkbox, cond,
     foreach, form, heading, hstack, image, input, json_prop, link, link_to, text, vstack, when,
@@ -77,13 +79,43 @@ impl CompileError {
     }
 }
 
-/// One page: its route (React Router syntax, e.g. `/` or `/users/:id`) and its component tree.
+/// One page: its route (React Router syntax, e.g. `/` or `/users/:id`), its component tree, the
+/// events it runs when opened, and what it puts in the document's head.
 #[derive(Debug, Clone)]
 pub struct Page {
     /// The route.
     pub route: String,
     /// The root node.
     pub root: Node,
+    /// Events (and client actions) run when the page is opened: on the first load (once the tab
+    /// has its state), on client-side navigation to it, and when its path changes
+    /// (`/posts/1` → `/posts/2`); one event chain, in order.
+    pub on_load: Vec<EventSpec>,
+    /// Its head.
+    pub head: Head,
+}
+
+impl Page {
+    /// The page at `route` showing `root`, with no `on_load` and the app's head.
+    pub fn new(route: impl Into<String>, root: impl Into<Node>) -> Self {
+        Page {
+            route: route.into(),
+            root: root.into(),
+            on_load: Vec::new(),
+            head: Head::default(),
+        }
+    }
+}
+
+/// What a page puts in the document's head, each static or a var (updated when it changes).
+#[derive(Debug, Clone, Default)]
+pub struct Head {
+    /// The document title (`None`: the app's).
+    pub title: Option<Expr>,
+    /// `<meta name="description">`, also `og:description`.
+    pub description: Option<Expr>,
+    /// `og:image`: the URL of the link preview's image.
+    pub image: Option<Expr>,
 }
 
 /// What the compiler needs of an app.
@@ -111,7 +143,7 @@ pub fn generate(app: &AppSpec<'_>) -> Result<BTreeMap<String, String>, CompileEr
     let mut imports = String::new();
     let mut route_elements = String::new();
     for (i, page) in app.pages.iter().enumerate() {
-        let module = codegen::compile_page(&page.route, &page.root);
+        let module = codegen::compile_page(page);
         packages.extend(module.packages);
         files.insert(format!("src/pages/page_{i}.jsx"), module.source);
         imports.push_str(&format!("import Page{i} from \"./pages/page_{i}.jsx\";\n"));

@@ -35,10 +35,7 @@ fn counter_page() -> Page {
         when(count().lt(0), text("negative")),
         link("About", "/about"),
     ]);
-    Page {
-        route: "/".into(),
-        root: root.into(),
-    }
+    Page::new("/", root)
 }
 
 #[derive(serde::Serialize)]
@@ -77,10 +74,7 @@ fn todo_page() -> Page {
             ])
         }),
     ]);
-    Page {
-        route: "/todo".into(),
-        root: root.into(),
-    }
+    Page::new("/todo", root)
 }
 
 #[test]
@@ -129,10 +123,7 @@ fn duplicate_or_relative_routes_are_rejected() {
     })
     .unwrap_err();
     assert!(err.to_string().contains("routes `/` and `/`"), "{err}");
-    let relative = [Page {
-        route: "about".into(),
-        root: text("x").into(),
-    }];
+    let relative = [Page::new("about", text("x"))];
     assert!(
         generate(&AppSpec {
             title: "x",
@@ -149,10 +140,7 @@ fn external_components_add_their_package() {
     let md = Component::external("react-markdown", "^9.0.0", None, "Markdown").child("**hi**");
     let chart = Component::external("recharts", "^2.12.0", Some("LineChart"), "LineChart")
         .prop("width", 400);
-    let pages = [Page {
-        route: "/".into(),
-        root: vstack([md, chart]).into(),
-    }];
+    let pages = [Page::new("/", vstack([md, chart]))];
     let page = &only_page(&pages);
     assert!(
         page.contains("import Markdown from \"react-markdown\";"),
@@ -212,10 +200,7 @@ fn triggers_page() -> Page {
             .on_focus(increment)
             .on_key_up(pressed),
     ]);
-    Page {
-        route: "/search".into(),
-        root: root.into(),
-    }
+    Page::new("/search", root)
 }
 
 #[test]
@@ -261,10 +246,10 @@ fn a_prop_that_is_no_event_prop_is_refused() {
 #[test]
 fn a_debounced_trigger_in_a_list_is_keyed_by_row() {
     let items: Var<Vec<Item>> = Var::state_var("todo_state", "items");
-    let pages = [Page {
-        route: "/rows".into(),
-        root: foreach(items, |_item, _index| input().on_change(set_query)).into(),
-    }];
+    let pages = [Page::new(
+        "/rows",
+        foreach(items, |_item, _index| input().on_change(set_query)),
+    )];
     let files = generate(&AppSpec {
         title: "x",
         pages: &pages,
@@ -288,4 +273,33 @@ fn a_modifier_of_a_mount_trigger_is_refused() {
 #[should_panic(expected = "modifies the trigger before it")]
 fn a_modifier_needs_a_trigger() {
     let _ = button("x").debounce(10);
+}
+
+/// A page with `on_load` (whose argument is a route param), a head (a title from a var, a static
+/// description) and router vars: each becomes an island that reads only what it needs, the
+/// router vars from React Router rather than the server's state.
+#[test]
+fn on_load_head_and_router_vars() {
+    let title: Var<String> = Var::state_var("post_state", "title");
+    let mut page = Page::new(
+        "/posts/:id",
+        vstack([
+            heading(format_var!("post {}", refract_core::router::param("id"))),
+            text(refract_core::router::query("tab")),
+            when(refract_core::router::is_hydrated(), text(title.clone())),
+        ]),
+    );
+    page.on_load =
+        vec![EventSpec::new("post_state.load").arg("id", refract_core::router::param("id"))];
+    page.head.title = Some(format_var!("{} · Blog", title).into_expr());
+    page.head.description = Some(refract_core::Expr::literal("A post."));
+    let files = generate(&AppSpec {
+        title: "Blog",
+        pages: &[page],
+        initial_state: &json!({"post_state": {"title": ""}}),
+    })
+    .unwrap();
+    let source = &files["src/pages/page_0.jsx"];
+    assert!(source.contains("useRouterVar"), "{source}");
+    insta::assert_snapshot!("on_load_head_and_router_vars", source);
 }

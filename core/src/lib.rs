@@ -10,7 +10,8 @@
 //! * [`EventContext`] is what a handler may know about the event it runs for, and [`Emitter`]
 //!   how a streaming handler sends its progress;
 //! * [`Task`] is a running background task, and [`TaskStatus`] the var that shows it;
-//! * [`Routes`] are the pages' path patterns, and which one a path matches.
+//! * [`Routes`] are the pages' path patterns, and which one a path matches; [`router`] the vars
+//!   of the page's location.
 //!
 //! Nothing here does I/O.
 
@@ -19,6 +20,7 @@ mod context;
 mod emitter;
 mod error;
 mod event;
+pub mod router;
 mod routes;
 mod state;
 mod task;

@@ -20,6 +20,7 @@ use refract_worker::serve::AppEnv;
 use refract_worker::{Engine, MemoryStore, TaskSupervisor};
 
 use crate::cli::{Cli, Command, ExportArgs, HealthcheckArgs, RunArgs};
+use crate::page::PageOptions;
 
 /// Why an app could not be built or served.
 #[derive(thiserror::Error, Debug)]
@@ -88,7 +89,7 @@ type PageFn = Box<dyn Fn() -> Node + Send + Sync>;
 pub struct App {
     title: String,
     states: StateRegistry,
-    pages: Vec<(String, PageFn)>,
+    pages: Vec<(String, PageFn, PageOptions)>,
     allow_call_script: bool,
     on_error: Option<ErrorHook>,
 }
@@ -166,9 +167,20 @@ impl App {
     /// (`/files/*`); handlers read the matched route and its parameters from their context. Routes
     /// are checked when the app starts: a malformed one, or two that match the same paths, is
     /// [`AppError::Route`].
-    pub fn page<N: Into<Node> + 'static>(mut self, route: &str, page: fn() -> N) -> Self {
+    pub fn page<N: Into<Node> + 'static>(self, route: &str, page: fn() -> N) -> Self {
+        self.page_with(route, page, PageOptions::new())
+    }
+
+    /// Adds the page at `route` (as [`App::page`]) with `options`: the events it runs when
+    /// opened (`on_load`) and its head (title, description, preview image).
+    pub fn page_with<N: Into<Node> + 'static>(
+        mut self,
+        route: &str,
+        page: fn() -> N,
+        options: PageOptions,
+    ) -> Self {
         self.pages
-            .push((route.to_owned(), Box::new(move || page().into())));
+            .push((route.to_owned(), Box::new(move || page().into()), options));
         self
     }
 
@@ -178,7 +190,7 @@ impl App {
     /// [`AppError::Route`] when a page's route is malformed or two match the same paths;
     /// [`AppError::MissingParent`] when a substate's parent is not registered.
     pub fn code(&self) -> Result<AppCode, AppError> {
-        let routes = Routes::new(self.pages.iter().map(|(route, _)| route.as_str()))?;
+        let routes = Routes::new(self.pages.iter().map(|(route, ..)| route.as_str()))?;
         if let Some((state, parent)) = self.states.missing_parent() {
             return Err(AppError::MissingParent { state, parent });
         }
@@ -204,9 +216,11 @@ impl App {
         let pages: Vec<Page> = self
             .pages
             .iter()
-            .map(|(route, page)| Page {
+            .map(|(route, page, options)| Page {
                 route: route.clone(),
                 root: page(),
+                on_load: options.on_load.clone(),
+                head: options.head.clone(),
             })
             .collect();
         let files = refract_compiler::generate(&AppSpec {

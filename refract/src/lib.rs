@@ -59,14 +59,17 @@ extern crate self as refract;
 
 mod app;
 mod cli;
+mod page;
 mod stack;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 pub use app::{App, AppError, Server};
+pub use page::PageOptions;
 pub use refract_core as core;
 pub use refract_core::EventContext;
 pub use refract_core::actions;
+pub use refract_core::router;
 pub use refract_macros::{State, VarFields, handlers};
 pub use refract_proto::{ErrorCode, Failure};
 pub use serde;
@@ -84,8 +87,9 @@ pub mod ui {
 /// Everything an app module usually needs: `use refract::prelude::*;`.
 pub mod prelude {
     pub use crate::ui::*;
-    pub use crate::{App, State, VarFields};
+    pub use crate::{App, PageOptions, State, VarFields};
     pub use refract_core::actions::*;
+    pub use refract_core::router;
     pub use refract_core::{
         Emitter, EventContext, EventSpec, FlushError, IntoVar, Parent, StateAccessError, States,
         Task, TaskError, TaskPhase, TaskStatus, Var,

@@ -1,0 +1,103 @@
+//! The blog example: a list of posts and a page per post at `/posts/:id`, whose id is a route
+//! param read on the page (`router::param("id")`) and by the page's `on_load` handler, which
+//! loads the post (simulated); the document title follows the loaded post.
+
+use refract::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// The posts of the (simulated) database: id → title.
+const POSTS: [(u32, &str); 3] = [
+    (1, "Hello, Refract"),
+    (2, "Routes and params"),
+    (3, "Loading data on open"),
+];
+
+/// The open post, as its page's `on_load` loaded it.
+#[derive(State, Default, Serialize, Deserialize)]
+pub struct PostState {
+    /// The post's id, as loaded (0: none yet).
+    id: u32,
+    /// Its title.
+    title: String,
+    /// Its text.
+    body: String,
+    /// How many posts this tab loaded.
+    loads: u32,
+}
+
+#[refract::handlers]
+impl PostState {
+    /// Loads the post `id` (the page's route param): what a real app would fetch from its
+    /// database.
+    pub fn load(&mut self, id: String) {
+        self.loads += 1;
+        match id
+            .parse()
+            .ok()
+            .and_then(|n: u32| POSTS.iter().find(|(i, _)| *i == n))
+        {
+            Some((n, title)) => {
+                self.id = *n;
+                self.title = (*title).to_owned();
+                self.body = format!("This is post {n}, loaded by the page's on_load.");
+            }
+            None => {
+                self.id = 0;
+                self.title = "No such post".to_owned();
+                self.body = format!("There is no post {id}.");
+            }
+        }
+    }
+}
+
+/// Links to every post.
+fn nav() -> Component {
+    hstack(
+        POSTS
+            .map(|(id, title)| link(title, &format!("/posts/{id}")).prop("id", format!("to-{id}"))),
+    )
+    .prop("gap", "4")
+}
+
+fn index() -> Component {
+    vstack([heading("Blog"), link("Home", "/"), nav()]).prop("p", "6")
+}
+
+fn post() -> Component {
+    vstack([
+        link("Home", "/"),
+        heading(format_var!("post {}", router::param("id"))).prop("id", "post-heading"),
+        cond(
+            router::is_hydrated(),
+            vstack([
+                heading(PostState::title())
+                    .size("4")
+                    .prop("id", "post-title"),
+                text(PostState::body()).prop("id", "post-body"),
+                text(format_var!("{} loads", PostState::loads())).prop("id", "loads"),
+            ]),
+            text("Loading…"),
+        ),
+        nav(),
+    ])
+    .prop("p", "6")
+}
+
+/// The blog app.
+pub fn app() -> App {
+    App::new("Blog")
+        .state::<PostState>()
+        .page_with(
+            "/",
+            index,
+            PageOptions::new().description("A small blog made with Refract."),
+        )
+        .page_with(
+            "/posts/:id",
+            post,
+            PageOptions::new()
+                .on_load(PostState::load(router::param("id")))
+                .title(format_var!("{} · Blog", PostState::title()))
+                .description(PostState::body()),
+        )
+}
