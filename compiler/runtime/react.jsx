@@ -7,6 +7,9 @@ import { RefractClient } from "./client.js";
 import { triggerRunner } from "./triggers.js";
 import initialState from "./initial_state.json";
 
+// The head tags the build wrote for crawlers: the pages render their own (which follow vars).
+for (const meta of document.querySelectorAll("meta[data-refract-static]")) meta.remove();
+
 /** The tab's connection to the gateway. */
 export const client = new RefractClient({
   url: (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/_event",

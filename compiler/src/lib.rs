@@ -127,6 +127,9 @@ pub struct AppSpec<'a> {
     pub pages: &'a [Page],
     /// `{state_name: {var: value}}` at default values: the store before the first hydrate.
     pub initial_state: &'a serde_json::Value,
+    /// The page shown for a path that matches no route (`None`: a plain "page not found" with a
+    /// link home).
+    pub not_found: Option<&'a Node>,
 }
 
 /// The project files of `app`: relative path → content. Deterministic for the same input.
@@ -152,6 +155,24 @@ pub fn generate(app: &AppSpec<'_>) -> Result<BTreeMap<String, String>, CompileEr
             json(&page.route)
         ));
     }
+    let default_not_found;
+    let not_found = match app.not_found {
+        Some(node) => node,
+        None => {
+            default_not_found = default_not_found_page();
+            &default_not_found
+        }
+    };
+    let module = codegen::compile_page(&Page::new("*", not_found.clone()));
+    packages.extend(module.packages);
+    files.insert("src/pages/not_found.jsx".into(), module.source);
+    imports.push_str("import NotFound from \"./pages/not_found.jsx\";\n");
+    route_elements.push_str("            <Route path=\"*\" element={<NotFound />} />\n");
+    let routes: Vec<&str> = app.pages.iter().map(|p| p.route.as_str()).collect();
+    files.insert(
+        format!("public/{}", refract_core::ROUTES_FILE),
+        serde_json::to_string(&routes).unwrap_or_default() + "\n",
+    );
     files.insert("package.json".into(), package_json(&packages));
     files.insert("vite.config.js".into(), VITE_CONFIG.into());
     files.insert(
@@ -172,6 +193,100 @@ pub fn generate(app: &AppSpec<'_>) -> Result<BTreeMap<String, String>, CompileEr
     files.insert("src/refract/initial_state.json".into(), initial + "\n");
     files.insert(".gitignore".into(), "node_modules/\ndist/\n".into());
     Ok(files)
+}
+
+/// The page shown for unknown paths when the app has none of its own.
+fn default_not_found_page() -> Node {
+    vstack([
+        heading("Page not found").prop("id", "refract-not-found"),
+        text("There is no page at this address."),
+        link("Go to the home page", "/"),
+    ])
+    .prop("p", "6")
+    .into()
+}
+
+/// Writes, beside the built `index.html` in `dist`, what a server without the app's routes (a
+/// static host, a crawler that runs no script) needs: for each static route whose head is
+/// static, `<route>/index.html` with its title and `<meta>` tags; and [`refract_core::NOT_FOUND_FILE`],
+/// the page for unknown paths. Parameterised routes are served `index.html` (the app's shell),
+/// which renders them in the browser.
+///
+/// # Errors
+/// [`CompileError::Io`] when a file cannot be read or written.
+pub fn write_route_pages(dist: &Path, pages: &[Page]) -> Result<(), CompileError> {
+    let index_path = dist.join("index.html");
+    let index =
+        std::fs::read_to_string(&index_path).map_err(|e| CompileError::io(&index_path, e))?;
+    let not_found = dist.join(refract_core::NOT_FOUND_FILE);
+    let noindex = "    <meta name=\"robots\" content=\"noindex\" />\n  </head>";
+    std::fs::write(&not_found, index.replacen("  </head>", noindex, 1))
+        .map_err(|e| CompileError::io(&not_found, e))?;
+    for page in pages {
+        if page.route == "/" || !refract_core::Routes::is_static(&page.route) {
+            continue;
+        }
+        let Some(html) = with_static_head(&index, &page.head) else {
+            continue;
+        };
+        let dir = dist.join(page.route.trim_matches('/'));
+        std::fs::create_dir_all(&dir).map_err(|e| CompileError::io(&dir, e))?;
+        let file = dir.join("index.html");
+        std::fs::write(&file, html).map_err(|e| CompileError::io(&file, e))?;
+    }
+    if let Some(root) = pages.iter().find(|p| p.route == "/")
+        && let Some(html) = with_static_head(&index, &root.head)
+    {
+        std::fs::write(&index_path, html).map_err(|e| CompileError::io(&index_path, e))?;
+    }
+    Ok(())
+}
+
+/// `index` (the built shell) with the static parts of `head` in its `<head>`; `None` when the
+/// head has no static part. The `<meta>` tags are marked `data-refract-static`: the runtime
+/// removes them when it starts, and the page renders its own (which follow its vars).
+fn with_static_head(index: &str, head: &Head) -> Option<String> {
+    // A static value is a string literal reading no var.
+    let text = |e: &Option<Expr>| {
+        e.as_ref()
+            .filter(|e| e.deps.is_empty())
+            .and_then(|e| serde_json::from_str::<String>(&e.js).ok())
+    };
+    let (title, description, image) = (
+        text(&head.title),
+        text(&head.description),
+        text(&head.image),
+    );
+    let mut tags = String::new();
+    let mut meta = |attr: &str, key: &str, value: &str| {
+        tags.push_str(&format!(
+            "    <meta {attr}=\"{key}\" content=\"{}\" data-refract-static />\n",
+            html_escape(value)
+        ));
+    };
+    if let Some(description) = &description {
+        meta("name", "description", description);
+        meta("property", "og:description", description);
+    }
+    if let Some(title) = &title {
+        meta("property", "og:title", title);
+    }
+    if let Some(image) = &image {
+        meta("property", "og:image", image);
+    }
+    if title.is_none() && tags.is_empty() {
+        return None;
+    }
+    let mut html = index.to_owned();
+    if let Some(title) = &title
+        && let (Some(start), Some(end)) = (html.find("<title>"), html.find("</title>"))
+    {
+        html.replace_range(
+            start..end + "</title>".len(),
+            &format!("<title>{}</title>", html_escape(title)),
+        );
+    }
+    Some(html.replacen("  </head>", &format!("{tags}  </head>"), 1))
 }
 
 fn json(s: &str) -> String {

@@ -85,6 +85,7 @@ fn generated_project_snapshots() {
         title: "Snap <&>",
         pages: &pages,
         initial_state: &initial,
+        not_found: None,
     })
     .unwrap();
     insta::assert_snapshot!("counter_page", files["src/pages/page_0.jsx"]);
@@ -96,6 +97,7 @@ fn generated_project_snapshots() {
         title: "Snap <&>",
         pages: &pages,
         initial_state: &initial,
+        not_found: None,
     })
     .unwrap();
     assert_eq!(files, again, "generation is deterministic");
@@ -107,6 +109,7 @@ fn only_page(pages: &[Page]) -> String {
         title: "x",
         pages,
         initial_state: &json!({}),
+        not_found: None,
     })
     .unwrap();
     files["src/pages/page_0.jsx"].clone()
@@ -120,6 +123,7 @@ fn duplicate_or_relative_routes_are_rejected() {
         title: "x",
         pages: &pages,
         initial_state: &initial,
+        not_found: None,
     })
     .unwrap_err();
     assert!(err.to_string().contains("routes `/` and `/`"), "{err}");
@@ -128,7 +132,8 @@ fn duplicate_or_relative_routes_are_rejected() {
         generate(&AppSpec {
             title: "x",
             pages: &relative,
-            initial_state: &initial
+            initial_state: &initial,
+            not_found: None,
         })
         .is_err()
     );
@@ -154,6 +159,7 @@ fn external_components_add_their_package() {
         title: "x",
         pages: &pages,
         initial_state: &initial,
+        not_found: None,
     })
     .unwrap();
     assert!(files["package.json"].contains("\"react-markdown\": \"^9.0.0\""));
@@ -254,6 +260,7 @@ fn a_debounced_trigger_in_a_list_is_keyed_by_row() {
         title: "x",
         pages: &pages,
         initial_state: &json!({}),
+        not_found: None,
     })
     .unwrap();
     let page = &files["src/pages/page_0.jsx"];
@@ -297,6 +304,7 @@ fn on_load_head_and_router_vars() {
         title: "Blog",
         pages: &[page],
         initial_state: &json!({"post_state": {"title": ""}}),
+        not_found: None,
     })
     .unwrap();
     let source = &files["src/pages/page_0.jsx"];

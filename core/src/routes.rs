@@ -11,6 +11,13 @@
 
 use std::collections::BTreeMap;
 
+/// The file of a built app (at the root of its assets) that lists its pages' routes, a JSON array
+/// of patterns: the compiler writes it, and the gateway reads it to answer unknown paths with 404.
+pub const ROUTES_FILE: &str = "refract-routes.json";
+
+/// The page of a built app served, with status 404, for a path that matches no route.
+pub const NOT_FOUND_FILE: &str = "404.html";
+
 /// Why a set of routes is not usable.
 #[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
 pub enum RouteError {
@@ -159,6 +166,11 @@ impl Routes {
             table.routes.push((route.to_owned(), variants));
         }
         Ok(table)
+    }
+
+    /// Whether `route` (a valid pattern) has no params, optional segments or splat: one path.
+    pub fn is_static(route: &str) -> bool {
+        !route.contains([':', '*', '?'])
     }
 
     /// The route `path` (percent-encoded, from `/`) matches, if any: the most specific one.

@@ -9,12 +9,14 @@
 //! * `GET /_event`: the WebSocket of `docs/protocol.md`;
 //! * `GET /_health`: `ok`;
 //! * everything else: the built assets (`/assets/*` cached for a year, since Vite hashes their
-//!   names; other paths fall back to `index.html`, so client-side routes load the app).
+//!   names); a path that is no file is a page of the app (its routes' paths load the app, with
+//!   status 200) or not found (status 404, the app's "not found" page).
 
 pub mod feed;
 mod http;
 #[cfg(feature = "kubernetes")]
 pub mod k8s;
+mod pages;
 pub mod pool;
 pub mod serve;
 mod session;
@@ -33,7 +35,7 @@ use refract_core::{ClientHeaders, EventContext};
 use refract_proto::{DeltaFeed, Processor};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tower_http::services::{ServeDir, ServeFile};
+use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeader;
 
 pub use token::{RandomnessError, TokenIssuer};
@@ -288,8 +290,16 @@ impl Gateway {
                 header::CACHE_CONTROL,
                 HeaderValue::from_static("public, max-age=31536000, immutable"),
             );
+            // Files at the top (favicon, robots.txt) as they are; every other path is a page
+            // of the app, or not found (`pages`). Folders are pages too (`/about` is the page
+            // of its route, whose head tags the build wrote to `about/index.html`).
+            let pages = Router::new()
+                .fallback(pages::page)
+                .with_state(Arc::new(pages::Pages::load(dir)));
             let pages = SetResponseHeader::overriding(
-                ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html"))),
+                ServeDir::new(dir)
+                    .append_index_html_on_directories(false)
+                    .fallback(pages),
                 header::CACHE_CONTROL,
                 HeaderValue::from_static("no-cache"),
             );

@@ -90,6 +90,7 @@ pub struct App {
     title: String,
     states: StateRegistry,
     pages: Vec<(String, PageFn, PageOptions)>,
+    not_found: Option<fn() -> Node>,
     allow_call_script: bool,
     on_error: Option<ErrorHook>,
 }
@@ -120,6 +121,7 @@ impl App {
             title: title.into(),
             states: StateRegistry::default(),
             pages: Vec::new(),
+            not_found: None,
             allow_call_script: false,
             on_error: None,
         }
@@ -184,6 +186,13 @@ impl App {
         self
     }
 
+    /// Shows `page` for a path that matches no route (served with HTTP status 404); without
+    /// it, a plain "page not found" with a link home.
+    pub fn not_found(mut self, page: fn() -> Node) -> Self {
+        self.not_found = Some(page);
+        self
+    }
+
     /// What a worker runs of the app: its states, its pages' routes and its error hook.
     ///
     /// # Errors
@@ -223,15 +232,19 @@ impl App {
                 head: options.head.clone(),
             })
             .collect();
+        let not_found = self.not_found.map(|page| page());
         let files = refract_compiler::generate(&AppSpec {
             title: &self.title,
             pages: &pages,
             initial_state: &initial_state,
+            not_found: not_found.as_ref(),
         })?;
         let project = Project::new(build_dir);
         project.write(&files)?;
         project.install()?;
-        Ok(project.build()?)
+        let dist = project.build()?;
+        refract_compiler::write_route_pages(&dist, &pages)?;
+        Ok(dist)
     }
 
     /// Serves the embedded mode on an in-memory store on `listener` in the background, with a

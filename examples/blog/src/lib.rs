@@ -1,6 +1,8 @@
 //! The blog example: a list of posts and a page per post at `/posts/:id`, whose id is a route
 //! param read on the page (`router::param("id")`) and by the page's `on_load` handler, which
-//! loads the post (simulated); the document title follows the loaded post.
+//! loads the post (simulated); the document title follows the loaded post. `/about` has a static
+//! title and description (written into its own HTML file by the build, for crawlers), and
+//! unknown paths show the blog's own "not found" page with status 404.
 
 use refract::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -60,7 +62,27 @@ fn nav() -> Component {
 }
 
 fn index() -> Component {
-    vstack([heading("Blog"), link("Home", "/"), nav()]).prop("p", "6")
+    vstack([heading("Blog"), link("About", "/about"), nav()]).prop("p", "6")
+}
+
+fn about() -> Component {
+    vstack([
+        heading("About this blog").prop("id", "about"),
+        text("A small blog made with Refract."),
+        link("Home", "/"),
+    ])
+    .prop("p", "6")
+}
+
+/// What unknown paths show (served with status 404).
+fn not_found() -> Node {
+    vstack([
+        heading("No such page").prop("id", "not-found"),
+        text(format_var!("Nothing lives at {}.", router::path())),
+        link("Back to the blog", "/"),
+    ])
+    .prop("p", "6")
+    .into()
 }
 
 fn post() -> Component {
@@ -92,6 +114,14 @@ pub fn app() -> App {
             index,
             PageOptions::new().description("A small blog made with Refract."),
         )
+        .page_with(
+            "/about",
+            about,
+            PageOptions::new()
+                .title("About · Blog")
+                .description("Who writes this blog, and why."),
+        )
+        .not_found(not_found)
         .page_with(
             "/posts/:id",
             post,
