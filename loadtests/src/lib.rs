@@ -3,7 +3,7 @@
 //! `refract_test_support::Client`, the protocol client the tests use too), the scenarios
 //! of the load-test issue, the processes of the system under test, and the reports.
 //!
-//! * [`scenario`]: counter, idle, big-state and reconnect, each bounded by count and time;
+//! * [`scenario`]: counter, idle, big-state, reconnect and stream, each bounded by count and time;
 //! * [`stack`]: starting and stopping the probe app as processes (embedded, or Redis + workers + a
 //!   gateway) on loopback ports;
 //! * [`procfs`]: CPU seconds and resident memory of those processes, and the machine, from `/proc`;

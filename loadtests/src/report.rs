@@ -71,7 +71,7 @@ impl Latency {
 ///
 /// The CPU window is the measured phase of [`Run::duration_s`], give or take the closing of the
 /// sockets at its end:
-/// * counter and big-state: from the start signal (every client already connected and, for
+/// * counter, big-state and stream: from the start signal (every client already connected and, for
 ///   big-state, its ~1 MB state filled and re-hydrated) until the last client finished its events
 ///   and closed its socket;
 /// * idle: the ramp, from before the first connection until every connection is open or has
@@ -96,7 +96,7 @@ pub struct ProcUsage {
 pub struct Run {
     /// What identifies the run among the scenario's runs (mode, workers, clients, parameters).
     pub key: String,
-    /// `counter`, `idle`, `big-state` or `reconnect`.
+    /// `counter`, `idle`, `big-state`, `reconnect` or `stream`.
     pub scenario: String,
     /// `embedded` or `distributed`.
     pub mode: String,
@@ -112,8 +112,8 @@ pub struct Run {
     pub duration_s: f64,
     /// `events / duration_s`.
     pub events_per_s: f64,
-    /// Latency percentiles in milliseconds (event round trip; connect-to-hydrate for idle;
-    /// restart-to-resync for reconnect).
+    /// Latency percentiles in milliseconds (event round trip, for stream from sending to the
+    /// answer after every flush; connect-to-hydrate for idle; restart-to-resync for reconnect).
     pub latency_ms: Latency,
     /// CPU and memory by role: `gateway`, `workers`, `redis`, `embedded`, `loadgen`.
     pub processes: BTreeMap<String, ProcUsage>,
@@ -248,21 +248,40 @@ fn pairs(map: &Value) -> String {
         .unwrap_or_default()
 }
 
+/// What the stream scenario's numbers are, above its table.
+const STREAM_NOTE: &str = "Each event is `progress_state.run {steps, ms: step_ms}`: the handler \
+    flushes `steps` intermediate deltas (sleeping `step_ms` before each) and then answers. events/s \
+    and p50…max are of whole events, from sending to the answer. **Delta latency** \
+    (`delta_p50_ms` … `delta_max_ms`) is, for each intermediate delta, the time from the previous \
+    frame of its event (or from sending the event, for its first) to its arrival: the gap between \
+    deltas the client sees. `flushes_per_s` counts the intermediate deltas of all clients \
+    together, `all_deltas_per_s` the answers by delta too. When an event's answer overtakes its \
+    last flushes on their way to the gateway, the gateway resyncs the socket with a `hydrate` \
+    that covers them and answers the event: `resyncs` counts those events, `flushes_covered` the \
+    flushes they did not get as deltas. Every event must show steps 1, 2, …, `steps` in order \
+    (by delta, or covered by a resync) and end at the last with `done`; `step_errors` counts \
+    those that did not, and fails the run. `cpu_us_per_commit` is every role's CPU per commit \
+    (flush or answer): the framework's cost, which the handler's waits between steps do not \
+    change (even `step_ms=0` waits for the next 1 ms tick of tokio's timer).\n\n";
+
 /// The markdown table of a scenario's runs (as stored in its JSON file).
 pub fn markdown(scenario: &str, runs: &[Value]) -> String {
     let mut out = format!("# Load test: {scenario}\n\n");
     if let Some(m) = runs.last().map(|r| &r["machine"]) {
         out += &format!(
             "Machine: {} cores ({}), {} MiB memory, Linux {}. Latencies in ms; CPU in seconds \
-             over the measured phase (counter, big-state: from the start of the events, after \
-             connecting and setup, to the last one; idle: the ramp; reconnect: from the gateway's \
-             stop to the last resync); memory is each role's peak RSS (summed over its \
+             over the measured phase (counter, big-state, stream: from the start of the events, \
+             after connecting and setup, to the last one; idle: the ramp; reconnect: from the \
+             gateway's stop to the last resync); memory is each role's peak RSS (summed over its \
              processes). The load generator runs on the same machine.\n\n",
             num(&m["cores"]),
             m["cpu"].as_str().unwrap_or("?"),
             num(&m["memory_mib"]),
             m["kernel"].as_str().unwrap_or("?"),
         );
+    }
+    if scenario == "stream" {
+        out += STREAM_NOTE;
     }
     out += "| mode | workers | clients | params | events | errors | duration s | events/s | p50 | p90 | p99 | p999 | max | gateway | workers | redis | embedded | loadgen | extra |\n";
     out += "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
@@ -387,6 +406,13 @@ mod tests {
             Err(ReportError::Corrupt { .. })
         ));
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_stream_table_says_what_delta_latency_is() {
+        let runs = [serde_json::to_value(run("a", 1)).unwrap()];
+        assert!(markdown("stream", &runs).contains("**Delta latency**"));
+        assert!(!markdown("counter", &runs).contains("Delta latency"));
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! The scenarios, against a gateway at a loopback address. Each is bounded by its counts and by a
 //! time limit, shows a progress line, and returns an [`Outcome`]:
 //!
-//! * [`closed_loop`] (the counter and big-state scenarios, in two steps: [`ClosedLoop::prepare`]
-//!   and [`PreparedLoop::run`]): C clients, each with its own token, send E events one after the
-//!   other, each as soon as the previous one's delta arrived;
+//! * [`closed_loop`] (the counter, big-state and stream scenarios, in two steps:
+//!   [`ClosedLoop::prepare`] and [`PreparedLoop::run`]): C clients, each with its own token, send
+//!   E events one after the other, each as soon as the previous one's delta arrived; in the stream
+//!   scenario each event's handler flushes K intermediate deltas before its answer, each of them
+//!   checked and timed;
 //! * [`IdleSet`] (the idle scenario): N connections that sent `hello` and then stay idle;
 //! * [`ReconnectSet`] (the reconnect scenario): N clients that, when the gateway goes away,
 //!   reconnect with the browser runtime's backoff and resync with their token.
@@ -19,7 +21,8 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::progress::{Counters, Progress};
-use crate::report::{histogram, record};
+use crate::report::{Latency, histogram, record};
+use refract_proto::{ClientFrame, Failure, ServerFrame};
 use refract_test_support::{Answer, Client, ClientError, ClientOptions};
 
 /// How many failure messages an outcome keeps.
@@ -163,6 +166,12 @@ pub struct ClosedLoop {
     /// How long connecting and setting up the clients may take, and, counted afresh from the start
     /// of the measured phase, when to stop sending.
     pub max_time: Duration,
+    /// For a streaming handler (the stream scenario): the intermediate deltas (flushes) each
+    /// measured event must send before its answer. The handler must set `progress_state.step` to
+    /// 1, 2, … at its flushes and `progress_state.done` at its answer, as the probe's
+    /// `progress_state.run` does; a missing, extra or out-of-order step fails the event. `None`:
+    /// the answer is all an event sends.
+    pub steps: Option<u32>,
 }
 
 impl ClosedLoop {
@@ -175,6 +184,28 @@ impl ClosedLoop {
             args: json!({"n": 1}),
             setup: None,
             max_time,
+            steps: None,
+        }
+    }
+
+    /// The stream scenario: `clients` clients sending `events` events
+    /// `progress_state.run {steps, ms: step_ms}` each: the handler sleeps `step_ms` milliseconds
+    /// and flushes a delta, `steps` times, then answers.
+    pub fn stream(
+        clients: u64,
+        events: u64,
+        steps: u32,
+        step_ms: u64,
+        max_time: Duration,
+    ) -> ClosedLoop {
+        ClosedLoop {
+            clients,
+            events,
+            handler: "progress_state.run".into(),
+            args: json!({"steps": steps, "ms": step_ms}),
+            setup: None,
+            max_time,
+            steps: Some(steps),
         }
     }
 
@@ -208,6 +239,71 @@ struct ClientRun {
     count_ok: Option<bool>,
     /// The setup event's round trip, and the size of the hydrate after it.
     setup: Option<(Duration, usize)>,
+    /// What the client saw of its events' flushes (the stream scenario).
+    stream: Option<StreamRun>,
+}
+
+/// The intermediate deltas (flushes) of streamed events, of one client or of all.
+struct StreamRun {
+    /// Flushes received.
+    flushes: u64,
+    /// Delta latency, in microseconds: for each flush, the time from the previous frame of its
+    /// event (or from sending the event, for its first) to the flush's arrival.
+    gaps: Histogram<u64>,
+    /// Flushes not received as deltas because a resync's `hydrate` covered them (see
+    /// [`stream_event`]).
+    covered: u64,
+    /// Events whose flushes were missing, extra or out of order.
+    step_errors: u64,
+}
+
+impl StreamRun {
+    fn new() -> StreamRun {
+        StreamRun {
+            flushes: 0,
+            gaps: histogram(),
+            covered: 0,
+            step_errors: 0,
+        }
+    }
+
+    fn add(&mut self, other: &StreamRun) {
+        self.flushes += other.flushes;
+        let _ = self.gaps.add(&other.gaps);
+        self.covered += other.covered;
+        self.step_errors += other.step_errors;
+    }
+
+    /// Its numbers for [`Outcome::extra`]: `flushes`, `flushes_per_s` and `all_deltas_per_s`
+    /// (flushes and the `answers` by delta, over `duration`), `flushes_covered` (by a resync),
+    /// `step_errors`, and the delta latency
+    /// in milliseconds (`delta_p50_ms`, `delta_p90_ms`, `delta_p99_ms`, `delta_p999_ms`,
+    /// `delta_max_ms`).
+    fn report(&self, answers: u64, duration: Duration, extra: &mut Map<String, Value>) {
+        let secs = duration.as_secs_f64();
+        let per_s = |n: u64| {
+            if secs > 0.0 {
+                (n as f64 / secs).round()
+            } else {
+                0.0
+            }
+        };
+        let gap = Latency::of(&self.gaps);
+        for (key, value) in [
+            ("flushes", json!(self.flushes)),
+            ("flushes_per_s", json!(per_s(self.flushes))),
+            ("all_deltas_per_s", json!(per_s(self.flushes + answers))),
+            ("flushes_covered", json!(self.covered)),
+            ("step_errors", json!(self.step_errors)),
+            ("delta_p50_ms", json!(gap.p50)),
+            ("delta_p90_ms", json!(gap.p90)),
+            ("delta_p99_ms", json!(gap.p99)),
+            ("delta_p999_ms", json!(gap.p999)),
+            ("delta_max_ms", json!(gap.max)),
+        ] {
+            extra.insert(key.into(), value);
+        }
+    }
 }
 
 /// Connects `n` clients, at most `target.connect_concurrency` at a time; each is passed to `then`
@@ -282,6 +378,7 @@ async fn wait_ready<R, T: 'static>(
 /// [`PreparedLoop::run`] to start them.
 pub struct PreparedLoop {
     max_time: Duration,
+    steps: Option<u32>,
     go: watch::Sender<Option<Instant>>,
     tasks: JoinSet<Result<ClientRun, String>>,
     out: Outcome,
@@ -320,6 +417,7 @@ impl ClosedLoop {
         }
         PreparedLoop {
             max_time: self.max_time,
+            steps: self.steps,
             go,
             tasks,
             out,
@@ -330,18 +428,24 @@ impl ClosedLoop {
 
 impl PreparedLoop {
     /// Starts the clients together; each sends its events one after the other, recording each
-    /// round trip. The measured phase ends when the last client is done (or `max_time` passed).
+    /// round trip (and, in the stream scenario, each flush's delta latency: see
+    /// [`ClosedLoop::steps`]). The measured phase ends when the last client is done (or
+    /// `max_time` passed).
     pub async fn run(mut self) -> Outcome {
         let start = Instant::now();
         let _ = self.go.send(Some(crate::deadline(start, self.max_time)));
         let mut out = self.out;
         let (mut setups, mut hydrate_bytes) = (histogram(), None);
+        let mut stream = self.steps.map(|_| StreamRun::new());
         while let Some(joined) = self.tasks.join_next().await {
             match joined {
                 Ok(Ok(run)) => {
                     if let Some((took, bytes)) = run.setup {
                         record(&mut setups, took);
                         hydrate_bytes = hydrate_bytes.max(Some(bytes));
+                    }
+                    if let (Some(all), Some(one)) = (&mut stream, &run.stream) {
+                        all.add(one);
                     }
                     merge(&mut out, run);
                 }
@@ -356,6 +460,10 @@ impl PreparedLoop {
                 json!(setups.value_at_quantile(0.5) as f64 / 1000.0),
             );
             out.extra.insert("hydrate_bytes_max".into(), json!(bytes));
+        }
+        if let Some(stream) = stream {
+            let answers = out.extra.get("deltas").and_then(Value::as_u64).unwrap_or(0);
+            stream.report(answers, out.duration, &mut out.extra);
         }
         out
     }
@@ -417,6 +525,7 @@ impl Prepared {
             errors: Vec::new(),
             count_ok: None,
             setup: None,
+            stream: self.spec.steps.map(|_| StreamRun::new()),
         };
         let mut client = match &self.spec.setup {
             Some((handler, args)) => {
@@ -442,13 +551,25 @@ impl Prepared {
         let counters = &self.counters;
         let start_count = count(&client);
         let mut applied = 0i64;
+        // The stream scenario numbers its events itself (its answers do not go through `call`).
+        let mut seq = client.next_seq();
         for _ in 0..self.spec.events {
             if Instant::now() >= deadline {
                 break;
             }
             let t = Instant::now();
             let args = self.spec.args.clone();
-            let (kind, applies) = match client.call(&self.spec.handler, args).await {
+            let (answer, steps_ok) = match (self.spec.steps, &mut run.stream) {
+                (Some(steps), Some(stream)) => {
+                    let handler = &self.spec.handler;
+                    match stream_event(&mut client, &mut seq, handler, args, steps, stream).await {
+                        Ok((answer, steps_ok)) => (Ok(answer), steps_ok),
+                        Err(e) => (Err(e), Ok(())),
+                    }
+                }
+                _ => (client.call(&self.spec.handler, args).await, Ok(())),
+            };
+            let (kind, applies) = match answer {
                 Ok(Answer::Delta { .. }) => (&mut run.deltas, true),
                 Ok(Answer::Resynced { .. }) => (&mut run.resyncs, true),
                 Ok(Answer::Ack) => (&mut run.acks, false),
@@ -466,6 +587,15 @@ impl Prepared {
             };
             *kind += 1;
             applied += i64::from(applies);
+            if let Err(problem) = steps_ok {
+                // Answered, but not with every step in order: a failed event, not in the histogram.
+                Counters::bump(&counters.errors);
+                run.errors.push(format!("client {i}: {problem}"));
+                if let Some(stream) = &mut run.stream {
+                    stream.step_errors += 1;
+                }
+                continue;
+            }
             record(&mut run.histogram, t.elapsed());
             Counters::bump(&counters.done);
         }
@@ -501,6 +631,132 @@ impl Prepared {
             .map_err(|e| format!("client {i}: reconnect after setup: {e}"))?;
         Ok((client, took))
     }
+}
+
+/// The step `progress_state.step` the client shows.
+fn step(client: &Client) -> u64 {
+    client.var("progress_state", "step").as_u64().unwrap_or(0)
+}
+
+/// Whether the client shows `progress_state.done`.
+fn done(client: &Client) -> bool {
+    client.var("progress_state", "done").as_bool() == Some(true)
+}
+
+/// Sends event `*seq` calling the streaming `handler` with `args` and waits for its answer,
+/// recording each intermediate delta (a flush: a delta with no seq) in `stream`: its count and its
+/// delta latency, the time from the previous frame of the event (or from sending it, for the
+/// first flush) to its arrival. `*seq` moves on when the event is answered (not after an error
+/// answer: its number is free again, as with [`Client::call`]).
+///
+/// The gateway relays the flushes' published deltas and the event's answer on two paths; when
+/// the answer overtakes the last flushes, it resyncs the socket with a `hydrate` that covers them
+/// and answers the event (see `docs/protocol.md`). Such flushes are counted in
+/// [`StreamRun::covered`], not as an error: the page ends at the right step.
+///
+/// Returns the answer, and whether the steps were right: each flush showed the step after the
+/// one the client showed (`progress_state.step` 1, 2, …), a resync never went back, and the
+/// answer showed step `steps` and `progress_state.done`; if not, why.
+///
+/// # Errors
+/// A transport error, a timeout, or [`ClientError::Refused`] for an error frame about no event.
+async fn stream_event(
+    client: &mut Client,
+    seq: &mut u64,
+    handler: &str,
+    args: Value,
+    steps: u32,
+    stream: &mut StreamRun,
+) -> Result<(Answer, Result<(), String>), ClientError> {
+    let s = *seq;
+    let page = client.page.clone();
+    let mut last = Instant::now();
+    client
+        .send(&ClientFrame::Event {
+            seq: s,
+            handler: handler.to_owned(),
+            args,
+            page,
+            depth: 0,
+        })
+        .await?;
+    // The event's step the client shows (0: none yet), and the first thing that went wrong.
+    let (mut at, mut problem) = (0u64, None::<String>);
+    let answer = loop {
+        let frame = client.recv().await?;
+        let arrived = Instant::now();
+        match frame {
+            ServerFrame::Delta { seq: None, .. } => {
+                stream.flushes += 1;
+                record(&mut stream.gaps, arrived.saturating_duration_since(last));
+                last = arrived;
+                let shown = step(client);
+                if problem.is_none() && shown != at + 1 {
+                    problem = Some(format!("event {s}: step {shown} after step {at}"));
+                }
+                at += 1;
+            }
+            ServerFrame::Delta {
+                version,
+                seq: Some(n),
+                tab,
+                delta,
+                ..
+            } if n == s && tab.as_deref() == Some(client.tab.as_str()) => {
+                break Answer::Delta { version, delta };
+            }
+            ServerFrame::Ack { seq: n, .. } if n == s => break Answer::Ack,
+            ServerFrame::Error {
+                seq: Some(n),
+                code,
+                message,
+                ..
+            } if n == s => return Ok((Answer::Error(Failure::new(code, message)), Ok(()))),
+            ServerFrame::Error {
+                seq: None,
+                code,
+                message,
+                ..
+            } => return Err(ClientError::Refused(Failure::new(code, message))),
+            ServerFrame::Hydrate { .. } => {
+                last = arrived;
+                let answered = client.last_seq >= s;
+                // Before the event's first flush the client still shows the last event's end.
+                let shown = if answered || !done(client) {
+                    step(client)
+                } else {
+                    0
+                };
+                if shown < at {
+                    problem.get_or_insert_with(|| {
+                        format!("event {s}: a resync went back from step {at} to {shown}")
+                    });
+                }
+                stream.covered += shown.saturating_sub(at);
+                at = at.max(shown);
+                if answered {
+                    break Answer::Resynced {
+                        version: client.version,
+                    };
+                }
+            }
+            other => {
+                problem.get_or_insert_with(|| format!("event {s}: unexpected frame {other:?}"));
+            }
+        }
+    };
+    *seq = s + 1;
+    client.last_seq = client.last_seq.max(s);
+    let steps_ok = match problem {
+        Some(problem) => Err(problem),
+        None if at != u64::from(steps) || step(client) != at => Err(format!(
+            "event {s}: answered at step {} after {at} steps of {steps}",
+            step(client)
+        )),
+        None if !done(client) => Err(format!("event {s}: answered without done")),
+        None => Ok(()),
+    };
+    Ok((answer, steps_ok))
 }
 
 /// One liveness check of an [`IdleSet`]: the clients that see it take a ticket each, and those

@@ -1,6 +1,6 @@
 //! A short run of the load generator against the probe app served in this process (embedded mode
-//! on a free loopback port): every event must get its delta and every count must add up. No
-//! timing is asserted.
+//! on a free loopback port): every event must get its delta (and, streamed, each of its steps in
+//! order) and every count must add up. No timing is asserted.
 
 use std::time::Duration;
 
@@ -65,5 +65,52 @@ async fn big_state_and_idle_connections_work_end_to_end() {
     let (ok, failed, _) = idle.check(3, Duration::from_secs(5)).await;
     assert_eq!((ok, failed), (7, 0));
     idle.close(Duration::from_secs(5)).await;
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_step_of_the_stream_scenario_arrives_in_order() {
+    let server = probe_server().await;
+    let target = Target::new(server.addr);
+    let (clients, events, steps) = (3, 20, 5);
+    let spec = ClosedLoop::stream(clients, events, steps, 0, Duration::from_secs(8));
+    let out = scenario::closed_loop(&target, &spec, "smoke-stream").await;
+    assert!(out.failures.is_empty(), "{:?}", out.failures);
+    assert_eq!(out.errors, 0);
+    assert_eq!(out.events, clients * events);
+    // An answer that overtakes the last flushes comes as a resync covering them.
+    assert_eq!(
+        extra(&out, "deltas") + extra(&out, "resyncs"),
+        clients * events,
+        "{:?}",
+        out.extra
+    );
+    assert_eq!(
+        extra(&out, "flushes") + extra(&out, "flushes_covered"),
+        clients * events * u64::from(steps),
+        "{:?}",
+        out.extra
+    );
+    assert_eq!(extra(&out, "step_errors"), 0, "{:?}", out.extra);
+    for key in ["flushes_per_s", "all_deltas_per_s", "delta_p99_ms"] {
+        assert!(
+            out.extra.get(key).and_then(Value::as_f64).unwrap_or(0.0) > 0.0,
+            "{key}: {:?}",
+            out.extra
+        );
+    }
+
+    // A client expecting one step more than the handler flushes fails every event.
+    let mut short = ClosedLoop::stream(2, 3, steps, 0, Duration::from_secs(8));
+    short.steps = Some(steps + 1);
+    let out = scenario::closed_loop(&target, &short, "smoke-stream-short").await;
+    assert_eq!(out.errors, 6, "{:?}", out.failures);
+    assert_eq!(out.events, 0);
+    assert_eq!(extra(&out, "step_errors"), 6, "{:?}", out.extra);
+    assert!(
+        out.failures[0].contains("after 5 steps of 6"),
+        "{:?}",
+        out.failures
+    );
     server.stop();
 }

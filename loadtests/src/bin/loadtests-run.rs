@@ -29,6 +29,9 @@ enum Scenario {
     BigState,
     /// Restart the gateway under C connected clients; time until all have resynced.
     Reconnect,
+    /// C clients in closed loop, E events `progress_state.run {steps: K, ms: M}` each: a
+    /// streaming handler that flushes K intermediate deltas (each checked and timed), then answers.
+    Stream,
 }
 
 impl Scenario {
@@ -38,6 +41,7 @@ impl Scenario {
             Scenario::Idle => "idle",
             Scenario::BigState => "big-state",
             Scenario::Reconnect => "reconnect",
+            Scenario::Stream => "stream",
         }
     }
 }
@@ -64,10 +68,11 @@ struct Args {
     /// Workers (distributed mode).
     #[arg(long, default_value_t = 2, value_parser = RangedU64ValueParser::<usize>::new().range(1..=256))]
     workers: usize,
-    /// Clients (counter, big-state: 100; reconnect: 1000).
+    /// Clients (counter, big-state: 100; reconnect: 1000; stream: 50).
     #[arg(long, value_parser = value_parser!(u64).range(1..=1_000_000))]
     clients: Option<u64>,
-    /// Events per client (counter: 1000; big-state: 500; reconnect: events before the restart, 3).
+    /// Events per client (counter: 1000; big-state: 500; reconnect: events before the restart, 3;
+    /// stream: 1500).
     #[arg(long, value_parser = value_parser!(u64).range(1..=100_000_000))]
     events: Option<u64>,
     /// Idle connections to open (idle scenario).
@@ -83,6 +88,14 @@ struct Args {
     /// Big-state: rows of 64 characters in the big state (16,384 ≈ 1 MB).
     #[arg(long, default_value_t = 16_384, value_parser = value_parser!(u64).range(1..=1_048_576))]
     rows: u64,
+    /// Stream: intermediate deltas (flushes) each event's handler sends before its answer.
+    #[arg(long, default_value_t = 10, value_parser = value_parser!(u32).range(1..=100_000))]
+    steps: u32,
+    /// Stream: milliseconds the handler sleeps before each flush. Even 0 waits for the handler's
+    /// runtime's next timer tick (tokio rounds a sleep up to a whole millisecond), about 1 ms a
+    /// step; `cpu_us_per_commit` in the results is the framework's cost without it.
+    #[arg(long, default_value_t = 0, value_parser = value_parser!(u64).range(0..=60_000))]
+    step_ms: u64,
     /// Loopback source addresses (127.0.0.2, …) the idle and reconnect connections are spread
     /// over.
     #[arg(long, default_value_t = 8, value_parser = value_parser!(u8).range(1..=i64::from(loadtests::MAX_SOURCES)))]
@@ -257,6 +270,14 @@ async fn measure(args: &Args, stack: &mut Stack) -> anyhow::Result<Measured> {
             let hit = if args.hit == Hit::Big { "big" } else { "small" };
             params.insert("hit".into(), json!(hit));
             let spec = ClosedLoop::big_state(c, e, args.rows, args.hit == Hit::Big, max_time);
+            closed_loop(stack, &target, &spec, label).await?
+        }
+        Scenario::Stream => {
+            let (c, e) = (args.clients.unwrap_or(50), args.events.unwrap_or(1500));
+            params.insert("events_per_client".into(), json!(e));
+            params.insert("steps".into(), json!(args.steps));
+            params.insert("step_ms".into(), json!(args.step_ms));
+            let spec = ClosedLoop::stream(c, e, args.steps, args.step_ms, max_time);
             closed_loop(stack, &target, &spec, label).await?
         }
         Scenario::Idle => {
@@ -450,6 +471,17 @@ fn write(
         }
     }
     extra.insert("gen_threads".into(), json!(args.gen_threads));
+    if args.scenario == Scenario::Stream {
+        // The framework's cost of a delta, whatever the handler waited between its steps: every
+        // role's CPU over the measured phase per commit (each flush, and each event's answer).
+        let count = |key: &str| extra.get(key).and_then(Value::as_u64).unwrap_or(0);
+        let commits = count("flushes") + count("flushes_covered") + outcome.events;
+        let cpu_s: f64 = processes.values().map(|p| p.cpu_s).sum();
+        if commits > 0 {
+            let us = (cpu_s / commits as f64 * 1e6).round();
+            extra.insert("cpu_us_per_commit".into(), json!(us));
+        }
+    }
     let latency = Latency::of(&outcome.histogram);
     let duration_s = outcome.duration.as_secs_f64();
     if args.scenario == Scenario::BigState {
@@ -520,6 +552,23 @@ fn write(
         run.errors,
         args.results.join(format!("{scenario}.json")).display()
     );
+    if args.scenario == Scenario::Stream {
+        let x = |key: &str| run.extra.get(key).cloned().unwrap_or(Value::Null);
+        println!(
+            "stream: {} intermediate deltas/s ({} with the answers), delta latency p50 {} ms, \
+             p99 {} ms, max {} ms; {} resyncs covered {} flushes; {} µs CPU per commit; {} step \
+             errors",
+            x("flushes_per_s"),
+            x("all_deltas_per_s"),
+            x("delta_p50_ms"),
+            x("delta_p99_ms"),
+            x("delta_max_ms"),
+            x("resyncs"),
+            x("flushes_covered"),
+            x("cpu_us_per_commit"),
+            x("step_errors"),
+        );
+    }
     Ok(())
 }
 
@@ -551,6 +600,8 @@ mod tests {
             ["--workers", "0"],
             ["--gen-threads", "0"],
             ["--rows", "0"],
+            ["--steps", "0"],
+            ["--step-ms", "60001"],
         ] {
             assert!(parse(&bad).is_err(), "{bad:?}");
         }
