@@ -1,7 +1,8 @@
 // The blog example in a real browser: a route param on the page and in its on_load handler,
 // client-side navigation between posts without a reload (the socket stays open), a document
 // title and description that follow vars, unknown paths answered 404 with the app's not-found
-// page, and `export`'s per-route HTML files.
+// page, `export`'s per-route HTML files, a login cookie var behind an on_load guard, and a local
+// storage var synced across tabs.
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -97,10 +98,63 @@ test("export writes one HTML file per static route with its head, a 404 page and
     const notFound = await readFile(path.join(out, "404.html"), "utf8");
     assert.match(notFound, /<meta name="robots" content="noindex" \/>/);
     const routes = JSON.parse(await readFile(path.join(out, "refract-routes.json"), "utf8"));
-    assert.deepEqual(routes, ["/", "/about", "/posts/:id"]);
+    assert.deepEqual(routes, ["/", "/about", "/login", "/drafts", "/posts/:id"]);
   } finally {
     await rm(out, { recursive: true, force: true });
   }
+});
+
+test("an on_load guard sends a visitor without the login cookie to /login; logged in, the page opens, also after a reload and in a new tab", async () => {
+  const context = await browser.newContext();
+  const page = await openConnected(context, `${app.url}/drafts`);
+  await page.locator("#login").waitFor();
+  assert.equal(new URL(page.url()).pathname, "/login");
+  await page.locator("#name").fill("Ada");
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.locator("#drafts").filter({ hasText: "Drafts of Ada" }).waitFor();
+  const cookie = (await context.cookies(app.url)).find((c) => c.name === "blog_user");
+  assert.equal(decodeURIComponent(cookie?.value ?? ""), '"Ada"', "the cookie var is in the browser");
+
+  await page.reload();
+  await page.locator("#drafts").filter({ hasText: "Drafts of Ada" }).waitFor();
+  // A new tab has a new token (a new state): the cookie logs it in before the guard runs.
+  const second = await openConnected(context, `${app.url}/drafts`);
+  await second.locator("#drafts").filter({ hasText: "Drafts of Ada" }).waitFor();
+  assert.equal(new URL(second.url()).pathname, "/drafts");
+
+  await second.getByRole("button", { name: "Log out" }).click();
+  await second.getByRole("heading", { name: "Blog" }).waitFor();
+  assert.equal((await context.cookies(app.url)).find((c) => c.name === "blog_user")?.value ?? "", encodeURIComponent('""'));
+  const third = await openConnected(context, `${app.url}/drafts`);
+  await third.locator("#login").waitFor();
+  await context.close();
+});
+
+test("a synced local storage var set in one tab appears in the other; a stored value of the wrong type is reset", async () => {
+  const context = await browser.newContext();
+  const first = await openConnected(context, app.url);
+  const second = await openConnected(context, app.url);
+  await first.getByRole("button", { name: "Larger text" }).click();
+  await first.locator("#text-size").filter({ hasText: "Text size: 1" }).waitFor();
+  await second.locator("#text-size").filter({ hasText: "Text size: 1" }).waitFor();
+  assert.equal(await first.evaluate(() => localStorage.getItem("blog_text_size")), "1");
+
+  // Not a number: the server resets the var to its default and the page says so in its console.
+  // (Alone in the browser: other tabs would see the change and reset it first.)
+  await first.close();
+  await second.close();
+  const page = await context.newPage();
+  const logged = [];
+  page.on("console", (m) => logged.push(m.text()));
+  await page.goto(app.url);
+  // Its state took the browser's value first (so no late event overwrites the reset below).
+  await page.locator("#text-size").filter({ hasText: "Text size: 1" }).waitFor();
+  await page.evaluate(() => localStorage.setItem("blog_text_size", '"huge"'));
+  await page.reload();
+  await page.locator("#text-size").filter({ hasText: "Text size: 0" }).waitFor();
+  await page.waitForFunction(() => localStorage.getItem("blog_text_size") === "0");
+  assert.ok(logged.some((t) => t.includes("prefs_state.text_size")), logged.join("\n"));
+  await context.close();
 });
 
 /** Runs `bin` with `args` to its end; rejects on a non-zero exit. */

@@ -137,6 +137,9 @@ export class RefractClient {
    *   window's); its path and query reach handlers' context with `hello` and events.
    * @param {Record<string, (args: object, client: RefractClient) => unknown>} [options.actions] The client
    *   actions by handler name (default: actions.js's `defaultActions`); see `setAction`.
+   * @param {import("./storage.js").BrowserStorage | null} [options.browserStorage] The app's client
+   *   storage vars: sent after each hydrate where the browser holds them differently, written
+   *   back on each delta that changes them.
    */
   constructor({
     url,
@@ -148,7 +151,9 @@ export class RefractClient {
     timers = { setTimeout: globalThis.setTimeout.bind(globalThis), clearTimeout: globalThis.clearTimeout.bind(globalThis) },
     location = globalThis.location,
     actions = defaultActions,
+    browserStorage = null,
   }) {
+    this.browserStorage = browserStorage;
     this.location = location;
     /** The page the server was last told of on this socket (`hello`, or an event's `page`). */
     this.toldPage = null;
@@ -188,6 +193,7 @@ export class RefractClient {
     this.retryTimer = null;
     /** Whether the next hydrate renumbers the in-flight event (after a `seq_gap`). */
     this.renumber = false;
+    browserStorage?.watch((event) => this.addEvents([event]));
   }
 
   /** Opens the socket (and keeps reopening it after it closes, until `stop()`). */
@@ -327,6 +333,9 @@ export class RefractClient {
     }
     this.renumber = false;
     this.hydrated = true;
+    // The browser's storage vars first: the page's `on_load` (queued at its mount) reads them.
+    const stored = this.browserStorage?.differences((state, name) => this.getVar(state, name)) ?? [];
+    if (stored.length > 0) this.queueFirst(stored, 0, this.nextChain++);
     this.delay = this.backoff.initialMs;
     this.setStatus("connected");
     if (this.inFlight) this.sendEvent(this.inFlight);
@@ -346,6 +355,7 @@ export class RefractClient {
     for (const [state, vars] of Object.entries(frame.delta ?? {})) {
       for (const [name, value] of Object.entries(vars)) this.setVar(state, name, value);
     }
+    this.browserStorage?.persist(frame.delta);
     // Tabs sharing a token ("Duplicate tab") get each other's deltas, numbered in their own tab.
     if (frame.seq != null && (frame.tab ?? null) === this.tab) this.complete(frame.seq, frame.then);
   }

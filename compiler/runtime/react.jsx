@@ -4,6 +4,8 @@ import { useLocation, useNavigate, useParams } from "react-router";
 import { Toaster, toast } from "sonner";
 import { defaultActions, redirectWith, toastWith } from "./actions.js";
 import { RefractClient } from "./client.js";
+import { BrowserStorage } from "./storage.js";
+import storageVars from "./storage_vars.json";
 import { triggerRunner } from "./triggers.js";
 import initialState from "./initial_state.json";
 
@@ -14,6 +16,7 @@ for (const meta of document.querySelectorAll("meta[data-refract-static]")) meta.
 export const client = new RefractClient({
   url: (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/_event",
   initialState,
+  browserStorage: storageVars.length > 0 ? new BrowserStorage(storageVars, { initialState }) : null,
 });
 client.setAction("_toast", toastWith(toast));
 client.start();

@@ -34,6 +34,7 @@ pub const BASE_PACKAGES: &[(&str, &str)] = &[
 const CLIENT_JS: &str = include_str!("../runtime/client.js");
 const ACTIONS_JS: &str = include_str!("../runtime/actions.js");
 const TRIGGERS_JS: &str = include_str!("../runtime/triggers.js");
+const STORAGE_JS: &str = include_str!("../runtime/storage.js");
 const REACT_JSX: &str = include_str!("../runtime/react.jsx");
 
 /// Why compiling or building the frontend failed.
@@ -130,6 +131,9 @@ pub struct AppSpec<'a> {
     /// The page shown for a path that matches no route (`None`: a plain "page not found" with a
     /// link home).
     pub not_found: Option<&'a Node>,
+    /// The client storage vars of every state: a JSON array of `refract_core::StorageVar`s,
+    /// each with its `state`.
+    pub storage_vars: &'a serde_json::Value,
 }
 
 /// The project files of `app`: relative path → content. Deterministic for the same input.
@@ -188,6 +192,9 @@ pub fn generate(app: &AppSpec<'_>) -> Result<BTreeMap<String, String>, CompileEr
     files.insert("src/refract/client.js".into(), CLIENT_JS.into());
     files.insert("src/refract/actions.js".into(), ACTIONS_JS.into());
     files.insert("src/refract/triggers.js".into(), TRIGGERS_JS.into());
+    files.insert("src/refract/storage.js".into(), STORAGE_JS.into());
+    let storage = serde_json::to_string_pretty(app.storage_vars).unwrap_or_else(|_| "[]".into());
+    files.insert("src/refract/storage_vars.json".into(), storage + "\n");
     files.insert("src/refract/react.jsx".into(), REACT_JSX.into());
     let initial = serde_json::to_string_pretty(app.initial_state).unwrap_or_else(|_| "{}".into());
     files.insert("src/refract/initial_state.json".into(), initial + "\n");

@@ -86,6 +86,7 @@ fn generated_project_snapshots() {
         pages: &pages,
         initial_state: &initial,
         not_found: None,
+        storage_vars: &json!([]),
     })
     .unwrap();
     insta::assert_snapshot!("counter_page", files["src/pages/page_0.jsx"]);
@@ -98,6 +99,7 @@ fn generated_project_snapshots() {
         pages: &pages,
         initial_state: &initial,
         not_found: None,
+        storage_vars: &json!([]),
     })
     .unwrap();
     assert_eq!(files, again, "generation is deterministic");
@@ -110,6 +112,7 @@ fn only_page(pages: &[Page]) -> String {
         pages,
         initial_state: &json!({}),
         not_found: None,
+        storage_vars: &json!([]),
     })
     .unwrap();
     files["src/pages/page_0.jsx"].clone()
@@ -124,6 +127,7 @@ fn duplicate_or_relative_routes_are_rejected() {
         pages: &pages,
         initial_state: &initial,
         not_found: None,
+        storage_vars: &json!([]),
     })
     .unwrap_err();
     assert!(err.to_string().contains("routes `/` and `/`"), "{err}");
@@ -134,6 +138,7 @@ fn duplicate_or_relative_routes_are_rejected() {
             pages: &relative,
             initial_state: &initial,
             not_found: None,
+            storage_vars: &json!([]),
         })
         .is_err()
     );
@@ -160,6 +165,7 @@ fn external_components_add_their_package() {
         pages: &pages,
         initial_state: &initial,
         not_found: None,
+        storage_vars: &json!([]),
     })
     .unwrap();
     assert!(files["package.json"].contains("\"react-markdown\": \"^9.0.0\""));
@@ -261,6 +267,7 @@ fn a_debounced_trigger_in_a_list_is_keyed_by_row() {
         pages: &pages,
         initial_state: &json!({}),
         not_found: None,
+        storage_vars: &json!([]),
     })
     .unwrap();
     let page = &files["src/pages/page_0.jsx"];
@@ -305,6 +312,7 @@ fn on_load_head_and_router_vars() {
         pages: &[page],
         initial_state: &json!({"post_state": {"title": ""}}),
         not_found: None,
+        storage_vars: &json!([]),
     })
     .unwrap();
     let source = &files["src/pages/page_0.jsx"];

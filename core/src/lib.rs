@@ -23,6 +23,7 @@ mod event;
 pub mod router;
 mod routes;
 mod state;
+pub mod storage;
 mod task;
 mod var;
 
@@ -35,5 +36,6 @@ pub use state::{
     BoxFuture, HandlerResult, Handlers, StartFn, State, StateDescriptor, StateError, StateObject,
     StateRegistry, Substate, TaskFuture, decode_args, diff,
 };
+pub use storage::{StorageKind, StorageVar};
 pub use task::{Section, Task, TaskError, TaskGuard, TaskPhase, TaskResult, TaskSink, TaskStatus};
 pub use var::{Dep, Expr, IntoVar, Numeric, Renderable, Var, count_placeholders};

@@ -17,6 +17,7 @@ use crate::context::EventContext;
 use crate::emitter::Emitter;
 use crate::error::EventError;
 use crate::event::EventSpec;
+use crate::storage::{STORAGE_METHOD, StorageVar};
 use crate::task::{TaskSink, TaskStatus};
 
 /// A background task's work, ready to run: what [`Handlers::start`] returns. It yields the
@@ -37,6 +38,21 @@ pub trait State: Default + Serialize + DeserializeOwned + Send + Sync + 'static 
     /// The name of the state's parent, for a substate (`#[state(parent = AuthState)]`; see
     /// [`Substate`]).
     const PARENT: Option<&'static str> = None;
+
+    /// The state's client storage vars (see [`crate::storage`]).
+    const STORAGE: &'static [StorageVar] = &[];
+
+    /// Sets the storage var `var` to `value` (what the browser holds; `null` when it holds
+    /// nothing, which gives the field its default). Returns `Ok(false)` when `var` is no
+    /// storage var.
+    ///
+    /// # Errors
+    /// The decoding error when `value` does not fit the field's type: the field is then reset
+    /// to its default.
+    fn set_storage(&mut self, var: &str, value: Value) -> Result<bool, String> {
+        let _ = (var, value);
+        Ok(false)
+    }
 
     /// The frontend vars, by field name; backend vars are left out.
     ///
@@ -134,6 +150,12 @@ pub trait StateObject: Send + Sync {
     /// A background task's status var; see [`Handlers::task_status`].
     fn task_status(&mut self, var: &str) -> Option<&mut TaskStatus>;
 
+    /// Sets a storage var from the browser; see [`State::set_storage`].
+    ///
+    /// # Errors
+    /// As [`State::set_storage`].
+    fn set_storage(&mut self, var: &str, value: Value) -> Result<bool, String>;
+
     /// Runs one handler; see [`Handlers::dispatch`].
     fn dispatch<'a>(
         &'a mut self,
@@ -166,6 +188,10 @@ impl<S: Handlers> StateObject for S {
 
     fn task_status(&mut self, var: &str) -> Option<&mut TaskStatus> {
         <S as Handlers>::task_status(self, var)
+    }
+
+    fn set_storage(&mut self, var: &str, value: Value) -> Result<bool, String> {
+        <S as State>::set_storage(self, var, value)
     }
 
     fn dispatch<'a>(
@@ -225,6 +251,8 @@ pub struct StateDescriptor {
     pub handlers: &'static [&'static str],
     /// Its parent's name, for a substate (see [`Substate`]).
     pub parent: Option<&'static str>,
+    /// Its client storage vars (see [`State::STORAGE`]).
+    pub storage: &'static [StorageVar],
     /// Its background handlers and their status vars (see [`Handlers::BACKGROUND`]).
     pub background: &'static [(&'static str, &'static str)],
     /// Makes a background handler's work (see [`Handlers::start`]).
@@ -242,6 +270,7 @@ impl StateDescriptor {
             name: S::NAME,
             handlers: S::HANDLERS,
             parent: S::PARENT,
+            storage: S::STORAGE,
             background: S::BACKGROUND,
             start: S::start,
             new: || Box::new(S::default()),
@@ -316,11 +345,27 @@ impl StateRegistry {
         let unknown = || EventError::UnknownHandler(handler.to_owned());
         let (state, method) = handler.split_once('.').ok_or_else(unknown)?;
         let desc = self.get(state).ok_or_else(unknown)?;
-        if desc.handlers.contains(&method) {
+        if desc.handlers.contains(&method) || (method == STORAGE_METHOD && !desc.storage.is_empty())
+        {
             Ok((desc, method))
         } else {
             Err(unknown())
         }
+    }
+
+    /// Every state's client storage vars, as the browser runtime reads them: a JSON array of
+    /// [`StorageVar`]s, each with its `state`.
+    pub fn storage_vars(&self) -> Value {
+        let vars = self.iter().flat_map(|d| {
+            d.storage.iter().map(|sv| {
+                let mut entry = serde_json::to_value(sv).unwrap_or_default();
+                if let Value::Object(fields) = &mut entry {
+                    fields.insert("state".into(), Value::from(d.name));
+                }
+                entry
+            })
+        });
+        Value::Array(vars.collect())
     }
 
     /// `{state_name: {var: value}}` of every state at its default value: the compiled page's

@@ -2,7 +2,9 @@
 //!
 //! * `#[derive(State)]`: a state's name, its frontend vars, and one `Var` accessor per frontend
 //!   field for pages (`CounterState::count()`); `#[backend]` fields stay on the server.
-//!   `#[state(parent = ParentState)]` makes it a substate (`refract_core::Substate`).
+//!   `#[state(parent = ParentState)]` makes it a substate (`refract_core::Substate`); a field
+//!   marked `#[cookie(..)]`, `#[local_storage(..)]` or `#[session_storage(..)]` lives in the
+//!   browser (`refract_core::storage`).
 //! * `#[handlers]` on the state's `impl` block: `pub` methods taking `&mut self` become event
 //!   handlers (a parameter of type `&EventContext` receives the event's context, `&Emitter` the
 //!   streaming handler's emitter, `&States` the token's other states, `&Parent<P>` a substate's
@@ -28,7 +30,10 @@ use syn::{
 
 /// Derives `refract::core::State`; see the crate docs. Mark server-only fields `#[backend]`; a
 /// substate names its parent with `#[state(parent = ParentState)]`.
-#[proc_macro_derive(State, attributes(backend, state))]
+#[proc_macro_derive(
+    State,
+    attributes(backend, state, cookie, local_storage, session_storage)
+)]
 pub fn derive_state(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     state_impl(&input)
@@ -150,6 +155,49 @@ fn state_impl(input: &DeriveInput) -> syn::Result<Tokens> {
         .iter()
         .map(|v| format!("The var `{v}` of the state `{name}`, for pages."));
     let parent = parent_attr(&input.attrs)?;
+    let mut storage = Vec::new();
+    for field in &fields {
+        if let Some(var) = storage_attr(field)? {
+            storage.push(var);
+        }
+    }
+    let storage_entries = storage.iter().map(|v| &v.entry);
+    let storage_fields: Vec<&Ident> = storage.iter().map(|v| &v.field).collect();
+    let storage_names: Vec<String> = storage_fields.iter().map(|f| f.to_string()).collect();
+    let storage_fns = (!storage.is_empty()).then(|| {
+        quote! {
+            const STORAGE: &'static [::refract::core::StorageVar] = &[#(#storage_entries),*];
+
+            fn set_storage(
+                &mut self,
+                var: &str,
+                value: ::refract::serde_json::Value,
+            ) -> ::core::result::Result<bool, ::std::string::String> {
+                match var {
+                    #(
+                        #storage_names => {
+                            let decoded = if value.is_null() {
+                                ::core::result::Result::Ok(<Self as ::core::default::Default>::default().#storage_fields)
+                            } else {
+                                ::refract::serde_json::from_value(value)
+                            };
+                            match decoded {
+                                ::core::result::Result::Ok(v) => {
+                                    self.#storage_fields = v;
+                                    ::core::result::Result::Ok(true)
+                                }
+                                ::core::result::Result::Err(e) => {
+                                    self.#storage_fields = <Self as ::core::default::Default>::default().#storage_fields;
+                                    ::core::result::Result::Err(e.to_string())
+                                }
+                            }
+                        }
+                    )*
+                    _ => ::core::result::Result::Ok(false),
+                }
+            }
+        }
+    });
     let parent_const = parent.as_ref().map(|p| {
         quote! {
             const PARENT: ::core::option::Option<&'static str> =
@@ -169,6 +217,7 @@ fn state_impl(input: &DeriveInput) -> syn::Result<Tokens> {
         impl ::refract::core::State for #ident {
             const NAME: &'static str = #name;
             #parent_const
+            #storage_fns
 
             fn frontend_vars(&self) -> ::core::result::Result<
                 ::refract::serde_json::Map<::std::string::String, ::refract::serde_json::Value>,
@@ -190,6 +239,122 @@ fn state_impl(input: &DeriveInput) -> syn::Result<Tokens> {
             )*
         }
     })
+}
+
+/// A field's client storage attribute: the field and its `StorageVar` expression.
+struct StorageField {
+    field: Ident,
+    entry: Tokens,
+}
+
+/// The storage var of a field marked `#[cookie(..)]`, `#[local_storage(..)]` or
+/// `#[session_storage(..)]`, if it is.
+fn storage_attr(field: &syn::Field) -> syn::Result<Option<StorageField>> {
+    let kinds = [
+        ("cookie", quote! { Cookie }),
+        ("local_storage", quote! { Local }),
+        ("session_storage", quote! { Session }),
+    ];
+    let mut found = None;
+    for attr in &field.attrs {
+        let Some((kind, variant)) = kinds.iter().find(|(k, _)| attr.path().is_ident(k)) else {
+            continue;
+        };
+        if found.is_some() {
+            return Err(syn::Error::new(
+                attr.span(),
+                "a var lives in one place in the browser",
+            ));
+        }
+        let ident = field
+            .ident
+            .clone()
+            .ok_or_else(|| syn::Error::new(field.span(), "a named field"))?;
+        if has_attr(&field.attrs, "backend") {
+            return Err(syn::Error::new(
+                attr.span(),
+                "a storage var is the browser's: it cannot be #[backend]",
+            ));
+        }
+        let mut name = ident.to_string();
+        let mut max_age: Option<u64> = None;
+        let mut path = "/".to_owned();
+        let mut domain: Option<String> = None;
+        let mut secure = false;
+        let mut same_site = "lax".to_owned();
+        let mut sync = false;
+        if matches!(attr.meta, syn::Meta::List(_)) {
+            attr.parse_nested_meta(|m| {
+                let string = |m: &syn::meta::ParseNestedMeta| -> syn::Result<String> {
+                    Ok(m.value()?.parse::<syn::LitStr>()?.value())
+                };
+                let cookie_only = |what: &str| {
+                    if *kind == "cookie" {
+                        Ok(())
+                    } else {
+                        Err(m.error(format!("`{what}` is a cookie's")))
+                    }
+                };
+                if m.path.is_ident("name") {
+                    name = string(&m)?;
+                } else if m.path.is_ident("max_age") {
+                    cookie_only("max_age")?;
+                    max_age = Some(m.value()?.parse::<syn::LitInt>()?.base10_parse()?);
+                } else if m.path.is_ident("path") {
+                    cookie_only("path")?;
+                    path = string(&m)?;
+                } else if m.path.is_ident("domain") {
+                    cookie_only("domain")?;
+                    domain = Some(string(&m)?);
+                } else if m.path.is_ident("secure") {
+                    cookie_only("secure")?;
+                    secure = true;
+                } else if m.path.is_ident("same_site") {
+                    cookie_only("same_site")?;
+                    same_site = string(&m)?;
+                    if !["lax", "strict", "none"].contains(&same_site.as_str()) {
+                        return Err(m.error("same_site is \"lax\", \"strict\" or \"none\""));
+                    }
+                } else if m.path.is_ident("sync") {
+                    if *kind != "local_storage" {
+                        return Err(m.error("`sync` is local storage's"));
+                    }
+                    sync = true;
+                } else {
+                    return Err(m.error(
+                        "unknown option (name, max_age, path, domain, secure, same_site, sync)",
+                    ));
+                }
+                Ok(())
+            })?;
+        }
+        let var = ident.to_string();
+        let max_age = match max_age {
+            Some(secs) => quote! { ::core::option::Option::Some(#secs) },
+            None => quote! { ::core::option::Option::None },
+        };
+        let domain = match domain {
+            Some(d) => quote! { ::core::option::Option::Some(#d) },
+            None => quote! { ::core::option::Option::None },
+        };
+        found = Some(StorageField {
+            field: ident,
+            entry: quote! {
+                ::refract::core::StorageVar {
+                    var: #var,
+                    kind: ::refract::core::StorageKind::#variant,
+                    name: #name,
+                    max_age_secs: #max_age,
+                    path: #path,
+                    domain: #domain,
+                    secure: #secure,
+                    same_site: #same_site,
+                    sync: #sync,
+                }
+            },
+        });
+    }
+    Ok(found)
 }
 
 /// The parent of `#[state(parent = ParentState)]`, if the attribute is there.

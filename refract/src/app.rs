@@ -233,11 +233,13 @@ impl App {
             })
             .collect();
         let not_found = self.not_found.map(|page| page());
+        let storage_vars = self.states.storage_vars();
         let files = refract_compiler::generate(&AppSpec {
             title: &self.title,
             pages: &pages,
             initial_state: &initial_state,
             not_found: not_found.as_ref(),
+            storage_vars: &storage_vars,
         })?;
         let project = Project::new(build_dir);
         project.write(&files)?;

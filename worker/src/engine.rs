@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use futures_util::FutureExt;
 use futures_util::future::{self, Either};
 use refract_core::actions::CLIENT_ACTIONS;
+use refract_core::storage::STORAGE_METHOD;
 use refract_core::{
     Emitter, EventContext, EventError, EventSpec, FollowUp, Routes, StateDescriptor, StateObject,
     StateRegistry,
@@ -326,6 +327,41 @@ pub(crate) fn caught<T>(what: &str, f: impl FnOnce() -> Result<T, Failure>) -> R
     )
 }
 
+/// Sets a storage var of `state` (of `desc`) from the browser: `args` is `{"var", "value"}`. A
+/// value that does not fit the var's type resets it to its default, which is logged and
+/// reported in the browser's console; the event is applied either way (the browser then keeps
+/// the default).
+///
+/// # Errors
+/// `bad_arguments` when `args` is not of that shape or names no storage var of the state.
+fn set_storage(
+    state: &mut dyn StateObject,
+    desc: &StateDescriptor,
+    args: Value,
+) -> Result<Vec<EventSpec>, Failure> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Stored {
+        var: String,
+        value: Value,
+    }
+    let bad = |why: String| -> Failure {
+        EventError::BadArguments(format!("`{}.{STORAGE_METHOD}`: {why}", desc.name)).into()
+    };
+    let Stored { var, value } = serde_json::from_value(args).map_err(|e| bad(e.to_string()))?;
+    match state.set_storage(&var, value) {
+        Ok(true) => Ok(Vec::new()),
+        Ok(false) => Err(bad(format!("no storage var `{var}`"))),
+        Err(error) => {
+            tracing::warn!(state = desc.name, var, %error, "a storage value from the browser does not fit its var: reset to its default");
+            Ok(vec![refract_core::actions::console_log(format!(
+                "refract: the stored value of `{}.{var}` does not fit its type ({error}); it was reset to its default",
+                desc.name
+            ))])
+        }
+    }
+}
+
 /// The most bytes of follow-ups kept with a tab's seq (see [`kept_follow_ups`]).
 pub const MAX_KEPT_FOLLOW_UPS_BYTES: usize = 64 << 10;
 
@@ -482,9 +518,13 @@ impl<S: StateStore> Engine<S> {
                     .await
                     .map_err(|e| EventError::HandlerFailed(e.to_string()))?;
             }
-            let specs = state
-                .dispatch(method, event.args, &cx, Emitter::new(&running))
-                .await?;
+            let specs = if method == STORAGE_METHOD {
+                set_storage(&mut *state, desc, event.args)?
+            } else {
+                state
+                    .dispatch(method, event.args, &cx, Emitter::new(&running))
+                    .await?
+            };
             let then = follow_ups(&self.states, handler, &specs)?;
             // Only what can run another event deepens a chain: an event, or a script's callback.
             let deepens = then.iter().any(|f| {

@@ -107,6 +107,21 @@ impl EventOf<'_> {
                     ),
                 ));
             }
+            for storage in desc.storage {
+                let bytes = vars.get(storage.var).map_or(0, |v| v.to_string().len());
+                if bytes > storage.max_bytes() {
+                    return Err(Failure::new(
+                        ErrorCode::HandlerFailed,
+                        format!(
+                            "`{}.{}` would take {bytes} bytes in the browser, over the {} it \
+                             may take; the event was not applied",
+                            desc.name,
+                            storage.var,
+                            storage.max_bytes()
+                        ),
+                    ));
+                }
+            }
             let was = at.states.get(desc.name);
             let was_bytes = was.and_then(|w| w.bytes.as_deref());
             after.stored_bytes = after

@@ -2,7 +2,9 @@
 //! param read on the page (`router::param("id")`) and by the page's `on_load` handler, which
 //! loads the post (simulated); the document title follows the loaded post. `/about` has a static
 //! title and description (written into its own HTML file by the build, for crawlers), and
-//! unknown paths show the blog's own "not found" page with status 404.
+//! unknown paths show the blog's own "not found" page with status 404. `/drafts` is guarded: its
+//! `on_load` sends a visitor without the login cookie (a cookie var) to `/login`; the reader's
+//! text size is a local storage var synced across the browser's tabs.
 
 use refract::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -52,6 +54,61 @@ impl PostState {
     }
 }
 
+/// Who is logged in: a cookie var, so the login survives a reload and reaches new tabs.
+#[derive(State, Default, Serialize, Deserialize)]
+pub struct AuthState {
+    /// The logged-in user's name (`""`: nobody), kept a week in the cookie `blog_user`.
+    #[cookie(name = "blog_user", max_age = 604800)]
+    user: String,
+    /// What the login form's input holds.
+    name: String,
+}
+
+#[refract::handlers]
+impl AuthState {
+    /// Takes what is typed in the login form.
+    pub fn set_name(&mut self, name: String) {
+        self.name = name;
+    }
+
+    /// Logs in as the typed name (the cookie is set through the delta) and opens the drafts.
+    pub fn log_in(&mut self) -> Result<EventSpec, String> {
+        let name = self.name.trim();
+        if name.is_empty() {
+            return Err("Type a name first".into());
+        }
+        self.user = name.to_owned();
+        Ok(redirect("/drafts"))
+    }
+
+    /// Logs out (the cookie goes with the var) and goes home.
+    pub fn log_out(&mut self) -> EventSpec {
+        self.user.clear();
+        redirect("/")
+    }
+
+    /// A guarded page's `on_load`: sends a visitor who is not logged in to the login page.
+    pub fn require_login(&mut self) -> Option<EventSpec> {
+        self.user.is_empty().then(|| redirect("/login"))
+    }
+}
+
+/// The reader's choice of text size: a local storage var, synced across the browser's tabs.
+#[derive(State, Default, Serialize, Deserialize)]
+pub struct PrefsState {
+    /// Steps above the normal text size.
+    #[local_storage(name = "blog_text_size", sync)]
+    text_size: u32,
+}
+
+#[refract::handlers]
+impl PrefsState {
+    /// One step larger, up to 3, then back to normal.
+    pub fn larger(&mut self) {
+        self.text_size = (self.text_size + 1) % 4;
+    }
+}
+
 /// Links to every post.
 fn nav() -> Component {
     hstack(
@@ -62,7 +119,38 @@ fn nav() -> Component {
 }
 
 fn index() -> Component {
-    vstack([heading("Blog"), link("About", "/about"), nav()]).prop("p", "6")
+    vstack([
+        heading("Blog"),
+        hstack([link("About", "/about"), link("Drafts", "/drafts")]).prop("gap", "4"),
+        nav(),
+        hstack([
+            button("Larger text").on_click(PrefsState::larger),
+            text(format_var!("Text size: {}", PrefsState::text_size())).prop("id", "text-size"),
+        ]),
+    ])
+    .prop("p", "6")
+}
+
+fn login() -> Component {
+    vstack([
+        heading("Log in").prop("id", "login"),
+        input()
+            .prop("id", "name")
+            .placeholder("Your name")
+            .on_change(AuthState::set_name)
+            .debounce(0),
+        button("Log in").on_click(AuthState::log_in),
+    ])
+    .prop("p", "6")
+}
+
+fn drafts() -> Component {
+    vstack([
+        heading(format_var!("Drafts of {}", AuthState::user())).prop("id", "drafts"),
+        text("Only logged-in readers see this page."),
+        button("Log out").on_click(AuthState::log_out),
+    ])
+    .prop("p", "6")
 }
 
 fn about() -> Component {
@@ -109,6 +197,8 @@ fn post() -> Component {
 pub fn app() -> App {
     App::new("Blog")
         .state::<PostState>()
+        .state::<AuthState>()
+        .state::<PrefsState>()
         .page_with(
             "/",
             index,
@@ -122,6 +212,14 @@ pub fn app() -> App {
                 .description("Who writes this blog, and why."),
         )
         .not_found(not_found)
+        .page_with("/login", login, PageOptions::new().title("Log in · Blog"))
+        .page_with(
+            "/drafts",
+            drafts,
+            PageOptions::new()
+                .on_load(AuthState::require_login)
+                .title("Drafts · Blog"),
+        )
         .page_with(
             "/posts/:id",
             post,

@@ -143,7 +143,10 @@ impl ProgressState {
     pub async fn run(&mut self, steps: u32, ms: u64, emit: &Emitter<'_>) -> Result<(), FlushError> {
         self.done = false;
         for step in 1..=steps {
-            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            // (A zero sleep would still wait for the timer's next 1 ms tick.)
+            if ms > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            }
             self.step = step;
             emit.flush(self).await?;
         }
