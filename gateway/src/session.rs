@@ -92,7 +92,14 @@ struct View {
     out: mpsc::Sender<Outbound>,
     /// What the socket shows.
     shown: Mutex<Shown>,
+    /// Woken each time the socket is sent a newer version.
+    advanced: tokio::sync::Notify,
 }
+
+/// How long the answer to a socket's own event waits for the deltas before it (a streaming
+/// handler's flushes, another tab's events) to come through the feed, when it overtook them,
+/// before the socket is resynced with a full hydrate instead.
+const GAP_WAIT: Duration = Duration::from_millis(250);
 
 /// The state a socket shows: its version, and the highest event seq its frames answered.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -205,6 +212,7 @@ pub(crate) async fn run(
         shared,
         out,
         shown: Mutex::new(Shown::default()),
+        advanced: tokio::sync::Notify::new(),
     });
     let mut session = Session {
         view,
@@ -492,6 +500,7 @@ impl View {
                     version: h.version,
                     answered: h.last_seq,
                 };
+                self.advanced.notify_waiters();
                 let frame = ServerFrame::Hydrate {
                     token: id.token.clone(),
                     version: h.version,
@@ -538,6 +547,7 @@ impl View {
             shown.version = version;
             shown.answered = shown.answered.max(answers.unwrap_or(0));
             let _ = self.out.send(Outbound::Text(delta.to_owned())).await;
+            self.advanced.notify_waiters();
         } else {
             tracing::debug!(have = shown.version, got = version, "version gap: resync");
             self.rehydrate(id, shown).await;
@@ -549,18 +559,35 @@ impl View {
     /// sent means the token's history started over (its state expired, or Redis lost it): the
     /// socket is resynced, which also answers the event (the hydrate's `last_seq` covers it),
     /// instead of the event going unanswered and the browser's queue stalling behind it.
+    ///
+    /// An answer that overtook deltas before it (they were published before it, and are on
+    /// their way through the feed) waits for them up to [`GAP_WAIT`]: a streaming handler's
+    /// last flushes then reach the page as deltas, not as a resync.
     async fn answer(&self, id: &Identity, seq: u64, version: u64, delta: &str) {
-        let mut shown = self.shown.lock().await;
-        if version <= shown.version && shown.answered < seq {
-            tracing::warn!(
-                have = shown.version,
-                got = version,
-                "the token's state started over: resync"
-            );
-            self.rehydrate(id, &mut shown).await;
-        } else {
-            self.deliver_to(&mut shown, id, version, Some(seq), delta)
-                .await;
+        let deadline = tokio::time::Instant::now() + GAP_WAIT;
+        loop {
+            let advanced = self.advanced.notified();
+            let mut advanced = std::pin::pin!(advanced);
+            // Registered before looking, so a delivery in between still wakes it.
+            advanced.as_mut().enable();
+            {
+                let mut shown = self.shown.lock().await;
+                if version <= shown.version && shown.answered < seq {
+                    tracing::warn!(
+                        have = shown.version,
+                        got = version,
+                        "the token's state started over: resync"
+                    );
+                    self.rehydrate(id, &mut shown).await;
+                    return;
+                }
+                if version <= shown.version + 1 || tokio::time::Instant::now() >= deadline {
+                    self.deliver_to(&mut shown, id, version, Some(seq), delta)
+                        .await;
+                    return;
+                }
+            }
+            let _ = tokio::time::timeout_at(deadline, advanced).await;
         }
     }
 
