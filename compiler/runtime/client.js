@@ -334,8 +334,9 @@ export class RefractClient {
     this.renumber = false;
     this.hydrated = true;
     // The browser's storage vars first: the page's `on_load` (queued at its mount) reads them.
+    // Each in a chain of its own: one refused does not drop the others.
     const stored = this.browserStorage?.differences((state, name) => this.getVar(state, name)) ?? [];
-    if (stored.length > 0) this.queueFirst(stored, 0, this.nextChain++);
+    for (const item of stored.reverse()) this.queueFirst([item], 0, this.nextChain++);
     this.delay = this.backoff.initialMs;
     this.setStatus("connected");
     if (this.inFlight) this.sendEvent(this.inFlight);

@@ -58,7 +58,7 @@ function fakeTimers() {
 /** The tab id every test's client has. */
 const TAB = "tab-1";
 
-function setup({ storage = fakeStorage(), initialState = { counter_state: { count: 0 } }, location, actions } = {}) {
+function setup({ storage = fakeStorage(), initialState = { counter_state: { count: 0 } }, location, actions, browserStorage } = {}) {
   FakeSocket.all = [];
   const timers = fakeTimers();
   const client = new RefractClient({
@@ -71,6 +71,7 @@ function setup({ storage = fakeStorage(), initialState = { counter_state: { coun
     timers,
     location,
     actions,
+    browserStorage,
   });
   client.start();
   const socket = () => FakeSocket.all.at(-1);
@@ -744,4 +745,30 @@ test("an event whose arguments are no JSON is logged and dropped, its seq unused
   );
   assert.ok(String(errors[0][0]).includes("s.bad"), errors);
   assert.deepEqual(events(), [{ type: "event", seq: 1, handler: "s.good", args: {} }]);
+});
+
+test("after a hydrate the browser's storage vars go first, each in its own chain, before events queued earlier; a delta writes them back", () => {
+  const written = [];
+  const browserStorage = {
+    differences: () => [
+      { handler: "auth_state._storage", args: { var: "user", value: "ada" } },
+      { handler: "auth_state._storage", args: { var: "size", value: 2 } },
+    ],
+    persist: (delta) => written.push(delta),
+    watch: () => {},
+  };
+  const { client, socket } = setup({ browserStorage });
+  // A page's on_load, queued at its mount, before the socket is up.
+  client.addEvents([{ handler: "post_state.load", args: { id: "2" } }]);
+  socket().open();
+  socket().receive(hydrate());
+  const sent = () => socket().sent.filter((f) => f.type === "event").map((f) => f.handler);
+  assert.deepEqual(sent(), ["auth_state._storage"]);
+  // The first is refused: the second still runs (its own chain), then the on_load.
+  socket().receive({ type: "error", seq: 1, code: "bad_arguments", message: "no", retryable: false });
+  assert.deepEqual(sent(), ["auth_state._storage", "auth_state._storage"]);
+  const seq = socket().lastSent().seq;
+  socket().receive({ type: "delta", version: 1, seq, tab: TAB, delta: { auth_state: { size: 2 } } });
+  assert.deepEqual(sent(), ["auth_state._storage", "auth_state._storage", "post_state.load"]);
+  assert.deepEqual(written, [{ auth_state: { size: 2 } }]);
 });

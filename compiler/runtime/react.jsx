@@ -6,6 +6,7 @@ import { defaultActions, redirectWith, toastWith } from "./actions.js";
 import { RefractClient } from "./client.js";
 import { BrowserStorage } from "./storage.js";
 import storageVars from "./storage_vars.json";
+import appTitle from "./app_title.json";
 import { triggerRunner } from "./triggers.js";
 import initialState from "./initial_state.json";
 
@@ -45,6 +46,20 @@ export function useStatus() {
   return useSyncExternalStore(subscribeStatus, getStatus, getStatus);
 }
 
+/**
+ * Shows `title` as the document's title while the calling page is shown; the app's title again
+ * when it goes (a page without a title of its own shows the app's).
+ * @param {string} title
+ */
+export function useTitle(title) {
+  useEffect(() => {
+    document.title = title;
+    return () => {
+      document.title = appTitle;
+    };
+  }, [title]);
+}
+
 const getHydrated = () => client.hydrated;
 
 /**
@@ -66,7 +81,7 @@ export function useRouterVar(name) {
       return params;
     case "query": {
       const query = {};
-      for (const [key, value] of new URLSearchParams(search)) if (!(key in query)) query[key] = value;
+      for (const [key, value] of new URLSearchParams(search)) if (!Object.hasOwn(query, key)) query[key] = value;
       return query;
     }
     case "hydrated":

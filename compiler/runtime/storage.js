@@ -1,8 +1,12 @@
 // Client storage vars (refract_core::storage): state vars that live in the browser, in a cookie,
-// localStorage or sessionStorage. The browser's value is the truth: after each hydrate the client
-// sends the values that differ from the state's (an event `<state>._storage {var, value}`), and
-// every delta that changes one writes it back to the browser. Synced local storage vars follow
-// the browser's other tabs through the `storage` event.
+// localStorage or sessionStorage. The browser's value is the truth when it changed there: after
+// each hydrate the client sends the values the browser holds differently from the state (an
+// event `<state>._storage {var, value}`) if the browser changed them since this page last read
+// or wrote them (a cleared cookie, another tab, the first load); otherwise the state's value is
+// newer (a handler set it and its delta was lost to a resync) and is written to the browser.
+// Every delta that changes one writes it to the browser (its default removes it). Synced local
+// storage vars follow the browser's other tabs through the `storage` event. Storage that throws
+// (blocked, full, a malformed cookie) is logged and treated as empty: it never stops the client.
 
 /**
  * @typedef {{state: string, var: string, kind: "cookie" | "local" | "session", name: string,
@@ -22,8 +26,28 @@ function decode(text) {
   }
 }
 
-/** Whether two JSON values are the same. */
-const same = (a, b) => encode(a) === encode(b);
+/** Whether two JSON values are the same (object keys in any order). */
+function same(a, b) {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== "object" || typeof b !== "object") return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  return ka.length === kb.length && ka.every((k) => Object.hasOwn(b, k) && same(a[k], b[k]));
+}
+
+/** `f()`, or `fallback` when it throws (storage blocked or full, a malformed cookie): logged. */
+function guarded(what, f, fallback) {
+  try {
+    return f();
+  } catch (error) {
+    console.warn(`refract: ${what} failed`, error);
+    return fallback;
+  }
+}
+
+/** A global that may throw when read (`localStorage` where storage is blocked). */
+const global = (name) => guarded(`reading ${name}`, () => globalThis[name], undefined);
 
 export class BrowserStorage {
   /**
@@ -40,12 +64,14 @@ export class BrowserStorage {
     {
       initialState = {},
       document = globalThis.document,
-      local = globalThis.localStorage,
-      session = globalThis.sessionStorage,
+      local = global("localStorage"),
+      session = global("sessionStorage"),
       window = globalThis.window,
     } = {},
   ) {
     this.vars = vars;
+    /** @type {Map<StorageVar, string>} each var's value (JSON) as this page last read or wrote it */
+    this.known = new Map();
     this.initialState = initialState;
     this.document = document;
     this.local = local;
@@ -63,11 +89,15 @@ export class BrowserStorage {
    * @param {StorageVar} sv
    */
   read(sv) {
+    return guarded(`reading ${sv.name}`, () => this.readRaw(sv), undefined);
+  }
+
+  /** {@link read}, which may throw. */
+  readRaw(sv) {
     if (sv.kind === "cookie") {
       for (const pair of (this.document?.cookie ?? "").split(";")) {
         const at = pair.indexOf("=");
-        if (at < 0) continue;
-        if (decodeURIComponent(pair.slice(0, at).trim()) !== sv.name) continue;
+        if (at < 0 || pair.slice(0, at).trim() !== encodeURIComponent(sv.name)) continue;
         return decode(decodeURIComponent(pair.slice(at + 1).trim()));
       }
       return undefined;
@@ -82,6 +112,12 @@ export class BrowserStorage {
    * @param {unknown} value
    */
   write(sv, value) {
+    guarded(`writing ${sv.name}`, () => this.writeRaw(sv, value), undefined);
+    this.known.set(sv, encode(value ?? null));
+  }
+
+  /** {@link write}, which may throw. */
+  writeRaw(sv, value) {
     if (sv.kind === "cookie") {
       const parts = [`${encodeURIComponent(sv.name)}=${value == null ? "" : encodeURIComponent(encode(value))}`];
       parts.push(`path=${sv.path}`);
@@ -99,9 +135,11 @@ export class BrowserStorage {
   }
 
   /**
-   * The events that set the state's storage vars to what the browser holds, for those that
-   * differ: a var the browser does not hold is sent as `null` (its default) unless the state
-   * already has its default.
+   * After a hydrate: the events that set the state's storage vars to what the browser holds,
+   * for those the browser changed since this page last read or wrote them (all of them on the
+   * page's first hydrate); a var the browser does not hold is sent as `null` (its default)
+   * unless the state has its default already. A var the browser did not change but the state
+   * did (a handler's delta lost to the resync) is written to the browser instead.
    * @param {(state: string, name: string) => unknown} getVar the state's current values
    * @returns {{handler: string, args: {var: string, value: unknown}}[]}
    */
@@ -110,11 +148,25 @@ export class BrowserStorage {
     for (const sv of this.vars) {
       const held = this.read(sv);
       const current = getVar(sv.state, sv.var);
-      const wanted = held === undefined ? this.initialState[sv.state]?.[sv.var] : held;
-      if (same(current, wanted)) continue;
+      const fallback = this.initialState[sv.state]?.[sv.var];
+      if (same(current, held === undefined ? fallback : held)) {
+        this.known.set(sv, encode(held ?? null));
+        continue;
+      }
+      if (this.known.get(sv) === encode(held ?? null)) {
+        this.store(sv, current);
+        continue;
+      }
+      this.known.set(sv, encode(held ?? null));
       events.push({ handler: `${sv.state}._storage`, args: { var: sv.var, value: held ?? null } });
     }
     return events;
+  }
+
+  /** Writes `value` of `sv` to the browser; its default removes it. */
+  store(sv, value) {
+    const fallback = this.initialState[sv.state]?.[sv.var];
+    this.write(sv, same(value, fallback) ? null : value);
   }
 
   /**
@@ -124,7 +176,7 @@ export class BrowserStorage {
   persist(delta) {
     for (const sv of this.vars) {
       const vars = delta?.[sv.state];
-      if (vars && Object.hasOwn(vars, sv.var)) this.write(sv, vars[sv.var]);
+      if (vars && Object.hasOwn(vars, sv.var)) this.store(sv, vars[sv.var]);
     }
   }
 
@@ -141,6 +193,7 @@ export class BrowserStorage {
       for (const sv of synced) {
         if (e.key !== sv.name && e.key !== null) continue;
         const value = this.read(sv);
+        this.known.set(sv, encode(value ?? null));
         onChange({ handler: `${sv.state}._storage`, args: { var: sv.var, value: value ?? null } });
       }
     });

@@ -107,3 +107,58 @@ test("a synced local storage var follows the other tabs", () => {
   onStorage({ storageArea: {}, key: "theme" });
   assert.deepEqual(seen, [{ handler: "auth_state._storage", args: { var: "theme", value: "dark" } }]);
 });
+
+test("a value a handler set whose delta a resync replaced is written to the browser, not undone", () => {
+  const { storage, document } = subject();
+  const state = { user: "", theme: "light" };
+  const getVar = (_s, v) => state[v];
+  assert.deepEqual(storage.differences(getVar), [], "first hydrate: nothing held");
+  // `log_in` set the user; its delta was lost, the next hydrate carries it.
+  state.user = "Ada";
+  assert.deepEqual(storage.differences(getVar), [], "the browser did not change: the state wins");
+  assert.equal(storage.read(cookie), "Ada");
+  // Later the cookie is cleared in the browser: that change wins.
+  document.cookie = "blog_user=; path=/; max-age=0";
+  assert.deepEqual(storage.differences(getVar), [
+    { handler: "auth_state._storage", args: { var: "user", value: null } },
+  ]);
+});
+
+test("a var set to its default is removed from the browser", () => {
+  const { storage, document, localStorage } = subject();
+  storage.persist({ auth_state: { user: "Ada", theme: "dark" } });
+  storage.persist({ auth_state: { user: "", theme: "light" } });
+  assert.equal(storage.read(cookie), undefined);
+  assert.match(document.written.at(-1), /max-age=0/);
+  assert.equal(localStorage.items.has("theme"), false);
+});
+
+test("storage that throws, or a malformed cookie, reads as empty and never throws", () => {
+  const broken = {
+    getItem() {
+      throw new Error("SecurityError");
+    },
+    setItem() {
+      throw new Error("QuotaExceededError");
+    },
+    removeItem() {},
+  };
+  const document = { cookie: "bad%name=1; blog_user=%E0%A4%A; other=2" };
+  const storage = new BrowserStorage([cookie, local], {
+    initialState: { auth_state: { user: "", theme: "light" } },
+    document,
+    local: broken,
+    session: broken,
+    window: {},
+  });
+  const warn = console.warn;
+  console.warn = () => {};
+  try {
+    assert.equal(storage.read(cookie), undefined);
+    assert.equal(storage.read(local), undefined);
+    assert.doesNotThrow(() => storage.persist({ auth_state: { theme: "dark" } }));
+    assert.deepEqual(storage.differences(() => undefined).length, 2);
+  } finally {
+    console.warn = warn;
+  }
+});

@@ -36,6 +36,7 @@ struct Emitter {
     uses_form_data: bool,
     uses_debounced_input: bool,
     uses_router: bool,
+    uses_title: bool,
     externals: BTreeSet<(String, Option<String>, String)>,
     packages: BTreeSet<(String, String)>,
 }
@@ -94,6 +95,9 @@ pub(crate) fn compile_page(page: &Page) -> PageModule {
     let mut runtime = vec!["addEvents", "useVar"];
     if em.uses_router {
         runtime.push("useRouterVar");
+    }
+    if em.uses_title {
+        runtime.push("useTitle");
     }
     if em.uses_form_data {
         runtime.push("formData");
@@ -405,8 +409,10 @@ impl Emitter {
         }
     }
 
-    /// The island that queues the page's `on_load` events once it is shown (the page remounts
-    /// when its path changes, so they run again then); `None` without any.
+    /// The island that queues the page's `on_load` events once it is shown and the tab has its
+    /// state (on a first load, after the hydrate; their arguments are read then). The page
+    /// remounts when its path changes, so they run again then; a reconnect does not rerun them.
+    /// `None` without any.
     fn on_load(&mut self, events: &[EventSpec]) -> Option<String> {
         if events.is_empty() {
             return None;
@@ -416,25 +422,27 @@ impl Emitter {
             events: events.to_vec(),
             modifiers: Modifiers::default(),
         };
-        let deps = state_deps(events.iter().flat_map(|e| e.args.iter().map(|(_, a)| a)));
-        let hook = format!(
-            "  React.useEffect(() => {{ addEvents({}); }}, []);\n",
-            self.events(&trigger)
-        );
-        Some(self.island(deps, &[hook], "      {null}".to_owned(), &[], 3))
+        let mut deps = state_deps(events.iter().flat_map(|e| e.args.iter().map(|(_, a)| a)));
+        deps.insert((ROUTER.to_owned(), "hydrated".to_owned()));
+        let hooks = [
+            "  const loaded = React.useRef(false);\n".to_owned(),
+            format!(
+                "  React.useEffect(() => {{\n    if (!{ROUTER}$hydrated || loaded.current) return;\n    loaded.current = true;\n    addEvents({});\n  }}, [{ROUTER}$hydrated]);\n",
+                self.events(&trigger)
+            ),
+        ];
+        Some(self.island(deps, &hooks, "      {null}".to_owned(), &[], 3))
     }
 
-    /// The island that puts the page's head in the document: the title (set on each change)
-    /// and the description and preview image (`<meta>` elements, which React places in the
+    /// The island that puts the page's head in the document: the title (set on each change, the
+    /// app's back when the page goes) and the description and preview image (`<meta>` elements, which React places in the
     /// document's head); `None` for a page without any.
     fn head(&mut self, head: &crate::Head) -> Option<String> {
         let mut hooks = Vec::new();
         let mut metas = Vec::new();
         if let Some(title) = &head.title {
-            hooks.push(format!(
-                "  const title = String({});\n  React.useEffect(() => {{ document.title = title; }}, [title]);\n",
-                title.js
-            ));
+            self.uses_title = true;
+            hooks.push(format!("  useTitle(String({}));\n", title.js));
         }
         let meta = |attr: &str, key: &str, value: &Expr| {
             format!(

@@ -195,6 +195,7 @@ pub fn generate(app: &AppSpec<'_>) -> Result<BTreeMap<String, String>, CompileEr
     files.insert("src/refract/storage.js".into(), STORAGE_JS.into());
     let storage = serde_json::to_string_pretty(app.storage_vars).unwrap_or_else(|_| "[]".into());
     files.insert("src/refract/storage_vars.json".into(), storage + "\n");
+    files.insert("src/refract/app_title.json".into(), json(app.title) + "\n");
     files.insert("src/refract/react.jsx".into(), REACT_JSX.into());
     let initial = serde_json::to_string_pretty(app.initial_state).unwrap_or_else(|_| "{}".into());
     files.insert("src/refract/initial_state.json".into(), initial + "\n");
@@ -226,8 +227,8 @@ pub fn write_route_pages(dist: &Path, pages: &[Page]) -> Result<(), CompileError
     let index =
         std::fs::read_to_string(&index_path).map_err(|e| CompileError::io(&index_path, e))?;
     let not_found = dist.join(refract_core::NOT_FOUND_FILE);
-    let noindex = "    <meta name=\"robots\" content=\"noindex\" />\n  </head>";
-    std::fs::write(&not_found, index.replacen("  </head>", noindex, 1))
+    let noindex = "<meta name=\"robots\" content=\"noindex\" />\n  </head>";
+    std::fs::write(&not_found, index.replacen("</head>", noindex, 1))
         .map_err(|e| CompileError::io(&not_found, e))?;
     for page in pages {
         if page.route == "/" || !refract_core::Routes::is_static(&page.route) {
@@ -293,7 +294,7 @@ fn with_static_head(index: &str, head: &Head) -> Option<String> {
             &format!("<title>{}</title>", html_escape(title)),
         );
     }
-    Some(html.replacen("  </head>", &format!("{tags}  </head>"), 1))
+    Some(html.replacen("</head>", &format!("{}\n  </head>", tags.trim()), 1))
 }
 
 fn json(s: &str) -> String {

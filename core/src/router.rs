@@ -40,7 +40,11 @@ fn lookup(var: &str, name: &str) -> Var<String> {
     let map = Var::<()>::state_var(ROUTER, var).into_expr();
     let key = Expr::literal(name);
     Var::from_expr(Expr {
-        js: format!("({}[{}] ?? \"\")", map.js, key.js),
+        js: format!(
+            "(Object.hasOwn({m}, {k}) ? {m}[{k}] : \"\")",
+            m = map.js,
+            k = key.js
+        ),
         deps: map.deps,
     })
 }
@@ -53,12 +57,18 @@ mod tests {
     #[test]
     fn router_vars_read_the_pseudo_state() {
         let id = param("id");
-        assert_eq!(id.js(), r#"(__router$params["id"] ?? "")"#);
+        assert_eq!(
+            id.js(),
+            r#"(Object.hasOwn(__router$params, "id") ? __router$params["id"] : "")"#
+        );
         assert!(id.expr().deps.contains(&Dep::State {
             state: ROUTER.into(),
             var: "params".into()
         }));
-        assert_eq!(query("q").js(), r#"(__router$query["q"] ?? "")"#);
+        assert_eq!(
+            query("q").js(),
+            r#"(Object.hasOwn(__router$query, "q") ? __router$query["q"] : "")"#
+        );
         assert_eq!(path().js(), "__router$path");
         assert_eq!(is_hydrated().js(), "__router$hydrated");
     }

@@ -155,6 +155,14 @@ fn state_impl(input: &DeriveInput) -> syn::Result<Tokens> {
         .iter()
         .map(|v| format!("The var `{v}` of the state `{name}`, for pages."));
     let parent = parent_attr(&input.attrs)?;
+    if let Some(p) = &parent
+        && (p.is_ident("Self") || p.is_ident(ident))
+    {
+        return Err(syn::Error::new(
+            p.span(),
+            "a state cannot be its own parent",
+        ));
+    }
     let mut storage = Vec::new();
     for field in &fields {
         if let Some(var) = storage_attr(field)? {
@@ -239,6 +247,18 @@ fn state_impl(input: &DeriveInput) -> syn::Result<Tokens> {
             )*
         }
     })
+}
+
+/// Refuses a handler name the framework keeps: one starting with `_` (client actions, and
+/// `_storage`, the event that sets a storage var).
+fn reserved_name(name: &Ident) -> syn::Result<()> {
+    if name.to_string().starts_with('_') {
+        return Err(syn::Error::new(
+            name.span(),
+            "a handler's name may not start with `_`: those are client actions and the framework's own events",
+        ));
+    }
+    Ok(())
 }
 
 /// A field's client storage attribute: the field and its `StorageVar` expression.
@@ -500,6 +520,7 @@ fn background_handler(f: &mut syn::ImplItemFn, status: Ident) -> syn::Result<Han
         params.push((pi.ident.clone(), (*pt.ty).clone()));
     }
     let name = f.sig.ident.clone();
+    reserved_name(&name)?;
     let renamed = format_ident!("__handler_{}", name);
     let handler = Handler {
         name,
@@ -629,6 +650,7 @@ fn handlers_impl(mut item: ItemImpl) -> syn::Result<Tokens> {
                 params.push((ident, (*pt.ty).clone()));
             }
             let name = f.sig.ident.clone();
+            reserved_name(&name)?;
             let renamed = format_ident!("__handler_{}", name);
             handlers.push(Handler {
                 name,

@@ -90,7 +90,7 @@ pub struct App {
     title: String,
     states: StateRegistry,
     pages: Vec<(String, PageFn, PageOptions)>,
-    not_found: Option<fn() -> Node>,
+    not_found: Option<PageFn>,
     allow_call_script: bool,
     on_error: Option<ErrorHook>,
 }
@@ -188,8 +188,8 @@ impl App {
 
     /// Shows `page` for a path that matches no route (served with HTTP status 404); without
     /// it, a plain "page not found" with a link home.
-    pub fn not_found(mut self, page: fn() -> Node) -> Self {
-        self.not_found = Some(page);
+    pub fn not_found<N: Into<Node> + 'static>(mut self, page: fn() -> N) -> Self {
+        self.not_found = Some(Box::new(move || page().into()));
         self
     }
 
@@ -232,7 +232,7 @@ impl App {
                 head: options.head.clone(),
             })
             .collect();
-        let not_found = self.not_found.map(|page| page());
+        let not_found = self.not_found.as_ref().map(|page| page());
         let storage_vars = self.states.storage_vars();
         let files = refract_compiler::generate(&AppSpec {
             title: &self.title,

@@ -108,7 +108,9 @@ impl EventOf<'_> {
                 ));
             }
             for storage in desc.storage {
-                let bytes = vars.get(storage.var).map_or(0, |v| v.to_string().len());
+                let bytes = vars
+                    .get(storage.var)
+                    .map_or(0, |v| storage.size(&v.to_string()));
                 if bytes > storage.max_bytes() {
                     return Err(Failure::new(
                         ErrorCode::HandlerFailed,

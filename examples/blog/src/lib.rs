@@ -54,7 +54,9 @@ impl PostState {
     }
 }
 
-/// Who is logged in: a cookie var, so the login survives a reload and reaches new tabs.
+/// Who is logged in: a cookie var, so the login survives a reload and reaches new tabs. A demo:
+/// the browser's storage is the user's to change, so a real app keeps a random session id there
+/// and looks the user up server-side (or signs the value and checks it in the handler).
 #[derive(State, Default, Serialize, Deserialize)]
 pub struct AuthState {
     /// The logged-in user's name (`""`: nobody), kept a week in the cookie `blog_user`.
@@ -163,14 +165,13 @@ fn about() -> Component {
 }
 
 /// What unknown paths show (served with status 404).
-fn not_found() -> Node {
+fn not_found() -> Component {
     vstack([
         heading("No such page").prop("id", "not-found"),
         text(format_var!("Nothing lives at {}.", router::path())),
         link("Back to the blog", "/"),
     ])
     .prop("p", "6")
-    .into()
 }
 
 fn post() -> Component {
