@@ -2,7 +2,7 @@
 // client-side navigation between posts without a reload (the socket stays open), a document
 // title and description that follow vars, unknown paths answered 404 with the app's not-found
 // page, `export`'s per-route HTML files, a login cookie var behind an on_load guard, and a local
-// storage var synced across tabs.
+// storage var synced across tabs, the colour mode and the app's assets.
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -162,6 +162,27 @@ test("a synced local storage var set in one tab appears in the other; a stored v
   // Its default: the browser keeps nothing.
   await page.waitForFunction(() => localStorage.getItem("blog_text_size") === null);
   assert.ok(logged.some((t) => t.includes("prefs_state.text_size")), logged.join("\n"));
+  await context.close();
+});
+
+test("the colour mode follows the system, toggles, and survives a reload; assets are served at /", async () => {
+  const context = await browser.newContext({ colorScheme: "dark" });
+  const page = await openConnected(context, app.url);
+  const theme = () => page.evaluate(() => document.querySelector(".radix-themes")?.classList.contains("dark"));
+  await page.locator("#color-mode").filter({ hasText: "dark mode" }).waitFor();
+  assert.equal(await theme(), true, "the system's dark mode");
+  assert.equal(await page.evaluate(() => document.querySelector(".radix-themes")?.dataset.accentColor), "indigo");
+  await page.getByTestId("refract-color-mode").click();
+  await page.locator("#color-mode").filter({ hasText: "light mode" }).waitFor();
+  assert.equal(await theme(), false);
+  await page.reload();
+  await page.locator("#color-mode").filter({ hasText: "light mode" }).waitFor();
+  assert.equal(await theme(), false, "the choice is remembered");
+
+  const icon = await fetch(`${app.url}/favicon.svg`);
+  assert.equal(icon.status, 200);
+  assert.match(await icon.text(), /<svg/);
+  assert.equal(await page.locator('link[rel="icon"]').getAttribute("href"), "/favicon.svg");
   await context.close();
 });
 

@@ -1,12 +1,13 @@
 // React bindings of Refract's runtime, imported by the compiled pages. One client per tab.
 import React, { useCallback, useEffect, useRef, useState, useSyncExternalStore } from "react";
 import { useLocation, useNavigate, useParams } from "react-router";
+import { Button, Theme } from "@radix-ui/themes";
 import { Toaster, toast } from "sonner";
 import { defaultActions, redirectWith, toastWith } from "./actions.js";
 import { RefractClient } from "./client.js";
 import { BrowserStorage } from "./storage.js";
 import storageVars from "./storage_vars.json";
-import appTitle from "./app_title.json";
+import app from "./app.json";
 import { triggerRunner } from "./triggers.js";
 import initialState from "./initial_state.json";
 
@@ -55,9 +56,101 @@ export function useTitle(title) {
   useEffect(() => {
     document.title = title;
     return () => {
-      document.title = appTitle;
+      document.title = app.title;
     };
   }, [title]);
+}
+
+/** Where the user's choice of colour mode is kept. */
+const COLOR_MODE_KEY = "refract_color_mode";
+
+/**
+ * The colour mode: the user's choice (kept in localStorage, followed across tabs), else the
+ * app's fixed appearance, else the system's setting (followed as it changes).
+ */
+const colorMode = (() => {
+  const listeners = new Set();
+  const dark = globalThis.matchMedia?.("(prefers-color-scheme: dark)");
+  const read = () => {
+    try {
+      const chosen = localStorage.getItem(COLOR_MODE_KEY);
+      return chosen === "light" || chosen === "dark" ? chosen : null;
+    } catch {
+      return null;
+    }
+  };
+  let chosen = read();
+  const changed = () => {
+    for (const listener of listeners) listener();
+  };
+  dark?.addEventListener?.("change", changed);
+  globalThis.addEventListener?.("storage", (e) => {
+    if (e.key === COLOR_MODE_KEY || e.key === null) {
+      chosen = read();
+      changed();
+    }
+  });
+  return {
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    get() {
+      if (chosen) return chosen;
+      if (app.appearance === "light" || app.appearance === "dark") return app.appearance;
+      return dark?.matches ? "dark" : "light";
+    },
+    set(mode) {
+      chosen = mode;
+      try {
+        localStorage.setItem(COLOR_MODE_KEY, mode);
+      } catch {
+        // Not kept (storage blocked): it still applies to this page.
+      }
+      changed();
+    },
+  };
+})();
+
+const subscribeColorMode = (onChange) => colorMode.subscribe(onChange);
+const getColorMode = () => colorMode.get();
+
+/**
+ * The page's colour mode and a function that switches it (the choice is remembered).
+ * @returns {["light" | "dark", () => void]}
+ */
+export function useColorMode() {
+  const mode = useSyncExternalStore(subscribeColorMode, getColorMode, getColorMode);
+  return [mode, () => colorMode.set(mode === "dark" ? "light" : "dark")];
+}
+
+/**
+ * A var of the browser alone (the pseudo-state `__browser` of `refract_core::color_mode`).
+ * @param {"color_mode"} name
+ */
+export function useBrowserVar(name) {
+  const [mode] = useColorMode();
+  return name === "color_mode" ? mode : undefined;
+}
+
+/** The button that switches between light and dark mode (`color_mode_toggle()`). */
+export function ColorModeToggle() {
+  const [mode, toggle] = useColorMode();
+  const next = mode === "dark" ? "light" : "dark";
+  return (
+    <Button variant="soft" onClick={toggle} aria-label={`Switch to ${next} mode`} data-testid="refract-color-mode">
+      {mode === "dark" ? "☀ Light" : "☾ Dark"}
+    </Button>
+  );
+}
+
+/**
+ * Radix Themes' `<Theme>` around the app, in the current colour mode, with the app's settings.
+ * @param {object} props Radix Themes' props (accentColor, grayColor, radius, scaling, panelBackground)
+ */
+export function RefractTheme(props) {
+  const [mode] = useColorMode();
+  return <Theme {...props} appearance={mode} />;
 }
 
 const getHydrated = () => client.hydrated;

@@ -10,6 +10,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
+use refract_core::color_mode::BROWSER;
 use refract_core::router::ROUTER;
 use refract_core::{Dep, EventSpec, Expr};
 
@@ -37,6 +38,8 @@ struct Emitter {
     uses_debounced_input: bool,
     uses_router: bool,
     uses_title: bool,
+    /// Runtime hooks and components the page imports from `react.jsx`.
+    runtime: BTreeSet<&'static str>,
     externals: BTreeSet<(String, Option<String>, String)>,
     packages: BTreeSet<(String, String)>,
 }
@@ -96,6 +99,7 @@ pub(crate) fn compile_page(page: &Page) -> PageModule {
     if em.uses_router {
         runtime.push("useRouterVar");
     }
+    runtime.extend(em.runtime.iter().copied());
     if em.uses_title {
         runtime.push("useTitle");
     }
@@ -266,6 +270,14 @@ impl Emitter {
                     "  const {state}${var} = useRouterVar({});",
                     js_string(var)
                 );
+            } else if state == BROWSER {
+                // The browser's own (the colour mode), not the server's state.
+                self.runtime.insert("useBrowserVar");
+                let _ = writeln!(
+                    src,
+                    "  const {state}${var} = useBrowserVar({});",
+                    js_string(var)
+                );
             } else {
                 let _ = writeln!(
                     src,
@@ -297,6 +309,10 @@ impl Emitter {
             Source::RouterLink => {
                 self.router_link = true;
                 "RouterLink".to_owned()
+            }
+            Source::Runtime(name) => {
+                self.runtime.insert(name);
+                (*name).to_owned()
             }
             Source::External(ext) => {
                 self.packages
@@ -461,10 +477,16 @@ impl Emitter {
         if let Some(image) = &head.image {
             metas.push(meta("property", "og:image", image));
         }
+        if let Some(icon) = &head.icon {
+            metas.push(format!(
+                "      <link rel=\"icon\" href={{String({})}} />",
+                icon.js
+            ));
+        }
         if hooks.is_empty() && metas.is_empty() {
             return None;
         }
-        let exprs = [&head.title, &head.description, &head.image];
+        let exprs = [&head.title, &head.description, &head.image, &head.icon];
         let deps = state_deps(exprs.into_iter().flatten());
         // Always an island (it has hooks or renders metas reading vars); a static one too, so
         // the page's tree stays the same shape.

@@ -24,6 +24,8 @@ pub enum Source {
     Fragment,
     /// A component of any npm package; see [`Component::external`].
     External(External),
+    /// A component of Refract's browser runtime (`ColorModeToggle`).
+    Runtime(&'static str),
 }
 
 /// A React component imported from an npm package.
@@ -495,6 +497,12 @@ pub fn link(content: impl Into<Node>, href: &str) -> Component {
 /// A link whose target is a var (always treated as another site's address).
 pub fn link_to(content: impl Into<Node>, href: impl IntoProp) -> Component {
     Component::radix("Link").prop("href", href).child(content)
+}
+
+/// A button that switches the page between light and dark mode (see
+/// `refract_core::color_mode`); the browser remembers the choice.
+pub fn color_mode_toggle() -> Component {
+    Component::new(Source::Runtime("ColorModeToggle"))
 }
 
 /// An avatar (Radix `Avatar`) showing the image at `src`, or `fallback` while it loads or fails.

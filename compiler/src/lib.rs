@@ -16,8 +16,9 @@ use std::path::{Path, PathBuf};
 use refract_core::{EventSpec, Expr};
 
 pub use component::{
-    Component, External, FormData, IntoProp, Node, Source, avatar, r#box, button, checkbox, cond,
-    foreach, form, heading, hstack, image, input, json_prop, link, link_to, text, vstack, when,
+    Component, External, FormData, IntoProp, Node, Source, avatar, r#box, button, checkbox,
+    color_mode_toggle, cond, foreach, form, heading, hstack, image, input, json_prop, link,
+    link_to, text, vstack, when,
 };
 pub use project::Project;
 
@@ -117,6 +118,98 @@ pub struct Head {
     pub description: Option<Expr>,
     /// `og:image`: the URL of the link preview's image.
     pub image: Option<Expr>,
+    /// The page's icon (`<link rel="icon">`), e.g. `/favicon.svg`.
+    pub icon: Option<Expr>,
+}
+
+/// The app's look: Radix Themes' settings for every page, and the colour mode it starts in.
+/// Each setting is one of Radix Themes' values (checked by it in the browser).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Theme {
+    /// `"inherit"` (default: follow the system's setting until the user picks a mode),
+    /// `"light"` or `"dark"` (the mode before the user picks one).
+    pub appearance: String,
+    /// The accent colour (`"indigo"`, `"crimson"`, …).
+    pub accent_color: Option<String>,
+    /// The gray (`"slate"`, `"mauve"`, … or `"auto"`).
+    pub gray_color: Option<String>,
+    /// Corner radius: `"none"`, `"small"`, `"medium"`, `"large"` or `"full"`.
+    pub radius: Option<String>,
+    /// Scaling: `"90%"` … `"110%"`.
+    pub scaling: Option<String>,
+    /// Panels: `"solid"` or `"translucent"`.
+    pub panel_background: Option<String>,
+}
+
+impl Default for Theme {
+    fn default() -> Self {
+        Theme {
+            appearance: "inherit".into(),
+            accent_color: None,
+            gray_color: None,
+            radius: None,
+            scaling: None,
+            panel_background: None,
+        }
+    }
+}
+
+impl Theme {
+    /// Radix Themes' defaults, following the system's colour mode.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The colour mode before the user picks one: `"inherit"` (the system's), `"light"` or
+    /// `"dark"`.
+    pub fn appearance(mut self, appearance: &str) -> Self {
+        self.appearance = appearance.to_owned();
+        self
+    }
+
+    /// The accent colour (`"indigo"`, `"crimson"`, …).
+    pub fn accent_color(mut self, color: &str) -> Self {
+        self.accent_color = Some(color.to_owned());
+        self
+    }
+
+    /// The gray (`"slate"`, `"mauve"`, …, `"auto"`).
+    pub fn gray_color(mut self, color: &str) -> Self {
+        self.gray_color = Some(color.to_owned());
+        self
+    }
+
+    /// Corner radius: `"none"`, `"small"`, `"medium"`, `"large"` or `"full"`.
+    pub fn radius(mut self, radius: &str) -> Self {
+        self.radius = Some(radius.to_owned());
+        self
+    }
+
+    /// Scaling: `"90%"` … `"110%"`.
+    pub fn scaling(mut self, scaling: &str) -> Self {
+        self.scaling = Some(scaling.to_owned());
+        self
+    }
+
+    /// Panels: `"solid"` or `"translucent"`.
+    pub fn panel_background(mut self, background: &str) -> Self {
+        self.panel_background = Some(background.to_owned());
+        self
+    }
+
+    /// The props of Radix Themes' `<Theme>` besides `appearance`, as JSX attributes.
+    fn props(&self) -> String {
+        [
+            ("accentColor", &self.accent_color),
+            ("grayColor", &self.gray_color),
+            ("radius", &self.radius),
+            ("scaling", &self.scaling),
+            ("panelBackground", &self.panel_background),
+        ]
+        .iter()
+        .filter_map(|(prop, value)| value.as_ref().map(|v| format!(" {prop}={}", json(v))))
+        .collect()
+    }
 }
 
 /// What the compiler needs of an app.
@@ -134,6 +227,8 @@ pub struct AppSpec<'a> {
     /// The client storage vars of every state: a JSON array of `refract_core::StorageVar`s,
     /// each with its `state`.
     pub storage_vars: &'a serde_json::Value,
+    /// The app's theme.
+    pub theme: &'a Theme,
 }
 
 /// The project files of `app`: relative path → content. Deterministic for the same input.
@@ -187,6 +282,7 @@ pub fn generate(app: &AppSpec<'_>) -> Result<BTreeMap<String, String>, CompileEr
         "src/main.jsx".into(),
         MAIN_JSX
             .replace("%IMPORTS%", &imports)
+            .replace("%THEME%", &app.theme.props())
             .replace("%ROUTES%", &route_elements),
     );
     files.insert("src/refract/client.js".into(), CLIENT_JS.into());
@@ -195,7 +291,8 @@ pub fn generate(app: &AppSpec<'_>) -> Result<BTreeMap<String, String>, CompileEr
     files.insert("src/refract/storage.js".into(), STORAGE_JS.into());
     let storage = serde_json::to_string_pretty(app.storage_vars).unwrap_or_else(|_| "[]".into());
     files.insert("src/refract/storage_vars.json".into(), storage + "\n");
-    files.insert("src/refract/app_title.json".into(), json(app.title) + "\n");
+    let settings = serde_json::json!({"title": app.title, "appearance": app.theme.appearance});
+    files.insert("src/refract/app.json".into(), format!("{settings:#}\n"));
     files.insert("src/refract/react.jsx".into(), REACT_JSX.into());
     let initial = serde_json::to_string_pretty(app.initial_state).unwrap_or_else(|_| "{}".into());
     files.insert("src/refract/initial_state.json".into(), initial + "\n");
@@ -350,13 +447,12 @@ const MAIN_JSX: &str = r#"// Generated by Refract. Do not edit.
 import React from "react";
 import { createRoot } from "react-dom/client";
 import { BrowserRouter, Route, Routes } from "react-router";
-import { Theme } from "@radix-ui/themes";
 import "@radix-ui/themes/styles.css";
-import { RefractErrorBoundary, RefractOverlays } from "./refract/react.jsx";
+import { RefractErrorBoundary, RefractOverlays, RefractTheme } from "./refract/react.jsx";
 %IMPORTS%
 createRoot(document.getElementById("root")).render(
   <React.StrictMode>
-    <Theme>
+    <RefractTheme%THEME%>
       <BrowserRouter>
         <RefractOverlays />
         <RefractErrorBoundary>
@@ -364,7 +460,7 @@ createRoot(document.getElementById("root")).render(
 %ROUTES%          </Routes>
         </RefractErrorBoundary>
       </BrowserRouter>
-    </Theme>
+    </RefractTheme>
   </React.StrictMode>,
 );
 "#;

@@ -87,6 +87,7 @@ fn generated_project_snapshots() {
         initial_state: &initial,
         not_found: None,
         storage_vars: &json!([]),
+        theme: &Default::default(),
     })
     .unwrap();
     insta::assert_snapshot!("counter_page", files["src/pages/page_0.jsx"]);
@@ -100,6 +101,7 @@ fn generated_project_snapshots() {
         initial_state: &initial,
         not_found: None,
         storage_vars: &json!([]),
+        theme: &Default::default(),
     })
     .unwrap();
     assert_eq!(files, again, "generation is deterministic");
@@ -113,6 +115,7 @@ fn only_page(pages: &[Page]) -> String {
         initial_state: &json!({}),
         not_found: None,
         storage_vars: &json!([]),
+        theme: &Default::default(),
     })
     .unwrap();
     files["src/pages/page_0.jsx"].clone()
@@ -128,6 +131,7 @@ fn duplicate_or_relative_routes_are_rejected() {
         initial_state: &initial,
         not_found: None,
         storage_vars: &json!([]),
+        theme: &Default::default(),
     })
     .unwrap_err();
     assert!(err.to_string().contains("routes `/` and `/`"), "{err}");
@@ -139,6 +143,7 @@ fn duplicate_or_relative_routes_are_rejected() {
             initial_state: &initial,
             not_found: None,
             storage_vars: &json!([]),
+            theme: &Default::default(),
         })
         .is_err()
     );
@@ -166,6 +171,7 @@ fn external_components_add_their_package() {
         initial_state: &initial,
         not_found: None,
         storage_vars: &json!([]),
+        theme: &Default::default(),
     })
     .unwrap();
     assert!(files["package.json"].contains("\"react-markdown\": \"^9.0.0\""));
@@ -268,6 +274,7 @@ fn a_debounced_trigger_in_a_list_is_keyed_by_row() {
         initial_state: &json!({}),
         not_found: None,
         storage_vars: &json!([]),
+        theme: &Default::default(),
     })
     .unwrap();
     let page = &files["src/pages/page_0.jsx"];
@@ -313,6 +320,7 @@ fn on_load_head_and_router_vars() {
         initial_state: &json!({"post_state": {"title": ""}}),
         not_found: None,
         storage_vars: &json!([]),
+        theme: &Default::default(),
     })
     .unwrap();
     let source = &files["src/pages/page_0.jsx"];

@@ -16,6 +16,7 @@
 //! Nothing here does I/O.
 
 pub mod actions;
+pub mod color_mode;
 mod context;
 mod emitter;
 mod error;

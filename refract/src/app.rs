@@ -21,6 +21,7 @@ use refract_worker::{Engine, MemoryStore, TaskSupervisor};
 
 use crate::cli::{Cli, Command, ExportArgs, HealthcheckArgs, RunArgs};
 use crate::page::PageOptions;
+use refract_compiler::Theme;
 
 /// Why an app could not be built or served.
 #[derive(thiserror::Error, Debug)]
@@ -91,6 +92,7 @@ pub struct App {
     states: StateRegistry,
     pages: Vec<(String, PageFn, PageOptions)>,
     not_found: Option<PageFn>,
+    theme: Theme,
     allow_call_script: bool,
     on_error: Option<ErrorHook>,
 }
@@ -122,6 +124,7 @@ impl App {
             states: StateRegistry::default(),
             pages: Vec::new(),
             not_found: None,
+            theme: Theme::default(),
             allow_call_script: false,
             on_error: None,
         }
@@ -186,6 +189,13 @@ impl App {
         self
     }
 
+    /// Sets the app's look: Radix Themes' settings (accent and gray colour, radius, scaling,
+    /// panel background) and the colour mode it starts in (see [`Theme`]).
+    pub fn theme(mut self, theme: Theme) -> Self {
+        self.theme = theme;
+        self
+    }
+
     /// Shows `page` for a path that matches no route (served with HTTP status 404); without
     /// it, a plain "page not found" with a link home.
     pub fn not_found<N: Into<Node> + 'static>(mut self, page: fn() -> N) -> Self {
@@ -240,9 +250,26 @@ impl App {
             initial_state: &initial_state,
             not_found: not_found.as_ref(),
             storage_vars: &storage_vars,
+            theme: &self.theme,
         })?;
         let project = Project::new(build_dir);
+        // `public/` is the build's and the app's `assets/` (served at `/`): made afresh.
+        let public = build_dir.join("public");
+        if public.exists() {
+            std::fs::remove_dir_all(&public).map_err(|source| AppError::Io {
+                what: format!("clearing {}", public.display()),
+                source,
+            })?;
+        }
         project.write(&files)?;
+        if let Some(assets) = build_dir.parent().map(|app| app.join("assets"))
+            && assets.is_dir()
+        {
+            copy_dir(&assets, &public).map_err(|source| AppError::Io {
+                what: format!("copying {} into the build", assets.display()),
+                source,
+            })?;
+        }
         project.install()?;
         let dist = project.build()?;
         refract_compiler::write_route_pages(&dist, &pages)?;

@@ -66,9 +66,11 @@ pub mod testing;
 
 pub use app::{App, AppError, Server};
 pub use page::PageOptions;
+pub use refract_compiler::Theme;
 pub use refract_core as core;
 pub use refract_core::EventContext;
 pub use refract_core::actions;
+pub use refract_core::color_mode;
 pub use refract_core::router;
 pub use refract_macros::{State, VarFields, handlers};
 pub use refract_proto::{ErrorCode, Failure};
@@ -78,8 +80,9 @@ pub use serde_json;
 /// The components and helpers pages are built from.
 pub mod ui {
     pub use refract_compiler::{
-        Component, FormData, IntoProp, Node, avatar, r#box, button, checkbox, cond, foreach, form,
-        heading, hstack, image, input, json_prop, link, link_to, text, vstack, when,
+        Component, FormData, IntoProp, Node, avatar, r#box, button, checkbox, color_mode_toggle,
+        cond, foreach, form, heading, hstack, image, input, json_prop, link, link_to, text, vstack,
+        when,
     };
     pub use refract_core::format_var;
 }
@@ -87,8 +90,9 @@ pub mod ui {
 /// Everything an app module usually needs: `use refract::prelude::*;`.
 pub mod prelude {
     pub use crate::ui::*;
-    pub use crate::{App, PageOptions, State, VarFields};
+    pub use crate::{App, PageOptions, State, Theme, VarFields};
     pub use refract_core::actions::*;
+    pub use refract_core::color_mode;
     pub use refract_core::router;
     pub use refract_core::{
         Emitter, EventContext, EventSpec, FlushError, IntoVar, Parent, StateAccessError, States,

@@ -56,4 +56,11 @@ impl PageOptions {
         self.head.image = Some(url.into_var().into_expr());
         self
     }
+
+    /// The page's icon (`<link rel="icon">`), e.g. `/favicon.svg` from the app's `assets/`
+    /// (a `favicon.ico` there is the browser's default for every page).
+    pub fn icon(mut self, url: impl IntoVar<String>) -> Self {
+        self.head.icon = Some(url.into_var().into_expr());
+        self
+    }
 }

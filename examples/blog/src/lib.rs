@@ -4,7 +4,8 @@
 //! title and description (written into its own HTML file by the build, for crawlers), and
 //! unknown paths show the blog's own "not found" page with status 404. `/drafts` is guarded: its
 //! `on_load` sends a visitor without the login cookie (a cookie var) to `/login`; the reader's
-//! text size is a local storage var synced across the browser's tabs.
+//! text size is a local storage var synced across the browser's tabs. The theme has an indigo
+//! accent, a colour-mode toggle on the home page, and a favicon from `assets/`.
 
 use refract::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -129,6 +130,10 @@ fn index() -> Component {
             button("Larger text").on_click(PrefsState::larger),
             text(format_var!("Text size: {}", PrefsState::text_size())).prop("id", "text-size"),
         ]),
+        hstack([
+            color_mode_toggle(),
+            text(format_var!("{} mode", color_mode::mode())).prop("id", "color-mode"),
+        ]),
     ])
     .prop("p", "6")
 }
@@ -197,13 +202,16 @@ fn post() -> Component {
 /// The blog app.
 pub fn app() -> App {
     App::new("Blog")
+        .theme(Theme::new().accent_color("indigo").radius("large"))
         .state::<PostState>()
         .state::<AuthState>()
         .state::<PrefsState>()
         .page_with(
             "/",
             index,
-            PageOptions::new().description("A small blog made with Refract."),
+            PageOptions::new()
+                .description("A small blog made with Refract.")
+                .icon("/favicon.svg"),
         )
         .page_with(
             "/about",
