@@ -249,6 +249,21 @@ fn state_impl(input: &DeriveInput) -> syn::Result<Tokens> {
     })
 }
 
+/// The statements that decode a handler's arguments (`args`, a JSON object) into locals named
+/// as its parameters, or return `bad_arguments`.
+fn decode_args(h: &Handler) -> Tokens {
+    let pnames: Vec<&Ident> = h.params.iter().map(|p| &p.0).collect();
+    let ptys: Vec<&Type> = h.params.iter().map(|p| &p.1).collect();
+    quote! {
+        #[derive(::refract::serde::Deserialize)]
+        #[serde(crate = "::refract::serde", deny_unknown_fields)]
+        struct Args { #( #pnames: #ptys ),* }
+        let Args { #(#pnames),* } = ::refract::core::decode_args(
+            <Self as ::refract::core::State>::NAME, method, args,
+        )?;
+    }
+}
+
 /// Refuses a handler name the framework keeps: one starting with `_` (client actions, and
 /// `_storage`, the event that sets a storage var).
 fn reserved_name(name: &Ident) -> syn::Result<()> {
@@ -699,22 +714,16 @@ fn handlers_impl(mut item: ItemImpl) -> syn::Result<Tokens> {
     let arms = handlers.iter().filter(|h| h.background.is_none()).map(|h| {
         let method = h.name.to_string();
         let renamed = &h.renamed;
-        let pnames: Vec<&Ident> = h.params.iter().map(|p| &p.0).collect();
-        let ptys: Vec<&Type> = h.params.iter().map(|p| &p.1).collect();
         let passed = &h.call;
         let call = if h.is_async {
             quote! { self.#renamed(#(#passed),*).await }
         } else {
             quote! { self.#renamed(#(#passed),*) }
         };
+        let decode = decode_args(h);
         quote! {
             #method => {
-                #[derive(::refract::serde::Deserialize)]
-                #[serde(crate = "::refract::serde", deny_unknown_fields)]
-                struct Args { #( #pnames: #ptys ),* }
-                let Args { #(#pnames),* } = ::refract::core::decode_args(
-                    <Self as ::refract::core::State>::NAME, method, args,
-                )?;
+                #decode
                 ::refract::core::HandlerResult::into_result(#call)
                     .map_err(::refract::core::EventError::HandlerFailed)
             }
@@ -730,15 +739,10 @@ fn handlers_impl(mut item: ItemImpl) -> syn::Result<Tokens> {
         let method = h.name.to_string();
         let renamed = &h.renamed;
         let pnames: Vec<&Ident> = h.params.iter().map(|p| &p.0).collect();
-        let ptys: Vec<&Type> = h.params.iter().map(|p| &p.1).collect();
+        let decode = decode_args(h);
         quote! {
             #method => {
-                #[derive(::refract::serde::Deserialize)]
-                #[serde(crate = "::refract::serde", deny_unknown_fields)]
-                struct Args { #( #pnames: #ptys ),* }
-                let Args { #(#pnames),* } = ::refract::core::decode_args(
-                    <Self as ::refract::core::State>::NAME, method, args,
-                )?;
+                #decode
                 let task = ::refract::core::Task::new(__refract_task);
                 ::core::result::Result::Ok(::std::boxed::Box::pin(async move {
                     ::refract::core::TaskResult::into_result(Self::#renamed(task, #(#pnames),*).await)

@@ -167,6 +167,16 @@ async fn call(
         .await
 }
 
+/// Starts `jobs.run` in `mode` for `steps` as event `seq` of `token`.
+async fn start(engine: &Engine<Arc<MemoryStore>>, token: &str, seq: u64, mode: &str, steps: u32) {
+    let args = json!({"mode": mode, "steps": steps});
+    let outcome = call(engine, token, seq, "jobs.run", args).await;
+    assert!(
+        matches!(outcome, Ok(Outcome::Applied { .. })),
+        "{outcome:?}"
+    );
+}
+
 async fn jobs(engine: &Engine<Arc<MemoryStore>>, token: &str) -> Value {
     engine.hydrate(token, "tab").await.unwrap().state["jobs"].clone()
 }
@@ -200,15 +210,7 @@ async fn a_dropped_guard_is_committed_before_the_next_section() {
 #[tokio::test]
 async fn a_panic_mid_section_writes_nothing_of_it_and_frees_the_lock() {
     let e = engine(limits());
-    call(
-        &e,
-        "t",
-        1,
-        "jobs.run",
-        json!({"mode": "panic_mid", "steps": 0}),
-    )
-    .await
-    .unwrap();
+    start(&e, "t", 1, "panic_mid", 0).await;
     let state = until(&e, "t", "failed").await;
     assert_eq!(state["n"], 0, "half a section is not saved");
     assert_eq!(state["job"]["message"], "the task panicked");
@@ -225,9 +227,7 @@ async fn a_task_past_its_run_time_is_stopped_and_failed() {
         max_run: Duration::from_millis(100),
         ..limits()
     });
-    call(&e, "t", 1, "jobs.run", json!({"mode": "sleep", "steps": 0}))
-        .await
-        .unwrap();
+    start(&e, "t", 1, "sleep", 0).await;
     let state = until(&e, "t", "failed").await;
     let message = state["job"]["message"].as_str().unwrap();
     assert!(message.contains("100ms"), "{message}");
@@ -239,9 +239,7 @@ async fn a_task_stopped_inside_a_section_releases_it_and_saves_none_of_it() {
         max_run: Duration::from_millis(100),
         ..limits()
     });
-    call(&e, "t", 1, "jobs.run", json!({"mode": "hold", "steps": 0}))
-        .await
-        .unwrap();
+    start(&e, "t", 1, "hold", 0).await;
     let state = until(&e, "t", "failed").await;
     assert_eq!(state["n"], 0);
 }
@@ -252,9 +250,7 @@ async fn a_start_past_the_process_limit_is_overloaded_not_retried() {
         max_running: 1,
         ..limits()
     });
-    call(&e, "a", 1, "jobs.run", json!({"mode": "sleep", "steps": 0}))
-        .await
-        .unwrap();
+    start(&e, "a", 1, "sleep", 0).await;
     let refused = call(&e, "b", 1, "jobs.run", json!({"mode": "sleep", "steps": 0}))
         .await
         .unwrap_err();
@@ -285,9 +281,7 @@ async fn the_sweep_records_a_dead_workers_task_interrupted() {
     assert_eq!(state["job"]["id"], "ghost");
     assert_eq!(e.sweep_tasks().await.unwrap(), 0, "forgotten once recorded");
     // The status is the token's: a new task starts.
-    call(&e, "t", 2, "jobs.run", json!({"mode": "count", "steps": 2}))
-        .await
-        .unwrap();
+    start(&e, "t", 2, "count", 2).await;
     assert_eq!(until(&e, "t", "done").await["n"], 2);
 }
 
@@ -312,15 +306,7 @@ async fn the_sweep_survives_the_apps_code_panicking_and_tries_again_later() {
 #[tokio::test]
 async fn a_task_whose_entry_is_gone_stops() {
     let e = engine(limits());
-    call(
-        &e,
-        "t",
-        1,
-        "jobs.run",
-        json!({"mode": "count", "steps": 100_000}),
-    )
-    .await
-    .unwrap();
+    start(&e, "t", 1, "count", 100_000).await;
     // Another worker recorded it interrupted (and forgot its entry).
     let entry = r#"["t","jobs","job","1.tab"]"#;
     e.store().forget_task(entry).await.unwrap();

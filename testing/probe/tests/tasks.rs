@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use refract::testing::{Answer, ErrorCode, TestClient};
 use refract_gateway::GatewayConfig;
 use refract_process::launch::Signal;
+use refract_test_support::Role;
 use refract_test_support::redis::Redis;
 use roles::{TASK_LEASE_MS, addr, free_port, gateway, worker};
 use serde_json::{Value, json};
@@ -71,6 +72,14 @@ async fn interleave(gateway: SocketAddr, to: u32, ms: u64, clicks: u64) {
         "every section reached the tab"
     );
     eprintln!("slowest click beside the task: {slowest:?}");
+}
+
+/// Two workers of the probe app on `redis` (a 2 s lock lease) and a gateway in front of them.
+fn two_workers(redis: &Redis) -> ([Role; 2], Role) {
+    let ports = [free_port(), free_port()];
+    let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let workers = ports.map(|port| worker(&redis.url, port, 2000));
+    (workers, gateway(&redis.url, &addrs))
 }
 
 async fn embedded() -> refract::Server {
@@ -135,26 +144,14 @@ async fn a_cancelled_task_stops_and_a_second_start_is_refused_while_one_runs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn distributed_task_sections_interleave_with_200_events_across_two_workers() {
     let redis = Redis::start();
-    let ports = [free_port(), free_port()];
-    let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
-    let _workers = [
-        worker(&redis.url, ports[0], 2000),
-        worker(&redis.url, ports[1], 2000),
-    ];
-    let gw = gateway(&redis.url, &addrs);
+    let (_workers, gw) = two_workers(&redis);
     interleave(addr(&gw), 50, 20, 200).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_workers_task_is_recorded_interrupted_and_the_token_keeps_working() {
     let redis = Redis::start();
-    let ports = [free_port(), free_port()];
-    let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
-    let mut workers = [
-        worker(&redis.url, ports[0], 2000),
-        worker(&redis.url, ports[1], 2000),
-    ];
-    let gw = gateway(&redis.url, &addrs);
+    let (mut workers, gw) = two_workers(&redis);
     let mut c = TestClient::connect(addr(&gw), None).await.unwrap();
     c.call("task_state.run", json!({"to": 100_000, "ms": 20}))
         .await
@@ -168,7 +165,7 @@ async fn a_killed_workers_task_is_recorded_interrupted_and_the_token_keeps_worki
         w.child.kill();
     }
     let killed = Instant::now();
-    let _again = worker(&redis.url, ports[0], 2000);
+    let _again = worker(&redis.url, workers[0].addr.port(), 2000);
     until_phase(&mut c, "interrupted", Duration::from_secs(30)).await;
     let took = killed.elapsed();
     eprintln!("recorded interrupted {took:?} after the kill (task lease {TASK_LEASE_MS} ms)");
@@ -218,14 +215,8 @@ async fn a_worker_that_shuts_down_records_its_running_task_interrupted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_longer_than_its_lease_is_kept_alive_by_its_heartbeat() {
     let redis = Redis::start();
-    let ports = [free_port(), free_port()];
-    let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
     // Both workers sweep the registry while the task runs 3 leases long.
-    let _workers = [
-        worker(&redis.url, ports[0], 2000),
-        worker(&redis.url, ports[1], 2000),
-    ];
-    let gw = gateway(&redis.url, &addrs);
+    let (_workers, gw) = two_workers(&redis);
     let mut c = TestClient::connect(addr(&gw), None).await.unwrap();
     let steps = (3 * TASK_LEASE_MS / 100) as u32;
     c.call("task_state.run", json!({"to": steps, "ms": 100}))
