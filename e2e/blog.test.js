@@ -77,7 +77,11 @@ test("an unknown path shows the not-found page with status 404; /about is a page
   const html = await about.text();
   assert.match(html, /<title>About · Blog<\/title>/, "crawlers see the page's title");
   assert.match(html, /<meta name="description" content="Who writes this blog, and why." data-refract-static \/>/);
-  assert.equal((await fetch(`${app.url}/posts/9`)).status, 200, "a param route is a page");
+  const post = await fetch(`${app.url}/posts/9`);
+  assert.equal(post.status, 200, "a param route is a page");
+  const postHtml = await post.text();
+  assert.doesNotMatch(postHtml, /A small blog made with Refract/, "not the home page's head");
+  assert.match(postHtml, /<div id="root">/);
 
   const context = await browser.newContext();
   const page = await openConnected(context, `${app.url}/no/such/page`);
@@ -98,6 +102,8 @@ test("export writes one HTML file per static route with its head, a 404 page and
     assert.match(about, /<meta property="og:description" content="Who writes this blog, and why." data-refract-static \/>/);
     const index = await readFile(path.join(out, "index.html"), "utf8");
     assert.match(index, /<meta name="description" content="A small blog made with Refract." data-refract-static \/>/);
+    const shell = await readFile(path.join(out, "refract-shell.html"), "utf8");
+    assert.doesNotMatch(shell, /data-refract-static/, "the shell carries no page's head");
     const notFound = await readFile(path.join(out, "404.html"), "utf8");
     assert.match(notFound, /<meta name="robots" content="noindex" \/>/);
     const routes = JSON.parse(await readFile(path.join(out, "refract-routes.json"), "utf8"));

@@ -313,9 +313,10 @@ fn default_not_found_page() -> Node {
 
 /// Writes, beside the built `index.html` in `dist`, what a server without the app's routes (a
 /// static host, a crawler that runs no script) needs: for each static route whose head is
-/// static, `<route>/index.html` with its title and `<meta>` tags; and [`refract_core::NOT_FOUND_FILE`],
-/// the page for unknown paths. Parameterised routes are served `index.html` (the app's shell),
-/// which renders them in the browser.
+/// static, `<route>/index.html` with its title and `<meta>` tags (the root page's go into
+/// `index.html`); [`refract_core::SHELL_FILE`], the shell with no page's head, for the routes
+/// without a file of their own (parameterised ones render in the browser); and
+/// [`refract_core::NOT_FOUND_FILE`], the page for unknown paths.
 ///
 /// # Errors
 /// [`CompileError::Io`] when a file cannot be read or written.
@@ -323,6 +324,8 @@ pub fn write_route_pages(dist: &Path, pages: &[Page]) -> Result<(), CompileError
     let index_path = dist.join("index.html");
     let index =
         std::fs::read_to_string(&index_path).map_err(|e| CompileError::io(&index_path, e))?;
+    let shell = dist.join(refract_core::SHELL_FILE);
+    std::fs::write(&shell, &index).map_err(|e| CompileError::io(&shell, e))?;
     let not_found = dist.join(refract_core::NOT_FOUND_FILE);
     let noindex = "<meta name=\"robots\" content=\"noindex\" />\n  </head>";
     std::fs::write(&not_found, index.replacen("</head>", noindex, 1))

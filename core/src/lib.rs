@@ -32,7 +32,7 @@ pub use context::{ClientHeaders, EventContext, PageContext};
 pub use emitter::{Emitter, EventSink, FlushError, Parent, StateAccessError, StateGuard, States};
 pub use error::EventError;
 pub use event::{EventSpec, FollowUp, IntoEventChain, IntoValueEvents};
-pub use routes::{NOT_FOUND_FILE, ROUTES_FILE, RouteError, RouteMatch, Routes};
+pub use routes::{NOT_FOUND_FILE, ROUTES_FILE, RouteError, RouteMatch, Routes, SHELL_FILE};
 pub use state::{
     BoxFuture, HandlerResult, Handlers, StartFn, State, StateDescriptor, StateError, StateObject,
     StateRegistry, Substate, TaskFuture, decode_args, diff,

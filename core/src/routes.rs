@@ -18,6 +18,11 @@ pub const ROUTES_FILE: &str = "refract-routes.json";
 /// The page of a built app served, with status 404, for a path that matches no route.
 pub const NOT_FOUND_FILE: &str = "404.html";
 
+/// The app's shell of a built app with no page's head in it: what a route without its own HTML
+/// file (a parameterised one, or one whose head is a var) is served, since `index.html` carries
+/// the root page's head.
+pub const SHELL_FILE: &str = "refract-shell.html";
+
 /// Why a set of routes is not usable.
 #[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
 pub enum RouteError {

@@ -1,6 +1,7 @@
 //! The app's pages over HTTP: a path that matches one of the app's routes (listed by the compiler
 //! in [`ROUTES_FILE`]) is served the page's HTML with status 200 (its own file, with its head
-//! tags, for a static route that has one; the app's `index.html` otherwise), and any other path
+//! tags, for a static route that has one, `index.html` for the root; the shell with no page's
+//! head, [`SHELL_FILE`], otherwise), and any other path
 //! gets [`NOT_FOUND_FILE`] (the app's shell, which shows its "not found" page) with status 404.
 //! Built assets without a routes file (an older build) are served as before: every path is a
 //! page.
@@ -12,7 +13,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use refract_core::{NOT_FOUND_FILE, ROUTES_FILE, Routes};
+use refract_core::{NOT_FOUND_FILE, ROUTES_FILE, Routes, SHELL_FILE};
 
 /// The pages of the built assets in `dir`.
 #[derive(Debug)]
@@ -50,16 +51,26 @@ impl Pages {
         let Some(routes) = &self.routes else {
             return (StatusCode::OK, index);
         };
+        // The shell with no page's head (`index.html` carries the root page's), if written.
+        let shell = || {
+            let shell = self.dir.join(SHELL_FILE);
+            if shell.is_file() {
+                shell
+            } else {
+                self.dir.join("index.html")
+            }
+        };
         match routes.find(path) {
-            Some(found) if found.route != "/" && Routes::is_static(&found.route) => {
+            Some(found) if found.route == "/" => (StatusCode::OK, index),
+            Some(found) if Routes::is_static(&found.route) => {
                 // Its own file (from the declared pattern, never the request's path), if written.
                 let own = self
                     .dir
                     .join(found.route.trim_matches('/'))
                     .join("index.html");
-                (StatusCode::OK, if own.is_file() { own } else { index })
+                (StatusCode::OK, if own.is_file() { own } else { shell() })
             }
-            Some(_) => (StatusCode::OK, index),
+            Some(_) => (StatusCode::OK, shell()),
             None => {
                 let not_found = self.dir.join(NOT_FOUND_FILE);
                 let file = if not_found.is_file() {
@@ -103,7 +114,8 @@ mod tests {
 
     fn built(routes: Option<&str>) -> (tempdir::Dir, Pages) {
         let dir = tempdir::Dir::new();
-        std::fs::write(dir.0.join("index.html"), "shell").unwrap();
+        std::fs::write(dir.0.join("index.html"), "home").unwrap();
+        std::fs::write(dir.0.join(SHELL_FILE), "shell").unwrap();
         std::fs::write(dir.0.join(NOT_FOUND_FILE), "not found").unwrap();
         std::fs::create_dir_all(dir.0.join("about")).unwrap();
         std::fs::write(dir.0.join("about/index.html"), "about").unwrap();
@@ -142,7 +154,7 @@ mod tests {
     #[test]
     fn routes_are_pages_and_other_paths_are_not_found() {
         let (_dir, pages) = built(Some(r#"["/", "/about", "/posts/:id"]"#));
-        assert_eq!(served(&pages, "/"), (StatusCode::OK, "shell".into()));
+        assert_eq!(served(&pages, "/"), (StatusCode::OK, "home".into()));
         assert_eq!(served(&pages, "/about"), (StatusCode::OK, "about".into()));
         assert_eq!(served(&pages, "/About/"), (StatusCode::OK, "about".into()));
         assert_eq!(served(&pages, "/posts/7"), (StatusCode::OK, "shell".into()));
@@ -157,13 +169,10 @@ mod tests {
     }
 
     #[test]
-    fn without_routes_every_path_is_the_shell() {
+    fn without_routes_every_path_is_index_html() {
         let (_dir, pages) = built(None);
-        assert_eq!(
-            served(&pages, "/anything"),
-            (StatusCode::OK, "shell".into())
-        );
+        assert_eq!(served(&pages, "/anything"), (StatusCode::OK, "home".into()));
         let (_dir, broken) = built(Some("not json"));
-        assert_eq!(served(&broken, "/x"), (StatusCode::OK, "shell".into()));
+        assert_eq!(served(&broken, "/x"), (StatusCode::OK, "home".into()));
     }
 }

@@ -65,6 +65,17 @@ async fn a_browser_value_is_taken_or_reset_to_its_default_when_it_does_not_fit()
     });
     assert!(reported, "{:?}", c.then);
 
+    // Not a number again, while the var is at its default: the delta still carries it, so the
+    // browser drops the value it could not keep.
+    let answer = c
+        .call("session_state._storage", set("size", json!("huge")))
+        .await
+        .unwrap();
+    let Answer::Delta { delta, .. } = answer else {
+        panic!("{answer:?}")
+    };
+    assert_eq!(Value::Object(delta), json!({"session_state": {"size": 0}}));
+
     // `null`: the browser holds nothing, so the var takes its default.
     c.call("session_state.remember", json!({"user": "ada"}))
         .await

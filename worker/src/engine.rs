@@ -330,7 +330,7 @@ pub(crate) fn caught<T>(what: &str, f: impl FnOnce() -> Result<T, Failure>) -> R
 /// Sets a storage var of `state` (of `desc`) from the browser: `args` is `{"var", "value"}`. A
 /// value that does not fit the var's type resets it to its default, which is logged and
 /// reported in the browser's console; the event is applied either way (the browser then keeps
-/// the default).
+/// the default). Returns the follow-ups, and the var whose value was rejected.
 ///
 /// # Errors
 /// `bad_arguments` when `args` is not of that shape or names no storage var of the state.
@@ -338,7 +338,7 @@ fn set_storage(
     state: &mut dyn StateObject,
     desc: &StateDescriptor,
     args: Value,
-) -> Result<Vec<EventSpec>, Failure> {
+) -> Result<(Vec<EventSpec>, Option<String>), Failure> {
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Stored {
@@ -350,14 +350,15 @@ fn set_storage(
     };
     let Stored { var, value } = serde_json::from_value(args).map_err(|e| bad(e.to_string()))?;
     match state.set_storage(&var, value) {
-        Ok(true) => Ok(Vec::new()),
+        Ok(true) => Ok((Vec::new(), None)),
         Ok(false) => Err(bad(format!("no storage var `{var}`"))),
         Err(error) => {
             tracing::warn!(state = desc.name, var, %error, "a storage value from the browser does not fit its var: reset to its default");
-            Ok(vec![refract_core::actions::console_log(format!(
+            let report = refract_core::actions::console_log(format!(
                 "refract: the stored value of `{}.{var}` does not fit its type ({error}); it was reset to its default",
                 desc.name
-            ))])
+            ));
+            Ok((vec![report], Some(var)))
         }
     }
 }
@@ -519,7 +520,15 @@ impl<S: StateStore> Engine<S> {
                     .map_err(|e| EventError::HandlerFailed(e.to_string()))?;
             }
             let specs = if method == STORAGE_METHOD {
-                set_storage(&mut *state, desc, event.args)?
+                let (specs, rejected) = set_storage(&mut *state, desc, event.args)?;
+                if let Some(var) = rejected {
+                    // The delta carries the var even when it was at its default already, so
+                    // that the browser drops the value it could not keep.
+                    if let Some(own) = running.at.lock().await.states.get_mut(desc.name) {
+                        own.vars.remove(&var);
+                    }
+                }
+                specs
             } else {
                 state
                     .dispatch(method, event.args, &cx, Emitter::new(&running))
