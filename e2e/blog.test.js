@@ -100,6 +100,8 @@ test("export writes one HTML file per static route with its head, a 404 page and
     const about = await readFile(path.join(out, "about", "index.html"), "utf8");
     assert.match(about, /<title>About · Blog<\/title>/);
     assert.match(about, /<meta property="og:description" content="Who writes this blog, and why." data-refract-static \/>/);
+    assert.match(about, /<meta property="og:type" content="website" data-refract-static \/>/);
+    assert.match(about, /<link rel="canonical" href="https:\/\/blog.example\/about" data-refract-static \/>/);
     const index = await readFile(path.join(out, "index.html"), "utf8");
     assert.match(index, /<meta name="description" content="A small blog made with Refract." data-refract-static \/>/);
     const shell = await readFile(path.join(out, "refract-shell.html"), "utf8");

@@ -12,7 +12,7 @@ import { triggerRunner } from "./triggers.js";
 import initialState from "./initial_state.json";
 
 // The head tags the build wrote for crawlers: the pages render their own (which follow vars).
-for (const meta of document.querySelectorAll("meta[data-refract-static]")) meta.remove();
+for (const tag of document.querySelectorAll("[data-refract-static]")) tag.remove();
 
 /** The tab's connection to the gateway. */
 export const client = new RefractClient({

@@ -483,11 +483,22 @@ impl Emitter {
                 icon.js
             ));
         }
+        for (name, content) in &head.meta {
+            metas.push(meta(crate::Head::meta_attr(name), name, content));
+        }
+        for (rel, href) in &head.links {
+            metas.push(format!(
+                "      <link rel={} href={{String({})}} />",
+                js_string(rel),
+                href.js
+            ));
+        }
         if hooks.is_empty() && metas.is_empty() {
             return None;
         }
         let exprs = [&head.title, &head.description, &head.image, &head.icon];
-        let deps = state_deps(exprs.into_iter().flatten());
+        let extra = head.meta.iter().chain(&head.links).map(|(_, e)| e);
+        let deps = state_deps(exprs.into_iter().flatten().chain(extra));
         // Always an island (it has hooks or renders metas reading vars); a static one too, so
         // the page's tree stays the same shape.
         let jsx = if metas.is_empty() {

@@ -120,6 +120,22 @@ pub struct Head {
     pub image: Option<Expr>,
     /// The page's icon (`<link rel="icon">`), e.g. `/favicon.svg`.
     pub icon: Option<Expr>,
+    /// More `<meta>` tags: `(name, content)`; a name starting `og:` is a `property`.
+    pub meta: Vec<(String, Expr)>,
+    /// `<link>` tags: `(rel, href)`.
+    pub links: Vec<(String, Expr)>,
+}
+
+impl Head {
+    /// The attribute that names a `<meta>` tag called `name`: `property` for Open Graph's
+    /// (`og:…`), `name` otherwise.
+    pub fn meta_attr(name: &str) -> &'static str {
+        if name.starts_with("og:") {
+            "property"
+        } else {
+            "name"
+        }
+    }
 }
 
 /// The app's look: Radix Themes' settings for every page, and the colour mode it starts in.
@@ -381,6 +397,20 @@ fn with_static_head(index: &str, head: &Head) -> Option<String> {
     }
     if let Some(image) = &image {
         meta("property", "og:image", image);
+    }
+    for (name, content) in &head.meta {
+        if let Some(content) = text(&Some(content.clone())) {
+            meta(Head::meta_attr(name), &html_escape(name), &content);
+        }
+    }
+    for (rel, href) in &head.links {
+        if let Some(href) = text(&Some(href.clone())) {
+            tags.push_str(&format!(
+                "    <link rel=\"{}\" href=\"{}\" data-refract-static />\n",
+                html_escape(rel),
+                html_escape(&href)
+            ));
+        }
     }
     if title.is_none() && tags.is_empty() {
         return None;

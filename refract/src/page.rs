@@ -63,4 +63,22 @@ impl PageOptions {
         self.head.icon = Some(url.into_var().into_expr());
         self
     }
+
+    /// One more `<meta>` tag: `name` (`"robots"`, `"twitter:card"`; an Open Graph one,
+    /// `"og:type"`, is written as a `property`) and its content, text or a var.
+    pub fn meta(mut self, name: &str, content: impl IntoVar<String>) -> Self {
+        self.head
+            .meta
+            .push((name.to_owned(), content.into_var().into_expr()));
+        self
+    }
+
+    /// A `<link>` tag: `rel` (`"canonical"`, `"alternate"`, `"preload"`) and its `href`, text
+    /// or a var.
+    pub fn link(mut self, rel: &str, href: impl IntoVar<String>) -> Self {
+        self.head
+            .links
+            .push((rel.to_owned(), href.into_var().into_expr()));
+        self
+    }
 }

@@ -218,7 +218,9 @@ pub fn app() -> App {
             about,
             PageOptions::new()
                 .title("About · Blog")
-                .description("Who writes this blog, and why."),
+                .description("Who writes this blog, and why.")
+                .meta("og:type", "website")
+                .link("canonical", "https://blog.example/about"),
         )
         .not_found(not_found)
         .page_with("/login", login, PageOptions::new().title("Log in · Blog"))
