@@ -255,14 +255,14 @@ const STREAM_NOTE: &str = "Each event is `progress_state.run {steps, ms: step_ms
     (`delta_p50_ms` … `delta_max_ms`) is, for each intermediate delta, the time from the previous \
     frame of its event (or from sending the event, for its first) to its arrival: the gap between \
     deltas the client sees. `flushes_per_s` counts the intermediate deltas of all clients \
-    together, `all_deltas_per_s` the answers by delta too. When an event's answer overtakes its \
-    last flushes on their way to the gateway, the gateway resyncs the socket with a `hydrate` \
-    that covers them and answers the event: `resyncs` counts those events, `flushes_covered` the \
-    flushes they did not get as deltas. Every event must show steps 1, 2, …, `steps` in order \
+    together, `all_deltas_per_s` the answers by delta too. An event's answer that overtakes its \
+    last flushes on their way to the gateway waits there for them (up to 250 ms); past that the \
+    gateway resyncs the socket with a `hydrate` that covers them and answers the event: \
+    `resyncs` counts those events, `flushes_covered` the flushes they did not get as deltas. Every event must show steps 1, 2, …, `steps` in order \
     (by delta, or covered by a resync) and end at the last with `done`; `step_errors` counts \
     those that did not, and fails the run. `cpu_us_per_commit` is every role's CPU per commit \
     (flush or answer): the framework's cost, which the handler's waits between steps do not \
-    change (even `step_ms=0` waits for the next 1 ms tick of tokio's timer).\n\n";
+    change.\n\n";
 
 /// The markdown table of a scenario's runs (as stored in its JSON file).
 pub fn markdown(scenario: &str, runs: &[Value]) -> String {

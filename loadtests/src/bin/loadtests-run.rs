@@ -91,9 +91,8 @@ struct Args {
     /// Stream: intermediate deltas (flushes) each event's handler sends before its answer.
     #[arg(long, default_value_t = 10, value_parser = value_parser!(u32).range(1..=100_000))]
     steps: u32,
-    /// Stream: milliseconds the handler sleeps before each flush. Even 0 waits for the handler's
-    /// runtime's next timer tick (tokio rounds a sleep up to a whole millisecond), about 1 ms a
-    /// step; `cpu_us_per_commit` in the results is the framework's cost without it.
+    /// Stream: milliseconds the handler sleeps before each flush (0: none, the flushes go out
+    /// back to back); `cpu_us_per_commit` in the results is the framework's cost without it.
     #[arg(long, default_value_t = 0, value_parser = value_parser!(u64).range(0..=60_000))]
     step_ms: u64,
     /// Loopback source addresses (127.0.0.2, …) the idle and reconnect connections are spread
