@@ -14,6 +14,8 @@
  *   same_site: string, sync: boolean}} StorageVar
  */
 
+import { jsonEqual } from "./client.js";
+
 /** A value as stored: JSON text. */
 const encode = (value) => JSON.stringify(value);
 
@@ -24,16 +26,6 @@ function decode(text) {
   } catch {
     return text;
   }
-}
-
-/** Whether two JSON values are the same (object keys in any order). */
-function same(a, b) {
-  if (a === b) return true;
-  if (a === null || b === null || typeof a !== "object" || typeof b !== "object") return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  const ka = Object.keys(a);
-  const kb = Object.keys(b);
-  return ka.length === kb.length && ka.every((k) => Object.hasOwn(b, k) && same(a[k], b[k]));
 }
 
 /** `f()`, or `fallback` when it throws (storage blocked or full, a malformed cookie): logged. */
@@ -149,7 +141,7 @@ export class BrowserStorage {
       const held = this.read(sv);
       const current = getVar(sv.state, sv.var);
       const fallback = this.initialState[sv.state]?.[sv.var];
-      if (same(current, held === undefined ? fallback : held)) {
+      if (jsonEqual(current, held === undefined ? fallback : held)) {
         this.known.set(sv, encode(held ?? null));
         continue;
       }
@@ -166,7 +158,7 @@ export class BrowserStorage {
   /** Writes `value` of `sv` to the browser; its default removes it. */
   store(sv, value) {
     const fallback = this.initialState[sv.state]?.[sv.var];
-    this.write(sv, same(value, fallback) ? null : value);
+    this.write(sv, jsonEqual(value, fallback) ? null : value);
   }
 
   /**

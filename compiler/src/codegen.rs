@@ -450,9 +450,10 @@ impl Emitter {
         Some(self.island(deps, &hooks, "      {null}".to_owned(), &[], 3))
     }
 
-    /// The island that puts the page's head in the document: the title (set on each change, the
-    /// app's back when the page goes) and the description and preview image (`<meta>` elements, which React places in the
-    /// document's head); `None` for a page without any.
+    /// What puts the page's head in the document (an island, unless all of it is static): the
+    /// title (set on each change, the app's back when the page goes) and the `<meta>` and
+    /// `<link>` elements, which React places in the document's head; `None` for a page
+    /// without any.
     fn head(&mut self, head: &crate::Head) -> Option<String> {
         let mut hooks = Vec::new();
         let mut metas = Vec::new();
@@ -499,17 +500,11 @@ impl Emitter {
         let exprs = [&head.title, &head.description, &head.image, &head.icon];
         let extra = head.meta.iter().chain(&head.links).map(|(_, e)| e);
         let deps = state_deps(exprs.into_iter().flatten().chain(extra));
-        // Always an island (it has hooks or renders metas reading vars); a static one too, so
-        // the page's tree stays the same shape.
+        // An island when it reads vars or sets the title; static tags stay in the page itself.
         let jsx = if metas.is_empty() {
             "      {null}".to_owned()
         } else {
             metas.join("\n")
-        };
-        let hooks = if hooks.is_empty() {
-            vec!["  // Static head.\n".to_owned()]
-        } else {
-            hooks
         };
         Some(self.island(deps, &hooks, jsx, &[], 3))
     }

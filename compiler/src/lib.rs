@@ -371,15 +371,14 @@ pub fn write_route_pages(dist: &Path, pages: &[Page]) -> Result<(), CompileError
 /// removes them when it starts, and the page renders its own (which follow its vars).
 fn with_static_head(index: &str, head: &Head) -> Option<String> {
     // A static value is a string literal reading no var.
-    let text = |e: &Option<Expr>| {
-        e.as_ref()
-            .filter(|e| e.deps.is_empty())
+    let text = |e: Option<&Expr>| {
+        e.filter(|e| e.deps.is_empty())
             .and_then(|e| serde_json::from_str::<String>(&e.js).ok())
     };
     let (title, description, image) = (
-        text(&head.title),
-        text(&head.description),
-        text(&head.image),
+        text(head.title.as_ref()),
+        text(head.description.as_ref()),
+        text(head.image.as_ref()),
     );
     let mut tags = String::new();
     let mut meta = |attr: &str, key: &str, value: &str| {
@@ -399,12 +398,12 @@ fn with_static_head(index: &str, head: &Head) -> Option<String> {
         meta("property", "og:image", image);
     }
     for (name, content) in &head.meta {
-        if let Some(content) = text(&Some(content.clone())) {
+        if let Some(content) = text(Some(content)) {
             meta(Head::meta_attr(name), &html_escape(name), &content);
         }
     }
     for (rel, href) in &head.links {
-        if let Some(href) = text(&Some(href.clone())) {
+        if let Some(href) = text(Some(href)) {
             tags.push_str(&format!(
                 "    <link rel=\"{}\" href=\"{}\" data-refract-static />\n",
                 html_escape(rel),

@@ -414,11 +414,17 @@ impl<S: StateStore> Engine<S> {
         let started = Instant::now();
         // A substate's parent is read with it, in the same round trip.
         let parent = desc.parent.and_then(|name| self.states.get(name));
-        let mut names = vec![desc.name];
-        names.extend(parent.map(|p| p.name));
+        let both;
+        let names: &[&str] = match parent {
+            Some(p) => {
+                both = [desc.name, p.name];
+                &both
+            }
+            None => std::slice::from_ref(&desc.name),
+        };
         let (loaded, lease) = self
             .store
-            .acquire(&event.token, &event.tab, &names)
+            .acquire(&event.token, &event.tab, names)
             .instrument(tracing::info_span!("acquire", state = desc.name))
             .await?;
         refract_telemetry::metrics().lock_wait(started.elapsed().as_secs_f64() * 1000.0);

@@ -42,6 +42,15 @@ pub(crate) struct Committed {
     pub streamed: bool,
 }
 
+impl Committed {
+    /// Whether `change` is where its state stands already (nothing to write).
+    pub fn holds(&self, change: &Change<'_>) -> bool {
+        self.states.get(change.desc.name).is_some_and(|was| {
+            was.vars == change.vars && was.bytes.as_deref() == Some(&change.bytes[..])
+        })
+    }
+}
+
 /// A state as the handler left it: its vars and stored form.
 pub(crate) struct Change<'a> {
     pub desc: &'a StateDescriptor,
@@ -312,12 +321,7 @@ impl EventSink for Running<'_> {
                 }
             }
             let mut at = self.at.lock().await;
-            let unchanged = changes.iter().all(|c| {
-                at.states.get(c.desc.name).is_some_and(|was| {
-                    was.vars == c.vars && was.bytes.as_deref() == Some(&c.bytes[..])
-                })
-            });
-            if unchanged {
+            if changes.iter().all(|c| at.holds(c)) {
                 return Ok(());
             }
             let step = self

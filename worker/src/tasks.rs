@@ -144,10 +144,7 @@ fn section_commit(
     max_state_bytes: u64,
 ) -> Result<Option<Commit>, Failure> {
     let change = Change::of(desc, state)?;
-    let unchanged = at.states.get(desc.name).is_some_and(|was| {
-        was.vars == change.vars && was.bytes.as_deref() == Some(&change.bytes[..])
-    });
-    if unchanged {
+    if at.holds(&change) {
         return Ok(None);
     }
     let of = EventOf {
