@@ -12,7 +12,7 @@ use std::fmt::Write;
 
 use refract_core::color_mode::BROWSER;
 use refract_core::router::ROUTER;
-use refract_core::{Dep, EventSpec, Expr};
+use refract_core::{Dep, EventSpec, Expr, OPS};
 
 use crate::Page;
 use crate::component::{Component, Fires, Modifiers, Node, Source, Trigger};
@@ -115,6 +115,10 @@ pub(crate) fn compile_page(page: &Page) -> PageModule {
         "import {{ {} }} from \"../refract/react.jsx\";",
         runtime.join(", ")
     );
+    // Var operations with no one JavaScript expression call the runtime's `ops.js` as `$rf.*`.
+    if em.islands.iter().any(|i| i.contains(OPS)) || body.contains(OPS) {
+        out.push_str("import * as $rf from \"../refract/ops.js\";\n");
+    }
     for island in &em.islands {
         out.push('\n');
         out.push_str(island);

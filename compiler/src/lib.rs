@@ -36,6 +36,7 @@ const CLIENT_JS: &str = include_str!("../runtime/client.js");
 const ACTIONS_JS: &str = include_str!("../runtime/actions.js");
 const TRIGGERS_JS: &str = include_str!("../runtime/triggers.js");
 const STORAGE_JS: &str = include_str!("../runtime/storage.js");
+const OPS_JS: &str = include_str!("../runtime/ops.js");
 const REACT_JSX: &str = include_str!("../runtime/react.jsx");
 
 /// Why compiling or building the frontend failed.
@@ -305,6 +306,7 @@ pub fn generate(app: &AppSpec<'_>) -> Result<BTreeMap<String, String>, CompileEr
     files.insert("src/refract/actions.js".into(), ACTIONS_JS.into());
     files.insert("src/refract/triggers.js".into(), TRIGGERS_JS.into());
     files.insert("src/refract/storage.js".into(), STORAGE_JS.into());
+    files.insert("src/refract/ops.js".into(), OPS_JS.into());
     let storage = serde_json::to_string_pretty(app.storage_vars).unwrap_or_else(|_| "[]".into());
     files.insert("src/refract/storage_vars.json".into(), storage + "\n");
     let settings = serde_json::json!({"title": app.title, "appearance": app.theme.appearance});

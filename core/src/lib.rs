@@ -39,4 +39,4 @@ pub use state::{
 };
 pub use storage::{StorageKind, StorageVar};
 pub use task::{Section, Task, TaskError, TaskGuard, TaskPhase, TaskResult, TaskSink, TaskStatus};
-pub use var::{Dep, Expr, IntoVar, Numeric, Renderable, Var, count_placeholders};
+pub use var::{Dep, Expr, IntoVar, Numeric, OPS, Renderable, Var, count_placeholders};

@@ -12,6 +12,11 @@ use std::marker::PhantomData;
 
 use serde::Serialize;
 
+/// How an expression calls a function of the browser runtime's `ops.js` (the var operations with
+/// no one JavaScript expression of Rust's semantics): `$rf.charCount(s)`. A page module that uses
+/// any imports them under this name.
+pub const OPS: &str = "$rf.";
+
 /// What an expression reads, so the compiler knows what a component must subscribe to.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Dep {
@@ -226,9 +231,9 @@ impl Var<bool> {
 }
 
 impl Var<String> {
-    /// The string's length in UTF-16 code units, as JavaScript counts.
+    /// The string's length in characters (Unicode scalar values, Rust's `s.chars().count()`).
     pub fn len(&self) -> Var<i64> {
-        self.unary(|js| format!("{js}.length"))
+        self.unary(|js| format!("{OPS}charCount({js})"))
     }
     /// Whether the string is empty.
     pub fn is_empty(&self) -> Var<bool> {
