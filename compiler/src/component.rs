@@ -171,7 +171,7 @@ macro_rules! literal_props {
 literal_props!(&str, String, bool, i32, i64, u32, u64, f64);
 
 impl Component {
-    fn new(source: Source) -> Self {
+    pub(crate) fn new(source: Source) -> Self {
         Component {
             source,
             props: Vec::new(),
@@ -196,7 +196,7 @@ impl Component {
     /// Props and children work as for built-in components:
     ///
     /// ```
-    /// # use refract_compiler::Component;
+    /// # use refract_compiler::{Component, Element};
     /// let md = Component::external("react-markdown", "^9.0.0", None, "Markdown").child("**bold**");
     /// ```
     pub fn external(package: &str, version: &str, export: Option<&str>, local: &str) -> Self {
@@ -208,37 +208,69 @@ impl Component {
         }))
     }
 
-    /// Sets the React prop `name` (camelCase, as React spells it) to a literal or a var.
-    pub fn prop(mut self, name: &str, value: impl IntoProp) -> Self {
+    /// Sets the prop `name` to `value`, replacing an earlier value.
+    pub(crate) fn set_prop(&mut self, name: &str, value: Expr) {
         self.props.retain(|(n, _)| n != name);
-        self.props.push((name.to_owned(), value.into_prop()));
-        self
+        self.props.push((name.to_owned(), value));
     }
 
-    /// Appends a child: a component, text, or a var shown as text.
-    pub fn child(mut self, child: impl Into<Node>) -> Self {
-        self.children.push(child.into());
-        self
-    }
-
-    /// Appends children.
-    pub fn children<N: Into<Node>>(mut self, children: impl IntoIterator<Item = N>) -> Self {
-        self.children.extend(children.into_iter().map(Into::into));
-        self
-    }
-
-    fn trigger(mut self, fires: Fires, events: Vec<EventSpec>, modifiers: Modifiers) -> Self {
+    fn add_trigger(&mut self, fires: Fires, events: Vec<EventSpec>, modifiers: Modifiers) {
         self.triggers.retain(|t| t.fires != fires);
         self.triggers.push(Trigger {
             fires,
             events,
             modifiers,
         });
+    }
+
+    /// Changes the modifiers of the trigger added last.
+    ///
+    /// # Panics
+    /// When no trigger was added yet, or the last is `on_mount`/`on_unmount` (a page is built
+    /// when the app starts: this fails at once).
+    fn modify(&mut self, what: &str, change: impl FnOnce(&mut Modifiers)) {
+        let Some(last) = self.triggers.last_mut() else {
+            panic!("`.{what}()` modifies the trigger before it: add one first (`.on_click(..)`)");
+        };
+        assert!(
+            matches!(last.fires, Fires::Prop(_)),
+            "`.{what}()` modifies an event prop's trigger, not `on_mount` or `on_unmount`"
+        );
+        change(&mut last.modifiers);
+    }
+}
+
+impl Element for Component {
+    fn element(&mut self) -> &mut Component {
+        self
+    }
+}
+
+/// What every element of a page offers, whatever its component: props, children, event triggers
+/// and their modifiers. [`Component`] and every typed component (`Button`, `Select`, …)
+/// implement it, so `button("Save").on_click(S::save).prop("id", "save")` works on all of them.
+pub trait Element: Sized {
+    /// The element being built.
+    fn element(&mut self) -> &mut Component;
+
+    /// Sets the React prop `name` (camelCase, as React spells it) to a literal or a var: the
+    /// escape hatch for a prop the typed builder does not offer.
+    fn prop(mut self, name: &str, value: impl IntoProp) -> Self {
+        self.element().set_prop(name, value.into_prop());
         self
     }
 
-    fn on_prop(self, prop: &str, events: Vec<EventSpec>) -> Self {
-        self.trigger(Fires::Prop(prop.to_owned()), events, Modifiers::default())
+    /// Appends a child: a component, text, or a var shown as text.
+    fn child(mut self, child: impl Into<Node>) -> Self {
+        self.element().children.push(child.into());
+        self
+    }
+
+    /// Appends children: an array or `Vec` of one kind, or a tuple of different kinds
+    /// (`(heading("Hi"), button("Go"))`).
+    fn children(mut self, children: impl Children) -> Self {
+        self.element().children.extend(children.into_nodes());
+        self
     }
 
     /// Binds the event prop `prop` of any component (a Radix part's `onValueChange`, an npm
@@ -251,7 +283,7 @@ impl Component {
     /// # Panics
     /// When `prop` is not a React event prop (`on` followed by an upper-case letter, then letters
     /// and digits): pages are built when the app starts, so this fails at once.
-    pub fn on<V>(self, prop: &str, events: impl IntoValueEvents<V>) -> Self {
+    fn on<V>(mut self, prop: &str, events: impl IntoValueEvents<V>) -> Self {
         let mut chars = prop.chars();
         let valid = prop.starts_with("on")
             && chars.nth(2).is_some_and(|c| c.is_ascii_uppercase())
@@ -261,113 +293,110 @@ impl Component {
             "`{prop}` is no React event prop (such as `onValueChange`)"
         );
         let events = events.into_chain(Var::raw("_e"));
-        self.on_prop(prop, events)
+        self.element()
+            .add_trigger(Fires::Prop(prop.to_owned()), events, Modifiers::default());
+        self
     }
 
     /// Runs handlers when the element is clicked: `button("+").on_click(CounterState::increment)`.
-    pub fn on_click(self, events: impl IntoEventChain) -> Self {
-        self.on_prop("onClick", events.into_chain())
+    fn on_click(self, events: impl IntoEventChain) -> Self {
+        on_prop(self, "onClick", events.into_chain())
     }
 
     /// Runs handlers when the element is double-clicked.
-    pub fn on_double_click(self, events: impl IntoEventChain) -> Self {
-        self.on_prop("onDoubleClick", events.into_chain())
+    fn on_double_click(self, events: impl IntoEventChain) -> Self {
+        on_prop(self, "onDoubleClick", events.into_chain())
     }
 
     /// Runs handlers on each change of an input, passing its text:
     /// `input().on_change(FormState::set_name)`. Debounced by [`INPUT_DEBOUNCE_MS`] (300 ms): the
     /// text is sent once typing pauses (`.debounce(0)` sends every change).
-    pub fn on_change(self, events: impl IntoValueEvents<String>) -> Self {
+    fn on_change(mut self, events: impl IntoValueEvents<String>) -> Self {
         let events = events.into_chain(Var::raw("_e.target.value"));
         let modifiers = Modifiers {
             debounce_ms: Some(INPUT_DEBOUNCE_MS),
             ..Modifiers::default()
         };
-        self.trigger(Fires::Prop("onChange".into()), events, modifiers)
+        self.element()
+            .add_trigger(Fires::Prop("onChange".into()), events, modifiers);
+        self
     }
 
     /// Runs handlers when an input loses focus, passing its text.
-    pub fn on_blur(self, events: impl IntoValueEvents<String>) -> Self {
-        let events = events.into_chain(Var::raw("_e.target.value"));
-        self.on_prop("onBlur", events)
+    fn on_blur(self, events: impl IntoValueEvents<String>) -> Self {
+        on_prop(
+            self,
+            "onBlur",
+            events.into_chain(Var::raw("_e.target.value")),
+        )
     }
 
     /// Runs handlers when the element gets the focus.
-    pub fn on_focus(self, events: impl IntoEventChain) -> Self {
-        self.on_prop("onFocus", events.into_chain())
+    fn on_focus(self, events: impl IntoEventChain) -> Self {
+        on_prop(self, "onFocus", events.into_chain())
     }
 
     /// Runs handlers when a key is pressed in the element, passing the key's name as the browser
     /// gives it (`"Enter"`, `"a"`, `"ArrowUp"`).
-    pub fn on_key_down(self, events: impl IntoValueEvents<String>) -> Self {
-        self.on_prop("onKeyDown", events.into_chain(Var::raw("_e.key")))
+    fn on_key_down(self, events: impl IntoValueEvents<String>) -> Self {
+        on_prop(self, "onKeyDown", events.into_chain(Var::raw("_e.key")))
     }
 
     /// Runs handlers when a key is released in the element, passing the key's name.
-    pub fn on_key_up(self, events: impl IntoValueEvents<String>) -> Self {
-        self.on_prop("onKeyUp", events.into_chain(Var::raw("_e.key")))
+    fn on_key_up(self, events: impl IntoValueEvents<String>) -> Self {
+        on_prop(self, "onKeyUp", events.into_chain(Var::raw("_e.key")))
     }
 
     /// Runs handlers when the pointer enters the element.
-    pub fn on_mouse_enter(self, events: impl IntoEventChain) -> Self {
-        self.on_prop("onMouseEnter", events.into_chain())
+    fn on_mouse_enter(self, events: impl IntoEventChain) -> Self {
+        on_prop(self, "onMouseEnter", events.into_chain())
     }
 
     /// Runs handlers when the pointer leaves the element.
-    pub fn on_mouse_leave(self, events: impl IntoEventChain) -> Self {
-        self.on_prop("onMouseLeave", events.into_chain())
+    fn on_mouse_leave(self, events: impl IntoEventChain) -> Self {
+        on_prop(self, "onMouseLeave", events.into_chain())
     }
 
     /// Runs handlers when the element scrolls, passing its scroll offset from the top in CSS
     /// pixels. Throttle it (`.throttle(100)`): browsers fire it for every frame.
-    pub fn on_scroll(self, events: impl IntoValueEvents<f64>) -> Self {
+    fn on_scroll(self, events: impl IntoValueEvents<f64>) -> Self {
         let events = events.into_chain(Var::raw("_e.currentTarget.scrollTop"));
-        self.on_prop("onScroll", events)
+        on_prop(self, "onScroll", events)
     }
 
     /// Runs handlers when the element is first shown (on each page visit that shows it).
-    pub fn on_mount(self, events: impl IntoEventChain) -> Self {
-        self.trigger(Fires::Mount, events.into_chain(), Modifiers::default())
+    fn on_mount(mut self, events: impl IntoEventChain) -> Self {
+        self.element()
+            .add_trigger(Fires::Mount, events.into_chain(), Modifiers::default());
+        self
     }
 
     /// Runs handlers when the element is removed from the page (another page opened, a `cond`
     /// hid it); their arguments are read at that moment.
-    pub fn on_unmount(self, events: impl IntoEventChain) -> Self {
-        self.trigger(Fires::Unmount, events.into_chain(), Modifiers::default())
+    fn on_unmount(mut self, events: impl IntoEventChain) -> Self {
+        self.element()
+            .add_trigger(Fires::Unmount, events.into_chain(), Modifiers::default());
+        self
     }
 
-    /// Runs handlers when a checkbox is ticked or cleared, passing whether it is now ticked.
-    pub fn on_checked_change(self, events: impl IntoValueEvents<bool>) -> Self {
+    /// Runs handlers when a checkbox or switch is ticked or cleared, passing whether it is now
+    /// ticked.
+    fn on_checked_change(self, events: impl IntoValueEvents<bool>) -> Self {
         let events = events.into_chain(Var::raw("(_e === true)"));
-        self.on_prop("onCheckedChange", events)
+        on_prop(self, "onCheckedChange", events)
     }
 
     /// Runs handlers when a form is submitted (a submit button, or Enter in an input), passing its
     /// fields by input name ([`FormData`]); the page does not reload and the form is cleared.
-    pub fn on_submit(self, events: impl IntoValueEvents<FormData>) -> Self {
+    fn on_submit(mut self, events: impl IntoValueEvents<FormData>) -> Self {
         let events = events.into_chain(Var::raw("formData(_e)"));
         let modifiers = Modifiers {
             prevent_default: true,
             reset: true,
             ..Modifiers::default()
         };
-        self.trigger(Fires::Prop("onSubmit".into()), events, modifiers)
-    }
-
-    /// Changes the modifiers of the trigger added last.
-    ///
-    /// # Panics
-    /// When no trigger was added yet, or the last is `on_mount`/`on_unmount` (a page is built
-    /// when the app starts: this fails at once).
-    fn modify(mut self, what: &str, change: impl FnOnce(&mut Modifiers)) -> Self {
-        let Some(last) = self.triggers.last_mut() else {
-            panic!("`.{what}()` modifies the trigger before it: add one first (`.on_click(..)`)");
-        };
-        assert!(
-            matches!(last.fires, Fires::Prop(_)),
-            "`.{what}()` modifies an event prop's trigger, not `on_mount` or `on_unmount`"
-        );
-        change(&mut last.modifiers);
+        self.element()
+            .add_trigger(Fires::Prop("onSubmit".into()), events, modifiers);
         self
     }
 
@@ -376,8 +405,10 @@ impl Component {
     ///
     /// # Panics
     /// When no trigger was added before it.
-    pub fn prevent_default(self) -> Self {
-        self.modify("prevent_default", |m| m.prevent_default = true)
+    fn prevent_default(mut self) -> Self {
+        self.element()
+            .modify("prevent_default", |m| m.prevent_default = true);
+        self
     }
 
     /// The trigger added last also calls the DOM event's `stopPropagation()`, so the triggers of
@@ -385,8 +416,10 @@ impl Component {
     ///
     /// # Panics
     /// When no trigger was added before it.
-    pub fn stop_propagation(self) -> Self {
-        self.modify("stop_propagation", |m| m.stop_propagation = true)
+    fn stop_propagation(mut self) -> Self {
+        self.element()
+            .modify("stop_propagation", |m| m.stop_propagation = true);
+        self
     }
 
     /// The trigger added last queues its events only once it has not fired for `ms`
@@ -395,8 +428,10 @@ impl Component {
     ///
     /// # Panics
     /// When no trigger was added before it.
-    pub fn debounce(self, ms: u32) -> Self {
-        self.modify("debounce", |m| m.debounce_ms = (ms > 0).then_some(ms))
+    fn debounce(mut self, ms: u32) -> Self {
+        self.element()
+            .modify("debounce", |m| m.debounce_ms = (ms > 0).then_some(ms));
+        self
     }
 
     /// The trigger added last queues its events at most once every `ms` milliseconds: at once
@@ -405,17 +440,74 @@ impl Component {
     ///
     /// # Panics
     /// When no trigger was added before it.
-    pub fn throttle(self, ms: u32) -> Self {
-        self.modify("throttle", |m| m.throttle_ms = (ms > 0).then_some(ms))
+    fn throttle(mut self, ms: u32) -> Self {
+        self.element()
+            .modify("throttle", |m| m.throttle_ms = (ms > 0).then_some(ms));
+        self
     }
 }
+
+/// Binds the event prop `prop` of `el` to `events`, without modifiers.
+fn on_prop<E: Element>(mut el: E, prop: &str, events: Vec<EventSpec>) -> E {
+    el.element()
+        .add_trigger(Fires::Prop(prop.to_owned()), events, Modifiers::default());
+    el
+}
+
+/// The children of an element: an array or `Vec` of nodes of one kind, a tuple (up to 16) of
+/// nodes of different kinds, or `()` for none.
+pub trait Children {
+    /// The nodes, in order.
+    fn into_nodes(self) -> Vec<Node>;
+}
+
+impl<N: Into<Node>, const K: usize> Children for [N; K] {
+    fn into_nodes(self) -> Vec<Node> {
+        self.into_iter().map(Into::into).collect()
+    }
+}
+
+impl<N: Into<Node>> Children for Vec<N> {
+    fn into_nodes(self) -> Vec<Node> {
+        self.into_iter().map(Into::into).collect()
+    }
+}
+
+macro_rules! tuple_children {
+    ($($name:ident)*) => {
+        impl<$($name: Into<Node>),*> Children for ($($name,)*) {
+            #[allow(non_snake_case)]
+            fn into_nodes(self) -> Vec<Node> {
+                let ($($name,)*) = self;
+                vec![$($name.into()),*]
+            }
+        }
+    };
+}
+tuple_children!();
+tuple_children!(A);
+tuple_children!(A B);
+tuple_children!(A B C);
+tuple_children!(A B C D);
+tuple_children!(A B C D E);
+tuple_children!(A B C D E F);
+tuple_children!(A B C D E F G);
+tuple_children!(A B C D E F G H);
+tuple_children!(A B C D E F G H I);
+tuple_children!(A B C D E F G H I J);
+tuple_children!(A B C D E F G H I J K);
+tuple_children!(A B C D E F G H I J K L);
+tuple_children!(A B C D E F G H I J K L M);
+tuple_children!(A B C D E F G H I J K L M N);
+tuple_children!(A B C D E F G H I J K L M N O);
+tuple_children!(A B C D E F G H I J K L M N O P);
 
 fn text_prop(c: Component, name: &str, value: impl IntoProp) -> Component {
     c.prop(name, value)
 }
 
 /// A vertical stack (Radix `Flex`, column, gap 3).
-pub fn vstack<N: Into<Node>>(children: impl IntoIterator<Item = N>) -> Component {
+pub fn vstack(children: impl Children) -> Component {
     Component::radix("Flex")
         .prop("direction", "column")
         .prop("gap", "3")
@@ -423,7 +515,7 @@ pub fn vstack<N: Into<Node>>(children: impl IntoIterator<Item = N>) -> Component
 }
 
 /// A horizontal stack (Radix `Flex`, row, gap 3, centred on the cross axis).
-pub fn hstack<N: Into<Node>>(children: impl IntoIterator<Item = N>) -> Component {
+pub fn hstack(children: impl Children) -> Component {
     Component::radix("Flex")
         .prop("direction", "row")
         .prop("gap", "3")
@@ -432,7 +524,7 @@ pub fn hstack<N: Into<Node>>(children: impl IntoIterator<Item = N>) -> Component
 }
 
 /// A plain box (Radix `Box`). Named `r#box` because `box` is reserved in Rust.
-pub fn r#box<N: Into<Node>>(children: impl IntoIterator<Item = N>) -> Component {
+pub fn r#box(children: impl Children) -> Component {
     Component::radix("Box").children(children)
 }
 
@@ -524,42 +616,8 @@ pub fn checkbox(checked: impl IntoVar<bool>) -> Component {
 }
 
 /// A form (`<form>`); see [`Component::on_submit`].
-pub fn form<N: Into<Node>>(children: impl IntoIterator<Item = N>) -> Component {
+pub fn form(children: impl Children) -> Component {
     Component::html("form").children(children)
-}
-
-/// One node per item of `list`: `body` gets the item and its index as vars. React keys are the
-/// indexes.
-pub fn foreach<T: 'static, N: Into<Node>>(
-    list: Var<Vec<T>>,
-    body: impl Fn(Var<T>, Var<i64>) -> N + 'static,
-) -> Component {
-    Component::new(Source::Fragment).child(Node::Foreach {
-        list: list.into_expr(),
-        body: Rc::new(move |item, index| body(Var::from_expr(item), Var::from_expr(index)).into()),
-    })
-}
-
-/// `then` while `condition` holds, else `otherwise`.
-pub fn cond(
-    condition: impl IntoVar<bool>,
-    then: impl Into<Node>,
-    otherwise: impl Into<Node>,
-) -> Component {
-    conditional(condition, then.into(), Some(otherwise.into()))
-}
-
-/// `then` while `condition` holds, else nothing.
-pub fn when(condition: impl IntoVar<bool>, then: impl Into<Node>) -> Component {
-    conditional(condition, then.into(), None)
-}
-
-fn conditional(condition: impl IntoVar<bool>, then: Node, otherwise: Option<Node>) -> Component {
-    Component::new(Source::Fragment).child(Node::Cond {
-        condition: condition.into_var().into_expr(),
-        then: Box::new(then),
-        otherwise: otherwise.map(Box::new),
-    })
 }
 
 /// A literal JSON value as a prop (for props of complex shape, such as a chart's data).

@@ -8,6 +8,7 @@
 
 mod codegen;
 mod component;
+mod control;
 mod project;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -16,10 +17,11 @@ use std::path::{Path, PathBuf};
 use refract_core::{EventSpec, Expr};
 
 pub use component::{
-    Component, External, FormData, IntoProp, Node, Source, avatar, r#box, button, checkbox,
-    color_mode_toggle, cond, foreach, form, heading, hstack, image, input, json_prop, link,
-    link_to, text, vstack, when,
+    Children, Component, Element, External, FormData, IntoProp, Node, Source, avatar, r#box,
+    button, checkbox, color_mode_toggle, form, heading, hstack, image, input, json_prop, link,
+    link_to, text, vstack,
 };
+pub use control::{cond, foreach, when};
 pub use project::Project;
 
 /// The npm dependencies every generated app has, with their version ranges.

@@ -2,8 +2,8 @@
 //! each island needs.
 
 use refract_compiler::{
-    AppSpec, Component, FormData, Page, button, checkbox, cond, foreach, form, generate, heading,
-    hstack, input, link, text, vstack, when,
+    AppSpec, Component, Element, FormData, Page, button, checkbox, cond, foreach, form, generate,
+    heading, hstack, input, link, text, vstack, when,
 };
 use refract_core::{EventSpec, IntoVar, Var, format_var};
 use serde_json::json;
