@@ -20,6 +20,46 @@ export function jsonEqual(a, b) {
   return ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && jsonEqual(a[k], b[k]));
 }
 
+/**
+ * `next`, reusing the parts of `old` that are structurally equal: `old` itself when all of it is
+ * equal, else a copy whose equal items and fields are `old`'s own objects (an item found at
+ * another index of an array too: moved rows keep theirs). So a component given an item that
+ * did not change gets the very same object, and a memoised one does not render again.
+ * @param {unknown} old the value held
+ * @param {unknown} next the value received (JSON)
+ * @returns {unknown}
+ */
+export function share(old, next) {
+  if (old === next) return old;
+  if (typeof old !== "object" || typeof next !== "object" || old === null || next === null) return next;
+  if (Array.isArray(old) !== Array.isArray(next)) return next;
+  if (Array.isArray(next)) {
+    let same = old.length === next.length;
+    /** Old items by their JSON, built on the first item not found at its own index. */
+    let byJson = null;
+    const items = next.map((item, i) => {
+      let kept = i < old.length ? share(old[i], item) : item;
+      if (kept !== old[i] && typeof item === "object" && item !== null) {
+        byJson ??= new Map(old.map((o) => [JSON.stringify(o), o]));
+        kept = byJson.get(JSON.stringify(item)) ?? kept;
+      }
+      if (kept !== old[i]) same = false;
+      return kept;
+    });
+    return same ? old : items;
+  }
+  const keys = Object.keys(next);
+  let same = keys.length === Object.keys(old).length;
+  const entries = keys.map((k) => {
+    const had = Object.hasOwn(old, k);
+    const kept = had ? share(old[k], next[k]) : next[k];
+    if (!had || kept !== old[k]) same = false;
+    return [k, kept];
+  });
+  // fromEntries defines own properties: a `__proto__` key stays a key.
+  return same ? old : Object.fromEntries(entries);
+}
+
 const TOKEN_KEY = "refract_token";
 
 const isObject = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -588,7 +628,7 @@ export class RefractClient {
 
   /**
    * Replaces the whole store by `state`; only vars whose value differs are replaced and notified,
-   * so unchanged values keep their identity.
+   * and the parts of a value equal to the held one's keep their identity (see `share`).
    * @param {Record<string, Record<string, unknown>>} state
    */
   replaceStore(state) {
@@ -599,8 +639,9 @@ export class RefractClient {
       this.store.set(stateName, held);
       for (const [name, value] of Object.entries(vars)) {
         seen.add(`${stateName}.${name}`);
-        if (!held.has(name) || !jsonEqual(held.get(name), value)) {
-          held.set(name, value);
+        const kept = held.has(name) ? share(held.get(name), value) : value;
+        if (!held.has(name) || kept !== held.get(name)) {
+          held.set(name, kept);
           changed.push(`${stateName}.${name}`);
         }
       }
@@ -616,11 +657,16 @@ export class RefractClient {
     for (const key of changed) this.notify(key);
   }
 
-  /** Sets one var and notifies its listeners. */
+  /**
+   * Sets one var and notifies its listeners, unless the value is equal to the one held. The
+   * parts of the value equal to the held one's keep their identity (see `share`).
+   */
   setVar(state, name, value) {
     let held = this.store.get(state);
     if (!held) this.store.set(state, (held = new Map()));
-    held.set(name, value);
+    const kept = held.has(name) ? share(held.get(name), value) : value;
+    if (held.has(name) && kept === held.get(name)) return;
+    held.set(name, kept);
     this.notify(`${state}.${name}`);
   }
 

@@ -1,7 +1,7 @@
 // Unit tests of client.js with a fake WebSocket, storage and timers: `node --test compiler/runtime/`.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { RefractClient, jsonEqual } from "./client.js";
+import { RefractClient, jsonEqual, share } from "./client.js";
 
 class FakeSocket {
   static all = [];
@@ -771,4 +771,47 @@ test("after a hydrate the browser's storage vars go first, each in its own chain
   socket().receive({ type: "delta", version: 1, seq, tab: TAB, delta: { auth_state: { size: 2 } } });
   assert.deepEqual(sent(), ["auth_state._storage", "auth_state._storage", "post_state.load"]);
   assert.deepEqual(written, [{ auth_state: { size: 2 } }]);
+});
+
+test("share keeps the identity of what did not change", () => {
+  const rows = Array.from({ length: 1000 }, (_, i) => ({ id: i, title: `row ${i}`, tags: ["a"] }));
+  const next = JSON.parse(JSON.stringify(rows));
+  next[500].title = "changed";
+  const kept = share(rows, next);
+  assert.notEqual(kept, rows, "a changed list is a new array");
+  assert.deepEqual(kept, next);
+  assert.equal(kept.filter((row, i) => row === rows[i]).length, 999, "every other row is the old object");
+  assert.notEqual(kept[500], rows[500]);
+  assert.equal(kept[500].tags, rows[500].tags, "the unchanged part of a changed row is kept too");
+  assert.equal(share(rows, JSON.parse(JSON.stringify(rows))), rows, "an equal value is the old one");
+});
+
+test("share finds moved items, and treats other shapes as new", () => {
+  const a = { id: 1 };
+  const b = { id: 2 };
+  const moved = share([a, b], [{ id: 0 }, { id: 1 }, { id: 2 }]);
+  assert.equal(moved[1], a);
+  assert.equal(moved[2], b);
+  assert.deepEqual(share({ x: [1] }, [1]), [1]);
+  assert.deepEqual(share([1], { 0: 1 }), { 0: 1 });
+  assert.equal(share(1, 2), 2);
+  assert.equal(share(null, null), null);
+  const removed = share({ a: 1, b: 2 }, { a: 1 });
+  assert.deepEqual(removed, { a: 1 });
+  const proto = share({}, JSON.parse('{"__proto__": {"polluted": true}}'));
+  assert.equal(Object.getPrototypeOf(proto), Object.prototype, "a __proto__ key stays a key");
+  assert.deepEqual(Object.keys(proto), ["__proto__"]);
+});
+
+test("a delta equal to the held value notifies no one; a changed one keeps unchanged rows", () => {
+  const client = new RefractClient({ url: "ws://unused", initialState: { s: { rows: [{ id: 1 }, { id: 2 }] } } });
+  const before = client.getVar("s", "rows");
+  let calls = 0;
+  client.subscribe("s", "rows", () => calls++);
+  client.setVar("s", "rows", [{ id: 1 }, { id: 2 }]);
+  assert.equal(calls, 0);
+  assert.equal(client.getVar("s", "rows"), before);
+  client.setVar("s", "rows", [{ id: 1 }, { id: 3 }]);
+  assert.equal(calls, 1);
+  assert.equal(client.getVar("s", "rows")[0], before[0]);
 });

@@ -213,12 +213,27 @@ export function DebouncedInput({ component: Component, debounce, value, onChange
 }
 
 /**
- * A submitted form's fields by input name.
+ * A submitted form's fields by control name, each a list of texts, for the server to decode by
+ * the handler's type (`refract_core::Form`): every named control is there, so an unticked
+ * checkbox or a multi-select with nothing chosen is an empty list. A name ending in `[]` (Radix
+ * sliders with several thumbs) counts without it. Files are left out.
  * @param {Event} domEvent the form's submit event (its `currentTarget` is the form)
- * @returns {Record<string, string>}
+ * @returns {Record<string, string[]>}
  */
 export function formData(domEvent) {
-  return Object.fromEntries(new FormData(domEvent.currentTarget));
+  const form = domEvent.currentTarget;
+  const field = (name) => (name.endsWith("[]") ? name.slice(0, -2) : name);
+  const fields = new Map();
+  for (const element of form.elements) {
+    if (element.name && !element.disabled && element.type !== "file") fields.set(field(element.name), []);
+  }
+  for (const [name, value] of new FormData(form)) {
+    if (typeof value !== "string") continue;
+    const key = field(name);
+    if (!fields.has(key)) fields.set(key, []);
+    fields.get(key).push(value);
+  }
+  return Object.fromEntries(fields);
 }
 
 /** What the banner says in each status that has one. */

@@ -191,21 +191,75 @@ impl Emitter {
                 );
                 self.maybe_island(deps, jsx, scope, depth)
             }
-            Node::Foreach { list, body } => {
-                let n = scope.len() / 2 + 1;
+            Node::Foreach { list, body, key } => {
+                let n = scope.iter().filter(|l| l.starts_with("item_")).count() + 1;
                 let (item, index) = (format!("item_{n}"), format!("index_{n}"));
                 let mut inner = scope.to_vec();
                 inner.push(item.clone());
-                inner.push(index.clone());
+                let child = body(Expr::local(&item), Expr::local(&index));
+                // Each item renders as a memoised component of its own (a row), given the item,
+                // its index when it reads it, and the enclosing items: an item whose value kept
+                // its identity does not render again when the list changes.
+                if reads_local(&child, &index) {
+                    inner.push(index.clone());
+                }
+                let row_jsx = self.node(&child, &inner, 3);
+                let row = self.component(&BTreeSet::new(), &[], row_jsx, &inner);
                 let deps = state_deps([list]);
                 let at = if deps.is_empty() { depth } else { 3 };
-                let child = body(Expr::local(&item), Expr::local(&index));
-                let child_jsx = self.node(&child, &inner, at + 2);
+                let key = match key {
+                    Some(key) => format!("String({})", key(Expr::local(&item)).js),
+                    None => index.clone(),
+                };
+                let props: String = inner.iter().map(|l| format!(" {l}={{{l}}}")).collect();
                 let jsx = format!(
-                    "{p}{{{list}.map(({item}, {index}) => (\n{p1}<React.Fragment key={{{index}}}>\n{child_jsx}\n{p1}</React.Fragment>\n{p}))}}",
+                    "{p}{{({list} ?? []).map(({item}, {index}) => (\n{p1}<{row} key={{{key}}}{props} />\n{p}))}}",
                     p = pad(at),
                     p1 = pad(at + 1),
                     list = list.js,
+                );
+                self.maybe_island(deps, jsx, scope, depth)
+            }
+            Node::Match {
+                value,
+                cases,
+                default,
+            } => {
+                let deps = state_deps([value]);
+                let at = if deps.is_empty() { depth } else { 3 };
+                let mut jsx = format!(
+                    "{}{{(() => {{\n{}switch ({}) {{\n",
+                    pad(at),
+                    pad(at + 1),
+                    value.js
+                );
+                for (case, node) in cases {
+                    let node_jsx = self.node(node, scope, at + 5);
+                    let _ = writeln!(
+                        jsx,
+                        "{p2}case {c}:\n{p3}return (\n{p3}  <>\n{node_jsx}\n{p3}  </>\n{p3});",
+                        p2 = pad(at + 2),
+                        p3 = pad(at + 3),
+                        c = case.js,
+                    );
+                }
+                let default_jsx = match default {
+                    Some(node) => {
+                        let node_jsx = self.node(node, scope, at + 5);
+                        format!(
+                            "(\n{p3}  <>\n{node_jsx}\n{p3}  </>\n{p3})",
+                            p3 = pad(at + 3)
+                        )
+                    }
+                    None => "null".to_owned(),
+                };
+                let _ = write!(
+                    jsx,
+                    "{p2}default:\n{p3}return {default_jsx};\n{p1}}}\n{p}}})()}}",
+                    p = pad(at),
+                    p1 = pad(at + 1),
+                    p2 = pad(at + 2),
+                    p3 = pad(at + 3),
                 );
                 self.maybe_island(deps, jsx, scope, depth)
             }
@@ -257,7 +311,22 @@ impl Emitter {
         if deps.is_empty() && hooks.is_empty() {
             return jsx;
         }
-        // Nested islands were emitted while building `jsx`, so they are numbered before this one.
+        let name = self.component(&deps, hooks, jsx, scope);
+        let props: String = scope.iter().map(|l| format!(" {l}={{{l}}}")).collect();
+        format!("{}<{name}{props} />", pad(depth))
+    }
+
+    /// Emits a memoised component rendering `jsx` (written at depth 3), given the locals `scope`
+    /// as props, subscribed to the state vars `deps`, running `hooks` (statements) first, and
+    /// returns its name.
+    fn component(
+        &mut self,
+        deps: &BTreeSet<(String, String)>,
+        hooks: &[String],
+        jsx: String,
+        scope: &[String],
+    ) -> String {
+        // Nested components were emitted while building `jsx`, so they are numbered before this.
         let name = format!("C{}", self.islands.len() + 1);
         let mut src = String::new();
         let _ = writeln!(
@@ -265,7 +334,7 @@ impl Emitter {
             "const {name} = React.memo(function {name}({{ {} }}) {{",
             scope.join(", ")
         );
-        for (state, var) in &deps {
+        for (state, var) in deps {
             if state == ROUTER {
                 // The browser's location, not the server's state.
                 self.uses_router = true;
@@ -297,8 +366,7 @@ impl Emitter {
         let _ = write!(src, "  return (\n    <>\n{jsx}\n    </>\n  );\n}});\n");
         let src = src.replace("({  })", "()");
         self.islands.push(src);
-        let props: String = scope.iter().map(|l| format!(" {l}={{{l}}}")).collect();
-        format!("{}<{name}{props} />", pad(depth))
+        name
     }
 
     fn tag(&mut self, source: &Source) -> String {
@@ -556,4 +624,52 @@ fn event_literal(ev: &EventSpec) -> String {
         args.join(", ")
     )
     .replace("{  }", "{}")
+}
+
+/// Whether `node` reads the JavaScript local `local` (a `foreach` index, say) anywhere in it.
+fn reads_local(node: &Node, local: &str) -> bool {
+    let dep = Dep::Local(local.to_owned());
+    let reads = |e: &Expr| e.deps.contains(&dep);
+    // Nested lists' own locals are named apart from `local` by their depth.
+    let nested = || (Expr::local("item_nested"), Expr::local("index_nested"));
+    match node {
+        Node::Element(c) => {
+            c.props.iter().any(|(_, e)| reads(e))
+                || c.triggers.iter().any(|t| {
+                    // A debounced or throttled trigger's site includes the enclosing indexes.
+                    let keyed_by_site = local.starts_with("index_")
+                        && (t.modifiers.debounce_ms.is_some() || t.modifiers.throttle_ms.is_some());
+                    keyed_by_site
+                        || t.events
+                            .iter()
+                            .any(|ev| ev.args.iter().any(|(_, a)| reads(a)))
+                })
+                || c.children.iter().any(|ch| reads_local(ch, local))
+        }
+        Node::Text(e) => reads(e),
+        Node::Foreach { list, body, key } => {
+            let (item, index) = nested();
+            reads(list)
+                || key.as_ref().is_some_and(|k| reads(&k(item.clone())))
+                || reads_local(&body(item, index), local)
+        }
+        Node::Cond {
+            condition,
+            then,
+            otherwise,
+        } => {
+            reads(condition)
+                || reads_local(then, local)
+                || otherwise.as_ref().is_some_and(|o| reads_local(o, local))
+        }
+        Node::Match {
+            value,
+            cases,
+            default,
+        } => {
+            reads(value)
+                || cases.iter().any(|(c, n)| reads(c) || reads_local(n, local))
+                || default.as_ref().is_some_and(|d| reads_local(d, local))
+        }
+    }
 }

@@ -1,15 +1,14 @@
 //! The component tree pages are written in: elements with props, event triggers and children,
 //! text, `foreach` over a list var and `cond` on a bool var.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::rc::Rc;
 
-use refract_core::{EventSpec, Expr, IntoEventChain, IntoValueEvents, IntoVar, Renderable, Var};
+use refract_core::{
+    EventSpec, Expr, Form, IntoEventChain, IntoValueEvents, IntoVar, Renderable, Var,
+};
 use serde::Serialize;
 
-/// The fields of a submitted form, by input `name`: the value `on_submit` passes to its handler.
-pub type FormData = HashMap<String, String>;
+use crate::control::{Body, Key};
 
 /// Where an element's React component comes from.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -102,14 +101,26 @@ pub enum Node {
     Element(Component),
     /// Text: a literal, or a var shown as text.
     Text(Expr),
-    /// One `body` per item of `list`; see [`foreach`].
+    /// One `body` per item of `list`; see [`foreach`](crate::foreach).
     Foreach {
         /// The list.
         list: Expr,
         /// Builds an item's node from the item and index vars.
-        body: Rc<dyn Fn(Expr, Expr) -> Node>,
+        body: Body,
+        /// Builds an item's React key from the item var (`None`: the index).
+        key: Option<Key>,
     },
-    /// `then` when `condition` holds, else `otherwise`; see [`cond`].
+    /// The node of the first case equal to `value`, else `default`; see
+    /// [`match_var`](crate::match_var).
+    Match {
+        /// The value compared.
+        value: Expr,
+        /// The cases: a value (a JSON literal) and its node.
+        cases: Vec<(Expr, Node)>,
+        /// Shown when no case is equal.
+        default: Option<Box<Node>>,
+    },
+    /// `then` when `condition` holds, else `otherwise`; see [`cond`](crate::cond).
     Cond {
         /// The condition.
         condition: Expr,
@@ -127,6 +138,7 @@ impl fmt::Debug for Node {
             Node::Text(e) => write!(f, "Text({})", e.js),
             Node::Foreach { list, .. } => write!(f, "Foreach({})", list.js),
             Node::Cond { condition, .. } => write!(f, "Cond({})", condition.js),
+            Node::Match { value, .. } => write!(f, "Match({})", value.js),
         }
     }
 }
@@ -387,8 +399,12 @@ pub trait Element: Sized {
     }
 
     /// Runs handlers when a form is submitted (a submit button, or Enter in an input), passing its
-    /// fields by input name ([`FormData`]); the page does not reload and the form is cleared.
-    fn on_submit(mut self, events: impl IntoValueEvents<FormData>) -> Self {
+    /// fields by control name as a [`Form<T>`](refract_core::Form): any `Deserialize` struct
+    /// (numbers parsed, a checkbox or switch a `bool`, a multi-select a `Vec`, an empty field an
+    /// `Option`'s `None`) or [`FormData`](refract_core::FormData) (texts by name). A field that
+    /// does not fit is refused (`bad_arguments` naming the field). The page does not reload and
+    /// the form is cleared.
+    fn on_submit<T>(mut self, events: impl IntoValueEvents<Form<T>>) -> Self {
         let events = events.into_chain(Var::raw("formData(_e)"));
         let modifiers = Modifiers {
             prevent_default: true,

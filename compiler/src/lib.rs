@@ -17,12 +17,15 @@ use std::path::{Path, PathBuf};
 use refract_core::{EventSpec, Expr};
 
 pub use component::{
-    Children, Component, Element, External, FormData, IntoProp, Node, Source, avatar, r#box,
-    button, checkbox, color_mode_toggle, form, heading, hstack, image, input, json_prop, link,
-    link_to, text, vstack,
+    Children, Component, Element, External, IntoProp, Node, Source, avatar, r#box, button,
+    checkbox, color_mode_toggle, form, heading, hstack, image, input, json_prop, link, link_to,
+    text, vstack,
 };
-pub use control::{cond, foreach, when};
+pub use control::{
+    Match, TextKeyed, cond, foreach, foreach_entries, foreach_keyed, match_var, when,
+};
 pub use project::Project;
+pub use refract_core::{Form, FormData};
 
 /// The npm dependencies every generated app has, with their version ranges.
 pub const BASE_PACKAGES: &[(&str, &str)] = &[

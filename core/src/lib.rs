@@ -21,6 +21,7 @@ mod context;
 mod emitter;
 mod error;
 mod event;
+mod form;
 pub mod router;
 mod routes;
 mod state;
@@ -32,6 +33,7 @@ pub use context::{ClientHeaders, EventContext, PageContext};
 pub use emitter::{Emitter, EventSink, FlushError, Parent, StateAccessError, StateGuard, States};
 pub use error::EventError;
 pub use event::{EventSpec, FollowUp, IntoEventChain, IntoValueEvents};
+pub use form::{Form, FormData};
 pub use routes::{NOT_FOUND_FILE, ROUTES_FILE, RouteError, RouteMatch, Routes, SHELL_FILE};
 pub use state::{
     BoxFuture, HandlerResult, Handlers, StartFn, State, StateDescriptor, StateError, StateObject,

@@ -80,9 +80,9 @@ pub use serde_json;
 /// The components and helpers pages are built from.
 pub mod ui {
     pub use refract_compiler::{
-        Children, Component, Element, FormData, IntoProp, Node, avatar, r#box, button, checkbox,
-        color_mode_toggle, cond, foreach, form, heading, hstack, image, input, json_prop, link,
-        link_to, text, vstack, when,
+        Children, Component, Element, Form, FormData, IntoProp, Match, Node, avatar, r#box, button,
+        checkbox, color_mode_toggle, cond, foreach, foreach_entries, foreach_keyed, form, heading, hstack, image,
+        input, json_prop, link, link_to, match_var, text, vstack, when,
     };
     pub use refract_core::format_var;
 }

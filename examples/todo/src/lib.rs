@@ -172,7 +172,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn form(text: &str) -> FormData {
-        HashMap::from([("text".to_owned(), text.to_owned())])
+        Form(HashMap::from([("text".to_owned(), text.to_owned())]))
     }
 
     #[test]
