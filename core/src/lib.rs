@@ -41,4 +41,7 @@ pub use state::{
 };
 pub use storage::{StorageKind, StorageVar};
 pub use task::{Section, Task, TaskError, TaskGuard, TaskPhase, TaskResult, TaskSink, TaskStatus};
-pub use var::{Dep, Expr, IntoVar, Numeric, OPS, Renderable, Var, count_placeholders};
+pub use var::{
+    Dep, Expr, Float, Integer, IntoVar, Numeric, OPS, Ordered, Renderable, Signed, StringMap,
+    Timestamp, TimestampError, Var, count_placeholders, format_grouped,
+};

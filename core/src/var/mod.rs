@@ -5,6 +5,33 @@
 //! (`+` on numbers, `!` on `bool`, `len` on lists), so a type error in a page is a Rust compile error.
 //! The compiler turns each state var `state.var` read by an expression into a React hook bound to the
 //! JavaScript identifier `state$var` (see [`Var::state_var`]).
+//!
+//! Every operation computes in the browser what the Rust std method of the same name computes on the
+//! server; where JavaScript has no one expression with Rust's semantics, the expression calls a
+//! function of the runtime's `ops.js` (see [`OPS`]). The operations, by the type they apply to:
+//!
+//! * this module: comparisons ([`Ordered`]), `eq`, `to_text`, `to_json` on any var;
+//! * [`strings`]: `Var<String>` (lengths in characters, trimming, splitting, slicing, parsing);
+//! * [`lists`]: `Var<Vec<T>>` (lookups that give `Option`s, clamped slices, sums and extremes);
+//! * [`maps`]: `Var<HashMap<String, V>>` and `Var<BTreeMap<String, V>>` (JSON objects) ([`StringMap`]);
+//! * [`numbers`]: arithmetic, integer division that truncates, rounding, fixed and grouped
+//!   formatting ([`Numeric`], [`Integer`], [`Float`], [`format_grouped`]);
+//! * [`logic`]: `Var<bool>` and `Var<Option<T>>`;
+//! * [`time`]: instants as RFC 3339 strings ([`Timestamp`]).
+//!
+//! `docs/vars.md` lists them all with the few places where the browser cannot do what Rust does
+//! (integers beyond 2^53, division by zero, `f32` arithmetic).
+
+pub mod lists;
+pub mod logic;
+pub mod maps;
+pub mod numbers;
+pub mod strings;
+pub mod time;
+
+pub use maps::StringMap;
+pub use numbers::{Float, Integer, Numeric, Signed, format_grouped};
+pub use time::{Timestamp, TimestampError};
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -46,9 +73,17 @@ impl Expr {
     /// # Panics
     /// If `value`'s `Serialize` implementation fails (a map with non-string keys, say): such a value
     /// cannot appear in a page at all, and the page is built once at start-up.
+    /// An object with a `"__proto__"` key is written as `JSON.parse("…")`: in an object literal that
+    /// key would set the object's prototype instead of making a property.
     pub fn literal<T: Serialize + ?Sized>(value: &T) -> Self {
-        let js = serde_json::to_string(value)
+        let json = serde_json::to_string(value)
             .unwrap_or_else(|e| panic!("a page literal must serialise to JSON: {e}"));
+        let js = if json.contains("\"__proto__\":") {
+            let quoted = serde_json::to_string(&json).expect("a string serialises");
+            format!("JSON.parse({quoted})")
+        } else {
+            json
+        };
         Expr {
             js,
             deps: BTreeSet::new(),
@@ -152,13 +187,29 @@ impl<T> Var<T> {
         Var::from_expr(Expr::combine(js, &[&self.expr, other]))
     }
 
+    /// The same expression, also reading what `other` reads (for an `other` its JavaScript uses).
+    fn with_deps_of(mut self, other: &Expr) -> Self {
+        self.expr.deps.extend(other.deps.iter().cloned());
+        self
+    }
+
+    /// `self.name(args…)`: a JavaScript method of the value.
+    fn method<U>(&self, name: &str, args: &[&Expr]) -> Var<U> {
+        let list: Vec<&str> = args.iter().map(|a| a.js.as_str()).collect();
+        let js = format!("{}.{name}({})", self.expr.js, list.join(", "));
+        let mut parts = vec![&self.expr];
+        parts.extend_from_slice(args);
+        Var::from_expr(Expr::combine(js, &parts))
+    }
+
     /// The field `name` of the object this var holds; the caller vouches for its type `U`
     /// (`#[derive(VarFields)]` generates typed accessors that call this).
     pub fn field<U>(&self, name: &str) -> Var<U> {
         self.unary(|js| format!("{js}.{name}"))
     }
 
-    /// `self === other` (strict equality: compare numbers, strings and booleans).
+    /// `self === other` (strict equality: compare numbers, strings, booleans and [`Timestamp`]s,
+    /// whose text is one string per instant; lists and objects are equal only to themselves).
     pub fn eq(&self, other: impl IntoVar<T>) -> Var<bool> {
         self.binary("===", other.into_var().expr())
     }
@@ -168,112 +219,93 @@ impl<T> Var<T> {
         self.binary("!==", other.into_var().expr())
     }
 
-    /// `String(self)`: the value as text.
+    /// `String(self)`: the value as text (JavaScript's, which for numbers is Rust's `to_string`
+    /// except that floats of 1e21 and more, or below 1e-6, are written with an exponent).
     pub fn to_text(&self) -> Var<String> {
         self.unary(|js| format!("String({js})"))
     }
 }
 
-/// Numeric types: their vars support arithmetic and ordering.
-pub trait Numeric {}
-macro_rules! numeric {
-    ($($t:ty),*) => { $(impl Numeric for $t {})* };
+/// `$rf.name(args…)`: a function of the runtime's `ops.js`.
+fn call<U>(name: &str, args: &[&Expr]) -> Var<U> {
+    let list: Vec<&str> = args.iter().map(|a| a.js.as_str()).collect();
+    Var::from_expr(Expr::combine(
+        format!("{OPS}{name}({})", list.join(", ")),
+        args,
+    ))
 }
-numeric!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64);
 
-impl<T: PartialOrd> Var<T> {
+impl<T: Serialize> Var<T> {
+    /// The value as compact JSON text, as `serde_json::to_string` writes it, with one difference
+    /// the browser cannot avoid: it holds numbers without Rust's distinction of integers and
+    /// floats, so it writes them as JavaScript does (`1.0` as `1`, `-0.0` as `0`, `1e-6` as
+    /// `0.000001`, `1e16` as `10000000000000000`). Object keys keep the order the value was sent
+    /// in (a struct's field order), except that keys that are array indexes (`"0"`, `"42"`) come
+    /// first in ascending order, as JavaScript objects keep them.
+    pub fn to_json(&self) -> Var<String> {
+        self.unary(|js| format!("JSON.stringify({js})"))
+    }
+}
+
+/// Types whose vars compare with `lt`, `le`, `gt` and `ge` as Rust's `PartialOrd` compares their
+/// values: numbers, `bool`, strings and `char`s (by code point, as Rust does, not by UTF-16 unit
+/// as JavaScript's `<` does), and [`Timestamp`]s (by instant).
+///
+/// A newtype held as one of those in JSON may implement it with the default method.
+pub trait Ordered {
+    /// The JavaScript of `a op b`, where `op` is `<`, `<=`, `>` or `>=`, for two values of this
+    /// type; by default JavaScript's operator.
+    fn compare_js(a: &str, op: &str, b: &str) -> String {
+        format!("({a} {op} {b})")
+    }
+}
+
+macro_rules! ordered_by_operator {
+    ($($t:ty),*) => { $(impl Ordered for $t {})* };
+}
+ordered_by_operator!(
+    i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64, bool
+);
+
+/// Strings compare by code point: `$rf.cmpStr(a, b) op 0`.
+fn compare_text(a: &str, op: &str, b: &str) -> String {
+    format!("({OPS}cmpStr({a}, {b}) {op} 0)")
+}
+
+impl Ordered for String {
+    fn compare_js(a: &str, op: &str, b: &str) -> String {
+        compare_text(a, op, b)
+    }
+}
+
+impl Ordered for char {
+    fn compare_js(a: &str, op: &str, b: &str) -> String {
+        compare_text(a, op, b)
+    }
+}
+
+impl<T: Ordered> Var<T> {
+    fn compare(&self, op: &str, other: impl IntoVar<T>) -> Var<bool> {
+        let other = other.into_var();
+        let js = T::compare_js(&self.expr.js, op, &other.expr.js);
+        Var::from_expr(Expr::combine(js, &[&self.expr, &other.expr]))
+    }
+
     /// `self < other`.
     pub fn lt(&self, other: impl IntoVar<T>) -> Var<bool> {
-        self.binary("<", other.into_var().expr())
+        self.compare("<", other)
     }
     /// `self <= other`.
     pub fn le(&self, other: impl IntoVar<T>) -> Var<bool> {
-        self.binary("<=", other.into_var().expr())
+        self.compare("<=", other)
     }
     /// `self > other`.
     pub fn gt(&self, other: impl IntoVar<T>) -> Var<bool> {
-        self.binary(">", other.into_var().expr())
+        self.compare(">", other)
     }
     /// `self >= other`.
     pub fn ge(&self, other: impl IntoVar<T>) -> Var<bool> {
-        self.binary(">=", other.into_var().expr())
-    }
-}
-
-macro_rules! arith {
-    ($($trait:ident $method:ident $op:literal),*) => {$(
-        impl<T: Numeric, R: IntoVar<T>> std::ops::$trait<R> for Var<T> {
-            type Output = Var<T>;
-            fn $method(self, rhs: R) -> Var<T> {
-                self.binary($op, rhs.into_var().expr())
-            }
-        }
-    )*};
-}
-arith!(Add add "+", Sub sub "-", Mul mul "*", Div div "/", Rem rem "%");
-
-impl std::ops::Not for Var<bool> {
-    type Output = Var<bool>;
-    fn not(self) -> Var<bool> {
-        self.unary(|js| format!("(!{js})"))
-    }
-}
-
-impl Var<bool> {
-    /// `self && other`.
-    pub fn and(&self, other: impl IntoVar<bool>) -> Var<bool> {
-        self.binary("&&", other.into_var().expr())
-    }
-    /// `self || other`.
-    pub fn or(&self, other: impl IntoVar<bool>) -> Var<bool> {
-        self.binary("||", other.into_var().expr())
-    }
-}
-
-impl Var<String> {
-    /// The string's length in characters (Unicode scalar values, Rust's `s.chars().count()`).
-    pub fn len(&self) -> Var<i64> {
-        self.unary(|js| format!("{OPS}charCount({js})"))
-    }
-    /// Whether the string is empty.
-    pub fn is_empty(&self) -> Var<bool> {
-        self.unary(|js| format!("({js}.length === 0)"))
-    }
-    /// Upper-case copy.
-    pub fn to_uppercase(&self) -> Var<String> {
-        self.unary(|js| format!("{js}.toUpperCase()"))
-    }
-    /// Whether `needle` occurs in the string.
-    pub fn contains(&self, needle: impl IntoVar<String>) -> Var<bool> {
-        let needle = needle.into_var();
-        let js = format!("{}.includes({})", self.expr.js, needle.js());
-        Var::from_expr(Expr::combine(js, &[&self.expr, needle.expr()]))
-    }
-}
-
-impl<T> Var<Vec<T>> {
-    /// The number of items.
-    pub fn len(&self) -> Var<i64> {
-        self.unary(|js| format!("{js}.length"))
-    }
-    /// Whether the list is empty.
-    pub fn is_empty(&self) -> Var<bool> {
-        self.unary(|js| format!("({js}.length === 0)"))
-    }
-}
-
-impl<T> Var<Option<T>> {
-    /// Whether the value is present (not `null`).
-    pub fn is_some(&self) -> Var<bool> {
-        self.unary(|js| format!("({js} != null)"))
-    }
-    /// Whether the value is absent (`null`).
-    pub fn is_none(&self) -> Var<bool> {
-        self.unary(|js| format!("({js} == null)"))
-    }
-    /// The value, or `default` when absent.
-    pub fn unwrap_or(&self, default: impl IntoVar<T>) -> Var<T> {
-        self.binary("??", default.into_var().expr())
+        self.compare(">=", other)
     }
 }
 
@@ -409,6 +441,7 @@ renderable!(
     usize,
     f32,
     f64,
+    Timestamp,
     crate::TaskPhase
 );
 
@@ -443,7 +476,10 @@ mod tests {
     #[test]
     fn arithmetic_and_comparison_compile_to_js_and_keep_deps() {
         let v = (count() + 1) * count();
-        assert_eq!(v.js(), "((counter_state$count + 1) * counter_state$count)");
+        assert_eq!(
+            v.js(),
+            "((counter_state$count + 1) * counter_state$count + 0)"
+        );
         assert_eq!(v.expr().deps.len(), 1);
         let b = !count().gt(3).and(count().ne(7));
         assert_eq!(
@@ -467,10 +503,17 @@ mod tests {
     }
 
     #[test]
-    fn option_and_list_ops() {
-        let o: Var<Option<String>> = Var::state_var("s", "name");
-        assert_eq!(o.unwrap_or("anon").js(), r#"(s$name ?? "anon")"#);
-        let l: Var<Vec<i64>> = Var::state_var("s", "items");
-        assert_eq!(l.len().gt(0).js(), "(s$items.length > 0)");
+    fn a_literal_object_with_a_proto_key_is_parsed_not_written() {
+        let m = std::collections::BTreeMap::from([("__proto__".to_owned(), 1)]);
+        assert_eq!(Expr::literal(&m).js, r#"JSON.parse("{\"__proto__\":1}")"#);
+    }
+
+    #[test]
+    fn strings_and_timestamps_compare_with_ops_numbers_with_operators() {
+        let name: Var<String> = Var::state_var("s", "name");
+        assert_eq!(name.lt("b").js(), r#"($rf.cmpStr(s$name, "b") < 0)"#);
+        let t: Var<Timestamp> = Var::state_var("s", "t");
+        assert_eq!(t.ge(&t).js(), "($rf.millis(s$t) >= $rf.millis(s$t))");
+        assert_eq!(count().le(2).js(), "(counter_state$count <= 2)");
     }
 }
