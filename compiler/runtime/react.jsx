@@ -350,3 +350,4 @@ export function RefractOverlays() {
     </>
   );
 }
+export { CodeBlock, MarkdownView } from "./code_block.jsx";
