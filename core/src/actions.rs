@@ -1,7 +1,7 @@
 //! Client actions: what a handler (or a trigger on the page) asks the browser to do besides
 //! changing vars: go to another page, show a toast, set an input's value, focus or scroll to an
 //! element, download a file, copy to the clipboard, log, alert, run a script and send its result
-//! back, remove a cookie, clear local storage, reload.
+//! back, remove a cookie, clear local storage, reload, cancel an upload or forget the files chosen.
 //!
 //! Each builder returns an [`EventSpec`] named `_<action>`, so an action goes wherever an event
 //! goes: in a trigger's chain (`button("Save").on_click([FormState::save(), toast::success("Saved")])`)
@@ -32,6 +32,8 @@ pub const CLIENT_ACTIONS: &[&str] = &[
     "_remove_cookie",
     "_clear_local_storage",
     "_reload",
+    "_cancel_upload",
+    "_clear_selected_files",
 ];
 
 fn action(name: &str) -> EventSpec {
@@ -223,6 +225,17 @@ pub fn reload() -> EventSpec {
     action("_reload")
 }
 
+/// Stops the uploads of the upload zone `id` in progress (see `refract::upload`): no event is
+/// sent for them, the server keeps none of their files, and the zone's progress goes back to 0.
+pub fn cancel_upload(id: &str) -> EventSpec {
+    action("_cancel_upload").arg("id", literal(id))
+}
+
+/// Forgets the files chosen in the upload zone `id` (its `selected_files` becomes empty).
+pub fn clear_selected_files(id: &str) -> EventSpec {
+    action("_clear_selected_files").arg("id", literal(id))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,6 +278,8 @@ mod tests {
             remove_cookie("session"),
             clear_local_storage(),
             reload(),
+            cancel_upload("photos"),
+            clear_selected_files("photos"),
         ];
         for spec in &all {
             assert!(spec.is_action());

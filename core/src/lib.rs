@@ -11,7 +11,8 @@
 //!   how a streaming handler sends its progress;
 //! * [`Task`] is a running background task, and [`TaskStatus`] the var that shows it;
 //! * [`Routes`] are the pages' path patterns, and which one a path matches; [`router`] the vars
-//!   of the page's location.
+//!   of the page's location;
+//! * [`UploadedFile`] is a file the browser uploaded for an event ([`upload`]).
 //!
 //! Nothing here does I/O.
 
@@ -27,6 +28,7 @@ mod routes;
 mod state;
 pub mod storage;
 mod task;
+pub mod upload;
 mod var;
 
 pub use context::{ClientHeaders, EventContext, PageContext};
@@ -40,8 +42,9 @@ pub use state::{
     StateRegistry, Substate, TaskFuture, decode_args, diff,
 };
 pub use storage::{StorageKind, StorageVar};
+pub use upload::UploadedFile;
 pub use task::{Section, Task, TaskError, TaskGuard, TaskPhase, TaskResult, TaskSink, TaskStatus};
 pub use var::{
-    Dep, Expr, Float, Integer, IntoVar, Numeric, OPS, Ordered, Renderable, Signed, StringMap,
-    Timestamp, TimestampError, Var, count_placeholders, format_grouped,
+    Choice, Dep, Expr, Float, Integer, IntoVar, Numeric, OPS, Ordered, Renderable, Signed,
+    StringMap, Timestamp, TimestampError, Var, count_placeholders, format_grouped,
 };
