@@ -84,6 +84,11 @@ pub mod ui {
         checkbox, color_mode_toggle, cond, foreach, foreach_entries, foreach_keyed, form, heading, hstack, image,
         input, json_prop, link, link_to, match_var, text, vstack, when,
     };
+    pub use refract_compiler::{
+        AreaChart, BarChart, CodeBlock, Icon, Language, LineChart, Markdown, Paint, PieChart,
+        ScatterChart, area_chart, bar_chart, code_block, icon, line_chart, markdown, pie_chart,
+        scatter_chart,
+    };
     pub use refract_core::format_var;
 }
 
