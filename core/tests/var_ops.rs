@@ -815,7 +815,7 @@ fn logic(t: &mut Table) {
         let chosen = if a { "yes" } else { "no" };
         t.case(
             &format!("{a} if_else"),
-            lit(a).if_else(s("yes"), "no"),
+            lit(a).if_else("yes", "no"),
             chosen.to_owned(),
         );
     }

@@ -16,7 +16,8 @@
 //! * [`maps`]: `Var<HashMap<String, V>>` and `Var<BTreeMap<String, V>>` (JSON objects) ([`StringMap`]);
 //! * [`numbers`]: arithmetic, integer division that truncates, rounding, fixed and grouped
 //!   formatting ([`Numeric`], [`Integer`], [`Float`], [`format_grouped`]);
-//! * [`logic`]: `Var<bool>` and `Var<Option<T>>`;
+//! * [`logic`]: `Var<bool>` (with [`if_else`](Var::if_else), a value-level conditional) and
+//!   `Var<Option<T>>`;
 //! * [`time`]: instants as RFC 3339 strings ([`Timestamp`]).
 //!
 //! `docs/vars.md` lists them all with the few places where the browser cannot do what Rust does
@@ -29,6 +30,7 @@ pub mod numbers;
 pub mod strings;
 pub mod time;
 
+pub use logic::Choice;
 pub use maps::StringMap;
 pub use numbers::{Float, Integer, Numeric, Signed, format_grouped};
 pub use time::{Timestamp, TimestampError};
