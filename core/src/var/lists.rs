@@ -1,6 +1,6 @@
 //! Operations on `Var<Vec<T>>` (JSON arrays), with the semantics of Rust's slice methods.
 //!
-//! Indexes and lengths are `i64`, as [`foreach`'s index](Var::local) is. Lookups give an
+//! Indexes and lengths are `i64`, as the row index `foreach` gives is. Lookups give an
 //! `Option` (`null` in the browser) instead of panicking, and slices clamp their bounds. Items
 //! compare as Rust's derived `PartialEq` does: by value, deeply (lists item by item, objects key by
 //! key in any order), numbers with `===` (so `NaN` equals nothing, `-0.0` equals `0.0`).

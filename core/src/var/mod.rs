@@ -197,8 +197,7 @@ impl<T> Var<T> {
 
     /// `self.name(args…)`: a JavaScript method of the value.
     fn method<U>(&self, name: &str, args: &[&Expr]) -> Var<U> {
-        let list: Vec<&str> = args.iter().map(|a| a.js.as_str()).collect();
-        let js = format!("{}.{name}({})", self.expr.js, list.join(", "));
+        let js = format!("{}.{name}({})", self.expr.js, arguments(args));
         let mut parts = vec![&self.expr];
         parts.extend_from_slice(args);
         Var::from_expr(Expr::combine(js, &parts))
@@ -230,11 +229,16 @@ impl<T> Var<T> {
 
 /// `$rf.name(args…)`: a function of the runtime's `ops.js`.
 fn call<U>(name: &str, args: &[&Expr]) -> Var<U> {
-    let list: Vec<&str> = args.iter().map(|a| a.js.as_str()).collect();
     Var::from_expr(Expr::combine(
-        format!("{OPS}{name}({})", list.join(", ")),
+        format!("{OPS}{name}({})", arguments(args)),
         args,
     ))
+}
+
+/// The JavaScript of an argument list, without its parentheses.
+fn arguments(args: &[&Expr]) -> String {
+    let list: Vec<&str> = args.iter().map(|a| a.js.as_str()).collect();
+    list.join(", ")
 }
 
 impl<T: Serialize> Var<T> {
