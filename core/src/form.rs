@@ -194,7 +194,9 @@ impl<'de> Deserializer<'de> for Field {
         match text.trim().to_ascii_lowercase().as_str() {
             "on" | "true" | "1" | "yes" => visitor.visit_bool(true),
             "off" | "false" | "0" | "no" | "" => visitor.visit_bool(false),
-            _ => Err(FormError(format!("expected a checkbox's state, got {text:?}"))),
+            _ => Err(FormError(format!(
+                "expected a checkbox's state, got {text:?}"
+            ))),
         }
     }
 
@@ -375,12 +377,36 @@ mod tests {
             })
         };
         let cases = [
-            ("age", json!(["old"]), "field `age`: expected a whole number ≥ 0, got \"old\""),
-            ("age", json!([""]), "field `age`: a whole number ≥ 0 is required"),
-            ("age", json!(["-1"]), "field `age`: expected a whole number ≥ 0"),
-            ("terms", json!(["maybe"]), "field `terms`: expected a checkbox's state"),
-            ("scores", json!(["1", "x"]), "field `scores`: expected a number"),
-            ("plan", json!(["gold"]), "field `plan`: unknown variant `gold`"),
+            (
+                "age",
+                json!(["old"]),
+                "field `age`: expected a whole number ≥ 0, got \"old\"",
+            ),
+            (
+                "age",
+                json!([""]),
+                "field `age`: a whole number ≥ 0 is required",
+            ),
+            (
+                "age",
+                json!(["-1"]),
+                "field `age`: expected a whole number ≥ 0",
+            ),
+            (
+                "terms",
+                json!(["maybe"]),
+                "field `terms`: expected a checkbox's state",
+            ),
+            (
+                "scores",
+                json!(["1", "x"]),
+                "field `scores`: expected a number",
+            ),
+            (
+                "plan",
+                json!(["gold"]),
+                "field `plan`: unknown variant `gold`",
+            ),
             ("name", json!(["a", "b"]), "field `name`: several values"),
         ];
         for (field, value, want) in cases {
@@ -414,7 +440,13 @@ mod tests {
 
     #[test]
     fn malformed_input_is_an_error_not_a_panic() {
-        for bad in [json!(null), json!([]), json!({"a": 1}), json!({"a": [1]}), json!("x")] {
+        for bad in [
+            json!(null),
+            json!([]),
+            json!({"a": 1}),
+            json!({"a": [1]}),
+            json!("x"),
+        ] {
             assert!(decode::<HashMap<String, String>>(bad).is_err());
         }
         #[derive(Debug, Deserialize)]
@@ -423,6 +455,9 @@ mod tests {
             inner: HashMap<String, String>,
         }
         let err = decode::<Nested>(json!({"inner": ["x"]})).unwrap_err();
-        assert!(err.contains("field `inner`: a form field holds texts"), "{err}");
+        assert!(
+            err.contains("field `inner`: a form field holds texts"),
+            "{err}"
+        );
     }
 }
