@@ -3,7 +3,10 @@
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let descriptors = protox::compile(["refract/v1/worker.proto"], ["."])?;
-    tonic_prost_build::configure().compile_fds(descriptors)?;
+    // Upload data as `Bytes`: a chunk of the gateway's request body is sent without a copy.
+    tonic_prost_build::configure()
+        .bytes(".refract.v1.UploadChunk.data")
+        .compile_fds(descriptors)?;
     println!("cargo:rerun-if-changed=refract");
     Ok(())
 }

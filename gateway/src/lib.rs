@@ -8,6 +8,7 @@
 //!
 //! * `GET /_event`: the WebSocket of `docs/protocol.md`;
 //! * `GET /_health`: `ok`;
+//! * `POST /_upload`: one uploaded file, streamed to the processor ([`upload`]);
 //! * everything else: the built assets (`/assets/*` cached for a year, since Vite hashes their
 //!   names); a path that is no file is a page of the app (its routes' paths load the app, with
 //!   status 200) or not found (status 404, the app's "not found" page).
@@ -21,6 +22,7 @@ pub mod pool;
 pub mod serve;
 mod session;
 mod token;
+pub mod upload;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -30,7 +32,7 @@ use axum::Router;
 use axum::extract::{State, WebSocketUpgrade};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use refract_core::{ClientHeaders, EventContext};
 use refract_proto::{DeltaFeed, Processor};
 use tokio_util::sync::CancellationToken;
@@ -283,6 +285,7 @@ impl Gateway {
         let mut router = Router::new()
             .route("/_event", get(upgrade))
             .route("/_health", get(|| async { "ok" }))
+            .route("/_upload", post(upload::upload))
             .with_state(self.shared.clone());
         if let Some(dir) = &self.shared.config.assets {
             let hashed = SetResponseHeader::overriding(

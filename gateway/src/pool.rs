@@ -13,9 +13,14 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures_util::StreamExt;
 use refract_proto::convert;
 use refract_proto::v1::{HydrateRequest, TouchRequest, worker_client::WorkerClient};
-use refract_proto::{ErrorCode, EventRequest, Failure, Hydration, Outcome, Processor};
+use refract_proto::v1::{UploadChunk, upload_chunk::Part};
+use refract_proto::{
+    ErrorCode, EventRequest, Failure, Hydration, Outcome, Processor, UploadBody, UploadRequest,
+    Uploaded,
+};
 use tonic::transport::{Channel, ClientTlsConfig};
 use tonic::{Code, Status};
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -286,6 +291,43 @@ impl WorkerPool {
 /// Passes over the worker set before an event fails.
 const ROUNDS: u32 = 3;
 
+/// The most bytes of an upload in one gRPC message.
+pub const UPLOAD_CHUNK_BYTES: usize = 64 << 10;
+
+/// The messages of an upload's stream: the header, then `body` in chunks of at most
+/// [`UPLOAD_CHUNK_BYTES`] (split without copying). The stream ends at the body's first error,
+/// which is sent on `broke`: the call is then dropped, so the worker sees its stream reset.
+fn upload_stream(
+    request: &UploadRequest,
+    body: UploadBody,
+    broke: tokio::sync::oneshot::Sender<refract_proto::BodyError>,
+) -> impl futures_util::Stream<Item = UploadChunk> + Send + 'static {
+    let mut broke = Some(broke);
+    let data = body
+        .scan((), move |(), item| {
+            futures_util::future::ready(match item {
+                Ok(bytes) => Some(bytes),
+                Err(e) => {
+                    if let Some(broke) = broke.take() {
+                        let _ = broke.send(e);
+                    }
+                    None
+                }
+            })
+        })
+        .flat_map(|mut bytes| {
+            let mut chunks = Vec::with_capacity(bytes.len().div_ceil(UPLOAD_CHUNK_BYTES));
+            while !bytes.is_empty() {
+                chunks.push(bytes.split_to(bytes.len().min(UPLOAD_CHUNK_BYTES)));
+            }
+            futures_util::stream::iter(chunks)
+        })
+        .map(|data| UploadChunk {
+            part: Some(Part::Data(data)),
+        });
+    futures_util::stream::iter([convert::upload_header(request)]).chain(data)
+}
+
 #[async_trait]
 impl Processor for WorkerPool {
     async fn process(&self, event: EventRequest) -> Result<Outcome, Failure> {
@@ -322,6 +364,51 @@ impl Processor for WorkerPool {
             .instrument(tracing::info_span!("route", hydrate = true))
             .await?;
         convert::hydration(reply)
+    }
+
+    /// Streams the file to the token's worker: the first healthy one in its rendezvous order,
+    /// the one its events go to, so the event that names the upload finds it there while the
+    /// worker set is stable. Not retried elsewhere (the body cannot be sent twice): a worker
+    /// lost mid-stream fails the upload with `unavailable`. No call timeout: the stream lasts
+    /// as long as the client sends (the gateway bounds its pauses).
+    async fn upload(&self, request: UploadRequest, body: UploadBody) -> Result<Uploaded, Failure> {
+        let Some(member) = self.order(&request.token).into_iter().next() else {
+            return Err(Failure::new(ErrorCode::Unavailable, "no worker is known"));
+        };
+        let (broke_tx, broke_rx) = tokio::sync::oneshot::channel();
+        let mut call = tonic::Request::new(upload_stream(&request, body, broke_tx));
+        refract_telemetry::inject(call.metadata_mut());
+        let mut client = WorkerClient::new(member.channel.clone());
+        let answer = async {
+            match client.upload(call).await {
+                Ok(reply) => convert::uploaded(reply.into_inner()),
+                Err(status) => {
+                    if worker_lost(&status) {
+                        tracing::warn!(worker = %member.addr, code = ?status.code(), "worker lost during an upload");
+                        refract_telemetry::metrics().worker_lost(&member.addr);
+                    }
+                    Err(Failure::new(
+                        ErrorCode::Unavailable,
+                        format!("the upload's worker failed: {}", status.message()),
+                    ))
+                }
+            }
+        };
+        let broke = async {
+            match broke_rx.await {
+                Ok(e) => e,
+                // The body ended well: wait for the answer.
+                Err(_) => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            answer = answer => answer,
+            e = broke => Err(Failure::new(ErrorCode::Unavailable, e.to_string())),
+        }
+        .map_err(|f| {
+            tracing::debug!(code = %f.code, error = %f.message, "upload failed");
+            f
+        })
     }
 
     async fn touch(&self, tokens: &[String]) -> Result<(), Failure> {

@@ -10,7 +10,7 @@ use refract_core::{ClientHeaders, EventContext, FollowUp, PageContext};
 use serde_json::Value;
 
 use crate::error::{ErrorCode, Failure};
-use crate::processor::{EventRequest, Hydration, Outcome};
+use crate::processor::{EventRequest, Hydration, Outcome, UploadRequest, Uploaded};
 use crate::v1;
 
 impl From<ErrorCode> for v1::ErrorCode {
@@ -32,6 +32,9 @@ impl From<ErrorCode> for v1::ErrorCode {
             ErrorCode::StateTooLarge => v1::ErrorCode::StateTooLarge,
             ErrorCode::SeqGap => v1::ErrorCode::SeqGap,
             ErrorCode::ChainTooDeep => v1::ErrorCode::ChainTooDeep,
+            ErrorCode::UploadTooLarge => v1::ErrorCode::UploadTooLarge,
+            ErrorCode::MalformedUpload => v1::ErrorCode::MalformedUpload,
+            ErrorCode::UploadNotFound => v1::ErrorCode::UploadNotFound,
             ErrorCode::Internal => v1::ErrorCode::Internal,
         }
     }
@@ -57,6 +60,9 @@ impl From<v1::ErrorCode> for ErrorCode {
             v1::ErrorCode::StateTooLarge => ErrorCode::StateTooLarge,
             v1::ErrorCode::SeqGap => ErrorCode::SeqGap,
             v1::ErrorCode::ChainTooDeep => ErrorCode::ChainTooDeep,
+            v1::ErrorCode::UploadTooLarge => ErrorCode::UploadTooLarge,
+            v1::ErrorCode::MalformedUpload => ErrorCode::MalformedUpload,
+            v1::ErrorCode::UploadNotFound => ErrorCode::UploadNotFound,
             v1::ErrorCode::Internal | v1::ErrorCode::Unspecified => ErrorCode::Internal,
         }
     }
@@ -216,6 +222,72 @@ pub fn outcome(reply: v1::EventReply) -> Result<Outcome, Failure> {
         }),
         Some(O::Error(e)) => Err(e.into()),
         None => Err(garbled("an empty event reply")),
+    }
+}
+
+/// The first message of an upload's stream: its header.
+pub fn upload_header(request: &UploadRequest) -> v1::UploadChunk {
+    v1::UploadChunk {
+        part: Some(v1::upload_chunk::Part::Header(v1::UploadHeader {
+            token: request.token.clone(),
+            name: request.name.clone(),
+            content_type: request.content_type.clone(),
+            size: request.size,
+        })),
+    }
+}
+
+/// The upload request of a stream's first message.
+///
+/// # Errors
+/// `malformed_upload` when it is not a header, or names no token.
+pub fn upload_request(first: Option<v1::UploadChunk>) -> Result<UploadRequest, Failure> {
+    match first.and_then(|c| c.part) {
+        Some(v1::upload_chunk::Part::Header(h)) if !h.token.is_empty() => Ok(UploadRequest {
+            token: h.token,
+            name: h.name,
+            content_type: h.content_type,
+            size: h.size,
+        }),
+        _ => Err(Failure::new(
+            ErrorCode::MalformedUpload,
+            "an upload stream must start with its header",
+        )),
+    }
+}
+
+/// The reply message of an upload.
+pub fn upload_reply(result: Result<Uploaded, Failure>) -> v1::UploadReply {
+    use v1::upload_reply::Outcome as O;
+    let outcome = match result {
+        Ok(u) => O::Uploaded(v1::UploadedFile {
+            id: u.id,
+            name: u.name,
+            content_type: u.content_type,
+            size: u.size,
+        }),
+        Err(f) => O::Error(f.into()),
+    };
+    v1::UploadReply {
+        outcome: Some(outcome),
+    }
+}
+
+/// The result an upload reply stands for.
+///
+/// # Errors
+/// The worker's [`Failure`]; [`ErrorCode::Internal`] for an empty reply.
+pub fn uploaded(reply: v1::UploadReply) -> Result<Uploaded, Failure> {
+    use v1::upload_reply::Outcome as O;
+    match reply.outcome {
+        Some(O::Uploaded(u)) => Ok(Uploaded {
+            id: u.id,
+            name: u.name,
+            content_type: u.content_type,
+            size: u.size,
+        }),
+        Some(O::Error(e)) => Err(e.into()),
+        None => Err(garbled("an empty upload reply")),
     }
 }
 
@@ -414,5 +486,45 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(hydration(garbage).unwrap_err().code, ErrorCode::Internal);
+    }
+
+    #[test]
+    fn uploads_travel_as_a_header_then_a_reply() {
+        let request = UploadRequest {
+            token: "T".into(),
+            name: "a b.pdf".into(),
+            content_type: "application/pdf".into(),
+            size: 3,
+        };
+        assert_eq!(
+            upload_request(Some(upload_header(&request))).unwrap(),
+            request
+        );
+        let data = v1::UploadChunk {
+            part: Some(v1::upload_chunk::Part::Data(bytes::Bytes::from_static(
+                b"x",
+            ))),
+        };
+        for bad in [None, Some(data), Some(v1::UploadChunk { part: None })] {
+            assert_eq!(
+                upload_request(bad).unwrap_err().code,
+                ErrorCode::MalformedUpload
+            );
+        }
+        let done = Uploaded {
+            id: "0".repeat(32),
+            name: "a b.pdf".into(),
+            content_type: "application/pdf".into(),
+            size: 3,
+        };
+        assert_eq!(uploaded(upload_reply(Ok(done.clone()))).unwrap(), done);
+        let big = Failure::new(ErrorCode::UploadTooLarge, "over 1 KiB");
+        assert_eq!(uploaded(upload_reply(Err(big.clone()))).unwrap_err(), big);
+        assert_eq!(
+            uploaded(v1::UploadReply { outcome: None })
+                .unwrap_err()
+                .code,
+            ErrorCode::Internal
+        );
     }
 }

@@ -48,13 +48,23 @@ pub enum ErrorCode {
     /// The event is deeper in its event chain than the limit (`--max-chain-depth`), or returned
     /// follow-ups at the limit: a chain that keeps going (a handler that returns itself), stopped.
     ChainTooDeep,
+    /// An upload (`POST /_upload`) over the server's size limit (`--max-upload-bytes`), declared
+    /// or found while streaming: refused, nothing kept.
+    UploadTooLarge,
+    /// An upload request whose headers are missing or malformed (name, size), or whose body
+    /// is not as long as it declared.
+    MalformedUpload,
+    /// An event's argument names an upload the server does not hold for the token: unknown,
+    /// expired (`--upload-ttl-secs`), already used by an event, another session's, or kept by
+    /// another worker (the worker set changed between the upload and the event).
+    UploadNotFound,
     /// Anything else: a bug or an unexpected reply.
     Internal,
 }
 
 impl ErrorCode {
     /// Every code, in the order of the protocol's table.
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 20] = [
         ErrorCode::MalformedFrame,
         ErrorCode::FrameTooLarge,
         ErrorCode::InvalidToken,
@@ -71,6 +81,9 @@ impl ErrorCode {
         ErrorCode::StateTooLarge,
         ErrorCode::SeqGap,
         ErrorCode::ChainTooDeep,
+        ErrorCode::UploadTooLarge,
+        ErrorCode::MalformedUpload,
+        ErrorCode::UploadNotFound,
         ErrorCode::Internal,
     ];
 
@@ -93,6 +106,9 @@ impl ErrorCode {
             ErrorCode::StateTooLarge => "state_too_large",
             ErrorCode::SeqGap => "seq_gap",
             ErrorCode::ChainTooDeep => "chain_too_deep",
+            ErrorCode::UploadTooLarge => "upload_too_large",
+            ErrorCode::MalformedUpload => "malformed_upload",
+            ErrorCode::UploadNotFound => "upload_not_found",
             ErrorCode::Internal => "internal",
         }
     }
@@ -182,6 +198,7 @@ impl Failure {
                 | ErrorCode::BadArguments
                 | ErrorCode::HandlerFailed
                 | ErrorCode::ChainTooDeep
+                | ErrorCode::UploadNotFound
                 | ErrorCode::StateTooLarge
                 | ErrorCode::CorruptState
         )

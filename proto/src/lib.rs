@@ -20,7 +20,8 @@ pub mod processor;
 pub use error::{ErrorCode, Failure};
 pub use frame::{ClientFrame, Rejected, ServerFrame};
 pub use processor::{
-    DeltaFeed, EventRequest, FeedError, Hydration, Outcome, Processor, Published, Subscription,
+    BodyError, DeltaFeed, EventRequest, FeedError, Hydration, Outcome, Processor, Published,
+    Subscription, UploadBody, UploadRequest, Uploaded,
 };
 
 /// Version 1 of the gRPC contract.

@@ -4,12 +4,13 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use serde_json::{Map, Value};
 
 use refract_core::{EventContext, FollowUp};
 
-use crate::error::Failure;
+use crate::error::{ErrorCode, Failure};
 
 /// One client event to process.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,6 +70,42 @@ pub struct Hydration {
     pub then: Vec<FollowUp>,
 }
 
+/// What the browser said of one file it uploads (`POST /_upload`), checked by the gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadRequest {
+    /// The token's store key, as in [`EventRequest::token`].
+    pub token: String,
+    /// The file's name as the browser gave it, not yet sanitised (the processor does that).
+    pub name: String,
+    /// The file's media type as the browser gave it (`""` when it gave none).
+    pub content_type: String,
+    /// The file's size in bytes, as declared: the body must be exactly this long.
+    pub size: u64,
+}
+
+/// A file the processor holds for a token after an upload, until an event's argument names it
+/// (`{"$upload": id}`) or it expires.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Uploaded {
+    /// The upload's id (32 lowercase hex digits, random).
+    pub id: String,
+    /// The file's sanitised name.
+    pub name: String,
+    /// Its media type as the browser gave it.
+    pub content_type: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// Why an upload's body stopped before its end: the client went away or cancelled, or it
+/// stalled.
+#[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
+#[error("the upload's body broke off: {0}")]
+pub struct BodyError(pub String);
+
+/// The bytes of an uploaded file, in order, as they arrive; an `Err` ends it early.
+pub type UploadBody = BoxStream<'static, Result<Bytes, BodyError>>;
+
 /// Processes events and reads whole states: implemented by the engine and, in distributed mode,
 /// by the gateway's pool of gRPC workers.
 #[async_trait]
@@ -93,6 +130,23 @@ pub trait Processor: Send + Sync {
     /// # Errors
     /// `unavailable` when the store cannot be reached.
     async fn touch(&self, tokens: &[String]) -> Result<(), Failure>;
+
+    /// Keeps one uploaded file for `request.token`, streamed from `body` without holding all of
+    /// it: the processor stores it as it arrives and names it by a new id. Nothing is kept when
+    /// it fails (a partial file is deleted), whatever the reason. The default refuses every
+    /// upload (`unavailable`): a processor that keeps no files.
+    ///
+    /// # Errors
+    /// `upload_too_large` over the size limit (declared, or while streaming), `malformed_upload`
+    /// when the body is not as long as declared or the header is unusable, `unavailable` when
+    /// the body broke off or the file could not be written (or the worker was lost).
+    async fn upload(&self, request: UploadRequest, body: UploadBody) -> Result<Uploaded, Failure> {
+        let _ = (request, body);
+        Err(Failure::new(
+            ErrorCode::Unavailable,
+            "this server takes no uploads",
+        ))
+    }
 }
 
 /// One published commit of a token: its version, the event it answers, and its encoded `delta`

@@ -21,7 +21,10 @@ use refract_core::{
     Emitter, EventContext, EventError, EventSpec, FollowUp, Routes, StateDescriptor, StateObject,
     StateRegistry,
 };
-use refract_proto::{ErrorCode, EventRequest, Failure, Hydration, Outcome, Processor};
+use refract_proto::{
+    ErrorCode, EventRequest, Failure, Hydration, Outcome, Processor, UploadBody, UploadRequest,
+    Uploaded,
+};
 use serde_json::{Map, Value};
 use tracing::Instrument;
 
@@ -29,6 +32,7 @@ use crate::flush::{Change, Committed, EventOf, Running, StateAt};
 use crate::panics::InHandler;
 use crate::store::{Lease, StateStore, StoreError};
 use crate::tasks::{self, TaskLimits, TaskRun};
+use crate::uploads::{UploadConfig, Uploads};
 
 /// The app's own error hook: the follow-ups (client actions, usually a toast) the browser runs
 /// for a failed event. It is the app's code: a panic in it is caught and logged, and the default
@@ -73,6 +77,7 @@ pub struct Engine<S> {
     error_actions: ErrorActions,
     task_limits: TaskLimits,
     tasks: Arc<tasks::Running>,
+    uploads: Arc<Uploads>,
 }
 
 /// The default of [`Engine::max_state_bytes`]: 4 MiB.
@@ -94,6 +99,7 @@ impl<S: StateStore> Engine<S> {
             error_actions: ErrorActions::default(),
             task_limits: TaskLimits::default(),
             tasks: Arc::default(),
+            uploads: Arc::new(Uploads::new(UploadConfig::default())),
         }
     }
 
@@ -147,6 +153,17 @@ impl<S: StateStore> Engine<S> {
         self
     }
 
+    /// Keeps uploaded files as `config` says (default [`UploadConfig::default`]).
+    pub fn uploads(mut self, config: UploadConfig) -> Self {
+        self.uploads = Arc::new(Uploads::new(config));
+        self
+    }
+
+    /// The uploaded files this engine keeps.
+    pub fn upload_store(&self) -> &Uploads {
+        &self.uploads
+    }
+
     /// The store.
     pub fn store(&self) -> &S {
         &self.store
@@ -179,6 +196,7 @@ impl<S: StateStore> Engine<S> {
                 if let Err(error) = self.sweep_tasks().await {
                     tracing::warn!(%error, "the task registry could not be swept");
                 }
+                self.uploads.sweep_if_due().await;
             }
         };
         tokio::select! {
@@ -406,7 +424,7 @@ fn stored_follow_ups(stored: Option<&str>) -> Vec<FollowUp> {
 }
 
 impl<S: StateStore> Engine<S> {
-    async fn run(&self, event: EventRequest) -> Result<Outcome, Failure> {
+    async fn run(&self, mut event: EventRequest) -> Result<Outcome, Failure> {
         let (desc, method) = self.states.resolve(&event.handler)?;
         if event.depth > self.max_chain_depth {
             return Err(self.chain_too_deep(&event.handler));
@@ -451,6 +469,12 @@ impl<S: StateStore> Engine<S> {
                     loaded.last_seq + 1
                 ),
             ));
+        }
+        // Uploads named by the arguments become their files: after the seq checks, so a resend
+        // of an applied event (whose files are gone) is a duplicate, not a failure.
+        if let Err(e) = self.uploads.resolve(&event.token, &mut event.args).await {
+            lease.release().await;
+            return Err(e);
         }
         let original = loaded.shards.first().cloned().flatten();
         let handler = &event.handler;
@@ -750,6 +774,20 @@ impl<S: StateStore> Engine<S> {
         failure
     }
 
+    /// The ids of the uploads `event` names, which the engine deletes once the event is over;
+    /// `None` when it names none, or when its handler is a background task's (its work reads
+    /// them after the event: they stay until persisted or swept).
+    fn consumed_uploads(&self, event: &EventRequest) -> Option<Vec<String>> {
+        let ids = refract_core::upload::upload_refs(&event.args).ok()?;
+        if ids.is_empty() {
+            return None;
+        }
+        match self.states.resolve(&event.handler) {
+            Ok((desc, method)) if desc.status_var(method).is_some() => None,
+            _ => Some(ids),
+        }
+    }
+
     fn chain_too_deep(&self, handler: &str) -> Failure {
         Failure::new(
             ErrorCode::ChainTooDeep,
@@ -777,7 +815,19 @@ impl<S: StateStore> Processor for Engine<S> {
     async fn process(&self, event: EventRequest) -> Result<Outcome, Failure> {
         let span = tracing::info_span!("process", handler = %event.handler, seq = event.seq);
         let started = Instant::now();
+        let uploads = self.consumed_uploads(&event);
+        let token = uploads.as_ref().map(|_| event.token.clone());
         let result = self.run(event).instrument(span.clone()).await;
+        if let (Some(ids), Some(token)) = (uploads, token) {
+            // Applied, or failed for good: its files go. A failure the tab resends with the same
+            // or the next seq (retryable, `seq_gap`) keeps them for the resend.
+            let resent = result
+                .as_ref()
+                .is_err_and(|e| e.code.retryable() || e.code == ErrorCode::SeqGap);
+            if !resent {
+                self.uploads.discard(&token, &ids).await;
+            }
+        }
         let outcome = span.in_scope(|| match &result {
             Ok(Outcome::Applied { version, .. }) => {
                 tracing::debug!(version, "applied");
@@ -831,5 +881,9 @@ impl<S: StateStore> Processor for Engine<S> {
     async fn touch(&self, tokens: &[String]) -> Result<(), Failure> {
         let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
         Ok(self.store.touch(&tokens).await?)
+    }
+
+    async fn upload(&self, request: UploadRequest, body: UploadBody) -> Result<Uploaded, Failure> {
+        self.uploads.store(request, body).await
     }
 }

@@ -4,13 +4,16 @@
 
 use std::sync::Arc;
 
+use futures_util::StreamExt;
 use refract_proto::convert;
 use refract_proto::v1::{
-    self, EventReply, HydrateReply, HydrateRequest, TouchReply, TouchRequest,
+    self, EventReply, HydrateReply, HydrateRequest, TouchReply, TouchRequest, UploadChunk,
+    UploadReply,
+    upload_chunk::Part,
     worker_server::{Worker, WorkerServer},
 };
-use refract_proto::{ErrorCode, Failure, Processor};
-use tonic::{Request, Response, Status};
+use refract_proto::{BodyError, ErrorCode, Failure, Processor};
+use tonic::{Request, Response, Status, Streaming};
 use tracing::Instrument;
 
 /// Serves a [`Processor`] as `refract.v1.Worker`.
@@ -61,5 +64,34 @@ impl<P: Processor + 'static> Worker for WorkerService<P> {
         let tokens = request.into_inner().tokens;
         let result = self.processor.touch(&tokens).instrument(span).await;
         Ok(Response::new(convert::touch_reply(result)))
+    }
+
+    /// Reads the header, then hands the data to the processor as a stream it pulls at its own
+    /// pace (HTTP/2 flow control holds the gateway back meanwhile). A broken or reset stream
+    /// ends the body with an error, or drops this call: either way the partial file goes.
+    async fn upload(
+        &self,
+        request: Request<Streaming<UploadChunk>>,
+    ) -> Result<Response<UploadReply>, Status> {
+        let span = tracing::info_span!("upload");
+        refract_telemetry::extract(request.metadata(), &span);
+        let mut stream = request.into_inner();
+        let first = stream.message().await?;
+        let result = match convert::upload_request(first) {
+            Ok(header) => {
+                let body = stream
+                    .map(|chunk| match chunk {
+                        Ok(UploadChunk {
+                            part: Some(Part::Data(data)),
+                        }) => Ok(data),
+                        Ok(_) => Err(BodyError("a second header in an upload".into())),
+                        Err(status) => Err(BodyError(status.message().to_owned())),
+                    })
+                    .boxed();
+                self.processor.upload(header, body).instrument(span).await
+            }
+            Err(failure) => Err(failure),
+        };
+        Ok(Response::new(convert::upload_reply(result)))
     }
 }

@@ -9,6 +9,7 @@
 //! * [`engine`]: the [`Engine`], a processor over any store and the app's states;
 //! * [`tasks`]: background tasks: their sections, heartbeats, and the sweep that records the
 //!   tasks of dead workers interrupted;
+//! * [`uploads`]: uploaded files, kept on disk until the event that names them;
 //! * [`grpc`]: the worker's gRPC service;
 //! * [`serve`]: the worker process: its options and its server.
 
@@ -21,8 +22,10 @@ pub mod redis;
 pub mod serve;
 pub mod store;
 pub mod tasks;
+pub mod uploads;
 
 pub use engine::Engine;
 pub use memory::MemoryStore;
 pub use store::{Commit, Lease, Loaded, StateStore, StoreError};
 pub use tasks::{TaskLimits, TaskSupervisor};
+pub use uploads::{UploadConfig, Uploads};

@@ -2,6 +2,7 @@
 //! server. An app's `worker` command uses this; the app gives only its states.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,7 @@ use crate::engine::{AppCode, ErrorActions};
 use crate::grpc::WorkerService;
 use crate::redis::{RedisConfig, RedisStore};
 use crate::tasks::{TaskLimits, TaskSupervisor};
+use crate::uploads::{DEFAULT_MAX_UPLOAD_BYTES, UploadConfig};
 use crate::{Engine, StateStore, StoreError};
 
 /// Where an app runs, for what its users are shown about failures.
@@ -84,6 +86,66 @@ pub struct StoreArgs {
     /// and records them `interrupted`.
     #[arg(long, default_value_t = 10, env = "REFRACT_TASK_DRAIN_SECS")]
     pub task_drain_secs: u64,
+    /// Where uploaded files are kept.
+    #[command(flatten)]
+    pub uploads: UploadArgs,
+}
+
+/// Where uploaded files (`POST /_upload`) are kept, how large they may be and how long they are
+/// kept unused (a worker's, and an app's `run` and `stack`).
+#[derive(Args, Debug, Clone, PartialEq, Eq)]
+pub struct UploadArgs {
+    /// The folder of uploaded files, kept there from their upload until the event that uses them
+    /// is over (default: `refract-uploads` in the system's temp folder).
+    #[arg(long, env = "REFRACT_UPLOAD_DIR")]
+    pub upload_dir: Option<PathBuf>,
+    /// The largest uploaded file, in bytes: a larger one is refused with `upload_too_large`.
+    #[arg(long, default_value_t = DEFAULT_MAX_UPLOAD_BYTES, value_parser = clap::value_parser!(u64).range(1..), env = "REFRACT_MAX_UPLOAD_BYTES")]
+    pub max_upload_bytes: u64,
+    /// Seconds an uploaded file that no event used is kept before it is deleted.
+    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..), env = "REFRACT_UPLOAD_TTL_SECS")]
+    pub upload_ttl_secs: u64,
+}
+
+impl Default for UploadArgs {
+    fn default() -> Self {
+        UploadArgs {
+            upload_dir: None,
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            upload_ttl_secs: 3600,
+        }
+    }
+}
+
+impl UploadArgs {
+    /// The upload configuration of these settings.
+    pub fn config(&self) -> UploadConfig {
+        UploadConfig {
+            dir: self
+                .upload_dir
+                .clone()
+                .unwrap_or_else(crate::uploads::default_dir),
+            max_bytes: self.max_upload_bytes,
+            ttl: Duration::from_secs(self.upload_ttl_secs),
+        }
+    }
+
+    /// These settings as command-line arguments.
+    pub fn to_args(&self) -> Vec<String> {
+        let UploadArgs {
+            upload_dir,
+            max_upload_bytes,
+            upload_ttl_secs,
+        } = self;
+        let mut args = vec![
+            format!("--max-upload-bytes={max_upload_bytes}"),
+            format!("--upload-ttl-secs={upload_ttl_secs}"),
+        ];
+        if let Some(dir) = upload_dir {
+            args.push(format!("--upload-dir={}", dir.display()));
+        }
+        args
+    }
 }
 
 impl StoreArgs {
@@ -104,6 +166,7 @@ impl StoreArgs {
         let engine = Engine::for_app(app, store)
             .max_state_bytes(self.max_state_bytes)
             .max_chain_depth(self.max_chain_depth)
+            .uploads(self.uploads.config())
             .task_limits(TaskLimits {
                 lease: Duration::from_millis(self.task_lease_ms),
                 max_run: Duration::from_secs(self.max_task_secs),
@@ -132,6 +195,7 @@ impl StoreArgs {
             max_task_secs,
             max_tasks,
             task_drain_secs,
+            uploads,
         } = self;
         let mut args = vec![
             format!("--task-lease-ms={task_lease_ms}"),
@@ -149,6 +213,7 @@ impl StoreArgs {
         if let Some(env) = env {
             args.push(format!("--env={}", env.as_str()));
         }
+        args.extend(uploads.to_args());
         args
     }
 
@@ -340,6 +405,11 @@ mod tests {
                 max_task_secs: 9,
                 max_tasks: 10,
                 task_drain_secs: 11,
+                uploads: UploadArgs {
+                    upload_dir: Some("/var/uploads".into()),
+                    max_upload_bytes: 12,
+                    upload_ttl_secs: 13,
+                },
             },
             tls: GrpcTlsArgs {
                 grpc_tls_cert: Some("/tls/worker.pem".into()),

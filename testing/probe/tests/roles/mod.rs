@@ -57,6 +57,7 @@ pub fn worker_args(redis: &str, port: u16, lease_ms: u64) -> WorkerArgs {
             max_task_secs: 60,
             max_tasks: 100,
             task_drain_secs: 2,
+            uploads: Default::default(),
         },
         tls: GrpcTlsArgs::default(),
     }
