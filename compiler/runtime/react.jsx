@@ -9,6 +9,7 @@ import { BrowserStorage } from "./storage.js";
 import storageVars from "./storage_vars.json";
 import app from "./app.json";
 import { triggerRunner } from "./triggers.js";
+import { Uploads, xhrSender } from "./upload.js";
 import initialState from "./initial_state.json";
 
 // The head tags the build wrote for crawlers: the pages render their own (which follow vars).
@@ -22,6 +23,29 @@ export const client = new RefractClient({
 });
 client.setAction("_toast", toastWith(toast));
 client.start();
+
+/** The page's upload zones (upload.js): their files, vars and transfers. */
+export const uploads = new Uploads({
+  send: xhrSender(),
+  token: () => client.storage?.getItem("refract_token") ?? null,
+  report: ({ code, message }) => {
+    console.error(`refract: upload ${code}: ${message}`);
+    if (code === "cancelled") toast.info(message);
+    else toast.error(message);
+  },
+});
+client.setAction("_cancel_upload", ({ id }) => uploads.cancel(id));
+client.setAction("_clear_selected_files", ({ id }) => uploads.clear(id));
+
+/**
+ * A var of an upload zone (the pseudo-state `__upload` of `refract::upload`), in the browser.
+ * @param {string} name `selected$<id>` (the names chosen) or `progress$<id>` (0 to 1)
+ */
+export function useUploadVar(name) {
+  const subscribe = useCallback((onChange) => uploads.subscribe(name, onChange), [name]);
+  const get = useCallback(() => uploads.getVar(name), [name]);
+  return useSyncExternalStore(subscribe, get, get);
+}
 
 /**
  * The current value of `state.name`; the calling component re-renders only when that var changes.
@@ -186,9 +210,10 @@ export function useRouterVar(name) {
 
 /**
  * What compiled pages call when a trigger fires: `addEvents(events, domEvent, options)` applies
- * the trigger's modifiers and queues its events (see triggers.js).
+ * the trigger's modifiers and queues its events (see triggers.js), after uploading the files of
+ * the upload zones they take (upload.js).
  */
-export const addEvents = triggerRunner((events) => client.addEvents(events));
+export const addEvents = triggerRunner((events) => uploads.dispatch(events, (ready) => client.addEvents(ready)));
 
 /**
  * An input whose value is a var and whose changes reach the server debounced: what is typed shows
@@ -351,3 +376,4 @@ export function RefractOverlays() {
   );
 }
 export { CodeBlock, MarkdownView } from "./code_block.jsx";
+export { RefractUpload } from "./upload.jsx";

@@ -12,6 +12,7 @@ use std::fmt::Write;
 
 use refract_core::color_mode::BROWSER;
 use refract_core::router::ROUTER;
+use refract_core::upload::UPLOADS;
 use refract_core::{Dep, EventSpec, Expr, OPS};
 
 use crate::Page;
@@ -341,6 +342,14 @@ impl Emitter {
                 let _ = writeln!(
                     src,
                     "  const {state}${var} = useRouterVar({});",
+                    js_string(var)
+                );
+            } else if state == UPLOADS {
+                // An upload zone's files and progress, in the browser.
+                self.runtime.insert("useUploadVar");
+                let _ = writeln!(
+                    src,
+                    "  const {state}${var} = useUploadVar({});",
                     js_string(var)
                 );
             } else if state == BROWSER {

@@ -90,6 +90,7 @@ pub mod ui {
         scatter_chart,
     };
     pub use refract_core::format_var;
+    pub use refract_compiler::{Upload, selected_files, upload, upload_files, upload_progress};
 }
 
 /// Everything an app module usually needs: `use refract::prelude::*;`.
@@ -103,4 +104,5 @@ pub mod prelude {
         Emitter, EventContext, EventSpec, FlushError, IntoVar, Parent, StateAccessError, States,
         Task, TaskError, TaskPhase, TaskStatus, Var,
     };
+    pub use refract_core::UploadedFile;
 }
