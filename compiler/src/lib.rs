@@ -9,6 +9,7 @@
 mod charts;
 mod codegen;
 mod component;
+pub mod components;
 mod control;
 mod icons;
 mod markdown;
@@ -25,11 +26,8 @@ pub use charts::{
     AreaChart, BarChart, DEFAULT_CHART_HEIGHT, LineChart, PieChart, RECHARTS_PACKAGE,
     RECHARTS_VERSION, ScatterChart, area_chart, bar_chart, line_chart, pie_chart, scatter_chart,
 };
-pub use component::{
-    Children, Component, Element, External, IntoProp, Node, Source, avatar, r#box, button,
-    checkbox, color_mode_toggle, form, heading, hstack, image, input, json_prop, link, link_to,
-    text, vstack,
-};
+pub use component::{Children, Component, Element, External, IntoProp, Node, Source};
+pub use components::*;
 pub use control::{
     Match, TextKeyed, cond, foreach, foreach_entries, foreach_keyed, match_var, when,
 };
@@ -440,12 +438,12 @@ fn runtime_components(node: &Node, out: &mut BTreeSet<&'static str>) {
 
 /// The page shown for unknown paths when the app has none of its own.
 fn default_not_found_page() -> Node {
-    vstack([
+    vstack((
         heading("Page not found").prop("id", "refract-not-found"),
         text("There is no page at this address."),
         link("Go to the home page", "/"),
-    ])
-    .prop("p", "6")
+    ))
+    .p(S6)
     .into()
 }
 

@@ -2,8 +2,8 @@
 //! each island needs.
 
 use refract_compiler::{
-    AppSpec, Component, Element, FormData, Page, button, checkbox, cond, foreach, form, generate,
-    heading, hstack, input, link, text, vstack, when,
+    AppSpec, ButtonType, Component, Element, FormData, Page, S7, button, checkbox, cond, foreach,
+    form, generate, heading, hstack, input, link, select, text, vstack, when,
 };
 use refract_core::{EventSpec, IntoVar, Var, format_var};
 use serde_json::json;
@@ -21,8 +21,8 @@ fn increment() -> EventSpec {
 }
 
 fn counter_page() -> Page {
-    let root = vstack([
-        heading(count()).size("7"),
+    let root = vstack((
+        heading(count()).size(S7),
         hstack([
             button("Increment").on_click(increment),
             button("Add 5").on_click(add(5)),
@@ -34,7 +34,7 @@ fn counter_page() -> Page {
         ),
         when(count().lt(0), text("negative")),
         link("About", "/about"),
-    ]);
+    ));
     Page::new("/", root)
 }
 
@@ -59,21 +59,23 @@ fn toggle(index: impl IntoVar<i64>) -> EventSpec {
 
 fn todo_page() -> Page {
     let items: Var<Vec<Item>> = Var::state_var("todo_state", "items");
-    let root = vstack([
-        form([
+    let root = vstack((
+        form((
             input().name("text").placeholder("What needs doing?"),
-            button("Add").prop("type", "submit"),
-        ])
+            button("Add").r#type(ButtonType::Submit),
+        ))
         .on_submit(add_item),
         foreach(items, |item, index| {
-            hstack([
-                checkbox(item_done(&item)).on_checked_change(toggle(&index)),
+            hstack((
+                checkbox()
+                    .checked(item_done(&item))
+                    .on_checked_change(toggle(&index)),
                 text(item_text(&item)),
                 button("Delete")
                     .on_click(EventSpec::new("todo_state.delete").arg("index", index.clone())),
-            ])
+            ))
         }),
-    ]);
+    ));
     Page::new("/todo", root)
 }
 
@@ -195,16 +197,16 @@ fn scrolled(top: impl IntoVar<f64>) -> EventSpec {
 
 /// A page with every kind of trigger and modifier.
 fn triggers_page() -> Page {
-    let root = vstack([
+    let root = vstack((
         input()
             .on_change(set_query)
             .on_key_down(pressed)
             .prevent_default(),
         input().on_change(set_query).debounce(0),
         input()
-            .prop("value", Var::<String>::state_var("search_state", "query"))
+            .value(Var::<String>::state_var("search_state", "query"))
             .on_change(set_query),
-        Component::radix("Select.Root").on("onValueChange", pick),
+        select::root(()).on_value_change(pick),
         text("scroll me")
             .on_scroll(scrolled)
             .throttle(100)
@@ -217,7 +219,7 @@ fn triggers_page() -> Page {
             .on_mouse_leave(increment)
             .on_focus(increment)
             .on_key_up(pressed),
-    ]);
+    ));
     Page::new("/search", root)
 }
 
@@ -304,11 +306,11 @@ fn on_load_head_and_router_vars() {
     let title: Var<String> = Var::state_var("post_state", "title");
     let mut page = Page::new(
         "/posts/:id",
-        vstack([
+        vstack((
             heading(format_var!("post {}", refract_core::router::param("id"))),
             text(refract_core::router::query("tab")),
             when(refract_core::router::is_hydrated(), text(title.clone())),
-        ]),
+        )),
     );
     page.on_load =
         vec![EventSpec::new("post_state.load").arg("id", refract_core::router::param("id"))];

@@ -16,11 +16,11 @@
 //!     }
 //! }
 //!
-//! fn index() -> Component {
-//!     vstack([
+//! fn index() -> Flex {
+//!     vstack((
 //!         heading(CounterState::count()),
 //!         button("Increment").on_click(CounterState::increment),
-//!     ])
+//!     ))
 //! }
 //!
 //! fn main() -> std::process::ExitCode {
@@ -79,15 +79,15 @@ pub use serde_json;
 
 /// The components and helpers pages are built from.
 pub mod ui {
-    pub use refract_compiler::{
-        Children, Component, Element, Form, FormData, IntoProp, Match, Node, avatar, r#box, button,
-        checkbox, color_mode_toggle, cond, foreach, foreach_entries, foreach_keyed, form, heading, hstack, image,
-        input, json_prop, link, link_to, match_var, text, vstack, when,
-    };
+    pub use refract_compiler::components::*;
     pub use refract_compiler::{
         AreaChart, BarChart, CodeBlock, Icon, Language, LineChart, Markdown, Paint, PieChart,
         ScatterChart, area_chart, bar_chart, code_block, icon, line_chart, markdown, pie_chart,
         scatter_chart,
+    };
+    pub use refract_compiler::{
+        Children, Component, Element, Form, FormData, IntoProp, Match, Node, cond, foreach,
+        foreach_entries, foreach_keyed, match_var, when,
     };
     pub use refract_core::format_var;
     pub use refract_compiler::{Upload, selected_files, upload, upload_files, upload_progress};

@@ -113,33 +113,33 @@ impl PrefsState {
 }
 
 /// Links to every post.
-fn nav() -> Component {
+fn nav() -> Flex {
     hstack(
         POSTS
             .map(|(id, title)| link(title, &format!("/posts/{id}")).prop("id", format!("to-{id}"))),
     )
-    .prop("gap", "4")
+    .gap(S4)
 }
 
-fn index() -> Component {
-    vstack([
+fn index() -> Flex {
+    vstack((
         heading("Blog"),
-        hstack([link("About", "/about"), link("Drafts", "/drafts")]).prop("gap", "4"),
+        hstack([link("About", "/about"), link("Drafts", "/drafts")]).gap(S4),
         nav(),
-        hstack([
+        hstack((
             button("Larger text").on_click(PrefsState::larger),
             text(format_var!("Text size: {}", PrefsState::text_size())).prop("id", "text-size"),
-        ]),
-        hstack([
+        )),
+        hstack((
             color_mode_toggle(),
             text(format_var!("{} mode", color_mode::mode())).prop("id", "color-mode"),
-        ]),
-    ])
-    .prop("p", "6")
+        )),
+    ))
+    .p(S6)
 }
 
-fn login() -> Component {
-    vstack([
+fn login() -> Flex {
+    vstack((
         heading("Log in").prop("id", "login"),
         input()
             .prop("id", "name")
@@ -147,56 +147,56 @@ fn login() -> Component {
             .on_change(AuthState::set_name)
             .debounce(0),
         button("Log in").on_click(AuthState::log_in),
-    ])
-    .prop("p", "6")
+    ))
+    .p(S6)
 }
 
-fn drafts() -> Component {
-    vstack([
+fn drafts() -> Flex {
+    vstack((
         heading(format_var!("Drafts of {}", AuthState::user())).prop("id", "drafts"),
         text("Only logged-in readers see this page."),
         button("Log out").on_click(AuthState::log_out),
-    ])
-    .prop("p", "6")
+    ))
+    .p(S6)
 }
 
-fn about() -> Component {
-    vstack([
+fn about() -> Flex {
+    vstack((
         heading("About this blog").prop("id", "about"),
         text("A small blog made with Refract."),
         link("Home", "/"),
-    ])
-    .prop("p", "6")
+    ))
+    .p(S6)
 }
 
 /// What unknown paths show (served with status 404).
-fn not_found() -> Component {
-    vstack([
+fn not_found() -> Flex {
+    vstack((
         heading("No such page").prop("id", "not-found"),
         text(format_var!("Nothing lives at {}.", router::path())),
         link("Back to the blog", "/"),
-    ])
-    .prop("p", "6")
+    ))
+    .p(S6)
 }
 
-fn post() -> Component {
-    vstack([
+fn post() -> Flex {
+    vstack((
         link("Home", "/"),
         heading(format_var!("post {}", router::param("id"))).prop("id", "post-heading"),
         cond(
             router::is_hydrated(),
-            vstack([
+            vstack((
                 heading(PostState::title())
-                    .size("4")
+                    .size(S4)
                     .prop("id", "post-title"),
                 text(PostState::body()).prop("id", "post-body"),
                 text(format_var!("{} loads", PostState::loads())).prop("id", "loads"),
-            ]),
+            )),
             text("Loading…"),
         ),
         nav(),
-    ])
-    .prop("p", "6")
+    ))
+    .p(S6)
 }
 
 /// The blog app.

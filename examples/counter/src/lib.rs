@@ -178,13 +178,13 @@ impl ToolsState {
     }
 }
 
-fn tools() -> Component {
-    vstack([
+fn tools() -> Flex {
+    vstack((
         heading(format_var!("Width: {}", ToolsState::width())).prop("id", "width"),
         // Controlled (its value is a var) and debounced (an input's default): one event per pause.
         input()
             .prop("id", "note")
-            .prop("value", ToolsState::note())
+            .value(ToolsState::note())
             .placeholder("A note")
             .on_change(ToolsState::set_note),
         text(ToolsState::note()).prop("id", "note-echo"),
@@ -209,7 +209,7 @@ fn tools() -> Component {
             ))
             .on_click(ToolsState::link_clicked)
             .prevent_default(),
-        r#box([
+        r#box((
             text(format_var!(
                 "panel clicked {} times",
                 ToolsState::panel_clicks()
@@ -221,16 +221,16 @@ fn tools() -> Component {
             .prop("id", "inner")
             .on_click(ToolsState::button_clicked)
             .stop_propagation(),
-        ])
+        ))
         .prop("id", "panel")
         .on_click(ToolsState::panel_clicked),
-        r#box([
+        r#box((
             text("a long log"),
             r#box([text("…")]).prop(
                 "style",
                 json_prop(&refract::serde_json::json!({"height": "400px"})),
             ),
-        ])
+        ))
         .prop("id", "log")
         .prop(
             "style",
@@ -240,21 +240,24 @@ fn tools() -> Component {
         .throttle(200),
         text(format_var!("{} scrolls", ToolsState::scrolls())).prop("id", "scrolls"),
         text(format_var!("step {} of 10", ToolsState::step())).prop("id", "progress"),
-        hstack([
-            button("Measure").on_click(ToolsState::measure),
-            button("Clear").on_click(ToolsState::clear_note),
-            button("Copy").on_click(set_clipboard(ToolsState::note())),
-            button("Log").on_click(console_log("hello from refract")),
-            button("Alert").on_click(window_alert("Hello!")),
-        ]),
-        hstack([
-            button("Forget theme").on_click(remove_cookie("theme")),
-            button("Clear storage").on_click(clear_local_storage()),
-            button("Reload").on_click(reload()),
-            button("To the end").on_click(scroll_to("end")),
-            button("Break the page").on_click(ToolsState::break_page),
-            button("Stream").on_click(ToolsState::stream),
-        ]),
+        // Two rows of buttons (a tuple of children holds up to 16).
+        vstack((
+            hstack([
+                button("Measure").on_click(ToolsState::measure),
+                button("Clear").on_click(ToolsState::clear_note),
+                button("Copy").on_click(set_clipboard(ToolsState::note())),
+                button("Log").on_click(console_log("hello from refract")),
+                button("Alert").on_click(window_alert("Hello!")),
+            ]),
+            hstack([
+                button("Forget theme").on_click(remove_cookie("theme")),
+                button("Clear storage").on_click(clear_local_storage()),
+                button("Reload").on_click(reload()),
+                button("To the end").on_click(scroll_to("end")),
+                button("Break the page").on_click(ToolsState::break_page),
+                button("Stream").on_click(ToolsState::stream),
+            ]),
+        )),
         when(
             ToolsState::broken(),
             text(Var::<String>::raw("undefined.boom")),
@@ -263,8 +266,8 @@ fn tools() -> Component {
             "style",
             json_prop(&refract::serde_json::json!({"marginTop": "200vh"})),
         ),
-    ])
-    .prop("p", "6")
+    ))
+    .p(S6)
     .on_mount(ToolsState::open)
 }
 
@@ -337,22 +340,22 @@ impl JobsState {
     }
 }
 
-fn jobs() -> Component {
+fn jobs() -> Flex {
     let job = JobsState::job();
-    vstack([
+    vstack((
         heading("Jobs"),
-        hstack([
+        hstack((
             button("Ask").on_click(JobsState::ask),
             text(JobsState::answer()).prop("id", "answer"),
-        ]),
-        hstack([
+        )),
+        hstack((
             button("Start job")
                 .on_click(JobsState::work(50, 20))
-                .prop("disabled", job.is_active()),
+                .disabled(job.is_active()),
             button("Cancel")
-                .variant_soft()
+                .variant(Soft)
                 .on_click(JobsState::cancel)
-                .prop("disabled", !job.is_active()),
+                .disabled(!job.is_active()),
             Component::html("progress")
                 .prop("id", "job-progress")
                 .prop("max", JobsState::steps())
@@ -365,40 +368,40 @@ fn jobs() -> Component {
             ))
             .prop("id", "job-status"),
             text(job.message()).prop("id", "job-message"),
-        ]),
-        hstack([
+        )),
+        hstack((
             button("Ping").on_click(JobsState::ping),
             text(format_var!("{} pings", JobsState::pings())).prop("id", "pings"),
-        ]),
-    ])
-    .prop("p", "6")
+        )),
+    ))
+    .p(S6)
 }
 
-fn index() -> Component {
-    vstack([
-        heading(CounterState::count()).size("9").prop("id", "count"),
+fn index() -> Flex {
+    vstack((
+        heading(CounterState::count()).size(S9).prop("id", "count"),
         hstack([
             button("Decrement")
-                .color("crimson")
+                .color(Color::Crimson)
                 .on_click(CounterState::decrement),
             button("Increment")
-                .color("grass")
+                .color(Color::Grass)
                 .on_click(CounterState::increment),
             button("Add 10")
-                .variant_soft()
+                .variant(Soft)
                 .on_click(CounterState::add(10)),
             button("Add step")
-                .variant_soft()
+                .variant(Soft)
                 .on_click(CounterState::add_step),
-            button("Reset").variant_soft().on_click(CounterState::reset),
+            button("Reset").variant(Soft).on_click(CounterState::reset),
             button("Snapshot")
-                .variant_soft()
+                .variant(Soft)
                 .on_click(HistoryState::snapshot),
         ]),
         text(HistoryState::summary()).prop("id", "snapshots"),
-    ])
-    .prop("align", "center")
-    .prop("p", "9")
+    ))
+    .align(Align::Center)
+    .p(S9)
 }
 
 /// The counter app.

@@ -144,14 +144,14 @@ fn section(icon_name: &str, title: &str, content: impl Into<Node>) -> Component 
     Component::radix("Card").child(vstack((
         hstack((
             icon(icon_name).size(18).color(Paint::Accent),
-            heading(title).size("4"),
+            heading(title).size(S4),
         ))
         .prop("gap", "2"),
         content.into(),
     )))
 }
 
-fn index() -> Component {
+fn index() -> Flex {
     let stream = DashState::stream();
     let quarters = vec![
         Quarter {
@@ -182,8 +182,8 @@ fn index() -> Component {
                 .color(Paint::Accent)
                 .label("Dashboard")
                 .prop("id", "logo"),
-            heading("Dashboard").size("7"),
-            r#box(()).prop("flexGrow", "1"),
+            heading("Dashboard").size(S7),
+            spacer(),
             color_mode_toggle(),
         )),
         section(
@@ -196,17 +196,17 @@ fn index() -> Component {
                         .on_click(DashState::add_point),
                     button(icon!("play").size(16))
                         .child("Stream 10 points")
-                        .variant_soft()
+                        .variant(Soft)
                         .on_click(DashState::stream_points(10, 300))
-                        .prop("disabled", stream.is_active()),
+                        .disabled(stream.is_active()),
                     button(icon!("square").size(16))
                         .child("Stop")
-                        .variant_soft()
+                        .variant(Soft)
                         .on_click(DashState::stop_stream)
-                        .prop("disabled", !stream.is_active()),
+                        .disabled(!stream.is_active()),
                     button(icon!("rotate-ccw").size(16))
                         .child("Reset")
-                        .variant_soft()
+                        .variant(Soft)
                         .on_click(DashState::reset),
                     text(format_var!("{} days", DashState::days().len())).prop("id", "day-count"),
                 )),
@@ -261,10 +261,10 @@ fn index() -> Component {
                 )
                 .prop("gap", "3")
                 .children((
-                    Component::radix("TextArea")
+                    text_area()
                         .prop("id", "notes-input")
-                        .prop("rows", 12)
-                        .prop("value", DashState::notes())
+                        .rows(12)
+                        .value(DashState::notes())
                         .placeholder("Markdown: **bold**, - lists, | tables |")
                         .on_change(DashState::set_notes),
                     markdown(DashState::notes()).prop("id", "notes"),

@@ -92,36 +92,36 @@ async fn fetch(user: &str) -> Result<Option<Profile>, reqwest::Error> {
     Ok(Some(response.error_for_status()?.json().await?))
 }
 
-fn index() -> Component {
+fn index() -> Flex {
     let avatar_url = GithubState::avatar_url();
-    vstack([
-        heading("GitHub profile").size("8"),
+    vstack((
+        heading("GitHub profile").size(S8),
         input()
             .placeholder("GitHub user name, then Tab")
             .prop("id", "user")
             .on_blur(GithubState::set_user),
         when(
             avatar_url.is_some(),
-            hstack([
-                avatar(avatar_url.unwrap_or(""), "?").size("6"),
-                vstack([
-                    text(GithubState::name().unwrap_or("")).size("5"),
+            hstack((
+                avatar(avatar_url.unwrap_or(""), "?").size(S6),
+                vstack((
+                    text(GithubState::name().unwrap_or("")).size(S5),
                     link_to(
                         "Profile on GitHub",
                         GithubState::profile_url().unwrap_or(""),
                     )
                     .prop("id", "profile-link"),
-                ]),
-            ]),
+                )),
+            )),
         ),
         when(
             GithubState::message().is_some(),
             text(GithubState::message().unwrap_or(""))
-                .color("crimson")
+                .color(Color::Crimson)
                 .prop("id", "message"),
         ),
-    ])
-    .prop("p", "6")
+    ))
+    .p(S6)
 }
 
 /// The GitHub-profile app.

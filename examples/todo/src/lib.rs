@@ -107,54 +107,56 @@ impl TodoState {
     }
 }
 
-fn item_row(item: Var<TodoItem>, _index: Var<i64>) -> Component {
-    hstack([
-        checkbox(item.done()).on_checked_change(TodoState::toggle(item.id())),
+fn item_row(item: Var<TodoItem>, _index: Var<i64>) -> Flex {
+    hstack((
+        checkbox()
+            .checked(item.done())
+            .on_checked_change(TodoState::toggle(item.id())),
         text(item.text()).prop("className", "todo-text"),
         button("Delete")
-            .variant_soft()
-            .color("crimson")
-            .size("1")
+            .variant(Soft)
+            .color(Color::Crimson)
+            .size(S1)
             .on_click(TodoState::delete(item.id())),
-    ])
+    ))
     .prop("className", "todo-item")
 }
 
-fn index() -> Component {
-    vstack([
-        heading("Todo").size("8"),
-        form([hstack([
+fn index() -> Flex {
+    vstack((
+        heading("Todo").size(S8),
+        form([hstack((
             input().name("text").placeholder("What needs doing?"),
-            button("Add").prop("type", "submit"),
-        ])])
+            button("Add").r#type(ButtonType::Submit),
+        ))])
         .on_submit(TodoState::add_item),
         vstack([foreach(TodoState::items(), item_row)]).prop("id", "todo-list"),
         text(format_var!("{} open", TodoState::open_count())).prop("id", "open-count"),
         hstack([
             button("Clear done")
-                .variant_soft()
+                .variant(Soft)
                 .on_click(TodoState::clear_done),
             button("Finish all")
-                .variant_soft()
+                .variant(Soft)
                 .on_click(TodoState::finish_all),
-            button("Export").variant_soft().on_click(TodoState::export),
+            button("Export").variant(Soft).on_click(TodoState::export),
         ]),
-    ])
-    .prop("p", "6")
-    .prop("maxWidth", "32rem")
+    ))
+    .p(S6)
+    .max_width("32rem")
 }
 
-fn done() -> Component {
-    vstack([
-        heading("All done!").size("8").prop("id", "all-done"),
+fn done() -> Flex {
+    vstack((
+        heading("All done!").size(S8).prop("id", "all-done"),
         text(format_var!(
             "{} items cleared in all",
             StatsState::cleared()
         ))
         .prop("id", "cleared"),
         link_to("Back to the list", "/"),
-    ])
-    .prop("p", "6")
+    ))
+    .p(S6)
 }
 
 /// The todo app.

@@ -259,7 +259,7 @@ impl BigState {
     }
 }
 
-fn index() -> Component {
+fn index() -> Flex {
     vstack([heading(ProbeState::count()).prop("id", "count")])
 }
 
