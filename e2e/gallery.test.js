@@ -1,0 +1,119 @@
+// The gallery example in a real browser: every page of typed components renders with no console or
+// page error; a dialog whose open state is a var opens, its form saves to the server and it closes;
+// a select and a slider (moved by keyboard) change vars shown on the page; tabs switch content.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { launchBrowser, openConnected, startApp } from "./harness.js";
+
+let app;
+let browser;
+
+before(async () => {
+  app = await startApp("gallery");
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await app?.stop();
+});
+
+/** A new context whose console errors and page errors are collected in the returned list. */
+async function watchedContext() {
+  const context = await browser.newContext();
+  const errors = [];
+  context.on("console", (m) => {
+    if (m.type() === "error") errors.push(m.text());
+  });
+  context.on("weberror", (e) => errors.push(String(e.error())));
+  return { context, errors };
+}
+
+/** Opens `path` of the app and collects the page's errors in `errors`. */
+async function open(context, errors, path) {
+  const page = await openConnected(context, `${app.url}${path}`);
+  page.on("pageerror", (e) => errors.push(String(e)));
+  return page;
+}
+
+test("each page renders its components with no console or page error", async () => {
+  const { context, errors } = await watchedContext();
+  const pages = [
+    ["/", "Layout and typography", "#to-forms"],
+    ["/forms", "Forms", "#fruit-select"],
+    ["/overlays", "Overlays", "text=Right-click this card"],
+    ["/data", "Data display", "#overview-text"],
+  ];
+  for (const [path, title, marker] of pages) {
+    const page = await open(context, errors, path);
+    await page.locator("#page-title").filter({ hasText: title }).waitFor();
+    await page.locator(marker).first().waitFor();
+    // Radix Themes styled it: the theme's root is there, and the page's nav is its TabNav.
+    assert.equal(await page.locator(".radix-themes").count() > 0, true, path);
+    await page.locator("nav.rt-TabNavRoot").waitFor();
+    await page.close();
+  }
+  // The overlays open without an error too.
+  const page = await open(context, errors, "/overlays");
+  await page.getByRole("button", { name: "Menu" }).click();
+  await page.getByRole("menuitem", { name: "Duplicate" }).click();
+  await page.getByText("Chosen: duplicate").waitFor();
+  await page.getByRole("button", { name: "Open a dialog" }).click();
+  await page.getByRole("dialog", { name: "A dialog" }).waitFor();
+  await page.keyboard.press("Escape");
+  await page.getByRole("dialog").waitFor({ state: "detached" });
+  assert.deepEqual(errors, []);
+  assert.deepEqual(page.cspViolations, []);
+  await context.close();
+});
+
+test("a dialog whose open state is a var: its form saves the profile and closes it", async () => {
+  const { context, errors } = await watchedContext();
+  const page = await open(context, errors, "/forms");
+  await page.locator("#edit-profile").click();
+  // Opened through the server: the trigger asks, the handler sets the var.
+  const dialog = page.getByRole("dialog", { name: "Edit profile" });
+  await dialog.waitFor();
+  await dialog.getByPlaceholder("Name").fill("Ada");
+  await dialog.getByPlaceholder("Email").fill("ada@example.com");
+  await dialog.locator("#save-profile").click();
+  await page.locator("#profile-name").filter({ hasText: /^Name: Ada$/ }).waitFor();
+  await page.getByText("Email: ada@example.com").waitFor();
+  await dialog.waitFor({ state: "detached" });
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("a select choice and a slider moved by keyboard change vars shown on the page", async () => {
+  const { context, errors } = await watchedContext();
+  const page = await open(context, errors, "/forms");
+  await page.locator("#fruit-select").click();
+  await page.getByRole("option", { name: "Pear" }).click();
+  await page.locator("#fruit").filter({ hasText: /^Fruit: pear$/ }).waitFor();
+  assert.equal(await page.locator("#fruit-select").textContent(), "Pear");
+
+  await page.locator("#volume").filter({ hasText: /^Volume: 50$/ }).waitFor();
+  const thumb = page.locator("#volume-slider").getByRole("slider");
+  await thumb.focus();
+  await page.keyboard.press("ArrowRight");
+  await page.locator("#volume").filter({ hasText: /^Volume: 51$/ }).waitFor();
+  assert.equal(await thumb.getAttribute("aria-valuenow"), "51");
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("tabs switch their content through a var", async () => {
+  const { context, errors } = await watchedContext();
+  const page = await open(context, errors, "/data");
+  await page.locator("#overview-text").waitFor();
+  assert.equal(await page.locator("#people").count(), 0, "the table's tab is closed");
+  await page.getByRole("tab", { name: "Table" }).click();
+  await page.locator("#people").getByRole("rowheader", { name: "Ada" }).waitFor();
+  await page.locator("#overview-text").waitFor({ state: "detached" });
+  assert.equal(await page.getByRole("tab", { name: "Table" }).getAttribute("aria-selected"), "true");
+  // The accordion opens an item through its var too.
+  await page.getByRole("button", { name: "How are components typed?" }).click();
+  await page.getByText("a Button of size S5 does not compile").waitFor();
+  assert.deepEqual(errors, []);
+  await context.close();
+});
