@@ -72,7 +72,11 @@ fn a_zone_compiles_to_the_runtime_component_and_its_vars() {
 fn an_app_without_a_zone_gets_neither_the_package_nor_the_component() {
     let files = project(&[Page::new("/", text("hi"))]);
     let manifest: serde_json::Value = serde_json::from_str(&files["package.json"]).unwrap();
-    assert!(manifest["dependencies"].get(REACT_DROPZONE_PACKAGE).is_none());
+    assert!(
+        manifest["dependencies"]
+            .get(REACT_DROPZONE_PACKAGE)
+            .is_none()
+    );
     let stub = &files["src/refract/upload.jsx"];
     assert!(!stub.contains("react-dropzone\""), "{stub}");
     assert!(stub.contains("export function RefractUpload"));

@@ -89,14 +89,15 @@ pub mod ui {
         Children, Component, Element, Form, FormData, IntoProp, Match, Node, cond, foreach,
         foreach_entries, foreach_keyed, match_var, when,
     };
-    pub use refract_core::format_var;
     pub use refract_compiler::{Upload, selected_files, upload, upload_files, upload_progress};
+    pub use refract_core::format_var;
 }
 
 /// Everything an app module usually needs: `use refract::prelude::*;`.
 pub mod prelude {
     pub use crate::ui::*;
     pub use crate::{App, PageOptions, State, Theme, VarFields};
+    pub use refract_core::UploadedFile;
     pub use refract_core::actions::*;
     pub use refract_core::color_mode;
     pub use refract_core::router;
@@ -104,5 +105,4 @@ pub mod prelude {
         Emitter, EventContext, EventSpec, FlushError, IntoVar, Parent, StateAccessError, States,
         Task, TaskError, TaskPhase, TaskStatus, Var,
     };
-    pub use refract_core::UploadedFile;
 }
