@@ -179,20 +179,24 @@ impl Uploads {
             size,
         };
         let dir = self.token_dir(&token);
-        tokio::fs::create_dir_all(&dir)
-            .await
-            .map_err(|e| unavailable("cannot create the upload folder", e))?;
         let mut random = [0u8; 16];
         getrandom::fill(&mut random)
             .map_err(|e| unavailable("no randomness for an upload id", e))?;
         let id = hex(&random);
         let part = dir.join(format!("{id}.part"));
-        let mut file = tokio::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&part)
-            .await
-            .map_err(|e| unavailable("cannot create the upload's file", e))?;
+        let mut create = tokio::fs::OpenOptions::new();
+        create.write(true).create_new(true);
+        // The folder is made when missing, or when a sweep removed it (empty) meanwhile.
+        let mut file = match create.open(&part).await {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                tokio::fs::create_dir_all(&dir)
+                    .await
+                    .map_err(|e| unavailable("cannot create the upload folder", e))?;
+                create.open(&part).await
+            }
+            opened => opened,
+        }
+        .map_err(|e| unavailable("cannot create the upload's file", e))?;
         let guard = Partial {
             path: part.clone(),
             kept: false,
