@@ -14,7 +14,7 @@
 //!   of the page's location;
 //! * [`UploadedFile`] is a file the browser uploaded for an event ([`upload`]).
 //!
-//! Nothing here does I/O.
+//! Nothing here does I/O, except [`UploadedFile`]'s methods that read or move its file.
 
 pub mod actions;
 pub mod color_mode;
@@ -42,8 +42,8 @@ pub use state::{
     StateRegistry, Substate, TaskFuture, decode_args, diff,
 };
 pub use storage::{StorageKind, StorageVar};
-pub use upload::UploadedFile;
 pub use task::{Section, Task, TaskError, TaskGuard, TaskPhase, TaskResult, TaskSink, TaskStatus};
+pub use upload::UploadedFile;
 pub use var::{
     Choice, Dep, Expr, Float, Integer, IntoVar, Numeric, OPS, Ordered, Renderable, Signed,
     StringMap, Timestamp, TimestampError, Var, count_placeholders, format_grouped,

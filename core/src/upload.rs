@@ -332,7 +332,8 @@ mod tests {
 
     #[test]
     fn refs_are_found_and_replaced_and_forgeries_refused() {
-        let mut args = json!({"files": [{"$upload": "a"}, {"$upload": "b"}], "one": {"$upload": "c"}, "n": 1});
+        let mut args =
+            json!({"files": [{"$upload": "a"}, {"$upload": "b"}], "one": {"$upload": "c"}, "n": 1});
         assert_eq!(upload_refs(&args).unwrap(), ["a", "b", "c"]);
         replace_upload_refs(&mut args, &|id: &str| {
             (id != "c").then(|| UploadedFile::new(id, "", 1, format!("/u/{id}").into()))
