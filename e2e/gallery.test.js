@@ -1,9 +1,11 @@
 // The gallery example in a real browser: every page of typed components renders with no console or
 // page error; a dialog whose open state is a var opens, its form saves to the server and it closes;
-// a select and a slider (moved by keyboard) change vars shown on the page; tabs switch content.
+// a select and a slider (moved by keyboard) change vars shown on the page; tabs switch content;
+// a typed form arrives in a struct (and a field that does not fit is refused, naming it); one
+// changed row of a 1,000-row table renders that row alone.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { launchBrowser, openConnected, startApp } from "./harness.js";
+import { launchBrowser, openConnected, renderedIn, startApp, trackRenders } from "./harness.js";
 
 let app;
 let browser;
@@ -43,6 +45,7 @@ test("each page renders its components with no console or page error", async () 
     ["/forms", "Forms", "#fruit-select"],
     ["/overlays", "Overlays", "text=Right-click this card"],
     ["/data", "Data display", "#overview-text"],
+    ["/rows", "Rows", "[data-testid=row-1000]"],
   ];
   for (const [path, title, marker] of pages) {
     const page = await open(context, errors, path);
@@ -114,6 +117,61 @@ test("tabs switch their content through a var", async () => {
   // The accordion opens an item through its var too.
   await page.getByRole("button", { name: "How are components typed?" }).click();
   await page.getByText("a Button of size S5 does not compile").waitFor();
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("a typed form: a number, a checkbox and a multi-select arrive in a struct; a bad number is refused", async () => {
+  const { context, errors } = await watchedContext();
+  const page = await open(context, errors, "/forms");
+  await page.getByPlaceholder("User name").fill("ada");
+  await page.getByPlaceholder("Age").fill("36");
+  await page.getByRole("checkbox", { name: "Newsletter" }).click();
+  await page.getByRole("checkbox", { name: "rust" }).click();
+  await page.getByRole("checkbox", { name: "design" }).click();
+  await page.getByRole("button", { name: "Sign up" }).click();
+  await page
+    .locator("#signup")
+    .filter({ hasText: /^ada \(36\) on free, newsletter yes, topics \[rust, design\], level 3$/ })
+    .waitFor();
+
+  // A number field holding no number: refused naming the field, the last sign-up stays.
+  await page.getByPlaceholder("User name").fill("bob");
+  await page.getByPlaceholder("Age").evaluate((input) => {
+    input.type = "text";
+    input.value = "old";
+  });
+  await page.getByRole("button", { name: "Sign up" }).click();
+  await page.getByText(/field `age`: expected a whole number/).waitFor();
+  assert.match(await page.locator("#signup").textContent(), /^ada \(36\)/);
+  // The refusal is logged to the console as an error frame; nothing else failed.
+  assert.deepEqual(
+    errors.filter((e) => !e.includes("bad_arguments")),
+    [],
+  );
+  await context.close();
+});
+
+test("one changed row of 1,000 renders that row alone", async () => {
+  const { context, errors } = await watchedContext();
+  await trackRenders(context);
+  const page = await open(context, errors, "/rows");
+  await page.locator("[data-testid=row-1000]").waitFor();
+  assert.equal(await page.locator("#rows tbody tr").count(), 1000);
+  await renderedIn(page, "[data-testid^=row-]");
+
+  await page.locator("#touch-500").click();
+  const row = page.locator("[data-testid=row-500]");
+  await row.locator("td").nth(1).filter({ hasText: /^1$/ }).waitFor();
+  const first = await renderedIn(page, "[data-testid^=row-]");
+  assert.ok(first.inside.length > 0, "the changed row rendered");
+  assert.deepEqual([...new Set(first.inside)], ["row-500"], "no other row rendered");
+
+  // A click on another row: that one renders, and row 500 does not again.
+  await page.locator("[data-testid=row-7]").click();
+  await page.locator("[data-testid=row-7] td").nth(1).filter({ hasText: /^1$/ }).waitFor();
+  const second = await renderedIn(page, "[data-testid^=row-]");
+  assert.deepEqual([...new Set(second.inside)], ["row-7"]);
   assert.deepEqual(errors, []);
   await context.close();
 });

@@ -210,3 +210,83 @@ export async function openConnected(context, url) {
 export async function waitConnected(page) {
   await page.locator('html[data-refract-status="connected"]').waitFor({ timeout: 30_000 });
 }
+
+/**
+ * Makes the pages of `context` record which React components render in each commit, through the
+ * hook React DevTools uses (React calls it in production builds too). A component counts as
+ * rendered in a commit when its props or its hooks' state are not the objects seen at the
+ * previous commit (a memoised component that bails out keeps both). Call before opening pages.
+ * Read with `renderedIn(page, selector)`.
+ * @param {import("playwright-core").BrowserContext} context
+ */
+export async function trackRenders(context) {
+  await context.addInitScript(() => {
+    const seen = new WeakMap();
+    /** The DOM elements of the components rendered since the last reset. */
+    const rendered = [];
+    const FUNCTION_TAGS = new Set([0, 11, 14, 15]); // function, forwardRef, memo, simple memo
+    const HOST = 5;
+    /** The component's element, when it renders one at its top (a list renders many: null). */
+    const ownElement = (fiber) => {
+      const found = [];
+      const collect = (f) => {
+        for (; f && found.length < 2; f = f.sibling) {
+          if (f.tag === HOST) found.push(f.stateNode);
+          else collect(f.child);
+        }
+      };
+      collect(fiber.child);
+      return found.length === 1 ? found[0] : null;
+    };
+    const walk = (fiber) => {
+      for (let f = fiber; f; f = f.sibling) {
+        if (FUNCTION_TAGS.has(f.tag)) {
+          const last = seen.get(f) ?? (f.alternate && seen.get(f.alternate));
+          const now = { props: f.memoizedProps, state: f.memoizedState };
+          if (!last || last.props !== now.props || last.state !== now.state) rendered.push(ownElement(f));
+          seen.set(f, now);
+          if (f.alternate) seen.set(f.alternate, now);
+        }
+        walk(f.child);
+      }
+    };
+    let renderers = 0;
+    globalThis.__REACT_DEVTOOLS_GLOBAL_HOOK__ = {
+      supportsFiber: true,
+      renderers: new Map(),
+      inject(internals) {
+        this.renderers.set(++renderers, internals);
+        return renderers;
+      },
+      onScheduleFiberRoot() {},
+      onCommitFiberRoot(_id, root) {
+        walk(root.current);
+      },
+      onCommitFiberUnmount() {},
+      onPostCommitFiberRoot() {},
+      checkDCE() {},
+    };
+    globalThis.__refractRenders = rendered;
+  });
+}
+
+/**
+ * What rendered since the last call (see `trackRenders`): for each rendered component whose
+ * element is inside an element matching `selector`, that element's `data-testid` (or text);
+ * components outside any such element, or rendering several elements at their top (a list),
+ * are counted apart. Resets the record.
+ * @returns {Promise<{inside: string[], outside: number}>}
+ */
+export async function renderedIn(page, selector) {
+  return page.evaluate((selector) => {
+    const rendered = globalThis.__refractRenders.splice(0);
+    const inside = [];
+    let outside = 0;
+    for (const element of rendered) {
+      const match = element?.closest?.(selector);
+      if (match) inside.push(match.dataset.testid ?? match.textContent);
+      else outside++;
+    }
+    return { inside, outside };
+  }, selector);
+}

@@ -2,7 +2,9 @@
 //! `/forms` every form control, a select and a slider driving vars shown on the page, a sign-up
 //! form and a dialog whose form saves a profile and closes it (its `open` follows a var);
 //! `/overlays` dialogs, popovers, hover cards, tooltips and menus; `/data` tabs, tables, data
-//! lists, callouts, badges, cards, avatars, progress, skeletons, spinners and an accordion.
+//! lists, callouts, badges, cards, avatars, progress, skeletons, spinners, an accordion, icons,
+//! markdown, a code block and a chart; `/rows` a table of 1,000 rows, one of which changes at a
+//! time (only that row renders again).
 
 use refract::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -27,6 +29,8 @@ pub struct Profile {
 pub struct Signup {
     /// A text field.
     pub username: String,
+    /// A number field.
+    pub age: u32,
     /// A radio group.
     pub plan: String,
     /// A checkbox: whether it is ticked.
@@ -147,8 +151,9 @@ impl FormsState {
     /// Takes the sign-up form.
     pub fn sign_up(&mut self, form: Form<Signup>) {
         self.signup = format!(
-            "{} on {}, newsletter {}, topics [{}], level {}",
+            "{} ({}) on {}, newsletter {}, topics [{}], level {}",
             form.username,
+            form.age,
             form.plan,
             if form.newsletter { "yes" } else { "no" },
             form.topics.join(", "),
@@ -213,6 +218,17 @@ pub struct DataState {
     section: String,
     /// The progress bar's value, out of 100.
     progress: u32,
+    /// The progress bar's values so far, for the chart.
+    points: Vec<Point>,
+}
+
+/// One value of the progress bar, for the chart.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Point {
+    /// How many steps were taken before it.
+    step: u32,
+    /// The value.
+    value: u32,
 }
 
 impl Default for DataState {
@@ -221,6 +237,7 @@ impl Default for DataState {
             tab: "overview".into(),
             section: String::new(),
             progress: 40,
+            points: vec![Point { step: 0, value: 40 }],
         }
     }
 }
@@ -240,6 +257,56 @@ impl DataState {
     /// Ten more, round to 0 after 100.
     pub fn step(&mut self) {
         self.progress = (self.progress + 10) % 110;
+        let step = self.points.len() as u32;
+        self.points.push(Point {
+            step,
+            value: self.progress,
+        });
+    }
+}
+
+/// One row of the `/rows` page's table.
+#[derive(Clone, Serialize, Deserialize, VarFields)]
+pub struct RowItem {
+    /// Its id, its key in the list.
+    pub id: u32,
+    /// Its title.
+    pub title: String,
+    /// How many times it was touched.
+    pub hits: u32,
+}
+
+/// How many rows the `/rows` page shows.
+pub const ROWS: u32 = 1000;
+
+/// The `/rows` page's vars: a long list of which one row changes at a time.
+#[derive(State, Serialize, Deserialize)]
+pub struct RowsState {
+    /// The rows.
+    rows: Vec<RowItem>,
+}
+
+impl Default for RowsState {
+    fn default() -> Self {
+        RowsState {
+            rows: (1..=ROWS)
+                .map(|id| RowItem {
+                    id,
+                    title: format!("Row {id}"),
+                    hits: 0,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[refract::handlers]
+impl RowsState {
+    /// Counts a touch of the row `id`; an unknown id changes nothing.
+    pub fn touch(&mut self, id: u32) {
+        if let Some(row) = self.rows.iter_mut().find(|r| r.id == id) {
+            row.hits += 1;
+        }
     }
 }
 
@@ -254,6 +321,7 @@ fn page(title: &str, body: impl Children) -> Container {
             tab("Forms", "/forms"),
             tab("Overlays", "/overlays"),
             tab("Data", "/data"),
+            tab("Rows", "/rows"),
         ])
         .mb(S4),
         hstack((
@@ -537,6 +605,10 @@ fn forms_page() -> Container {
                             .name("username")
                             .placeholder("User name")
                             .child(text_field::slot([text("@")])),
+                        text_field()
+                            .name("age")
+                            .r#type(InputType::Number)
+                            .placeholder("Age"),
                         radio_group([("free", "Free"), ("pro", "Pro")])
                             .name("plan")
                             .default_value("free"),
@@ -804,9 +876,61 @@ fn data_page() -> Container {
             ),
             part(
                 "Icons, markdown, code and charts",
-                [text("Their components are shown by examples/dashboard.")
-                    .prop("id", "content-slot")],
+                (
+                    hstack((
+                        icon("sparkles").color(Paint::Accent).label("Sparkles"),
+                        icon!("chart-line"),
+                    ))
+                    .prop("id", "icons"),
+                    markdown("**Markdown** with a [link](/forms) and a list:\n\n- one\n- two")
+                        .prop("id", "markdown"),
+                    code_block("fn main() {\n    refract::run();\n}", Language::Rust)
+                        .title("main.rs"),
+                    line_chart(DataState::points())
+                        .x("step")
+                        .line("value", Paint::Indigo)
+                        .named("Progress")
+                        .height(200)
+                        .prop("id", "progress-chart"),
+                    text("More in examples/dashboard.").prop("id", "content-slot"),
+                ),
             ),
+        ),
+    )
+}
+
+fn rows_page() -> Container {
+    page(
+        "Rows",
+        (
+            text(format_var!(
+                "{} rows; touching one renders that row alone.",
+                RowsState::rows().len()
+            )),
+            hstack([button("Touch row 500")
+                .on_click(RowsState::touch(500))
+                .prop("id", "touch-500")]),
+            table::root((
+                table::header([table::row([
+                    table::column_header_cell("Id"),
+                    table::column_header_cell("Title"),
+                    table::column_header_cell("Hits"),
+                ])]),
+                table::body([foreach_keyed(
+                    RowsState::rows(),
+                    |row| row.id(),
+                    |row, _| {
+                        table::row((
+                            table::row_header_cell(row.id().to_text()),
+                            table::cell(row.title()),
+                            table::cell(row.hits().to_text()),
+                        ))
+                        .prop("data-testid", format_var!("row-{}", row.id()))
+                        .on_click(RowsState::touch(row.id()))
+                    },
+                )]),
+            ))
+            .prop("id", "rows"),
         ),
     )
 }
@@ -818,8 +942,10 @@ pub fn app() -> App {
         .state::<FormsState>()
         .state::<OverlaysState>()
         .state::<DataState>()
+        .state::<RowsState>()
         .page("/", layout_page)
         .page("/forms", forms_page)
         .page("/overlays", overlays_page)
         .page("/data", data_page)
+        .page("/rows", rows_page)
 }
