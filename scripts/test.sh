@@ -63,7 +63,7 @@ step "JS runtime unit tests"
 node --test compiler/runtime/
 
 step "browser tests (headless Chromium), embedded mode and distributed stack"
-cargo build -p counter -p todo -p blog -p gallery -p dashboard --locked
+cargo build -p counter -p todo -p blog -p gallery -p dashboard -p uploads --locked
 (cd e2e && npm install --no-audit --no-fund --loglevel=error)
 (cd e2e && REFRACT_E2E_MODE=embedded node --test --test-concurrency=1)
 (cd e2e && REFRACT_E2E_MODE=stack node --test --test-concurrency=1)
