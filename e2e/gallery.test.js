@@ -61,6 +61,11 @@ test("each page renders its components with no console or page error", async () 
   await page.getByRole("button", { name: "Menu" }).click();
   await page.getByRole("menuitem", { name: "Duplicate" }).click();
   await page.getByText("Chosen: duplicate").waitFor();
+  // A trigger whose button reads a var still opens its popover.
+  await page.locator("#popover-trigger").filter({ hasText: "Popover (0 deleted)" }).click();
+  await page.getByText("A popover: click outside to close it.").waitFor();
+  await page.keyboard.press("Escape");
+  await page.getByText("A popover: click outside to close it.").waitFor({ state: "detached" });
   await page.getByRole("button", { name: "Open a dialog" }).click();
   await page.getByRole("dialog", { name: "A dialog" }).waitFor();
   await page.keyboard.press("Escape");

@@ -216,6 +216,22 @@ export function useRouterVar(name) {
 export const addEvents = triggerRunner((events) => uploads.dispatch(events, (ready) => client.addEvents(ready)));
 
 /**
+ * An event prop of an element that was also given one by its parent (a Radix trigger `asChild`
+ * gives its child an `onClick` that opens the menu): calls the parent's first, then the
+ * element's own.
+ * @param {Function | undefined} given the handler the parent gave
+ * @param {Function} own the element's own trigger
+ * @returns {Function}
+ */
+export function chain(given, own) {
+  if (typeof given !== "function") return own;
+  return (...args) => {
+    given(...args);
+    return own(...args);
+  };
+}
+
+/**
  * An input whose value is a var and whose changes reach the server debounced: what is typed shows
  * at once (local state) and the var's value is taken whenever it changes, unless the user typed
  * within the last `debounce` ms (a send is still pending: the typing wins). The compiler uses it

@@ -175,13 +175,10 @@ impl Emitter {
                     .collect();
                 let deps = state_deps(own);
                 let hooks = self.lifecycle(c);
-                let jsx_at = if deps.is_empty() && hooks.is_empty() {
-                    depth
-                } else {
-                    3
-                };
-                let jsx = self.element(c, scope, jsx_at);
-                self.island(deps, &hooks, jsx, scope, depth)
+                let own_island = !(deps.is_empty() && hooks.is_empty());
+                let jsx_at = if own_island { 3 } else { depth };
+                let jsx = self.element(c, scope, jsx_at, own_island);
+                self.island(deps, &hooks, jsx, scope, depth, own_island)
             }
             Node::Text(e) => {
                 let deps = state_deps([e]);
@@ -205,7 +202,7 @@ impl Emitter {
                     inner.push(index.clone());
                 }
                 let row_jsx = self.node(&child, &inner, 3);
-                let row = self.component(&BTreeSet::new(), &[], row_jsx, &inner);
+                let row = self.component(&BTreeSet::new(), &[], row_jsx, &inner, false);
                 let deps = state_deps([list]);
                 let at = if deps.is_empty() { depth } else { 3 };
                 let key = match key {
@@ -287,7 +284,7 @@ impl Emitter {
         }
     }
 
-    /// [`Emitter::island`] without hooks.
+    /// [`Emitter::island`] without hooks, of JSX that takes no props from its parent.
     fn maybe_island(
         &mut self,
         deps: BTreeSet<(String, String)>,
@@ -295,12 +292,13 @@ impl Emitter {
         scope: &[String],
         depth: usize,
     ) -> String {
-        self.island(deps, &[], jsx, scope, depth)
+        self.island(deps, &[], jsx, scope, depth, false)
     }
 
     /// Wraps `jsx` (written at depth 3) in an island when it reads state vars `deps` or has
     /// `hooks` (statements run in the island's body), and returns the JSX that renders it at
-    /// `depth`; otherwise returns `jsx` (written at `depth`) as it is.
+    /// `depth`; otherwise returns `jsx` (written at `depth`) as it is. `forward`: `jsx` is one
+    /// element spreading `_rest`, the props its parent gives the island (see [`Emitter::element`]).
     fn island(
         &mut self,
         deps: BTreeSet<(String, String)>,
@@ -308,32 +306,38 @@ impl Emitter {
         jsx: String,
         scope: &[String],
         depth: usize,
+        forward: bool,
     ) -> String {
         if deps.is_empty() && hooks.is_empty() {
             return jsx;
         }
-        let name = self.component(&deps, hooks, jsx, scope);
+        let name = self.component(&deps, hooks, jsx, scope, forward);
         let props: String = scope.iter().map(|l| format!(" {l}={{{l}}}")).collect();
         format!("{}<{name}{props} />", pad(depth))
     }
 
     /// Emits a memoised component rendering `jsx` (written at depth 3), given the locals `scope`
-    /// as props, subscribed to the state vars `deps`, running `hooks` (statements) first, and
-    /// returns its name.
+    /// as props (and, with `forward`, any other props as `_rest`), subscribed to the state vars
+    /// `deps`, running `hooks` (statements) first, and returns its name.
     fn component(
         &mut self,
         deps: &BTreeSet<(String, String)>,
         hooks: &[String],
         jsx: String,
         scope: &[String],
+        forward: bool,
     ) -> String {
         // Nested components were emitted while building `jsx`, so they are numbered before this.
         let name = format!("C{}", self.islands.len() + 1);
+        let mut params = scope.to_vec();
+        if forward {
+            params.push("..._rest".to_owned());
+        }
         let mut src = String::new();
         let _ = writeln!(
             src,
             "const {name} = React.memo(function {name}({{ {} }}) {{",
-            scope.join(", ")
+            params.join(", ")
         );
         for (state, var) in deps {
             if state == ROUTER {
@@ -405,7 +409,11 @@ impl Emitter {
         }
     }
 
-    fn element(&mut self, c: &Component, scope: &[String], depth: usize) -> String {
+    /// The JSX of the element `c` at `depth`. With `forward` (the element is an island's), it
+    /// also takes the props the island is given (`_rest`): a Radix trigger `asChild` or a link
+    /// gives its child its handlers, ref and attributes, and the element keeps its own props
+    /// and runs its own triggers after the given handlers.
+    fn element(&mut self, c: &Component, scope: &[String], depth: usize, forward: bool) -> String {
         let mut tag = self.tag(&c.source);
         let mut attrs = String::new();
         // A controlled input whose changes are debounced keeps what is typed in local state
@@ -423,12 +431,21 @@ impl Emitter {
             attrs = format!(" component={{{tag}}} debounce={{{ms}}}");
             tag = "DebouncedInput".to_owned();
         }
+        if forward {
+            attrs.push_str(" {..._rest}");
+        }
         for (name, value) in &c.props {
             let _ = write!(attrs, " {name}={{{}}}", value.js);
         }
         for t in &c.triggers {
             if let Fires::Prop(prop) = &t.fires {
-                let _ = write!(attrs, " {prop}={{{}}}", self.trigger(t, scope));
+                let handler = self.trigger(t, scope);
+                if forward {
+                    self.runtime.insert("chain");
+                    let _ = write!(attrs, " {prop}={{chain(_rest.{prop}, {handler})}}");
+                } else {
+                    let _ = write!(attrs, " {prop}={{{handler}}}");
+                }
             }
         }
         if c.children.is_empty() {
@@ -528,7 +545,7 @@ impl Emitter {
                 self.events(&trigger)
             ),
         ];
-        Some(self.island(deps, &hooks, "      {null}".to_owned(), &[], 3))
+        Some(self.island(deps, &hooks, "      {null}".to_owned(), &[], 3, false))
     }
 
     /// What puts the page's head in the document (an island, unless all of it is static): the
@@ -587,7 +604,7 @@ impl Emitter {
         } else {
             metas.join("\n")
         };
-        Some(self.island(deps, &hooks, jsx, &[], 3))
+        Some(self.island(deps, &hooks, jsx, &[], 3, false))
     }
 
     /// The hooks of `c`'s mount and unmount triggers: an effect that queues the mount events

@@ -240,7 +240,7 @@ fn triggers_and_their_modifiers() {
     // A controlled one keeps what is typed locally until the server's value catches up.
     assert!(
         page.contains(
-            "<DebouncedInput component={TextField.Root} debounce={300} value={search_state$query}"
+            "<DebouncedInput component={TextField.Root} debounce={300} {..._rest} value={search_state$query}"
         ),
         "{page}"
     );

@@ -677,7 +677,16 @@ fn overlays_page() -> Container {
                 "Popups",
                 [hstack((
                     popover::root((
-                        popover::trigger(button("Popover").variant(Soft)),
+                        // A trigger's element may read a var: it still gets the trigger's
+                        // props and ref.
+                        popover::trigger(
+                            button(format_var!(
+                                "Popover ({} deleted)",
+                                OverlaysState::deleted()
+                            ))
+                            .variant(Soft)
+                            .prop("id", "popover-trigger"),
+                        ),
                         popover::content((
                             text("A popover: click outside to close it."),
                             popover::close(button("Close").size(S1)),
