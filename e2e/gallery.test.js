@@ -98,6 +98,8 @@ test("a select choice and a slider moved by keyboard change vars shown on the pa
   await page.locator("#fruit-select").click();
   await page.getByRole("option", { name: "Pear" }).click();
   await page.locator("#fruit").filter({ hasText: /^Fruit: pear$/ }).waitFor();
+  // The tally of picks, a map var shown entry by entry.
+  await page.locator("#picks").filter({ hasText: "pear: 1" }).waitFor();
   assert.equal(await page.locator("#fruit-select").textContent(), "Pear");
 
   await page.locator("#volume").filter({ hasText: /^Volume: 50$/ }).waitFor();

@@ -142,7 +142,9 @@ function hastText(node) {
 function MarkdownLink({ node: _node, href = "", children, ...rest }) {
   // react-markdown emptied addresses with an unsafe scheme (`javascript:`): no link then.
   if (href === "") return <span>{children}</span>;
-  if (href.startsWith("/") && !href.startsWith("//")) {
+  // An app path: `/` not followed by another slash or a backslash (`/\evil.example` is read
+  // by browsers as `//evil.example`, another site).
+  if (/^\/(?![/\\])/.test(href)) {
     return (
       <Link asChild>
         <RouterLink to={href} title={rest.title}>

@@ -271,6 +271,31 @@ export function sortedKeys(map) {
   return Object.keys(map).sort(cmpStr);
 }
 
+/** The last `[key, value]` pair made for each key, reused while its value is the same. */
+const entryPairs = new Map();
+/** How many pairs `entries` keeps at most before starting afresh. */
+const MAX_ENTRY_PAIRS = 10_000;
+
+/**
+ * The `[key, value]` pairs of `map` in the order of `sortedKeys` (`foreach_entries`' list): a
+ * pair whose key and value are the ones of a pair made before is that same array, so a row given
+ * it renders again only when its value changed.
+ * @param {Record<string, unknown> | null | undefined} map
+ * @returns {[string, unknown][]}
+ */
+export function entries(map) {
+  if (map == null) return [];
+  if (entryPairs.size > MAX_ENTRY_PAIRS) entryPairs.clear();
+  return sortedKeys(map).map((key) => {
+    const value = map[key];
+    const pair = entryPairs.get(key);
+    if (pair !== undefined && pair[1] === value) return pair;
+    const made = [key, value];
+    entryPairs.set(key, made);
+    return made;
+  });
+}
+
 /**
  * The values of `map` in the order of `sortedKeys`.
  * @param {Record<string, unknown>} map
@@ -532,7 +557,9 @@ export function millis(t) {
  * @returns {string}
  */
 export function timestamp(ms) {
-  return new Date(Math.min(Math.max(ms, MIN_MILLIS), MAX_MILLIS)).toISOString();
+  // NaN (a timestamp var that did not parse) reads as the epoch rather than throwing.
+  const clamped = Number.isNaN(ms) ? 0 : Math.min(Math.max(ms, MIN_MILLIS), MAX_MILLIS);
+  return new Date(clamped).toISOString();
 }
 
 /**

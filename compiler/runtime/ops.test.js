@@ -185,3 +185,19 @@ test("formatTimestamp writes each directive in UTC and English, unknown ones as 
   assert.equal($rf.formatTimestamp("1969-12-31T23:59:59.500Z", "%s"), "-1");
   assert.equal($rf.formatTimestamp(t, "%3"), "%3");
 });
+
+test("entries: sorted by code point, each pair kept while its value is the same object", () => {
+  const shared = { n: 1 };
+  const first = $rf.entries({ b: shared, a: 2, "😀": 3, "ｱ": 4 });
+  assert.deepEqual(first.map(([k]) => k), ["a", "b", "ｱ", "😀"]);
+  const second = $rf.entries({ b: shared, a: 3, "😀": 3, "ｱ": 4 });
+  assert.equal(second[1], first[1], "an unchanged value keeps its pair");
+  assert.notEqual(second[0], first[0], "a changed value gets a new pair");
+  assert.deepEqual(second[0], ["a", 3]);
+  assert.deepEqual($rf.entries(null), []);
+  assert.deepEqual($rf.entries(undefined), []);
+});
+
+test("timestamp of NaN reads as the epoch instead of throwing", () => {
+  assert.equal($rf.timestamp(NaN), "1970-01-01T00:00:00.000Z");
+});

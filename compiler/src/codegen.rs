@@ -192,12 +192,16 @@ impl Emitter {
             Node::Foreach { list, body, key } => {
                 let n = scope.iter().filter(|l| l.starts_with("item_")).count() + 1;
                 let (item, index) = (format!("item_{n}"), format!("index_{n}"));
-                let mut inner = scope.to_vec();
-                inner.push(item.clone());
                 let child = body(Expr::local(&item), Expr::local(&index));
                 // Each item renders as a memoised component of its own (a row), given the item,
-                // its index when it reads it, and the enclosing items: an item whose value kept
-                // its identity does not render again when the list changes.
+                // and the index and enclosing lists' items and indexes it reads: an item whose
+                // value kept its identity does not render again when the list changes.
+                let mut inner: Vec<String> = scope
+                    .iter()
+                    .filter(|l| reads_local(&child, l))
+                    .cloned()
+                    .collect();
+                inner.push(item.clone());
                 if reads_local(&child, &index) {
                     inner.push(index.clone());
                 }

@@ -7,11 +7,10 @@
 //! list changes, only that item's elements render again (the runtime keeps the identity of the
 //! items that did not change, see `share` in `runtime/client.js`).
 
-use std::collections::{BTreeMap, HashMap};
 use std::marker::PhantomData;
 use std::rc::Rc;
 
-use refract_core::{Expr, IntoVar, Var};
+use refract_core::{Expr, IntoVar, OPS, StringMap, Var};
 use serde::Serialize;
 
 use crate::component::{Component, Element, Node, Source};
@@ -70,33 +69,17 @@ fn list_of<T, N: Into<Node>>(
     })
 }
 
-/// Maps from text keys, as JSON objects carry them: what [`foreach_entries`] walks.
-pub trait TextKeyed {
-    /// The type of the values.
-    type Value;
-}
-
-impl<V> TextKeyed for BTreeMap<String, V> {
-    type Value = V;
-}
-
-impl<V> TextKeyed for HashMap<String, V> {
-    type Value = V;
-}
-
-/// One node per entry of the map `map`, in the order of the keys (as a `BTreeMap` iterates, so a
-/// `HashMap` shows in a stable order too), keyed by the entry's key: `body` gets the key and the
-/// value as vars.
-pub fn foreach_entries<M: TextKeyed + 'static, N: Into<Node>>(
+/// One node per entry of the map `map`, in the order of the keys (by code point, as a
+/// `BTreeMap` iterates, so a `HashMap` shows in a stable order too), keyed by the entry's key:
+/// `body` gets the key and the value as vars. An entry whose value did not change does not
+/// render again.
+pub fn foreach_entries<M: StringMap + 'static, N: Into<Node>>(
     map: Var<M>,
     body: impl Fn(Var<String>, Var<M::Value>) -> N + 'static,
 ) -> Component {
-    let js = format!(
-        "Object.entries({} ?? {{}}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))",
-        map.js()
-    );
+    // The runtime keeps each entry's pair while its value is unchanged, so its row is skipped.
     let list = Expr {
-        js,
+        js: format!("{OPS}entries({})", map.js()),
         deps: map.expr().deps.clone(),
     };
     let part = |item: &Expr, i: usize| Expr {

@@ -28,9 +28,7 @@ pub use charts::{
 };
 pub use component::{Children, Component, Element, External, IntoProp, Node, Source};
 pub use components::*;
-pub use control::{
-    Match, TextKeyed, cond, foreach, foreach_entries, foreach_keyed, match_var, when,
-};
+pub use control::{Match, cond, foreach, foreach_entries, foreach_keyed, match_var, when};
 pub use icons::{
     Icon, LUCIDE_PACKAGE, LUCIDE_VERSION, icon, is_icon, lucide_component, similar_icons,
 };

@@ -85,13 +85,29 @@ fn rows_are_memoised_components_given_what_they_read() {
         src.contains("<C3 key={index_1} item_1={item_1} index_1={index_1} />"),
         "{src}"
     );
-    // A nested list's rows get the enclosing item too; entries are sorted by key.
+    // A nested list's rows get the enclosing item they read; entries come from the runtime,
+    // sorted by key, each pair kept while its value is unchanged.
     assert!(
-        src.contains("Object.entries(table_state$groups ?? {}).sort("),
+        src.contains("($rf.entries(table_state$groups) ?? []).map("),
         "{src}"
     );
     assert!(src.contains("item_1={item_1} item_2={item_2}"), "{src}");
     // The match is one switch on the var.
     assert!(src.contains("switch (table_state$status)"), "{src}");
     assert!(src.contains("case \"ok\":"), "{src}");
+}
+
+#[test]
+fn a_nested_row_gets_only_the_enclosing_locals_it_reads() {
+    let grid: Var<Vec<Vec<String>>> = Var::state_var("table_state", "grid");
+    let src = page_source(Component::html("div").child(foreach(grid, |cells, _| {
+        foreach(cells, |cell, _| text(cell))
+    })));
+    // The inner row reads its own cell only: a change to one row of the grid does not render
+    // the inner rows of the others again.
+    assert!(
+        src.contains("<C1 key={index_2} item_2={item_2} />"),
+        "{src}"
+    );
+    assert!(src.contains("function C1({ item_2 })"), "{src}");
 }

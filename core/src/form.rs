@@ -164,6 +164,39 @@ impl Field {
     }
 }
 
+/// Floats whose finiteness can be checked.
+trait Finite: std::str::FromStr {
+    fn is_finite(&self) -> bool;
+}
+
+impl Finite for f32 {
+    fn is_finite(&self) -> bool {
+        f32::is_finite(*self)
+    }
+}
+
+impl Finite for f64 {
+    fn is_finite(&self) -> bool {
+        f64::is_finite(*self)
+    }
+}
+
+impl Field {
+    /// The one value as a finite float.
+    fn finite<N: Finite>(self) -> Result<N, FormError> {
+        let text = self.0.first().cloned().unwrap_or_default();
+        let n: N = self.parse("a number")?;
+        if n.is_finite() {
+            Ok(n)
+        } else {
+            Err(FormError(format!(
+                "expected a finite number, got {:?}",
+                text.trim()
+            )))
+        }
+    }
+}
+
 macro_rules! parse_number {
     ($($method:ident $visit:ident $t:ty, $what:literal;)*) => {$(
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormError> {
@@ -211,8 +244,16 @@ impl<'de> Deserializer<'de> for Field {
         deserialize_u32 visit_u32 u32, "a whole number ≥ 0";
         deserialize_u64 visit_u64 u64, "a whole number ≥ 0";
         deserialize_u128 visit_u128 u128, "a whole number ≥ 0";
-        deserialize_f32 visit_f32 f32, "a number";
-        deserialize_f64 visit_f64 f64, "a number";
+    }
+
+    /// A finite number: `NaN` and the infinities, which Rust's parser takes, would be stored as
+    /// JSON `null` and make the state unreadable.
+    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormError> {
+        visitor.visit_f64(self.finite::<f64>()?)
+    }
+
+    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormError> {
+        visitor.visit_f32(self.finite::<f32>()?)
     }
 
     fn deserialize_char<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormError> {
@@ -408,6 +449,21 @@ mod tests {
                 "field `plan`: unknown variant `gold`",
             ),
             ("name", json!(["a", "b"]), "field `name`: several values"),
+            (
+                "scores",
+                json!(["NaN"]),
+                "field `scores`: expected a finite number, got \"NaN\"",
+            ),
+            (
+                "height",
+                json!(["inf"]),
+                "field `height`: expected a finite number",
+            ),
+            (
+                "height",
+                json!(["-Infinity"]),
+                "field `height`: expected a finite number",
+            ),
         ];
         for (field, value, want) in cases {
             let mut form = base();

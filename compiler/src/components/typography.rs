@@ -128,7 +128,7 @@ pub fn link_to(content: impl Into<Node>, href: impl IntoVar<String>) -> Link {
 /// `el` (a Radix link, which takes `asChild`) showing `content` and going to `href`: through
 /// React Router's `Link` for the app's own paths, else as a plain `href`.
 pub(super) fn to_route_or_site<E: Element>(el: E, content: impl Into<Node>, href: &str) -> E {
-    if href.starts_with('/') && !href.starts_with("//") {
+    if href.starts_with('/') && !href.starts_with("//") && !href.starts_with("/\\") {
         el.prop("asChild", true).child(
             Component::new(Source::RouterLink)
                 .prop("to", href)

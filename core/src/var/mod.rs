@@ -246,8 +246,9 @@ impl<T: Serialize> Var<T> {
     /// the browser cannot avoid: it holds numbers without Rust's distinction of integers and
     /// floats, so it writes them as JavaScript does (`1.0` as `1`, `-0.0` as `0`, `1e-6` as
     /// `0.000001`, `1e16` as `10000000000000000`). Object keys keep the order the value was sent
-    /// in (a struct's field order), except that keys that are array indexes (`"0"`, `"42"`) come
-    /// first in ascending order, as JavaScript objects keep them.
+    /// in (a literal's in its struct's field order, a state var's sorted, as the server sends
+    /// states), except that keys that are array indexes (`"0"`, `"42"`) come first in ascending
+    /// order, as JavaScript objects keep them.
     pub fn to_json(&self) -> Var<String> {
         self.unary(|js| format!("JSON.stringify({js})"))
     }

@@ -52,6 +52,8 @@ pub struct FormsState {
     editing: bool,
     /// The select's choice.
     fruit: String,
+    /// How many times each fruit was chosen.
+    picks: std::collections::BTreeMap<String, u32>,
     /// The options of the select built from a list var.
     fruits: Vec<String>,
     /// The second select's choice.
@@ -80,6 +82,7 @@ impl Default for FormsState {
             editing: false,
             fruit: String::new(),
             fruits: vec!["apple".into(), "banana".into(), "cherry".into()],
+            picks: std::collections::BTreeMap::new(),
             snack: String::new(),
             volume: 50.0,
             agreed: false,
@@ -108,6 +111,7 @@ impl FormsState {
 
     /// Takes the select's choice.
     pub fn set_fruit(&mut self, fruit: String) {
+        *self.picks.entry(fruit.clone()).or_default() += 1;
         self.fruit = fruit;
     }
 
@@ -523,6 +527,11 @@ fn forms_page() -> Container {
                         .value(FormsState::fruit())
                         .on_value_change(FormsState::set_fruit),
                         text(format_var!("Fruit: {}", FormsState::fruit())).prop("id", "fruit"),
+                        // A map var, an entry per key in key order.
+                        hstack([foreach_entries(FormsState::picks(), |fruit, times| {
+                            badge(format_var!("{}: {}", fruit, times))
+                        })])
+                        .prop("id", "picks"),
                     )),
                     hstack((
                         select(FormsState::fruits())
