@@ -393,6 +393,11 @@ impl App {
         tracing::info!(ms = started.elapsed().as_millis() as u64, dir = %dir.display(), "frontend built");
         let config = args.sockets.config(Some(dist));
         let issuer = args.sockets.issuer()?;
+        args.store
+            .uploads
+            .config()
+            .prepare()
+            .map_err(|e| AppError::Worker(e.into()))?;
         let title = self.title.clone();
         let app = self.code()?;
         let (processor, feed, tasks): (Arc<dyn Processor>, Arc<dyn DeltaFeed>, _) =

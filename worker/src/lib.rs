@@ -28,4 +28,4 @@ pub use engine::Engine;
 pub use memory::MemoryStore;
 pub use store::{Commit, Lease, Loaded, StateStore, StoreError};
 pub use tasks::{TaskLimits, TaskSupervisor};
-pub use uploads::{UploadConfig, Uploads};
+pub use uploads::{UploadConfig, UploadDirError, Uploads};

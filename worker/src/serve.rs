@@ -17,7 +17,7 @@ use crate::engine::{AppCode, ErrorActions};
 use crate::grpc::WorkerService;
 use crate::redis::{RedisConfig, RedisStore};
 use crate::tasks::{TaskLimits, TaskSupervisor};
-use crate::uploads::{DEFAULT_MAX_UPLOAD_BYTES, UploadConfig};
+use crate::uploads::{DEFAULT_MAX_UPLOAD_BYTES, UploadConfig, UploadDirError};
 use crate::{Engine, StateStore, StoreError};
 
 /// Where an app runs, for what its users are shown about failures.
@@ -300,6 +300,9 @@ pub enum ServeError {
     /// Its TLS options cannot be used.
     #[error(transparent)]
     Tls(#[from] GrpcTlsError),
+    /// The upload folder cannot be used (`--upload-dir`).
+    #[error(transparent)]
+    Uploads(#[from] UploadDirError),
 }
 
 /// Serves the events of `app` as a worker until `shutdown` completes; then stops taking new calls
@@ -307,13 +310,15 @@ pub enum ServeError {
 /// returns. Metrics are served on `--metrics-port`.
 ///
 /// # Errors
-/// [`ServeError`] when Redis does not answer, the address cannot be bound, or serving fails.
+/// [`ServeError`] when the upload folder cannot be used, Redis does not answer, the address
+/// cannot be bound, or serving fails.
 pub async fn serve(
     app: AppCode,
     args: WorkerArgs,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let tls = args.tls.server()?;
+    args.store.uploads.config().prepare()?;
     let store = args.store.connect(&args.redis, &app.states).await?;
     let engine = Arc::new(args.store.engine(&app, store));
     let listener = tokio::net::TcpListener::bind(args.listen)

@@ -14,6 +14,13 @@
 //! ids of the form it issues (no path can be named). After the event, the engine deletes the
 //! files it named ([`Uploads::discard`]); files never used are swept once older than the TTL
 //! ([`Uploads::sweep`]).
+//!
+//! The folder is private to the process's user: it is made with mode 0700 (and an existing one
+//! set to it), token folders likewise, files with mode 0600 (on Unix). A folder that is a
+//! symbolic link is refused ([`UploadConfig::prepare`]). The sweep touches only what this
+//! module writes: token folders named as digests (32 lowercase hex digits) and, in them, the
+//! files `<id>`, `<id>.json` and `<id>.part` of ids of the issued form; anything else in the
+//! folder is left alone.
 
 use std::collections::HashMap;
 use std::io;
@@ -64,6 +71,67 @@ pub fn default_dir() -> PathBuf {
     std::env::temp_dir().join("refract-uploads")
 }
 
+/// Why the upload folder cannot be used (see [`UploadConfig::prepare`]).
+#[derive(thiserror::Error, Debug)]
+pub enum UploadDirError {
+    /// The folder is a symbolic link: whoever can change the link would choose where uploads
+    /// go (and what the sweep deletes).
+    #[error(
+        "the upload folder {0} is a symbolic link; give the folder it points to (--upload-dir)"
+    )]
+    Symlink(PathBuf),
+    /// Something other than a folder is there.
+    #[error("the upload folder {0} is not a folder (--upload-dir)")]
+    NotAFolder(PathBuf),
+    /// It cannot be created, or made private to this user (another user owns it, say).
+    #[error("cannot make the upload folder {path} (mode 0700, this user's): {source}")]
+    Io {
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+}
+
+impl UploadConfig {
+    /// Makes [`UploadConfig::dir`] ready before the process serves: creates it (and its
+    /// parents) when missing, with mode 0700, and sets an existing one to 0700. Blocking: call
+    /// it at start.
+    ///
+    /// # Errors
+    /// [`UploadDirError::Symlink`] when the folder is a symbolic link,
+    /// [`UploadDirError::NotAFolder`] when it is a file, [`UploadDirError::Io`] when it cannot
+    /// be created or its mode set (another user owns it).
+    pub fn prepare(&self) -> Result<(), UploadDirError> {
+        let dir = &self.dir;
+        let io = |source| UploadDirError::Io {
+            path: dir.clone(),
+            source,
+        };
+        match std::fs::symlink_metadata(dir) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(UploadDirError::Symlink(dir.clone()));
+            }
+            Ok(meta) if !meta.is_dir() => return Err(UploadDirError::NotAFolder(dir.clone())),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let mut create = std::fs::DirBuilder::new();
+                create.recursive(true);
+                #[cfg(unix)]
+                std::os::unix::fs::DirBuilderExt::mode(&mut create, 0o700);
+                create.create(dir).map_err(io)?;
+            }
+            Err(e) => return Err(io(e)),
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
+        }
+        Ok(())
+    }
+}
+
 /// The metadata kept beside an uploaded file.
 #[derive(Serialize, Deserialize)]
 struct Meta {
@@ -106,6 +174,37 @@ pub struct Uploads {
 /// Whether `id` is of the form [`Uploads`] issues: 32 lowercase hex digits.
 pub fn valid_id(id: &str) -> bool {
     id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// The id whose file `name` is, when it is one of those an upload writes (`<id>`, `<id>.json`,
+/// `<id>.part`, for an id of the issued form).
+fn upload_file_id(name: &str) -> Option<&str> {
+    let id = [".json", ".part"]
+        .iter()
+        .find_map(|ext| name.strip_suffix(ext))
+        .unwrap_or(name);
+    valid_id(id).then_some(id)
+}
+
+/// Creates `dir` with mode 0700 (on Unix).
+async fn create_private_dir(dir: &Path) -> io::Result<()> {
+    let mut create = tokio::fs::DirBuilder::new();
+    #[cfg(unix)]
+    create.mode(0o700);
+    match create.create(dir).await {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        created => created,
+    }
+}
+
+/// Writes `bytes` to the new file `path` (mode 0600 on Unix), blocking.
+fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let mut create = std::fs::OpenOptions::new();
+    create.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut create, 0o600);
+    create.open(path)?.write_all(bytes)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -186,10 +285,12 @@ impl Uploads {
         let part = dir.join(format!("{id}.part"));
         let mut create = tokio::fs::OpenOptions::new();
         create.write(true).create_new(true);
+        #[cfg(unix)]
+        create.mode(0o600);
         // The folder is made when missing, or when a sweep removed it (empty) meanwhile.
         let mut file = match create.open(&part).await {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                tokio::fs::create_dir_all(&dir)
+                self.create_token_dir(&dir)
                     .await
                     .map_err(|e| unavailable("cannot create the upload folder", e))?;
                 create.open(&part).await
@@ -213,8 +314,10 @@ impl Uploads {
             .map_err(|e| unavailable("cannot write the upload's file", e))?;
         drop(file);
         let text = serde_json::to_vec(&meta).map_err(crate::engine::internal)?;
-        tokio::fs::write(dir.join(format!("{id}.json")), text)
+        let meta_path = dir.join(format!("{id}.json"));
+        tokio::task::spawn_blocking(move || write_private(&meta_path, &text))
             .await
+            .map_err(|e| unavailable("cannot write the upload's metadata", e))?
             .map_err(|e| unavailable("cannot write the upload's metadata", e))?;
         tokio::fs::rename(&part, dir.join(&id))
             .await
@@ -227,6 +330,30 @@ impl Uploads {
             content_type: meta.content_type,
             size,
         })
+    }
+
+    /// Creates the token folder `dir` (mode 0700), and the upload folder when it is missing
+    /// (removed since the start, say): never through a symbolic link in its place.
+    async fn create_token_dir(&self, dir: &Path) -> io::Result<()> {
+        let root = &self.config.dir;
+        match tokio::fs::symlink_metadata(root).await {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                return Err(io::Error::other(format!(
+                    "{} is no longer a folder (a symbolic link?)",
+                    root.display()
+                )));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let config = self.config.clone();
+                tokio::task::spawn_blocking(move || config.prepare())
+                    .await
+                    .map_err(io::Error::other)?
+                    .map_err(io::Error::other)?;
+            }
+            Err(e) => return Err(e),
+        }
+        create_private_dir(dir).await
     }
 
     /// Replaces each `{"$upload": id}` of `args` with the file `id` of `token` (see the module
@@ -344,8 +471,21 @@ async fn write_body(
     Ok(written)
 }
 
-/// [`Uploads::sweep`]'s work, blocking.
+/// [`Uploads::sweep`]'s work, blocking: in each token folder (a folder named as a digest, not
+/// a symbolic link), the files of each upload id (`<id>`, `<id>.json`, `<id>.part`) go together
+/// once the newest of them is `ttl` old; every other entry is left alone. A token folder left
+/// empty is removed.
 fn sweep_dir(dir: &Path, ttl: Duration) -> io::Result<usize> {
+    match std::fs::symlink_metadata(dir) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            return Err(io::Error::other(format!(
+                "the upload folder {} is a symbolic link: not swept",
+                dir.display()
+            )));
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        _ => {}
+    }
     let tokens = match std::fs::read_dir(dir) {
         Ok(tokens) => tokens,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
@@ -354,19 +494,40 @@ fn sweep_dir(dir: &Path, ttl: Duration) -> io::Result<usize> {
     let now = SystemTime::now();
     let mut deleted = 0;
     for token in tokens.flatten() {
-        if !token.file_type().is_ok_and(|t| t.is_dir()) {
+        // `file_type` does not follow symbolic links: a link named as a digest is skipped.
+        let is_folder = token.file_type().is_ok_and(|t| t.is_dir());
+        // Named as a digest: 32 lowercase hex digits, the form of ids too.
+        if !is_folder || !token.file_name().to_str().is_some_and(valid_id) {
             continue;
         }
         let Ok(files) = std::fs::read_dir(token.path()) else {
             continue;
         };
+        // Each upload's files, and the time of the newest.
+        let mut uploads: HashMap<String, (SystemTime, Vec<PathBuf>)> = HashMap::new();
         for file in files.flatten() {
-            let old = file
-                .metadata()
-                .and_then(|m| m.modified())
-                .is_ok_and(|at| now.duration_since(at).is_ok_and(|age| age >= ttl));
-            if old && std::fs::remove_file(file.path()).is_ok() {
-                deleted += 1;
+            if !file.file_type().is_ok_and(|t| t.is_file()) {
+                continue;
+            }
+            let name = file.file_name();
+            let Some(id) = name.to_str().and_then(upload_file_id) else {
+                continue;
+            };
+            let Ok(modified) = file.metadata().and_then(|m| m.modified()) else {
+                continue;
+            };
+            let entry = uploads
+                .entry(id.to_owned())
+                .or_insert((SystemTime::UNIX_EPOCH, Vec::new()));
+            entry.0 = entry.0.max(modified);
+            entry.1.push(file.path());
+        }
+        for (newest, paths) in uploads.into_values() {
+            if now.duration_since(newest).is_ok_and(|age| age >= ttl) {
+                deleted += paths
+                    .iter()
+                    .filter(|p| std::fs::remove_file(p).is_ok())
+                    .count();
             }
         }
         // Only an empty folder goes.
@@ -556,6 +717,82 @@ mod tests {
         let mut args = json!({"f": {"$upload": done.id}});
         assert!(uploads.resolve("token-1", &mut args).await.is_err());
         assert!(!uploads.token_dir("token-1").exists());
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[tokio::test]
+    async fn the_sweep_touches_only_uploads() {
+        let (mut uploads, dir) = uploads(1024);
+        let done = uploads
+            .store(request("a", 1), body(vec![Ok(b"x")]))
+            .await
+            .unwrap();
+        let token = uploads.token_dir("token-1");
+        let id = "0123456789abcdef0123456789abcdef";
+        // What the app (or anyone) keeps in the folder, all of it older than the TTL below.
+        let foreign = [
+            dir.join("notes.txt"),
+            dir.join("not-a-digest").join(format!("{id}.json")),
+            dir.join("0123456789ABCDEF0123456789ABCDEF").join(id),
+            token.join("notes.txt"),
+            token.join(format!("{id}.bak")),
+            token.join(id.to_uppercase()),
+            token.join("sub").join(id),
+        ];
+        for path in &foreign {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, b"keep").unwrap();
+        }
+        uploads.config.ttl = Duration::ZERO;
+        assert_eq!(
+            uploads.sweep().await.unwrap(),
+            2,
+            "the upload's file and its metadata, nothing else"
+        );
+        assert!(!token.join(&done.id).exists());
+        for path in &foreign {
+            assert_eq!(std::fs::read(path).unwrap(), b"keep", "{}", path.display());
+        }
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_folder_and_files_are_private_and_a_symlink_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let (uploads, dir) = uploads(1024);
+        let done = uploads
+            .store(request("a", 1), body(vec![Ok(b"x")]))
+            .await
+            .unwrap();
+        let token = uploads.token_dir("token-1");
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&token), 0o700);
+        assert_eq!(mode(&token.join(&done.id)), 0o600);
+        assert_eq!(mode(&token.join(format!("{}.json", done.id))), 0o600);
+        // An existing folder open to others is made private at start.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        uploads.config().prepare().unwrap();
+        assert_eq!(mode(&dir), 0o700);
+
+        let link = dir.with_extension("link");
+        std::os::unix::fs::symlink(&dir, &link).unwrap();
+        let linked = UploadConfig {
+            dir: link.clone(),
+            ..uploads.config().clone()
+        };
+        let refused = linked.prepare().unwrap_err();
+        assert!(matches!(refused, UploadDirError::Symlink(_)), "{refused}");
+        assert!(refused.to_string().contains("symbolic link"), "{refused}");
+        let mut swept = Uploads::new(linked);
+        swept.config.ttl = Duration::ZERO;
+        assert!(swept.sweep().await.is_err());
+        assert!(
+            token.join(&done.id).exists(),
+            "nothing swept through the link"
+        );
+        std::fs::remove_file(&link).ok();
         std::fs::remove_dir_all(&dir).ok();
     }
 }
