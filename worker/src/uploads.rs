@@ -2,8 +2,9 @@
 //! and the event that uses them: one implementation for both modes.
 //!
 //! An upload is streamed to `<dir>/<token digest>/<id>.part` as it arrives, never held whole in
-//! memory, then renamed to `<dir>/<token digest>/<id>` beside its metadata (`<id>.json`: name,
-//! media type, size). The id is 16 random bytes in lowercase hex; the token digest is the first
+//! memory, then renamed to `<dir>/<token digest>/<id>`, and its metadata written beside it
+//! (`<id>.json`: name, media type, size): one blocking step that runs to its end even when the
+//! upload's future is dropped, and deletes all three files when it fails. The id is 16 random bytes in lowercase hex; the token digest is the first
 //! 16 bytes of SHA-256 of the token's store key, in hex, so a folder name says nothing of the
 //! session. A partial file is deleted whenever its upload does not complete: over the size
 //! limit, a body shorter or longer than declared, a stream that breaks off or is dropped (the
@@ -22,7 +23,7 @@
 //! files `<id>`, `<id>.json` and `<id>.part` of ids of the issued form; anything else in the
 //! folder is left alone.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -302,7 +303,7 @@ impl Uploads {
             path: part.clone(),
             kept: false,
         };
-        let written = write_body(&mut file, body, size, max).await?;
+        let written = write_body(&mut file, body, size).await?;
         if written != size {
             return Err(Failure::new(
                 ErrorCode::MalformedUpload,
@@ -314,15 +315,15 @@ impl Uploads {
             .map_err(|e| unavailable("cannot write the upload's file", e))?;
         drop(file);
         let text = serde_json::to_vec(&meta).map_err(crate::engine::internal)?;
-        let meta_path = dir.join(format!("{id}.json"));
-        tokio::task::spawn_blocking(move || write_private(&meta_path, &text))
-            .await
-            .map_err(|e| unavailable("cannot write the upload's metadata", e))?
-            .map_err(|e| unavailable("cannot write the upload's metadata", e))?;
-        tokio::fs::rename(&part, dir.join(&id))
-            .await
-            .map_err(|e| unavailable("cannot keep the upload's file", e))?;
+        // From here the blocking step owns the partial file: it runs to its end on its own
+        // thread even when this future is dropped, and leaves all or nothing (a process that
+        // dies meanwhile leaves files the sweep deletes).
         guard.keep();
+        let finishing = (dir, id.clone());
+        tokio::task::spawn_blocking(move || finish_upload(&finishing.0, &finishing.1, &text))
+            .await
+            .map_err(|e| unavailable("cannot keep the upload's file", e))?
+            .map_err(|e| unavailable("cannot keep the upload's file", e))?;
         tracing::debug!(id, size, "upload stored");
         Ok(Uploaded {
             id,
@@ -357,15 +358,18 @@ impl Uploads {
     }
 
     /// Replaces each `{"$upload": id}` of `args` with the file `id` of `token` (see the module
-    /// docs) and returns the ids named.
+    /// docs) and returns the ids named, each once, in the order first named.
     ///
     /// # Errors
     /// `bad_arguments` when `args` holds the reserved key of an [`UploadedFile`] (a client
     /// naming a file by its path) or a malformed `$upload`; `upload_not_found` for an id that
     /// is not of the form issued, or whose file `token` does not have (any more).
     pub async fn resolve(&self, token: &str, args: &mut Value) -> Result<Vec<String>, Failure> {
-        let ids = upload_refs(args)
+        let mut ids = upload_refs(args)
             .map_err(|e: UploadArgError| Failure::from(EventError::BadArguments(e.to_string())))?;
+        // Each file is looked up once, however often the arguments name it.
+        let mut seen = HashSet::new();
+        ids.retain(|id| seen.insert(id.clone()));
         if ids.is_empty() {
             return Ok(ids);
         }
@@ -437,13 +441,12 @@ impl Uploads {
     }
 }
 
-/// Writes `body` to `file`, refusing more than `size` bytes (and more than `max`); returns how
-/// many bytes it wrote.
+/// Writes `body` to `file`, refusing more than `size` bytes (checked against the size limit
+/// before); returns how many bytes it wrote.
 async fn write_body(
     file: &mut tokio::fs::File,
     mut body: UploadBody,
     size: u64,
-    max: u64,
 ) -> Result<u64, Failure> {
     let mut written: u64 = 0;
     while let Some(chunk) = body.next().await {
@@ -452,12 +455,6 @@ async fn write_body(
             Failure::new(ErrorCode::Unavailable, e.to_string())
         })?;
         written += chunk.len() as u64;
-        if written > max {
-            return Err(Failure::new(
-                ErrorCode::UploadTooLarge,
-                format!("the file is over this server's limit of {max} bytes"),
-            ));
-        }
         if written > size {
             return Err(Failure::new(
                 ErrorCode::MalformedUpload,
@@ -469,6 +466,29 @@ async fn write_body(
             .map_err(|e| unavailable("cannot write the upload's file", e))?;
     }
     Ok(written)
+}
+
+/// Makes the complete upload `id` of the token folder `dir` one that events can name: renames
+/// `<id>.part` to `<id>`, then writes its metadata `<id>.json` (`meta`); on a failure deletes
+/// all three. Blocking.
+///
+/// # Errors
+/// The I/O error of the rename or the write.
+fn finish_upload(dir: &Path, id: &str, meta: &[u8]) -> io::Result<()> {
+    let part = dir.join(format!("{id}.part"));
+    let file = dir.join(id);
+    let meta_path = dir.join(format!("{id}.json"));
+    let done = std::fs::rename(&part, &file).and_then(|()| write_private(&meta_path, meta));
+    if done.is_err() {
+        for path in [&part, &file, &meta_path] {
+            if let Err(e) = std::fs::remove_file(path)
+                && e.kind() != io::ErrorKind::NotFound
+            {
+                tracing::warn!(path = %path.display(), error = %e, "could not delete a failed upload");
+            }
+        }
+    }
+    done
 }
 
 /// [`Uploads::sweep`]'s work, blocking: in each token folder (a folder named as a digest, not
@@ -697,6 +717,42 @@ mod tests {
         let timed_out = tokio::time::timeout(Duration::from_millis(200), store).await;
         assert!(timed_out.is_err());
         assert!(files(&dir).is_empty(), "{:?}", files(&dir));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[tokio::test]
+    async fn an_id_named_twice_is_looked_up_once() {
+        let (uploads, dir) = uploads(1024);
+        let done = uploads
+            .store(request("a", 1), body(vec![Ok(b"x")]))
+            .await
+            .unwrap();
+        let mut args = json!({"a": {"$upload": done.id}, "b": [{"$upload": done.id}]});
+        let ids = uploads.resolve("token-1", &mut args).await.unwrap();
+        assert_eq!(ids, std::slice::from_ref(&done.id));
+        let a: UploadedFile = serde_json::from_value(args["a"].clone()).unwrap();
+        let b: Vec<UploadedFile> = serde_json::from_value(args["b"].clone()).unwrap();
+        assert_eq!(b, [a]);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_failed_finish_leaves_none_of_the_uploads_files() {
+        let (uploads, dir) = uploads(1024);
+        let token = uploads.token_dir("token-1");
+        std::fs::create_dir_all(&token).unwrap();
+        let id = "0123456789abcdef0123456789abcdef";
+        std::fs::write(token.join(format!("{id}.part")), b"x").unwrap();
+        // Something in the metadata's place: its write fails after the rename.
+        std::fs::create_dir(token.join(format!("{id}.json"))).unwrap();
+        assert!(finish_upload(&token, id, b"{}").is_err());
+        assert_eq!(
+            std::fs::read_dir(&token).unwrap().count(),
+            1,
+            "only the folder in the way is left: {:?}",
+            files(&token)
+        );
+        assert!(!token.join(id).exists());
         std::fs::remove_dir_all(&dir).ok();
     }
 
