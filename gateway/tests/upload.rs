@@ -28,6 +28,7 @@ async fn server(max_bytes: u64) -> Server {
     let engine = Engine::new(Arc::default(), store.clone()).uploads(UploadConfig {
         dir: dir.clone(),
         max_bytes,
+        max_bytes_per_session: 8 * max_bytes,
         ttl: Duration::from_secs(3600),
     });
     let issuer = TokenIssuer::from_secret("upload-tests");

@@ -17,7 +17,9 @@ use crate::engine::{AppCode, ErrorActions};
 use crate::grpc::WorkerService;
 use crate::redis::{RedisConfig, RedisStore};
 use crate::tasks::{TaskLimits, TaskSupervisor};
-use crate::uploads::{DEFAULT_MAX_UPLOAD_BYTES, UploadConfig, UploadDirError};
+use crate::uploads::{
+    DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_MAX_UPLOAD_BYTES_PER_SESSION, UploadConfig, UploadDirError,
+};
 use crate::{Engine, StateStore, StoreError};
 
 /// Where an app runs, for what its users are shown about failures.
@@ -102,6 +104,11 @@ pub struct UploadArgs {
     /// The largest uploaded file, in bytes: a larger one is refused with `upload_too_large`.
     #[arg(long, default_value_t = DEFAULT_MAX_UPLOAD_BYTES, value_parser = clap::value_parser!(u64).range(1..), env = "REFRACT_MAX_UPLOAD_BYTES")]
     pub max_upload_bytes: u64,
+    /// The most bytes one session's uploads may hold on a worker's disk (the files waiting for
+    /// their events, the uploads in progress and the new file): past it an upload is refused
+    /// with `upload_too_large`.
+    #[arg(long, default_value_t = DEFAULT_MAX_UPLOAD_BYTES_PER_SESSION, value_parser = clap::value_parser!(u64).range(1..), env = "REFRACT_MAX_UPLOAD_BYTES_PER_SESSION")]
+    pub max_upload_bytes_per_session: u64,
     /// Seconds an uploaded file that no event used is kept before it is deleted.
     #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..), env = "REFRACT_UPLOAD_TTL_SECS")]
     pub upload_ttl_secs: u64,
@@ -112,6 +119,7 @@ impl Default for UploadArgs {
         UploadArgs {
             upload_dir: None,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            max_upload_bytes_per_session: DEFAULT_MAX_UPLOAD_BYTES_PER_SESSION,
             upload_ttl_secs: 3600,
         }
     }
@@ -126,6 +134,7 @@ impl UploadArgs {
                 .clone()
                 .unwrap_or_else(crate::uploads::default_dir),
             max_bytes: self.max_upload_bytes,
+            max_bytes_per_session: self.max_upload_bytes_per_session,
             ttl: Duration::from_secs(self.upload_ttl_secs),
         }
     }
@@ -135,10 +144,12 @@ impl UploadArgs {
         let UploadArgs {
             upload_dir,
             max_upload_bytes,
+            max_upload_bytes_per_session,
             upload_ttl_secs,
         } = self;
         let mut args = vec![
             format!("--max-upload-bytes={max_upload_bytes}"),
+            format!("--max-upload-bytes-per-session={max_upload_bytes_per_session}"),
             format!("--upload-ttl-secs={upload_ttl_secs}"),
         ];
         if let Some(dir) = upload_dir {
@@ -413,6 +424,7 @@ mod tests {
                 uploads: UploadArgs {
                     upload_dir: Some("/var/uploads".into()),
                     max_upload_bytes: 12,
+                    max_upload_bytes_per_session: 14,
                     upload_ttl_secs: 13,
                 },
             },

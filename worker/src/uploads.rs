@@ -41,6 +41,9 @@ use tokio::io::AsyncWriteExt;
 /// The default of [`UploadConfig::max_bytes`]: 1 GiB.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 1 << 30;
 
+/// The default of [`UploadConfig::max_bytes_per_session`]: 2 GiB.
+pub const DEFAULT_MAX_UPLOAD_BYTES_PER_SESSION: u64 = 2 << 30;
+
 /// The default of [`UploadConfig::ttl`]: one hour.
 pub const DEFAULT_UPLOAD_TTL: Duration = Duration::from_secs(3600);
 
@@ -51,17 +54,22 @@ pub struct UploadConfig {
     pub dir: PathBuf,
     /// The largest file taken, in bytes: a larger one is refused with `upload_too_large`.
     pub max_bytes: u64,
+    /// The most bytes one session's uploads may hold on this process's disk: the files in its
+    /// folder waiting for their events, those uploading to this process, and the new file's
+    /// declared size. An upload past it is refused with `upload_too_large`.
+    pub max_bytes_per_session: u64,
     /// How long a file no event used is kept (measured from its last write).
     pub ttl: Duration,
 }
 
 impl Default for UploadConfig {
     /// `refract-uploads` in the system's temp folder, [`DEFAULT_MAX_UPLOAD_BYTES`],
-    /// [`DEFAULT_UPLOAD_TTL`].
+    /// [`DEFAULT_MAX_UPLOAD_BYTES_PER_SESSION`], [`DEFAULT_UPLOAD_TTL`].
     fn default() -> Self {
         UploadConfig {
             dir: default_dir(),
             max_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            max_bytes_per_session: DEFAULT_MAX_UPLOAD_BYTES_PER_SESSION,
             ttl: DEFAULT_UPLOAD_TTL,
         }
     }
@@ -170,6 +178,51 @@ impl Drop for Partial {
 pub struct Uploads {
     config: UploadConfig,
     last_sweep: Mutex<Option<Instant>>,
+    /// The declared bytes of the uploads streaming to this process, by token folder.
+    in_flight: Mutex<HashMap<PathBuf, u64>>,
+}
+
+/// The bytes an upload streaming to this process reserved of its session's quota, given back
+/// when it ends (either way: once complete, its file counts on disk instead).
+struct Reserved<'a> {
+    uploads: &'a Uploads,
+    dir: PathBuf,
+    bytes: u64,
+}
+
+impl Drop for Reserved<'_> {
+    fn drop(&mut self) {
+        let mut in_flight = self
+            .uploads
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(held) = in_flight.get_mut(&self.dir) {
+            *held -= self.bytes;
+            if *held == 0 {
+                in_flight.remove(&self.dir);
+            }
+        }
+    }
+}
+
+/// The bytes of the complete uploaded files (`<id>`) in the token folder `dir`; 0 when it does
+/// not exist. Blocking.
+fn held_bytes(dir: &Path) -> io::Result<u64> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut held = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let complete = name.to_str().is_some_and(valid_id);
+        if complete && let Ok(meta) = entry.metadata() {
+            held += if meta.is_file() { meta.len() } else { 0 };
+        }
+    }
+    Ok(held)
 }
 
 /// Whether `id` is of the form [`Uploads`] issues: 32 lowercase hex digits.
@@ -234,6 +287,7 @@ impl Uploads {
         Uploads {
             config,
             last_sweep: Mutex::new(None),
+            in_flight: Mutex::default(),
         }
     }
 
@@ -252,9 +306,10 @@ impl Uploads {
     /// media type and size. Nothing is left on disk unless it succeeds.
     ///
     /// # Errors
-    /// `upload_too_large` when the declared size is over the limit; `malformed_upload` when the
-    /// body is not exactly the declared size; `unavailable` when the body broke off or the file
-    /// cannot be written.
+    /// `upload_too_large` when the declared size is over the limit of one file, or would take
+    /// the session past its quota ([`UploadConfig::max_bytes_per_session`]); `malformed_upload`
+    /// when the body is not exactly the declared size; `unavailable` when the body broke off or
+    /// the file cannot be written.
     pub async fn store(
         &self,
         request: UploadRequest,
@@ -279,6 +334,7 @@ impl Uploads {
             size,
         };
         let dir = self.token_dir(&token);
+        let _reserved = self.reserve(&dir, size).await?;
         let mut random = [0u8; 16];
         getrandom::fill(&mut random)
             .map_err(|e| unavailable("no randomness for an upload id", e))?;
@@ -330,6 +386,42 @@ impl Uploads {
             name: meta.name,
             content_type: meta.content_type,
             size,
+        })
+    }
+
+    /// Reserves `size` bytes of the quota of the token folder `dir` for an upload, until the
+    /// returned guard is dropped.
+    ///
+    /// # Errors
+    /// `upload_too_large` when the folder's complete uploads, the uploads streaming to it and
+    /// `size` together are over [`UploadConfig::max_bytes_per_session`]; `unavailable` when the
+    /// folder cannot be read.
+    async fn reserve(&self, dir: &Path, size: u64) -> Result<Reserved<'_>, Failure> {
+        let listed = dir.to_owned();
+        let on_disk = tokio::task::spawn_blocking(move || held_bytes(&listed))
+            .await
+            .map_err(|e| unavailable("cannot read the upload folder", e))?
+            .map_err(|e| unavailable("cannot read the upload folder", e))?;
+        let max = self.config.max_bytes_per_session;
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        let streaming = in_flight.get(dir).copied().unwrap_or(0);
+        let held = on_disk + streaming;
+        if held.saturating_add(size) > max {
+            return Err(Failure::new(
+                ErrorCode::UploadTooLarge,
+                format!(
+                    "this session's uploads hold {held} bytes on the server (files waiting for \
+                     their events, and uploads in progress); this file's {size} bytes would take \
+                     them over this server's limit of {max} bytes per session: send the files \
+                     in smaller groups, or upload again once the pending ones were used"
+                ),
+            ));
+        }
+        *in_flight.entry(dir.to_owned()).or_default() += size;
+        Ok(Reserved {
+            uploads: self,
+            dir: dir.to_owned(),
+            bytes: size,
         })
     }
 
@@ -570,6 +662,7 @@ mod tests {
         let config = UploadConfig {
             dir: dir.clone(),
             max_bytes,
+            max_bytes_per_session: 4 * max_bytes,
             ttl: Duration::from_secs(3600),
         };
         (Uploads::new(config), dir)
@@ -754,6 +847,61 @@ mod tests {
         );
         assert!(!token.join(id).exists());
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[tokio::test]
+    async fn a_sessions_uploads_are_bounded_together() {
+        let (mut uploads, dir) = uploads(10);
+        uploads.config.max_bytes_per_session = 25;
+        for _ in 0..2 {
+            uploads
+                .store(request("a", 10), body(vec![Ok(b"0123456789")]))
+                .await
+                .unwrap();
+        }
+        // 20 bytes of files held: 10 more are over 25.
+        let over = uploads
+            .store(request("b", 10), body(vec![Ok(b"0123456789")]))
+            .await
+            .unwrap_err();
+        assert_eq!(over.code, ErrorCode::UploadTooLarge);
+        assert!(
+            over.message.contains("limit of 25 bytes per session"),
+            "{}",
+            over.message
+        );
+        // Another session has its own quota.
+        let mut theirs = request("b", 10);
+        theirs.token = "token-2".into();
+        uploads
+            .store(theirs, body(vec![Ok(b"0123456789")]))
+            .await
+            .unwrap();
+
+        // An upload streaming counts too, until it ends.
+        let (mut fresh, fresh_dir) = self::uploads(10);
+        fresh.config.max_bytes_per_session = 15;
+        let stalled = futures_util::stream::iter([Ok(Bytes::from_static(b"ab"))])
+            .chain(futures_util::stream::pending())
+            .boxed();
+        let streaming = fresh.store(request("a", 10), stalled);
+        let second = async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            fresh
+                .store(request("b", 10), body(vec![Ok(b"0123456789")]))
+                .await
+        };
+        tokio::select! {
+            _ = streaming => panic!("a stalled upload ended"),
+            refused = second => assert_eq!(refused.unwrap_err().code, ErrorCode::UploadTooLarge),
+        }
+        // The first one was dropped: its reservation went with it.
+        fresh
+            .store(request("b", 10), body(vec![Ok(b"0123456789")]))
+            .await
+            .unwrap();
+        std::fs::remove_dir_all(&dir).ok();
+        std::fs::remove_dir_all(&fresh_dir).ok();
     }
 
     #[tokio::test]

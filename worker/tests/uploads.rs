@@ -101,6 +101,7 @@ fn engine(max_bytes: u64) -> (Engine<Arc<MemoryStore>>, PathBuf) {
         Engine::new(Arc::new(states), Arc::new(MemoryStore::new())).uploads(UploadConfig {
             dir: dir.clone(),
             max_bytes,
+            max_bytes_per_session: 8 * max_bytes,
             ttl: Duration::from_secs(3600),
         });
     (engine, dir)
