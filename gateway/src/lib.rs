@@ -88,6 +88,19 @@ pub struct GatewayConfig {
     /// action): [`CONTENT_SECURITY_POLICY_WITH_EVAL`] instead of [`CONTENT_SECURITY_POLICY`]
     /// (default `false`).
     pub allow_eval: bool,
+    /// The most uploads (`POST /_upload`) the gateway streams at once (default 64); one more is
+    /// refused with 503 `overloaded`.
+    pub max_uploads: usize,
+    /// The most uploads of one session (token) the gateway streams at once (default 4, what
+    /// the browser runtime sends at a time); one more is refused with 429 `overloaded`.
+    pub max_uploads_per_session: usize,
+    /// The time every upload may take besides its size's share (default 30 s): an upload of
+    /// `size` bytes is cut off with 408 `upload_timeout` after
+    /// `upload_grace + size / min_upload_rate` (see [`upload::deadline`]).
+    pub upload_grace: std::time::Duration,
+    /// The slowest rate an upload may keep, in bytes per second (default 65,536: 64 KiB/s),
+    /// for its deadline (see [`GatewayConfig::upload_grace`]); at least 1.
+    pub min_upload_rate: u64,
 }
 
 impl Default for GatewayConfig {
@@ -105,6 +118,10 @@ impl Default for GatewayConfig {
             max_connections: 10_000,
             max_connections_per_ip: 256,
             allow_eval: false,
+            max_uploads: 64,
+            max_uploads_per_session: 4,
+            upload_grace: std::time::Duration::from_secs(30),
+            min_upload_rate: 64 * 1024,
         }
     }
 }
@@ -122,6 +139,8 @@ struct Shared {
     connected: std::sync::Mutex<HashMap<String, usize>>,
     /// Open sockets: in all, and by client IP address.
     open: std::sync::Mutex<(usize, HashMap<std::net::IpAddr, usize>)>,
+    /// Uploads streaming: in all, and by token (its store key).
+    uploading: std::sync::Mutex<(usize, HashMap<String, usize>)>,
 }
 
 /// An open socket, counted against the caps while it lives.
@@ -259,6 +278,7 @@ impl Gateway {
             sockets,
             connected: std::sync::Mutex::default(),
             open: std::sync::Mutex::default(),
+            uploading: std::sync::Mutex::default(),
         });
         tokio::spawn(touch_connected(Arc::downgrade(&shared), touch_every));
         Gateway { shared }

@@ -78,6 +78,14 @@ pub struct SocketArgs {
     /// behind a proxy that hides the clients' addresses).
     #[arg(long, default_value_t = 256, env = "REFRACT_MAX_CONNECTIONS_PER_IP")]
     pub max_connections_per_ip: usize,
+    /// The most uploads (`POST /_upload`) this process streams at once; more are refused with
+    /// 503 `overloaded`.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..), env = "REFRACT_MAX_UPLOADS")]
+    pub max_uploads: u64,
+    /// The most uploads of one session this process streams at once; more are refused with 429
+    /// `overloaded` (the browser runtime sends 4 at a time).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..), env = "REFRACT_MAX_UPLOADS_PER_SESSION")]
+    pub max_uploads_per_session: u64,
     /// Secret that signs tokens (any string); every gateway of a deployment needs the same one.
     /// Without it a random one is made at start: tokens are then valid on this process only,
     /// until it restarts.
@@ -109,6 +117,10 @@ impl SocketArgs {
             max_connections: self.max_connections,
             max_connections_per_ip: self.max_connections_per_ip,
             allow_eval: self.allow_eval,
+            max_uploads: usize::try_from(self.max_uploads).unwrap_or(usize::MAX),
+            max_uploads_per_session: usize::try_from(self.max_uploads_per_session)
+                .unwrap_or(usize::MAX),
+            ..GatewayConfig::default()
         }
     }
 
@@ -134,6 +146,8 @@ impl SocketArgs {
             client_ip_header,
             max_connections,
             max_connections_per_ip,
+            max_uploads,
+            max_uploads_per_session,
             secret: _,
             allow_eval,
         } = self;
@@ -146,6 +160,8 @@ impl SocketArgs {
             format!("--idle-timeout-secs={idle_timeout_secs}"),
             format!("--max-connections={max_connections}"),
             format!("--max-connections-per-ip={max_connections_per_ip}"),
+            format!("--max-uploads={max_uploads}"),
+            format!("--max-uploads-per-session={max_uploads_per_session}"),
         ];
         if !allowed_origins.is_empty() {
             args.push(format!("--allowed-origins={}", allowed_origins.join(",")));
@@ -430,6 +446,8 @@ mod tests {
                 client_ip_header: Some("x-forwarded-for".into()),
                 max_connections: 7,
                 max_connections_per_ip: 3,
+                max_uploads: 5,
+                max_uploads_per_session: 2,
                 secret: None,
                 allow_eval: true,
             },

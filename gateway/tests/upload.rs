@@ -20,6 +20,11 @@ struct Server {
 }
 
 async fn server(max_bytes: u64) -> Server {
+    server_with(max_bytes, |_| {}).await
+}
+
+/// A server as [`server`], with its gateway's configuration tuned by `tune`.
+async fn server_with(max_bytes: u64, tune: impl FnOnce(&mut GatewayConfig)) -> Server {
     let mut random = [0u8; 6];
     getrandom::fill(&mut random).unwrap();
     let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
@@ -33,12 +38,9 @@ async fn server(max_bytes: u64) -> Server {
     });
     let issuer = TokenIssuer::from_secret("upload-tests");
     let feed: Arc<dyn DeltaFeed> = store;
-    let gateway = Gateway::new(
-        GatewayConfig::default(),
-        issuer.clone(),
-        Arc::new(engine),
-        feed,
-    );
+    let mut config = GatewayConfig::default();
+    tune(&mut config);
+    let gateway = Gateway::new(config, issuer.clone(), Arc::new(engine), feed);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let task = tokio::spawn(refract_gateway::serve::serve_until(
@@ -63,6 +65,23 @@ async fn post(
     length: usize,
     body: &[u8],
 ) -> (u16, String) {
+    let mut tcp = start(addr, headers, length).await;
+    // The server may answer (and close) before reading a refused body.
+    let _ = tcp.write_all(body).await;
+    if body.len() < length {
+        // The client goes away mid-body.
+        let _ = tcp.shutdown().await;
+    }
+    answer(tcp).await
+}
+
+/// Sends the head of `POST /_upload` with `headers`, declaring `length` bytes of body; the
+/// caller sends the body (or not).
+async fn start(
+    addr: std::net::SocketAddr,
+    headers: &[(&str, &str)],
+    length: usize,
+) -> tokio::net::TcpStream {
     let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let mut head = format!(
         "POST /_upload HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {length}\r\nConnection: close\r\n"
@@ -72,12 +91,12 @@ async fn post(
     }
     head.push_str("\r\n");
     tcp.write_all(head.as_bytes()).await.unwrap();
-    // The server may answer (and close) before reading a refused body.
-    let _ = tcp.write_all(body).await;
-    if body.len() < length {
-        // The client goes away mid-body.
-        let _ = tcp.shutdown().await;
-    }
+    tcp
+}
+
+/// The status and body of the answer on `tcp` (0 and nothing when the server closed without
+/// one).
+async fn answer(mut tcp: tokio::net::TcpStream) -> (u16, String) {
     let mut answer = Vec::new();
     let _ = tcp.read_to_end(&mut answer).await;
     let answer = String::from_utf8_lossy(&answer).into_owned();
@@ -167,12 +186,115 @@ async fn a_file_reaches_the_engine_and_refusals_say_why() {
 
     let mut other_site = named("a");
     other_site.push(("Origin", "https://evil.example"));
-    let (status, _) = post(s.addr, &other_site, 1, b"x").await;
+    let (status, body) = post(s.addr, &other_site, 1, b"x").await;
     assert_eq!(status, 403);
+    let refusal: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(refusal["code"], "forbidden_origin", "{body}");
+    assert!(
+        refusal["message"].as_str().unwrap().contains("origin"),
+        "{body}"
+    );
 
     // A body that ends before its declared length (the client went away).
     let (status, _) = post(s.addr, &named("cut.bin"), 900, &[1u8; 300]).await;
     assert_ne!(status, 200);
+    until_empty(&s.dir).await;
+    s.task.abort();
+    std::fs::remove_dir_all(&s.dir).ok();
+}
+
+/// The headers of an upload of `token` named `name`.
+fn named<'a>(token: &'a str, name: &'a str) -> Vec<(&'static str, &'a str)> {
+    vec![("X-Refract-Token", token), ("X-Refract-File-Name", name)]
+}
+
+/// Waits until the gateway has taken the uploads started (their handlers run once the head
+/// arrived).
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
+#[tokio::test]
+async fn uploads_at_once_are_bounded_per_session_and_in_all() {
+    let s = server_with(1000, |c| {
+        c.max_uploads = 3;
+        c.max_uploads_per_session = 2;
+    })
+    .await;
+    let (one, two) = (s.issuer.issue().unwrap(), s.issuer.issue().unwrap());
+    // Two uploads of the first session stall mid-body.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut tcp = start(s.addr, &named(&one, "a"), 10).await;
+        tcp.write_all(b"abc").await.unwrap();
+        held.push(tcp);
+    }
+    settle().await;
+    let (status, body) = post(s.addr, &named(&one, "b"), 1, b"x").await;
+    assert_eq!(status, 429, "{body}");
+    let refusal: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(refusal["code"], "overloaded");
+    assert!(
+        refusal["message"]
+            .as_str()
+            .unwrap()
+            .contains("2 files at once"),
+        "{body}"
+    );
+    // Another session still may, up to the gateway's cap.
+    let mut third = start(s.addr, &named(&two, "c"), 10).await;
+    third.write_all(b"abc").await.unwrap();
+    settle().await;
+    let (status, body) = post(s.addr, &named(&two, "d"), 1, b"x").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.contains("overloaded") && body.contains("3 uploads at once"),
+        "{body}"
+    );
+    // An upload that ends gives its slot back.
+    third.write_all(b"defghij").await.unwrap();
+    assert_eq!(answer(third).await.0, 200);
+    let (status, body) = post(s.addr, &named(&two, "d"), 1, b"x").await;
+    assert_eq!(status, 200, "{body}");
+    drop(held);
+    s.task.abort();
+    std::fs::remove_dir_all(&s.dir).ok();
+}
+
+#[tokio::test]
+async fn a_slow_or_silent_upload_is_cut_off_and_leaves_no_file() {
+    let s = server_with(1 << 20, |c| {
+        c.upload_grace = Duration::from_millis(600);
+        c.min_upload_rate = 1 << 20;
+        c.idle_timeout = Duration::from_millis(400);
+    })
+    .await;
+    let token = s.issuer.issue().unwrap();
+    // A byte every 100 ms: never idle, but past its deadline (600 ms plus 1 s per MiB).
+    let mut slow = start(s.addr, &named(&token, "slow"), 1000).await;
+    let trickle = async {
+        for _ in 0..30 {
+            if slow.write_all(b"x").await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    trickle.await;
+    let (status, body) = answer(slow).await;
+    assert_eq!(status, 408, "{body}");
+    assert!(
+        body.contains("upload_timeout") && body.contains("took longer"),
+        "{body}"
+    );
+    until_empty(&s.dir).await;
+
+    // Nothing at all after the first bytes: cut off after the idle timeout.
+    let mut silent = start(s.addr, &named(&token, "silent"), 1000).await;
+    silent.write_all(b"abc").await.unwrap();
+    let (status, body) = answer(silent).await;
+    assert_eq!(status, 408, "{body}");
+    assert!(body.contains("sent nothing"), "{body}");
     until_empty(&s.dir).await;
     s.task.abort();
     std::fs::remove_dir_all(&s.dir).ok();

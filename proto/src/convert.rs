@@ -35,6 +35,8 @@ impl From<ErrorCode> for v1::ErrorCode {
             ErrorCode::UploadTooLarge => v1::ErrorCode::UploadTooLarge,
             ErrorCode::MalformedUpload => v1::ErrorCode::MalformedUpload,
             ErrorCode::UploadNotFound => v1::ErrorCode::UploadNotFound,
+            ErrorCode::UploadTimeout => v1::ErrorCode::UploadTimeout,
+            ErrorCode::ForbiddenOrigin => v1::ErrorCode::ForbiddenOrigin,
             ErrorCode::Internal => v1::ErrorCode::Internal,
         }
     }
@@ -63,6 +65,8 @@ impl From<v1::ErrorCode> for ErrorCode {
             v1::ErrorCode::UploadTooLarge => ErrorCode::UploadTooLarge,
             v1::ErrorCode::MalformedUpload => ErrorCode::MalformedUpload,
             v1::ErrorCode::UploadNotFound => ErrorCode::UploadNotFound,
+            v1::ErrorCode::UploadTimeout => ErrorCode::UploadTimeout,
+            v1::ErrorCode::ForbiddenOrigin => ErrorCode::ForbiddenOrigin,
             v1::ErrorCode::Internal | v1::ErrorCode::Unspecified => ErrorCode::Internal,
         }
     }

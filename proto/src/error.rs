@@ -58,13 +58,20 @@ pub enum ErrorCode {
     /// expired (`--upload-ttl-secs`), already used by an event, another session's, or kept by
     /// another worker (the worker set changed between the upload and the event).
     UploadNotFound,
+    /// An upload (`POST /_upload`) that took longer than its deadline (a grace period plus its
+    /// declared size at a minimum rate), or whose client sent nothing for the idle timeout:
+    /// cut off, nothing kept.
+    UploadTimeout,
+    /// An upload (`POST /_upload`) from a page of another origin than the gateway's own (and
+    /// `--allowed-origins`): refused before the body is read.
+    ForbiddenOrigin,
     /// Anything else: a bug or an unexpected reply.
     Internal,
 }
 
 impl ErrorCode {
     /// Every code, in the order of the protocol's table.
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: [ErrorCode; 22] = [
         ErrorCode::MalformedFrame,
         ErrorCode::FrameTooLarge,
         ErrorCode::InvalidToken,
@@ -84,6 +91,8 @@ impl ErrorCode {
         ErrorCode::UploadTooLarge,
         ErrorCode::MalformedUpload,
         ErrorCode::UploadNotFound,
+        ErrorCode::UploadTimeout,
+        ErrorCode::ForbiddenOrigin,
         ErrorCode::Internal,
     ];
 
@@ -109,6 +118,8 @@ impl ErrorCode {
             ErrorCode::UploadTooLarge => "upload_too_large",
             ErrorCode::MalformedUpload => "malformed_upload",
             ErrorCode::UploadNotFound => "upload_not_found",
+            ErrorCode::UploadTimeout => "upload_timeout",
+            ErrorCode::ForbiddenOrigin => "forbidden_origin",
             ErrorCode::Internal => "internal",
         }
     }

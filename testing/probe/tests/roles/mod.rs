@@ -104,6 +104,8 @@ pub fn gateway_args(redis: &str, workers: &[String]) -> GatewayArgs {
             client_ip_header: None,
             max_connections: 10_000,
             max_connections_per_ip: 10_000,
+            max_uploads: 64,
+            max_uploads_per_session: 4,
             allow_eval: false,
             secret: None,
         },
