@@ -39,7 +39,8 @@ client.setAction("_clear_selected_files", ({ id }) => uploads.clear(id));
 
 /**
  * A var of an upload zone (the pseudo-state `__upload` of `refract::upload`), in the browser.
- * @param {string} name `selected$<id>` (the names chosen) or `progress$<id>` (0 to 1)
+ * @param {string} name `selected$<id>` (the names chosen), `progress$<id>` (0 to 1) or `error$<id>`
+ *   (the zone's last problem, or null)
  */
 export function useUploadVar(name) {
   const subscribe = useCallback((onChange) => uploads.subscribe(name, onChange), [name]);

@@ -4,15 +4,23 @@
 //
 // A trigger whose events take `upload_files(id)` (the marker `{$upload_files: id}`) does not go
 // to the event queue at once: the zone's files are uploaded first, each on its own
-// `POST /_upload` (docs/protocol.md), outside the queue so the page's other triggers go on, and
-// the trigger's events are queued once every file arrived, the marker replaced by
-// `[{"$upload": id}, …]`. A failed or cancelled upload queues nothing and is reported.
+// `POST /_upload` (docs/protocol.md), at most `MAX_PARALLEL_UPLOADS` at a time for the page,
+// outside the queue so the page's other triggers go on, and the trigger's events are queued once
+// every file arrived, the marker replaced by `[{"$upload": id}, …]`. A failed or cancelled upload
+// queues nothing and is reported; a trigger naming a zone that is uploading already is refused
+// (`busy`) without touching that upload.
 
 /** The key of the marker `upload_files(id)` compiles to. */
 export const UPLOAD_FILES_MARKER = "$upload_files";
 
 /** The key an event's argument names an uploaded file by. */
 export const UPLOAD_REF = "$upload";
+
+/**
+ * The most files a page sends at once (the gateway's default `--max-uploads-per-session`); the
+ * others wait their turn.
+ */
+export const MAX_PARALLEL_UPLOADS = 4;
 
 /**
  * Whether `value` is the marker of an upload zone's files.
@@ -150,6 +158,10 @@ export class Uploads {
     this.zones = new Map();
     /** @type {Map<string, Set<Function>>} */
     this.listeners = new Map();
+    /** How many files are being sent. */
+    this.active = 0;
+    /** The files waiting for a turn: what starts each, and what drops it. */
+    this.waiting = [];
   }
 
   zone(id) {
@@ -243,17 +255,57 @@ export class Uploads {
   }
 
   /**
-   * Uploads the files of the zone `id`; resolves to their references `[{"$upload": id}, …]`.
-   * @param {string} id
-   * @returns {Promise<{$upload: string}[]>}
+   * Sends `file` now when fewer than `MAX_PARALLEL_UPLOADS` are being sent, else once one ends.
+   * `abort` stops it, or drops it (rejecting with `cancelled`) before it started.
+   * @returns {{promise: Promise<{id: string}>, abort: () => void}}
    */
-  transfer(id) {
+  enqueue(file, token, onProgress) {
+    let abort = () => {};
+    const promise = new Promise((resolve, reject) => {
+      let started = null;
+      const turn = {
+        run: () => {
+          this.active += 1;
+          started = this.send(file, token, onProgress);
+          started.promise.then(resolve, reject).finally(() => {
+            this.active -= 1;
+            this.next();
+          });
+        },
+      };
+      abort = () => {
+        if (started) {
+          started.abort();
+          return;
+        }
+        const at = this.waiting.indexOf(turn);
+        if (at >= 0) {
+          this.waiting.splice(at, 1);
+          reject(new UploadError("cancelled", "The upload was cancelled."));
+        }
+      };
+      this.waiting.push(turn);
+      this.next();
+    });
+    return { promise, abort: () => abort() };
+  }
+
+  /** Starts waiting files while fewer than `MAX_PARALLEL_UPLOADS` are being sent. */
+  next() {
+    while (this.active < MAX_PARALLEL_UPLOADS && this.waiting.length > 0) this.waiting.shift().run();
+  }
+
+  /**
+   * Uploads the files of the zone `id` (not uploading: see `dispatch`) with `token`; the promise
+   * resolves to their references `[{"$upload": id}, …]`, and `abort` stops these transfers only.
+   * @param {string} id
+   * @param {string} token
+   * @returns {{promise: Promise<{$upload: string}[]>, abort: () => void}}
+   */
+  transfer(id, token) {
     const zone = this.zone(id);
-    if (zone.running) return Promise.reject(new UploadError("busy", "These files are being uploaded already."));
     const files = [...zone.files];
-    if (files.length === 0) return Promise.resolve([]);
-    const token = this.token();
-    if (!token) return Promise.reject(new UploadError("not_ready", "Not connected to the server yet; try again."));
+    if (files.length === 0) return { promise: Promise.resolve([]), abort: () => {} };
     const total = files.reduce((sum, f) => sum + f.size, 0);
     const sent = files.map(() => 0);
     this.setError(id, null);
@@ -261,22 +313,24 @@ export class Uploads {
     /** Whether progress still counts (not after the transfers settled). */
     let live = true;
     const transfers = files.map((file, i) =>
-      this.send(file, token, (n) => {
+      this.enqueue(file, token, (n) => {
         sent[i] = Math.min(n, file.size);
         if (live && total > 0) this.setProgress(id, sent.reduce((a, b) => a + b, 0) / total);
       }),
     );
     zone.running = transfers;
-    return Promise.all(transfers.map((t) => t.promise)).then(
+    const settle = () => {
+      live = false;
+      if (zone.running === transfers) zone.running = null;
+    };
+    const promise = Promise.all(transfers.map((t) => t.promise)).then(
       (answers) => {
-        live = false;
-        zone.running = null;
+        settle();
         this.setProgress(id, 1);
         return answers.map((a) => ({ [UPLOAD_REF]: a.id }));
       },
       (error) => {
-        live = false;
-        zone.running = null;
+        settle();
         for (const t of transfers) t.abort();
         this.setProgress(id, 0);
         const message = error?.message ?? String(error);
@@ -284,12 +338,15 @@ export class Uploads {
         throw error instanceof UploadError ? error : new UploadError("unavailable", message);
       },
     );
+    return { promise, abort: () => transfers.forEach((t) => t.abort()) };
   }
 
   /**
    * What a trigger's events go through before the queue: events without an upload zone's
    * marker go to `queue` at once; otherwise the zones' files are uploaded and the events queued
-   * after, each marker replaced by its files' references. A failure queues nothing and is
+   * after, each marker replaced by its files' references. A trigger naming a zone that is
+   * uploading already is refused (`busy`) before anything starts, leaving that upload alone; a
+   * failure stops the other transfers this trigger started (only those), queues nothing and is
    * reported once.
    * @param {{handler: string, args?: object}[]} events
    * @param {(events: {handler: string, args?: object}[]) => void} queue
@@ -303,7 +360,15 @@ export class Uploads {
       return undefined;
     }
     const order = [...ids];
-    return Promise.all(order.map((id) => this.transfer(id))).then(
+    const refuse = (code, message) => {
+      this.report({ code, message });
+      return Promise.resolve();
+    };
+    if (order.some((id) => this.zones.get(id)?.running)) return refuse("busy", "These files are being uploaded already.");
+    const token = this.token();
+    if (!token) return refuse("not_ready", "Not connected to the server yet; try again.");
+    const batches = order.map((id) => this.transfer(id, token));
+    return Promise.all(batches.map((b) => b.promise)).then(
       (refs) => {
         const byId = new Map(order.map((id, i) => [id, refs[i]]));
         const replace = (value) => (isMarker(value) ? byId.get(value[UPLOAD_FILES_MARKER]) : value);
@@ -314,7 +379,7 @@ export class Uploads {
         );
       },
       (error) => {
-        for (const id of order) this.cancel(id);
+        for (const batch of batches) batch.abort();
         this.report({ code: error.code ?? "unavailable", message: error.message ?? String(error) });
       },
     );

@@ -2,27 +2,20 @@
 // button, the files chosen with their sizes, and the zone's last problem. The files and the
 // transfers are react.jsx's `uploads` (upload.js); this draws them. Written into an app only when
 // one of its pages has a zone (a stub otherwise), with react-dropzone in its package.json.
-import React, { useCallback, useSyncExternalStore } from "react";
+import React, { useCallback } from "react";
 import { useDropzone } from "react-dropzone";
 import { Button, Flex, Text } from "@radix-ui/themes";
-import { uploads } from "./react.jsx";
+import { uploads, useUploadVar } from "./react.jsx";
 import { formatSize } from "./upload.js";
-
-/** The zone's var `name` (`selected$<id>`, …), re-rendering when it changes. */
-function useZoneVar(name) {
-  const subscribe = useCallback((onChange) => uploads.subscribe(name, onChange), [name]);
-  const get = useCallback(() => uploads.getVar(name), [name]);
-  return useSyncExternalStore(subscribe, get, get);
-}
 
 /**
  * An upload zone.
  * @param {{id: string, multiple?: boolean, accept?: string[], maxSize?: number, maxFiles?: number}} props
  */
 export function RefractUpload({ id, multiple = true, accept = null, maxSize = null, maxFiles = null }) {
-  const names = useZoneVar(`selected$${id}`);
-  const error = useZoneVar(`error$${id}`);
-  const progress = useZoneVar(`progress$${id}`);
+  const names = useUploadVar(`selected$${id}`);
+  const error = useUploadVar(`error$${id}`);
+  const progress = useUploadVar(`progress$${id}`);
   const onDrop = useCallback(
     // Every file dropped or chosen, checked by our rules (react-dropzone's own are not used,
     // so the messages and the checks are the runtime's, tested in upload.test.js).

@@ -1,7 +1,7 @@
 // Unit tests of upload.js with the transfers stubbed: `node --test compiler/runtime/`.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Uploads, UploadError, accepts, choose, formatSize, xhrSender } from "./upload.js";
+import { MAX_PARALLEL_UPLOADS, Uploads, UploadError, accepts, choose, formatSize, xhrSender } from "./upload.js";
 
 const file = (name, size, type = "") => ({ name, size, type });
 
@@ -171,15 +171,80 @@ test("without a token nothing is sent", async () => {
   assert.equal(reports[0].code, "not_ready");
 });
 
-test("a second trigger while uploading is refused", async () => {
-  const { uploads, sent, queue, reports } = setup();
+test("a second trigger while uploading is refused, and the first upload goes on", async () => {
+  const { uploads, sent, queued, queue, reports } = setup();
   uploads.select("photos", [file("a", 1)]);
+  uploads.select("notes", [file("n", 1)]);
   const first = uploads.dispatch([save], queue);
   await uploads.dispatch([save], queue);
-  assert.equal(reports[0].code, "busy");
-  assert.equal(sent.length, 1);
+  // A trigger naming a free zone and the busy one starts nothing either.
+  const both = { handler: "docs.both", args: { notes: { $upload_files: "notes" }, files: { $upload_files: "photos" } } };
+  await uploads.dispatch([both], queue);
+  assert.deepEqual(
+    reports.map((r) => r.code),
+    ["busy", "busy"],
+  );
+  assert.equal(sent.length, 1, "nothing else was sent");
+  assert.ok(!sent[0].aborted, "the first upload was not touched");
   sent[0].resolve("x");
   await first;
+  assert.deepEqual(queued, [{ handler: "docs.save", args: { files: [{ $upload: "x" }], note: "hi" } }]);
+});
+
+test("a failure stops only the transfers of its own trigger", async () => {
+  const { uploads, sent, queued, queue, reports } = setup();
+  uploads.select("photos", [file("a", 1)]);
+  uploads.select("notes", [file("n", 1)]);
+  uploads.select("logs", [file("l", 1)]);
+  const first = uploads.dispatch([save], queue);
+  const other = { handler: "docs.other", args: { notes: { $upload_files: "notes" }, logs: { $upload_files: "logs" } } };
+  const second = uploads.dispatch([other], queue);
+  assert.deepEqual(
+    sent.map((t) => t.file.name),
+    ["a", "n", "l"],
+  );
+  sent[2].reject("upload_too_large", "too large");
+  await second;
+  assert.ok(sent[1].aborted, "the same trigger's other zone is stopped");
+  assert.ok(!sent[0].aborted, "another trigger's upload goes on");
+  assert.deepEqual(reports, [{ code: "upload_too_large", message: "too large" }]);
+  sent[0].resolve("x");
+  await first;
+  assert.deepEqual(
+    queued.map((e) => e.handler),
+    ["docs.save"],
+  );
+});
+
+test(`at most ${MAX_PARALLEL_UPLOADS} files are sent at once; the others wait their turn`, async () => {
+  const { uploads, sent, queued, queue } = setup();
+  const six = ["1", "2", "3", "4", "5", "6"].map((n) => file(n, 10));
+  uploads.select("photos", six);
+  const done = uploads.dispatch([save], queue);
+  assert.equal(sent.length, MAX_PARALLEL_UPLOADS);
+  sent[1].resolve("id-2");
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(sent.length, MAX_PARALLEL_UPLOADS + 1, "one ended: the next starts");
+  assert.equal(sent[4].file.name, "5");
+  for (const [i, t] of sent.entries()) if (i !== 1) t.resolve(`id-${t.file.name}`);
+  await new Promise((r) => setTimeout(r, 0));
+  sent[5].resolve("id-6");
+  await done;
+  assert.deepEqual(
+    queued[0].args.files.map((r) => r.$upload),
+    ["id-1", "id-2", "id-3", "id-4", "id-5", "id-6"],
+  );
+
+  // A cancel drops the files still waiting: they are never sent.
+  uploads.select("photos", six);
+  const cancelled = uploads.dispatch([save], queue);
+  assert.equal(sent.length, 6 + MAX_PARALLEL_UPLOADS);
+  uploads.cancel("photos");
+  await cancelled;
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(sent.length, 6 + MAX_PARALLEL_UPLOADS, "the waiting files were dropped");
+  assert.equal(uploads.active, 0);
+  assert.equal(queued.length, 1);
 });
 
 /** An XMLHttpRequest that records what it was given and answers as the test says. */
