@@ -8,13 +8,16 @@
 //! from ([`UPLOADED_FILE_KEY`]), and only the engine writes it.
 //!
 //! The files of an event are deleted once it is applied (or has failed for good): a handler
-//! keeps one with [`UploadedFile::persist`].
+//! keeps one with [`UploadedFile::persist`], which links it (the upload itself stays until the
+//! event is final, so an event the browser resends after a failure of the platform finds its
+//! files again).
 //!
 //! The upload zone's vars (the names chosen, the progress) live in the browser: a pseudo-state,
 //! [`UPLOADS`], that the compiler binds to the runtime's upload manager.
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -137,7 +140,7 @@ impl UploadedFile {
     /// The file's content, all of it in memory (prefer [`UploadedFile::open`] for large files).
     ///
     /// # Errors
-    /// The I/O error reading it (it was already persisted elsewhere, say).
+    /// The I/O error reading it (it was deleted already: the event is over, say).
     pub async fn read(&self) -> io::Result<Vec<u8>> {
         tokio::fs::read(&self.path).await
     }
@@ -150,24 +153,57 @@ impl UploadedFile {
         tokio::fs::File::open(&self.path).await
     }
 
-    /// Moves the file to `dest` (a file path; its folder must exist), so it is kept after the
-    /// event; a file already at `dest` is replaced. Moving across file systems copies, then
-    /// deletes the upload.
+    /// Keeps the file at `dest` (a file path; its folder must exist) after the event: a hard
+    /// link to the upload, or a copy when `dest` is on another file system (or links are
+    /// refused there), put in place at once (a file already at `dest` is replaced; a reader
+    /// never sees half of it). The upload itself stays until the event is applied or has
+    /// failed for good, then the engine deletes it: an event that is run again (the browser
+    /// resends it after a failure of the platform) persists it again. The kept file has the
+    /// upload's mode (0600 on Unix: this user's only).
     ///
     /// # Errors
-    /// The I/O error moving it.
-    pub async fn persist(self, dest: impl AsRef<Path>) -> io::Result<()> {
-        let dest = dest.as_ref();
-        match tokio::fs::rename(&self.path, dest).await {
-            Ok(()) => Ok(()),
-            // Another file system (EXDEV): copy, then delete.
-            Err(e) if e.kind() == io::ErrorKind::CrossesDevices => {
-                tokio::fs::copy(&self.path, dest).await?;
-                tokio::fs::remove_file(&self.path).await
+    /// The I/O error linking or copying it (the upload is gone: `NotFound`), or
+    /// `InvalidInput` when `dest` names no file.
+    pub async fn persist(&self, dest: impl AsRef<Path>) -> io::Result<()> {
+        link_or_copy(&self.path, dest.as_ref()).await
+    }
+}
+
+/// Puts a hard link to `from` (or, when linking fails but for `from` missing, a copy of it) at
+/// `to`, through a temporary name beside `to` renamed over it.
+///
+/// # Errors
+/// The I/O error linking, copying or renaming; `InvalidInput` when `to` names no file.
+async fn link_or_copy(from: &Path, to: &Path) -> io::Result<()> {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let Some(name) = to.file_name() else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} names no file", to.display()),
+        ));
+    };
+    let temp = to.with_file_name(format!(
+        ".{}.{}-{}.refract-tmp",
+        name.to_string_lossy(),
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    match tokio::fs::hard_link(from, &temp).await {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(e),
+        // Another file system (EXDEV), or one without links: a copy.
+        Err(_) => {
+            if let Err(e) = tokio::fs::copy(from, &temp).await {
+                let _ = tokio::fs::remove_file(&temp).await;
+                return Err(e);
             }
-            Err(e) => Err(e),
         }
     }
+    let renamed = tokio::fs::rename(&temp, to).await;
+    // Gone once renamed, except when `to` was a link to the same file already (persisted
+    // before): then the rename does nothing, and the temporary link goes here.
+    let _ = tokio::fs::remove_file(&temp).await;
+    renamed
 }
 
 /// Whether `c` may stay in a file name: not a control character, and not one that changes how
@@ -354,16 +390,35 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_persisted_file_moves() {
+    async fn a_persisted_file_is_linked_and_the_upload_stays() {
         let dir = std::env::temp_dir().join(format!("refract-core-upload-{}", std::process::id()));
         tokio::fs::create_dir_all(&dir).await.unwrap();
         let from = dir.join("upload");
         tokio::fs::write(&from, b"abc").await.unwrap();
         let file = UploadedFile::new("a.txt", "text/plain", 3, from.clone());
         assert_eq!(file.read().await.unwrap(), b"abc");
-        file.persist(dir.join("kept.txt")).await.unwrap();
-        assert!(!from.exists());
-        assert_eq!(tokio::fs::read(dir.join("kept.txt")).await.unwrap(), b"abc");
+        let kept = dir.join("kept.txt");
+        tokio::fs::write(&kept, b"older").await.unwrap();
+        file.persist(&kept).await.unwrap();
+        // Again (an event run a second time): the same file, replaced.
+        file.persist(&kept).await.unwrap();
+        assert_eq!(
+            tokio::fs::read(&from).await.unwrap(),
+            b"abc",
+            "the upload stays"
+        );
+        tokio::fs::remove_file(&from).await.unwrap();
+        assert_eq!(tokio::fs::read(&kept).await.unwrap(), b"abc");
+        let left: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left, ["kept.txt"], "no temporary file left");
+        let gone = file.persist(dir.join("again.txt")).await.unwrap_err();
+        assert_eq!(gone.kind(), io::ErrorKind::NotFound);
+        let bad = file.persist("/").await.unwrap_err();
+        assert_eq!(bad.kind(), io::ErrorKind::InvalidInput);
         tokio::fs::remove_dir_all(&dir).await.unwrap();
     }
 }

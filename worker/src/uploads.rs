@@ -487,7 +487,8 @@ impl Uploads {
         Ok(ids)
     }
 
-    /// Deletes the files `ids` of `token` (those a handler persisted are gone already).
+    /// Deletes the files `ids` of `token` (a copy a handler persisted is a link of its own: it
+    /// stays).
     pub async fn discard(&self, token: &str, ids: &[String]) {
         let dir = self.token_dir(token);
         for id in ids.iter().filter(|id| valid_id(id)) {

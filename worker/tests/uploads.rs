@@ -17,7 +17,9 @@ use refract_gateway::pool::{Discovery, PoolConfig, WorkerPool};
 use refract_proto::{
     BodyError, ErrorCode, EventRequest, Outcome, Processor, UploadBody, UploadRequest, Uploaded,
 };
-use refract_worker::{Engine, MemoryStore, UploadConfig};
+use refract_worker::{
+    Commit, Engine, Lease, Loaded, MemoryStore, StateStore, StoreError, UploadConfig,
+};
 use serde_json::{Map, Value, json};
 
 /// A state whose handlers take uploaded files: `save {files}` lists their names and sizes in
@@ -355,4 +357,116 @@ async fn over_grpc_a_dropped_stream_leaves_no_file() {
     until_empty(&dir).await;
     server.abort();
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The memory store, whose commits fail with `lock_lost` (retryable: the tab resends the event)
+/// while `fail` is set, writing nothing.
+struct Flaky {
+    inner: Arc<MemoryStore>,
+    fail: Arc<std::sync::atomic::AtomicBool>,
+}
+
+struct FlakyLease {
+    inner: Box<dyn Lease>,
+    fail: bool,
+}
+
+#[async_trait::async_trait]
+impl Lease for FlakyLease {
+    async fn load(&self, states: &[&str]) -> Result<Vec<Option<Arc<[u8]>>>, StoreError> {
+        self.inner.load(states).await
+    }
+    async fn flush(&self, commit: &Commit) -> Result<(), StoreError> {
+        self.inner.flush(commit).await
+    }
+    async fn commit(self: Box<Self>, commit: Commit) -> Result<(), StoreError> {
+        if self.fail {
+            self.inner.release().await;
+            return Err(StoreError::LockLost);
+        }
+        self.inner.commit(commit).await
+    }
+    async fn release(self: Box<Self>) {
+        self.inner.release().await
+    }
+}
+
+#[async_trait::async_trait]
+impl StateStore for Flaky {
+    async fn acquire(
+        &self,
+        token: &str,
+        tab: &str,
+        states: &[&str],
+    ) -> Result<(Loaded, Box<dyn Lease>), StoreError> {
+        let (loaded, inner) = self.inner.acquire(token, tab, states).await?;
+        let fail = self.fail.load(std::sync::atomic::Ordering::SeqCst);
+        Ok((loaded, Box::new(FlakyLease { inner, fail })))
+    }
+    async fn snapshot(
+        &self,
+        token: &str,
+        tab: &str,
+        states: &[&str],
+    ) -> Result<Loaded, StoreError> {
+        self.inner.snapshot(token, tab, states).await
+    }
+    async fn touch(&self, tokens: &[&str]) -> Result<(), StoreError> {
+        self.inner.touch(tokens).await
+    }
+    async fn keep_task(
+        &self,
+        task: &str,
+        lease: Duration,
+        renew: bool,
+    ) -> Result<bool, StoreError> {
+        self.inner.keep_task(task, lease, renew).await
+    }
+    async fn expired_tasks(&self, max: usize) -> Result<Vec<String>, StoreError> {
+        self.inner.expired_tasks(max).await
+    }
+    async fn forget_task(&self, task: &str) -> Result<(), StoreError> {
+        self.inner.forget_task(task).await
+    }
+}
+
+#[tokio::test]
+async fn a_handler_that_persisted_persists_again_when_its_event_is_resent() {
+    let mut states = StateRegistry::default();
+    states.register::<Docs>();
+    let dir = temp_dir("uploads-resend");
+    let fail = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let store = Flaky {
+        inner: Arc::new(MemoryStore::new()),
+        fail: fail.clone(),
+    };
+    let e = Engine::new(Arc::new(states), store).uploads(UploadConfig {
+        dir: dir.clone(),
+        max_bytes: 1 << 20,
+        max_bytes_per_session: 1 << 20,
+        ttl: Duration::from_secs(3600),
+    });
+    let kept = temp_dir("kept-resend");
+    std::fs::create_dir_all(&kept).unwrap();
+    let dest = kept.join("a.txt");
+    let a = e.upload(request("a", 2), body_of(b"hi", 2)).await.unwrap();
+    let keep = || {
+        event(
+            1,
+            "docs.keep",
+            json!({"file": {"$upload": a.id}, "dest": dest}),
+        )
+    };
+    // The handler persists the file, then the commit fails: the browser resends the event.
+    let lost = e.process(keep()).await.unwrap_err();
+    assert_eq!(lost.code, ErrorCode::LockLost);
+    assert!(lost.code.retryable());
+    assert!(!files(&dir).is_empty(), "the upload is kept for the resend");
+    fail.store(false, std::sync::atomic::Ordering::SeqCst);
+    let applied = e.process(keep()).await.unwrap();
+    assert!(matches!(applied, Outcome::Applied { .. }), "{applied:?}");
+    assert_eq!(std::fs::read(&dest).unwrap(), b"hi");
+    assert!(files(&dir).is_empty(), "{:?}", files(&dir));
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::remove_dir_all(&kept).ok();
 }
