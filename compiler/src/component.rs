@@ -223,7 +223,13 @@ impl Component {
         self.props.push((name.to_owned(), value));
     }
 
+    /// Binds `events` to `fires`, replacing what was bound to it.
+    ///
+    /// # Panics
+    /// When two of `events` take the files of one upload zone (see
+    /// [`crate::upload::check_zone_takers`]): pages are built when the app starts.
     fn add_trigger(&mut self, fires: Fires, events: Vec<EventSpec>, modifiers: Modifiers) {
+        crate::upload::check_zone_takers(&events);
         self.triggers.retain(|t| t.fires != fires);
         self.triggers.push(Trigger {
             fires,

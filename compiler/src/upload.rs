@@ -21,9 +21,16 @@
 //! with each file named by its id: the handler gets them as `Vec<UploadedFile>`. A failed or
 //! cancelled upload ([`cancel_upload`](refract_core::actions::cancel_upload)) queues no event and
 //! is reported (a toast, the console).
+//!
+//! One event of a trigger takes a zone's files: the engine deletes them once that event is
+//! over, so a trigger with two events naming `upload_files` of the same zone is refused when
+//! the page is built. A handler that needs another to see the files keeps them
+//! ([`UploadedFile::persist`]) and returns the follow-up event with what it kept.
+
+use std::collections::{BTreeSet, HashMap};
 
 use refract_core::upload::UPLOADS;
-use refract_core::{Expr, UploadedFile, Var};
+use refract_core::{EventSpec, Expr, UploadedFile, Var};
 
 use crate::component::{Component, Element, Node, Source};
 
@@ -124,6 +131,42 @@ pub fn upload_files(id: &str) -> Var<Vec<UploadedFile>> {
     Var::raw(format!("({{ {UPLOAD_FILES_MARKER}: {} }})", id.js))
 }
 
+/// The upload zone whose files `expr` stands for, when it is [`upload_files`]`(id)`.
+fn zone_taken(expr: &Expr) -> Option<String> {
+    let id = expr
+        .js
+        .strip_prefix(&format!("({{ {UPLOAD_FILES_MARKER}: "))?
+        .strip_suffix(" })")?;
+    serde_json::from_str(id).ok()
+}
+
+/// Refuses a trigger's `events` when two of them take the files of one upload zone (the first
+/// event's files would be deleted when the second runs).
+///
+/// # Panics
+/// Naming the zone and the two handlers (pages are built when the app starts: this fails at
+/// once).
+pub(crate) fn check_zone_takers(events: &[EventSpec]) {
+    let mut takers: HashMap<String, &str> = HashMap::new();
+    for event in events {
+        let zones: BTreeSet<String> = event
+            .args
+            .iter()
+            .filter_map(|(_, e)| zone_taken(e))
+            .collect();
+        for zone in zones {
+            if let Some(first) = takers.insert(zone.clone(), &event.handler) {
+                panic!(
+                    "the upload zone `{zone}` is taken by two events of one trigger (`{first}` \
+                     and `{}`): its files are deleted once the first is over; let one handler \
+                     take them, keep them (persist) and return the follow-up with what it kept",
+                    event.handler
+                );
+            }
+        }
+    }
+}
+
 /// The names of the files chosen in the upload zone `id`, before they are uploaded (a var of
 /// the browser).
 ///
@@ -159,6 +202,47 @@ mod tests {
         assert_eq!(files.js(), r#"({ $upload_files: "photos" })"#);
         assert!(!files.expr().reads_state());
         assert!(serde_json::from_str::<serde_json::Value>(files.js()).is_err());
+    }
+
+    #[test]
+    fn one_event_of_a_trigger_takes_a_zones_files() {
+        let save = |handler: &str, zone: &str| {
+            EventSpec::new(handler)
+                .arg("files", upload_files(zone))
+                .arg("again", upload_files(zone))
+        };
+        assert_eq!(
+            zone_taken(&upload_files("photos").into_expr()).as_deref(),
+            Some("photos")
+        );
+        assert_eq!(zone_taken(&Expr::literal("photos")), None);
+        // One event naming a zone twice, and two events of two zones, are fine.
+        check_zone_takers(&[save("docs.save", "photos"), save("docs.log", "notes")]);
+        let twice = std::panic::catch_unwind(|| {
+            check_zone_takers(&[
+                save("docs.save", "photos"),
+                refract_core::actions::clear_selected_files("photos"),
+                save("docs.log", "photos"),
+            ])
+        })
+        .unwrap_err();
+        let message = twice.downcast_ref::<String>().unwrap();
+        assert!(
+            message.contains(
+                "`photos` is taken by two events of one trigger (`docs.save` and `docs.log`)"
+            ),
+            "{message}"
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "two events of one trigger")]
+    fn a_page_whose_trigger_takes_a_zone_twice_is_refused() {
+        use crate::Element;
+        let _ = crate::button("Send").on_click(vec![
+            EventSpec::new("docs.save").arg("files", upload_files("photos")),
+            EventSpec::new("docs.log").arg("files", upload_files("photos")),
+        ]);
     }
 
     #[test]
