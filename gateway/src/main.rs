@@ -23,6 +23,8 @@ struct Cli {
     command: Option<Command>,
     #[command(flatten)]
     args: Option<refract_gateway::serve::GatewayArgs>,
+    #[command(flatten)]
+    log: refract_process::LogArgs,
 }
 
 #[derive(Subcommand)]
@@ -54,7 +56,7 @@ async fn main() -> anyhow::Result<ExitCode> {
     let Some(args) = cli.args else {
         anyhow::bail!("missing options: see refract-gateway --help");
     };
-    let _telemetry = refract_telemetry::init("refract-gateway");
+    let _telemetry = refract_telemetry::init("refract-gateway", cli.log.log_format);
     refract_gateway::serve::serve(args, refract_process::shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }

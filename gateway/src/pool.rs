@@ -158,6 +158,10 @@ impl WorkerPool {
         if members.iter().map(|m| &m.addr).eq(addrs.iter()) {
             return;
         }
+        // Its health series goes with a worker (a killed one must not stay reported serving).
+        for gone in members.iter().filter(|m| !addrs.contains(&m.addr)) {
+            refract_telemetry::metrics().worker_removed(&gone.addr);
+        }
         let kept: Vec<Arc<Member>> = addrs
             .into_iter()
             .filter_map(|addr| match members.iter().find(|m| m.addr == addr) {
@@ -202,7 +206,11 @@ impl WorkerPool {
             if m.healthy.swap(serving, Ordering::Relaxed) != serving {
                 tracing::info!(worker = %m.addr, serving, "worker health changed");
             }
-            refract_telemetry::metrics().worker_healthy(&m.addr, serving);
+            // Under the set's lock: a worker removed meanwhile is not reported again.
+            let members = self.members.read().unwrap_or_else(|e| e.into_inner());
+            if members.iter().any(|member| Arc::ptr_eq(member, m)) {
+                refract_telemetry::metrics().worker_healthy(&m.addr, serving);
+            }
         });
         futures_util::future::join_all(checks).await;
     }
@@ -235,7 +243,8 @@ impl WorkerPool {
             .collect()
     }
 
-    /// A call of `message` with the call timeout and the current span's trace context.
+    /// A call of `message` with the call timeout and the current span's trace context (make it
+    /// inside the call's RPC span).
     fn request<T>(&self, message: T) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);
         request.set_timeout(self.config.call_timeout);
@@ -243,10 +252,16 @@ impl WorkerPool {
         request
     }
 
-    /// Calls `call` on the token's workers in order until one answers. When every worker was lost,
-    /// tries them all again after 100 ms, then 200 ms (a restarted worker's channel may still hold
-    /// the error of its last connection attempt).
-    async fn route<T, F, Fut>(&self, token: &str, call: F) -> Result<T, Failure>
+    /// Calls `call` (the gRPC method `method`) on the token's workers in order until one answers,
+    /// each call in a CLIENT span of its own ([`refract_telemetry::rpc_client_span`]). When every
+    /// worker was lost, tries them all again after 100 ms, then 200 ms (a restarted worker's
+    /// channel may still hold the error of its last connection attempt).
+    async fn route<T, F, Fut>(
+        &self,
+        method: &'static str,
+        token: &str,
+        call: F,
+    ) -> Result<T, Failure>
     where
         F: Fn(WorkerClient<Channel>) -> Fut,
         Fut: Future<Output = Result<T, Status>>,
@@ -261,7 +276,13 @@ impl WorkerPool {
                 return Err(Failure::new(ErrorCode::Unavailable, "no worker is known"));
             }
             for member in order {
-                match call(WorkerClient::new(member.channel.clone())).await {
+                let span = refract_telemetry::rpc_client_span(method, &member.addr);
+                let answer = span
+                    .in_scope(|| call(WorkerClient::new(member.channel.clone())))
+                    .instrument(span.clone())
+                    .await;
+                refract_telemetry::rpc_status(&span, answer.as_ref().map(|_| ()));
+                match answer {
                     Ok(answer) => return Ok(answer),
                     Err(status) if worker_lost(&status) => {
                         tracing::warn!(worker = %member.addr, code = ?status.code(), "worker lost; trying the next one");
@@ -333,7 +354,7 @@ impl Processor for WorkerPool {
     async fn process(&self, event: EventRequest) -> Result<Outcome, Failure> {
         let request = convert::event_request(&event);
         let reply = self
-            .route(&event.token, |mut client| {
+            .route("ProcessEvent", &event.token, |mut client| {
                 let request = self.request(request.clone());
                 async move {
                     client
@@ -349,7 +370,7 @@ impl Processor for WorkerPool {
 
     async fn hydrate(&self, token: &str, tab: &str) -> Result<Hydration, Failure> {
         let reply = self
-            .route(token, |mut client| {
+            .route("Hydrate", token, |mut client| {
                 let request = self.request(HydrateRequest {
                     token: token.to_owned(),
                     tab: tab.to_owned(),
@@ -377,10 +398,13 @@ impl Processor for WorkerPool {
         };
         let (broke_tx, broke_rx) = tokio::sync::oneshot::channel();
         let mut call = tonic::Request::new(upload_stream(&request, body, broke_tx));
-        refract_telemetry::inject(call.metadata_mut());
+        let span = refract_telemetry::rpc_client_span("Upload", &member.addr);
+        span.in_scope(|| refract_telemetry::inject(call.metadata_mut()));
         let mut client = WorkerClient::new(member.channel.clone());
         let answer = async {
-            match client.upload(call).await {
+            let reply = client.upload(call).instrument(span.clone()).await;
+            refract_telemetry::rpc_status(&span, reply.as_ref().map(|_| ()));
+            match reply {
                 Ok(reply) => convert::uploaded(reply.into_inner()),
                 Err(status) => {
                     if worker_lost(&status) {
@@ -417,7 +441,7 @@ impl Processor for WorkerPool {
             return Ok(());
         };
         let reply = self
-            .route(first, |mut client| {
+            .route("Touch", first, |mut client| {
                 let request = self.request(TouchRequest {
                     tokens: tokens.to_vec(),
                 });

@@ -49,9 +49,9 @@ pub(crate) enum Outbound {
     Ping,
 }
 
-/// A queued event and the span its trace started with; boxed, because a channel allocates room
-/// for 32 items up front and most sockets never queue more than one.
-type Queued = Box<(EventRequest, tracing::Span)>;
+/// A queued event, the span its trace started with and when its frame arrived; boxed, because a
+/// channel allocates room for 32 items up front and most sockets never queue more than one.
+type Queued = Box<(EventRequest, tracing::Span, Instant)>;
 
 /// Frames waiting to be written to one socket before senders wait.
 const OUTBOX: usize = 256;
@@ -260,7 +260,7 @@ pub(crate) async fn run(
             Inbound::Binary => {
                 let failure =
                     Failure::new(ErrorCode::MalformedFrame, "binary frames are not accepted");
-                session.view.reject(None, failure).await;
+                session.view.refuse(None, failure).await;
             }
             Inbound::TooLarge => {
                 let message = format!(
@@ -268,7 +268,7 @@ pub(crate) async fn run(
                     hard_cap(session.view.shared.config.max_frame_bytes)
                 );
                 let failure = Failure::new(ErrorCode::FrameTooLarge, message);
-                session.view.reject(None, failure).await;
+                session.view.refuse(None, failure).await;
                 let close = Outbound::Close(Some((close_code::SIZE, "frame too large")));
                 let _ = session.view.out.send(close).await;
                 break;
@@ -352,10 +352,10 @@ impl Session {
             let failure = Failure::new(ErrorCode::FrameTooLarge, message);
             // Answer the event itself when its seq can be read, so the browser's queue moves on.
             let seq = refract_proto::frame::event_seq(text);
-            return self.view.reject(seq, failure).await;
+            return self.view.refuse(seq, failure).await;
         }
         match ClientFrame::parse(text) {
-            Err(rejected) => self.view.reject(rejected.seq, rejected.failure).await,
+            Err(rejected) => self.view.refuse(rejected.seq, rejected.failure).await,
             Ok(ClientFrame::ClientError { message, stack }) => {
                 self.client_error(&message, stack.as_deref());
             }
@@ -374,13 +374,19 @@ impl Session {
             }) => {
                 let Phase::Ready { id, queue, .. } = &self.phase else {
                     let failure = Failure::new(ErrorCode::NotReady, "send hello first");
-                    return self.view.reject(Some(seq), failure).await;
+                    return self.view.refuse(Some(seq), failure).await;
                 };
                 if let Some(page) = page {
                     self.client.page = page;
                 }
-                // The event's trace starts when its frame is received.
-                let span = tracing::info_span!("event", handler = %handler, seq);
+                // The event's trace starts when its frame is received: the gateway serves it.
+                let span = tracing::info_span!(
+                    "event",
+                    otel.kind = "server",
+                    handler = %handler,
+                    seq = refract_telemetry::int(seq),
+                    version = tracing::field::Empty,
+                );
                 let event = EventRequest {
                     token: id.key.clone(),
                     tab: id.tab.clone(),
@@ -393,13 +399,15 @@ impl Session {
                         ..self.client.clone()
                     },
                 };
-                if queue.try_send(Box::new((event, span))).is_err() {
+                if let Err(full) = queue.try_send(Box::new((event, span, Instant::now()))) {
                     let message = format!(
                         "more than {} events queued on this socket; this event was not run",
                         self.view.shared.config.max_queued_events
                     );
                     let failure = Failure::new(ErrorCode::Overloaded, message);
-                    self.view.reject(Some(seq), failure).await;
+                    let (_, span, _) = *full.into_inner();
+                    refract_telemetry::failed(&span, failure.code.as_str(), &failure.message);
+                    self.view.refuse(Some(seq), failure).await;
                 }
             }
         }
@@ -413,7 +421,7 @@ impl Session {
                 let message =
                     "this token was not issued by this server; send hello with a null token";
                 let failure = Failure::new(ErrorCode::InvalidToken, message);
-                return self.view.reject(None, failure).await;
+                return self.view.refuse(None, failure).await;
             }
             None => match issuer.issue() {
                 Ok(t) => t,
@@ -431,7 +439,7 @@ impl Session {
                     ErrorCode::TokenMismatch,
                     "a socket keeps the token and tab it started with",
                 );
-                return self.view.reject(None, failure).await;
+                return self.view.refuse(None, failure).await;
             }
             let mut shown = self.view.shown.lock().await;
             self.view.rehydrate(&id, &mut shown).await;
@@ -486,6 +494,13 @@ impl View {
             tracing::debug!(code = %failure.code, message = %failure.message, "refused");
         }
         self.send(&ServerFrame::error(seq, failure, trace)).await;
+    }
+
+    /// Refuses a frame at the socket, without running it: counted by its code
+    /// (`refract_frames_rejected_total`), then answered as [`View::reject`] does.
+    async fn refuse(&self, seq: Option<u64>, failure: Failure) {
+        refract_telemetry::metrics().frame_rejected(failure.code.as_str());
+        self.reject(seq, failure).await;
     }
 
     /// Sends the token's full state and records its version; returns whether it could. When the
@@ -593,23 +608,36 @@ impl View {
 
     async fn event_loop(self: Arc<Self>, id: Arc<Identity>, mut queue: mpsc::Receiver<Queued>) {
         while let Some(queued) = queue.recv().await {
-            let (event, span) = *queued;
-            self.process(&id, event).instrument(span).await;
+            let (event, span, received) = *queued;
+            self.process(&id, event, received).instrument(span).await;
         }
     }
 
-    /// Processes one event and answers the socket.
-    async fn process(&self, id: &Identity, event: EventRequest) {
+    /// Processes one event whose frame arrived at `received` and answers the socket. Its duration
+    /// counts from `received`, so the time it waited behind the socket's earlier events is in it
+    /// (and recorded apart as the queue wait); its span (the current one) gets the outcome.
+    async fn process(&self, id: &Identity, event: EventRequest, received: Instant) {
         let seq = event.seq;
-        let started = Instant::now();
+        let metrics = refract_telemetry::metrics();
+        metrics.queue_wait(received.elapsed().as_secs_f64() * 1000.0);
         let result = self.shared.processor.process(event).await;
+        let span = tracing::Span::current();
         let outcome = match &result {
-            Ok(Outcome::Applied { .. }) => "applied",
+            Ok(Outcome::Applied { version, .. }) => {
+                span.record("version", refract_telemetry::int(*version));
+                "applied"
+            }
             Ok(Outcome::Duplicate { .. }) => "duplicate",
-            Err(e) => e.code.as_str(),
+            Err(e) => {
+                refract_telemetry::failed(&span, e.code.as_str(), &e.message);
+                e.code.as_str()
+            }
         };
-        let ms = started.elapsed().as_secs_f64() * 1000.0;
-        refract_telemetry::metrics().event("gateway", outcome, ms);
+        metrics.event(
+            "gateway",
+            outcome,
+            received.elapsed().as_secs_f64() * 1000.0,
+        );
         let relay = tracing::info_span!("relay", outcome);
         async {
             match result {

@@ -3,6 +3,7 @@
 //! * [`shutdown_signal`]: what processes stop on (Ctrl-C, SIGTERM); [`install_tls_provider`]: the
 //!   TLS cryptography, chosen once;
 //! * [`metrics`] and [`serve_metrics`]: `GET /metrics` in the Prometheus text format;
+//! * [`LogArgs`]: the format of the logs (`--log-format`);
 //! * [`health`]: the probes of a worker's gRPC health and a gateway's `/_health`, for container
 //!   health checks;
 //! * [`grpc_tls`]: the options and configurations of TLS between gateways and workers;
@@ -57,6 +58,24 @@ pub fn from_argv<A: clap::Args>(argv: impl IntoIterator<Item = String>) -> Resul
         .mut_args(|a| a.env(None::<&'static str>));
     let matches = command.try_get_matches_from(argv)?;
     A::from_arg_matches(&matches)
+}
+
+/// How a process writes its logs: one definition for every command line (a global option: with
+/// a subcommand, give it after the subcommand's name).
+#[derive(clap::Args, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LogArgs {
+    /// Log format on stderr: `text` (coloured only on a terminal) or `json` (one object a line,
+    /// for log collectors).
+    #[arg(long, global = true, default_value_t, env = "REFRACT_LOG_FORMAT")]
+    pub log_format: refract_telemetry::LogFormat,
+}
+
+impl LogArgs {
+    /// The environment that gives a child process this format (children inherit no `REFRACT_*`
+    /// variable; see [`launch`]).
+    pub fn to_env(&self) -> (&'static str, String) {
+        ("REFRACT_LOG_FORMAT", self.log_format.to_string())
+    }
 }
 
 /// Where a process serves its metrics: one definition for every role.

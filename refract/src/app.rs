@@ -331,15 +331,24 @@ impl App {
                 return ExitCode::FAILURE;
             }
         };
+        let log_format = cli.log.log_format;
         let service = match &cli.command {
-            Some(Command::Worker(_)) => "refract-worker",
-            Some(Command::Gateway(_)) => "refract-gateway",
-            Some(Command::Stack(_)) => "refract-stack",
-            _ => "refract-app",
+            // A health check or an export runs for a moment and has nothing to export.
+            Some(Command::Healthcheck(_) | Command::Export(_)) => None,
+            Some(Command::Worker(_)) => Some("refract-worker"),
+            Some(Command::Gateway(_)) => Some("refract-gateway"),
+            Some(Command::Stack(_)) => Some("refract-stack"),
+            Some(Command::Run(_)) | None => Some("refract-app"),
         };
-        let telemetry = {
-            let _runtime = runtime.enter();
-            refract_telemetry::init(service)
+        let telemetry = match service {
+            Some(service) => {
+                let _runtime = runtime.enter();
+                Some(refract_telemetry::init(service, log_format))
+            }
+            None => {
+                refract_telemetry::init_logs(log_format);
+                None
+            }
         };
         let mut cli = cli;
         if let Some(sockets) = cli.sockets_mut() {
@@ -359,7 +368,7 @@ impl App {
             Some(Command::Gateway(args)) => runtime.block_on(async {
                 Ok(refract_gateway::serve::serve(args, shutdown_signal()).await?)
             }),
-            Some(Command::Stack(args)) => runtime.block_on(crate::stack::run(&self, args)),
+            Some(Command::Stack(args)) => runtime.block_on(crate::stack::run(&self, args, cli.log)),
             Some(Command::Healthcheck(args)) => runtime.block_on(healthcheck(args)),
             None => runtime.block_on(self.run(cli.run)),
         };

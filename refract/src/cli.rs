@@ -17,6 +17,9 @@ pub(crate) struct Cli {
     /// With no command, the app runs with these options.
     #[command(flatten)]
     pub run: RunArgs,
+    /// The logs' format, for every command.
+    #[command(flatten)]
+    pub log: refract_process::LogArgs,
 }
 
 impl Cli {

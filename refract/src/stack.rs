@@ -1,14 +1,19 @@
 //! `stack`: the distributed topology on one machine, as plain child processes: a `redis-server` on a
 //! free port (unless `--redis` is given), `--workers` workers and one gateway, all of them this app's
 //! own binary in its `worker` and `gateway` roles, each given its options as typed arguments
-//! (`WorkerArgs`, `GatewayArgs`). Stops them all on Ctrl-C or SIGTERM, or when the gateway exits.
+//! (`WorkerArgs`, `GatewayArgs`) and the stack's log format. Stops them all on Ctrl-C or SIGTERM,
+//! or when the gateway exits.
+//!
+//! With `OTEL_SERVICE_NAME` (or `service.name` in `OTEL_RESOURCE_ATTRIBUTES`) set, which every
+//! child would inherit, the gateway is named `<name>-gateway` and the workers `<name>-worker`;
+//! each process has its own `service.instance.id` anyway.
 
 use std::time::Duration;
 
 use refract_gateway::serve::GatewayArgs;
 use refract_process::grpc_tls::GrpcTlsArgs;
 use refract_process::launch::{Child, Launch, free_port, start_local_redis};
-use refract_process::{MetricsArgs, shutdown_signal};
+use refract_process::{LogArgs, MetricsArgs, shutdown_signal};
 use refract_worker::serve::WorkerArgs;
 
 use crate::app::{App, AppError, build_dir};
@@ -25,8 +30,19 @@ fn port() -> Result<u16, AppError> {
     free_port().map_err(|e| AppError::Stack(format!("no free port: {e}")))
 }
 
-/// Starts `launch` (dying with this process) and waits up to 20 s until it accepts on `addr`.
-async fn start(launch: Launch, addr: std::net::SocketAddr) -> Result<Child, AppError> {
+/// Starts `launch` of `role` (dying with this process, logging as `log` says) and waits up to
+/// 20 s until it accepts on `addr`.
+async fn start(
+    role: &str,
+    launch: Launch,
+    log: LogArgs,
+    addr: std::net::SocketAddr,
+) -> Result<Child, AppError> {
+    let (key, format) = log.to_env();
+    let mut launch = launch.env(key, format);
+    if let Some(service) = refract_telemetry::role_service_name(role) {
+        launch = launch.env("OTEL_SERVICE_NAME", service);
+    }
     let mut child = launch.die_with_parent().spawn().map_err(stack_error)?;
     child
         .ready(addr, Duration::from_secs(20))
@@ -37,7 +53,7 @@ async fn start(launch: Launch, addr: std::net::SocketAddr) -> Result<Child, AppE
 }
 
 /// Runs the stack until a signal or the gateway's exit.
-pub(crate) async fn run(app: &App, args: StackArgs) -> Result<(), AppError> {
+pub(crate) async fn run(app: &App, args: StackArgs, log: LogArgs) -> Result<(), AppError> {
     let dist = app.compile(&build_dir(args.build.build_dir.as_deref()))?;
     let exe = std::env::current_exe()
         .map_err(|e| AppError::Stack(format!("cannot find this program: {e}")))?;
@@ -68,7 +84,7 @@ pub(crate) async fn run(app: &App, args: StackArgs) -> Result<(), AppError> {
             .args(["worker".to_owned()])
             .args(worker.to_args())
             .env("REFRACT_REDIS", &redis);
-        children.push(start(launch, worker.listen).await?);
+        children.push(start("worker", launch, log, worker.listen).await?);
         workers.push(worker.listen.to_string());
     }
     // The gateway gets the secret in its environment, not on its command line (visible in `ps`).
@@ -96,7 +112,7 @@ pub(crate) async fn run(app: &App, args: StackArgs) -> Result<(), AppError> {
         .args(gateway.to_args())
         .env("REFRACT_SECRET", secret)
         .env("REFRACT_REDIS", &redis);
-    children.push(start(launch, gateway.listen.addr()).await?);
+    children.push(start("gateway", launch, log, gateway.listen.addr()).await?);
     tracing::info!(url = %format!("http://{}", args.listen.addr()), redis = %refract_proto::layout::redacted(&redis), "stack running; Ctrl-C stops it");
 
     let gateway_exited = async {

@@ -1,32 +1,47 @@
 //! Logs, traces and metrics of Refract's processes.
 //!
-//! [`init`] installs the `tracing` subscriber of a process: human-readable logs on stderr (filtered
-//! by `RUST_LOG`, default `info`), and, when OpenTelemetry export is configured by the standard
-//! variables (`OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`; off when
-//! `OTEL_SDK_DISABLED=true`), every span exported as an OTLP trace over gRPC, and the metrics too.
+//! [`init`] installs the `tracing` subscriber of a process: logs on stderr (filtered by
+//! `RUST_LOG`, default `info`; [`LogFormat`] text, coloured only on a terminal, or JSON), and,
+//! when OpenTelemetry export is configured by the standard variables (`OTEL_EXPORTER_OTLP_ENDPOINT`,
+//! or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` / `_METRICS_ENDPOINT` for one signal; off when
+//! `OTEL_SDK_DISABLED=true`), every span exported as an OTLP trace and the metrics too, over gRPC
+//! or HTTP/protobuf (`OTEL_EXPORTER_OTLP_PROTOCOL`, or `_TRACES_PROTOCOL` / `_METRICS_PROTOCOL`:
+//! `grpc`, the default, or `http/protobuf`). Export failures are logged, at most once a minute.
 //! The metrics are always kept for Prometheus: [`prometheus_text`] is what `/metrics` serves.
-//! `OTEL_SERVICE_NAME` overrides the service name each role gives.
+//! [`init_logs`] installs the logs alone, for commands that export nothing (health checks).
+//!
+//! Each process is its own instance: `service.instance.id` is a random UUID ([`instance_id`]),
+//! and `process.pid` is set; `OTEL_SERVICE_NAME` overrides the service name each role gives.
 //!
 //! One event is one trace across processes: the gateway's span context travels to the worker in
 //! the gRPC metadata as W3C `traceparent`/`tracestate` ([`inject`], [`extract`]; the W3C Trace
-//! Context recommendation).
+//! Context recommendation), and the hop's spans follow the RPC semantic conventions
+//! ([`rpc_client_span`], [`rpc_server_span`]).
 
+mod export;
+mod logs;
 mod metrics;
 mod propagation;
+mod resource;
+mod spans;
 
 use std::sync::OnceLock;
 
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{EnvFilter, Layer};
+use tracing_subscriber::{EnvFilter, Layer, Registry};
 
+use export::Signal;
+
+pub use logs::{LogFormat, ParseLogFormatError};
 pub use metrics::{Metrics, metrics};
 pub use propagation::{extract, inject, trace_id};
+pub use resource::{configured_service_name, instance_id, role_service_name};
+pub use spans::{failed, int, rpc_client_span, rpc_server_span, rpc_status, set_int};
 
 static REGISTRY: OnceLock<prometheus::Registry> = OnceLock::new();
 
@@ -36,61 +51,82 @@ pub struct Telemetry {
     meter: Option<SdkMeterProvider>,
 }
 
-/// Whether OTLP export is configured by the environment.
-fn otlp_configured() -> bool {
-    let set = |k: &str| std::env::var(k).is_ok_and(|v| !v.trim().is_empty());
-    let disabled = std::env::var("OTEL_SDK_DISABLED").is_ok_and(|v| v.eq_ignore_ascii_case("true"));
-    !disabled && (set("OTEL_EXPORTER_OTLP_ENDPOINT") || set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
-}
-
-fn resource(default_service: &str) -> Resource {
-    let builder = Resource::builder();
-    if std::env::var("OTEL_SERVICE_NAME").is_ok() {
-        builder.build()
-    } else {
-        builder
-            .with_service_name(default_service.to_owned())
-            .build()
-    }
-}
-
-/// Installs logging, tracing and metrics for a process whose service name is `default_service`
-/// (e.g. `refract-gateway`). Call once, inside a tokio runtime (the exporters run on it). Export
-/// problems are logged, never fatal: the process runs without export.
-pub fn init(default_service: &str) -> Telemetry {
+/// The log layer of `format` on stderr, filtered by `RUST_LOG` (default `info`).
+fn log_layer(format: LogFormat) -> Box<dyn Layer<Registry> + Send + Sync> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let fmt = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_filter(filter);
-    let resource = resource(default_service);
-    let mut problems = Vec::new();
+    logs::layer(format, logs::colour(), std::io::stderr)
+        .with_filter(filter)
+        .boxed()
+}
 
-    let tracer = if otlp_configured() {
-        match opentelemetry_otlp::SpanExporter::builder()
-            .with_tonic()
-            .build()
-        {
-            Ok(exporter) => Some(
-                SdkTracerProvider::builder()
-                    .with_batch_exporter(exporter)
-                    .with_resource(resource.clone())
-                    .build(),
-            ),
+/// Installs the logs alone, in `format`: no export, no metrics. For commands such as
+/// `healthcheck` that run for a moment and have nothing to export.
+pub fn init_logs(format: LogFormat) {
+    let _ = tracing_subscriber::registry()
+        .with(log_layer(format))
+        .try_init();
+}
+
+/// The process's environment, for [`export`]'s functions.
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// The protocol `signal` is exported with and the runtime its exporter runs on, when export of
+/// `signal` is configured and possible; a problem otherwise goes to `problems`.
+fn export_plan(
+    signal: Signal,
+    problems: &mut Vec<String>,
+) -> Option<(export::Protocol, tokio::runtime::Handle)> {
+    if !export::configured(signal, env) {
+        return None;
+    }
+    let plan = tokio::runtime::Handle::try_current()
+        .map_err(|e| e.to_string())
+        .and_then(|runtime| {
+            export::protocol(signal, env)
+                .map(|protocol| (protocol, runtime))
+                .map_err(|e| e.to_string())
+        });
+    plan.map_err(|e| problems.push(format!("OTLP {signal:?} export disabled: {e}")))
+        .ok()
+}
+
+/// Installs logging in `format`, tracing and metrics for a process whose service name is
+/// `default_service` (e.g. `refract-gateway`). Call once, inside a tokio runtime (the exporters
+/// run on it). Export problems are logged, never fatal: the process runs without export.
+pub fn init(default_service: &str, format: LogFormat) -> Telemetry {
+    let resource = resource::resource(default_service);
+    let mut problems = Vec::new();
+    let mut exporting = Vec::new();
+
+    let tracer = export_plan(Signal::Traces, &mut problems).and_then(|(protocol, runtime)| {
+        match export::spans(protocol, runtime) {
+            Ok(exporter) => {
+                exporting.push(format!(
+                    "traces: {}",
+                    export::describe(Signal::Traces, protocol)
+                ));
+                Some(
+                    SdkTracerProvider::builder()
+                        .with_batch_exporter(exporter)
+                        .with_resource(resource.clone())
+                        .build(),
+                )
+            }
             Err(e) => {
                 problems.push(format!("OTLP trace export disabled: {e}"));
                 None
             }
         }
-    } else {
-        None
-    };
+    });
     let otel_layer = tracer.as_ref().map(|provider| {
         tracing_opentelemetry::layer()
             .with_tracer(provider.tracer("refract"))
             .with_filter(EnvFilter::new("info"))
     });
     let _ = tracing_subscriber::registry()
-        .with(fmt)
+        .with(log_layer(format))
         .with(otel_layer)
         .try_init();
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
@@ -107,12 +143,15 @@ pub fn init(default_service: &str) -> Telemetry {
         Ok(reader) => meter = meter.with_reader(reader),
         Err(e) => problems.push(format!("Prometheus metrics disabled: {e}")),
     }
-    if otlp_configured() {
-        match opentelemetry_otlp::MetricExporter::builder()
-            .with_tonic()
-            .build()
-        {
-            Ok(exporter) => meter = meter.with_reader(PeriodicReader::builder(exporter).build()),
+    if let Some((protocol, runtime)) = export_plan(Signal::Metrics, &mut problems) {
+        match export::metrics(protocol, runtime) {
+            Ok(exporter) => {
+                exporting.push(format!(
+                    "metrics: {}",
+                    export::describe(Signal::Metrics, protocol)
+                ));
+                meter = meter.with_reader(PeriodicReader::builder(exporter).build());
+            }
             Err(e) => problems.push(format!("OTLP metric export disabled: {e}")),
         }
     }
@@ -121,6 +160,12 @@ pub fn init(default_service: &str) -> Telemetry {
     for problem in problems {
         tracing::warn!("{problem}");
     }
+    tracing::info!(
+        service = %configured_service_name().unwrap_or_else(|| default_service.to_owned()),
+        instance = instance_id(),
+        otlp = %if exporting.is_empty() { "off".to_owned() } else { exporting.join(", ") },
+        "telemetry"
+    );
     Telemetry {
         tracer,
         meter: Some(meter),

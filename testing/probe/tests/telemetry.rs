@@ -88,9 +88,16 @@ async fn one_event_is_one_trace_across_gateway_and_worker() {
     let answer = c.call("probe_state.add", json!({"n": 2})).await.unwrap();
     assert!(matches!(answer, Answer::Delta { .. }), "{answer:?}");
 
-    let gateway_spans: BTreeSet<&str> = ["event", "route", "relay"].into();
-    let worker_spans: BTreeSet<&str> =
-        ["process_event", "process", "acquire", "handler", "commit"].into();
+    let gateway_spans: BTreeSet<&str> =
+        ["event", "route", "refract.v1.Worker/ProcessEvent", "relay"].into();
+    let worker_spans: BTreeSet<&str> = [
+        "refract.v1.Worker/ProcessEvent",
+        "process",
+        "acquire",
+        "handler",
+        "commit",
+    ]
+    .into();
     let complete = || {
         let spans = spans.lock().unwrap();
         let mut traces: BTreeMap<&[u8], BTreeSet<(&str, &str)>> = BTreeMap::new();
