@@ -472,10 +472,13 @@ impl<S: StateStore> Engine<S> {
         }
         // Uploads named by the arguments become their files: after the seq checks, so a resend
         // of an applied event (whose files are gone) is a duplicate, not a failure.
-        if let Err(e) = self.uploads.resolve(&event.token, &mut event.args).await {
-            lease.release().await;
-            return Err(e);
-        }
+        let upload_ids = match self.uploads.resolve(&event.token, &mut event.args).await {
+            Ok(ids) => ids,
+            Err(e) => {
+                lease.release().await;
+                return Err(e);
+            }
+        };
         let original = loaded.shards.first().cloned().flatten();
         let handler = &event.handler;
         let of = || EventOf {
@@ -517,6 +520,7 @@ impl<S: StateStore> Engine<S> {
                 var,
                 state,
                 at,
+                upload_ids,
             };
             return self.start_task(&event, start, lease).await;
         }
@@ -655,6 +659,7 @@ impl<S: StateStore> Engine<S> {
             var,
             state,
             at,
+            upload_ids,
         } = start;
         let id = format!("{}.{}", event.seq, event.tab);
         let run = Arc::new(TaskRun::new(
@@ -734,6 +739,18 @@ impl<S: StateStore> Engine<S> {
             return Err(e.into());
         }
         tracing::debug!(handler = %event.handler, id, "task started");
+        // Its uploads live as long as its work: kept from the sweep, deleted when it ends.
+        let work: refract_core::TaskFuture = if upload_ids.is_empty() {
+            work
+        } else {
+            let held = self.uploads.hold(&event.token, upload_ids);
+            Box::pin(async move {
+                tokio::select! {
+                    ended = work => ended,
+                    never = held.keep_fresh() => match never {},
+                }
+            })
+        };
         tasks::spawn(run, work, self.task_limits, slot);
         Ok(Outcome::Applied { version, frame })
     }
@@ -774,18 +791,19 @@ impl<S: StateStore> Engine<S> {
         failure
     }
 
-    /// The ids of the uploads `event` names, which the engine deletes once the event is over;
-    /// `None` when it names none, or when its handler is a background task's (its work reads
-    /// them after the event: they stay until persisted or swept).
-    fn consumed_uploads(&self, event: &EventRequest) -> Option<Vec<String>> {
+    /// The ids of the uploads `event` names, which the engine deletes once the event is over
+    /// (`None` when it names none), and whether its handler is a background task's (whose
+    /// started work holds them: see [`Uploads::hold`]).
+    fn consumed_uploads(&self, event: &EventRequest) -> Option<(Vec<String>, bool)> {
         let ids = refract_core::upload::upload_refs(&event.args).ok()?;
         if ids.is_empty() {
             return None;
         }
-        match self.states.resolve(&event.handler) {
-            Ok((desc, method)) if desc.status_var(method).is_some() => None,
-            _ => Some(ids),
-        }
+        let task = matches!(
+            self.states.resolve(&event.handler),
+            Ok((desc, method)) if desc.status_var(method).is_some()
+        );
+        Some((ids, task))
     }
 
     fn chain_too_deep(&self, handler: &str) -> Failure {
@@ -808,6 +826,8 @@ struct TaskStart<'a> {
     var: &'static str,
     state: Box<dyn StateObject>,
     at: Committed,
+    /// The uploads its arguments name, which its work holds.
+    upload_ids: Vec<String>,
 }
 
 #[async_trait]
@@ -818,13 +838,15 @@ impl<S: StateStore> Processor for Engine<S> {
         let uploads = self.consumed_uploads(&event);
         let token = uploads.as_ref().map(|_| event.token.clone());
         let result = self.run(event).instrument(span.clone()).await;
-        if let (Some(ids), Some(token)) = (uploads, token) {
+        if let (Some((ids, task)), Some(token)) = (uploads, token) {
             // Applied, or failed for good: its files go. A failure the tab resends with the same
-            // or the next seq (retryable, `seq_gap`) keeps them for the resend.
+            // or the next seq (retryable, `seq_gap`) keeps them for the resend. A background
+            // task that started (or a resend of its start) holds them until its work ends.
             let resent = result
                 .as_ref()
                 .is_err_and(|e| e.code.retryable() || e.code == ErrorCode::SeqGap);
-            if !resent {
+            let held = task && result.is_ok();
+            if !resent && !held {
                 self.uploads.discard(&token, &ids).await;
             }
         }

@@ -13,8 +13,9 @@
 //! Before an event's handler runs, [`Uploads::resolve`] replaces each `{"$upload": id}` of its
 //! arguments with the file's [`UploadedFile`] JSON, looking only in the token's own folder, for
 //! ids of the form it issues (no path can be named). After the event, the engine deletes the
-//! files it named ([`Uploads::discard`]); files never used are swept once older than the TTL
-//! ([`Uploads::sweep`]).
+//! files it named ([`Uploads::discard`]); a background task's files are held while its work
+//! runs and deleted when it ends ([`Uploads::hold`]); files never used are swept once older
+//! than the TTL ([`Uploads::sweep`]).
 //!
 //! The folder is private to the process's user: it is made with mode 0700 (and an existing one
 //! set to it), token folders likewise, files with mode 0600 (on Unix). A folder that is a
@@ -487,6 +488,20 @@ impl Uploads {
         Ok(ids)
     }
 
+    /// Holds the files `ids` of `token` for a background task's work: while the returned
+    /// [`Held`]'s [`Held::keep_fresh`] runs, their metadata's time is renewed every quarter of
+    /// the TTL (at least every 250 ms, at most every minute), so that no sweep (of this process
+    /// or of another sharing the folder) deletes them; when it is dropped (the work ended, or
+    /// was stopped) the files are deleted. A process that dies holding them leaves them to the
+    /// sweep, a TTL after its last renewal.
+    pub fn hold(&self, token: &str, ids: Vec<String>) -> Held {
+        Held {
+            dir: self.token_dir(token),
+            ids: ids.into_iter().filter(|id| valid_id(id)).collect(),
+            every: (self.config.ttl / 4).clamp(Duration::from_millis(250), Duration::from_secs(60)),
+        }
+    }
+
     /// Deletes the files `ids` of `token` (a copy a handler persisted is a link of its own: it
     /// stays).
     pub async fn discard(&self, token: &str, ids: &[String]) {
@@ -530,6 +545,57 @@ impl Uploads {
             Ok(0) => {}
             Ok(n) => tracing::debug!(deleted = n, "swept expired uploads"),
             Err(e) => tracing::warn!(error = %e, "could not sweep the upload folder"),
+        }
+    }
+}
+
+/// Uploaded files a background task's work reads (see [`Uploads::hold`]): kept from the sweep
+/// while [`Held::keep_fresh`] runs, deleted when dropped.
+#[derive(Debug)]
+pub struct Held {
+    dir: PathBuf,
+    ids: Vec<String>,
+    every: Duration,
+}
+
+impl Held {
+    /// Renews the time of the held files' metadata (what the sweep counts from) now and then,
+    /// for ever: run it beside the work, and drop it with the work. A renewal that fails is
+    /// logged.
+    pub async fn keep_fresh(&self) -> std::convert::Infallible {
+        let mut every = tokio::time::interval(self.every);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            let metas: Vec<PathBuf> = self
+                .ids
+                .iter()
+                .map(|id| self.dir.join(format!("{id}.json")))
+                .collect();
+            let renewed = tokio::task::spawn_blocking(move || {
+                let now = SystemTime::now();
+                metas
+                    .iter()
+                    .try_for_each(|meta| std::fs::File::open(meta)?.set_modified(now))
+            })
+            .await;
+            if let Err(e) = renewed.map_err(io::Error::other).and_then(|r| r) {
+                tracing::warn!(error = %e, "could not renew a background task's uploads");
+            }
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        for id in &self.ids {
+            for path in [self.dir.join(id), self.dir.join(format!("{id}.json"))] {
+                if let Err(e) = std::fs::remove_file(&path)
+                    && e.kind() != io::ErrorKind::NotFound
+                {
+                    tracing::warn!(path = %path.display(), error = %e, "could not delete a background task's upload");
+                }
+            }
         }
     }
 }

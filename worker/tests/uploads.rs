@@ -10,8 +10,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use refract_core::{
-    BoxFuture, Emitter, EventContext, EventError, EventSpec, Handlers, State, StateRegistry,
-    UploadedFile, decode_args,
+    BoxFuture, Emitter, EventContext, EventError, EventSpec, Handlers, State, StateRegistry, Task,
+    TaskFuture, TaskPhase, TaskSink, TaskStatus, UploadedFile, decode_args,
 };
 use refract_gateway::pool::{Discovery, PoolConfig, WorkerPool};
 use refract_proto::{
@@ -469,4 +469,125 @@ async fn a_handler_that_persisted_persists_again_when_its_event_is_resent() {
     assert!(files(&dir).is_empty(), "{:?}", files(&dir));
     std::fs::remove_dir_all(&dir).ok();
     std::fs::remove_dir_all(&kept).ok();
+}
+
+/// A state with a background handler, `ingest {file, wait_ms}`, whose work waits `wait_ms`,
+/// then reads the file and records its size in `size`; its status var is `job`.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+struct Ingest {
+    size: u64,
+    job: TaskStatus,
+}
+
+impl State for Ingest {
+    const NAME: &'static str = "ingest";
+    fn frontend_vars(&self) -> Result<Map<String, Value>, serde_json::Error> {
+        Ok(Map::from_iter([
+            ("size".to_owned(), json!(self.size)),
+            ("job".to_owned(), serde_json::to_value(&self.job)?),
+        ]))
+    }
+}
+
+impl Handlers for Ingest {
+    const HANDLERS: &'static [&'static str] = &["ingest"];
+    const BACKGROUND: &'static [(&'static str, &'static str)] = &[("ingest", "job")];
+
+    fn computed_vars(&self, _vars: &mut Map<String, Value>) -> Result<(), serde_json::Error> {
+        Ok(())
+    }
+
+    fn dispatch<'a>(
+        &'a mut self,
+        method: &'a str,
+        _args: Value,
+        _cx: &'a EventContext,
+        _emit: Emitter<'a>,
+    ) -> BoxFuture<'a, Result<Vec<EventSpec>, EventError>> {
+        Box::pin(async move { Err(EventError::UnknownHandler(method.into())) })
+    }
+
+    fn start(method: &str, args: Value, task: Arc<dyn TaskSink>) -> Result<TaskFuture, EventError> {
+        #[derive(serde::Deserialize)]
+        struct Args {
+            file: UploadedFile,
+            wait_ms: u64,
+        }
+        let Args { file, wait_ms } = decode_args("ingest", method, args)?;
+        let task = Task::<Ingest>::new(task);
+        Ok(Box::pin(async move {
+            tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+            let content = file.read().await.map_err(|e| e.to_string())?;
+            let mut ingest = task.lock().await.map_err(|e| e.to_string())?;
+            ingest.size = content.len() as u64;
+            ingest.commit().await.map_err(|e| e.to_string())
+        }))
+    }
+
+    fn task_status(&mut self, var: &str) -> Option<&mut TaskStatus> {
+        (var == "job").then_some(&mut self.job)
+    }
+}
+
+#[tokio::test]
+async fn a_background_tasks_uploads_live_as_long_as_its_work() {
+    let mut states = StateRegistry::default();
+    states.register::<Ingest>();
+    let dir = temp_dir("uploads-task");
+    let e = Engine::new(Arc::new(states), Arc::new(MemoryStore::new())).uploads(UploadConfig {
+        dir: dir.clone(),
+        max_bytes: 1 << 20,
+        max_bytes_per_session: 1 << 20,
+        ttl: Duration::from_secs(1),
+    });
+    let a = e
+        .upload(request("a", 5), body_of(b"hello", 5))
+        .await
+        .unwrap();
+    let started = e
+        .process(event(
+            1,
+            "ingest.ingest",
+            json!({"file": {"$upload": a.id}, "wait_ms": 2500}),
+        ))
+        .await
+        .unwrap();
+    assert!(matches!(started, Outcome::Applied { .. }));
+
+    // A start that fails (the task runs already) deletes its own files, not the running one's.
+    let b = e.upload(request("b", 2), body_of(b"hi", 2)).await.unwrap();
+    let refused = e
+        .process(event(
+            2,
+            "ingest.ingest",
+            json!({"file": {"$upload": b.id}, "wait_ms": 0}),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code, ErrorCode::HandlerFailed);
+    let token = e.upload_store().token_dir("tok");
+    assert!(!token.join(&b.id).exists(), "{:?}", files(&dir));
+
+    // Past the TTL while the work runs: the sweep leaves its file alone.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    e.upload_store().sweep().await.unwrap();
+    assert!(token.join(&a.id).exists(), "swept while the task runs");
+
+    // The work read it, and once it ended the file is gone.
+    let mut state = e.hydrate("tok", "").await.unwrap().state;
+    for _ in 0..100 {
+        if state["ingest"]["job"]["phase"] != json!(TaskPhase::Running) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        state = e.hydrate("tok", "").await.unwrap().state;
+    }
+    assert_eq!(
+        state["ingest"]["job"]["phase"],
+        json!(TaskPhase::Done),
+        "{state:?}"
+    );
+    assert_eq!(state["ingest"]["size"], 5);
+    until_empty(&dir).await;
+    std::fs::remove_dir_all(&dir).ok();
 }
