@@ -226,7 +226,10 @@ pub fn reload() -> EventSpec {
 }
 
 /// Stops the uploads of the upload zone `id` in progress (see `refract::upload`): no event is
-/// sent for them, the server keeps none of their files, and the zone's progress goes back to 0.
+/// sent for them, and the zone's progress goes back to 0. The files still streaming are
+/// deleted by the server as their transfers stop; those that had arrived before the cancel
+/// stay on the server, unused, until the sweep deletes them (`--upload-ttl-secs`, 1 h by
+/// default).
 pub fn cancel_upload(id: &str) -> EventSpec {
     action("_cancel_upload").arg("id", literal(id))
 }

@@ -45,8 +45,12 @@ pub const DEFAULT_FILE_NAME: &str = "file";
 /// argument (`files: Vec<UploadedFile>`), reads it ([`UploadedFile::read`],
 /// [`UploadedFile::open`]) and keeps it with [`UploadedFile::persist`]: the file is deleted
 /// after the event otherwise.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(from = "Wire", into = "Wire")]
+///
+/// It is not `Serialize`: it names a file of the server by its path, which must not reach the
+/// browser (a state's vars are sent there), and the file is gone after the event anyway. Keep
+/// what the app needs (its name, the path it persisted it to) instead.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(from = "Wire")]
 pub struct UploadedFile {
     name: String,
     content_type: String,
@@ -54,8 +58,9 @@ pub struct UploadedFile {
     path: PathBuf,
 }
 
-/// The JSON form of an [`UploadedFile`]: its fields under the reserved key.
-#[derive(Serialize, Deserialize)]
+/// The JSON form of an [`UploadedFile`], which only the engine writes
+/// ([`replace_upload_refs`]): its fields under the reserved key.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Wire {
     #[serde(rename = "$uploaded_file")]
@@ -135,6 +140,16 @@ impl UploadedFile {
     /// Where the server holds the file until the event is over.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The upload's id: the name of the server's file (for the files the engine gives
+    /// handlers, 32 lowercase hex digits, random and unique), a safe name for a file of the
+    /// app's own (`persist(folder.join(file.id()))`), unlike [`UploadedFile::name`].
+    pub fn id(&self) -> &str {
+        self.path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
     }
 
     /// The file's content, all of it in memory (prefer [`UploadedFile::open`] for large files).
@@ -353,15 +368,29 @@ mod tests {
     }
 
     #[test]
-    fn a_file_reads_only_from_the_reserved_key() {
+    fn a_file_reads_only_from_the_reserved_key_and_is_never_serialised() {
         let file = UploadedFile::new("../a.txt", "text/plain", 3, "/tmp/x".into());
-        assert_eq!(file.name(), "a.txt");
-        let json = serde_json::to_value(&file).unwrap();
+        assert_eq!((file.name(), file.id()), ("a.txt", "x"));
+        // What the engine writes, and the file read back from it.
+        let mut args = json!({"f": {"$upload": "x"}});
+        replace_upload_refs(&mut args, &|_| Some(file.clone()));
+        let json = args["f"].clone();
         assert_eq!(
             json,
             json!({"$uploaded_file": {"name": "a.txt", "content_type": "text/plain", "size": 3, "path": "/tmp/x"}})
         );
         assert_eq!(serde_json::from_value::<UploadedFile>(json).unwrap(), file);
+        // A state holding one cannot send its path to the browser: it does not serialise.
+        struct Probe<T>(std::marker::PhantomData<T>);
+        trait NotSerialize {
+            const SERIALIZES: bool = false;
+        }
+        impl<T> NotSerialize for Probe<T> {}
+        impl<T: Serialize> Probe<T> {
+            const SERIALIZES: bool = true;
+        }
+        const { assert!(Probe::<String>::SERIALIZES) };
+        const { assert!(!Probe::<UploadedFile>::SERIALIZES) };
         let plain = json!({"name": "a.txt", "content_type": "", "size": 3, "path": "/etc/passwd"});
         assert!(serde_json::from_value::<UploadedFile>(plain).is_err());
     }
