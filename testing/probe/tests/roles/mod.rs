@@ -18,7 +18,7 @@ use refract_worker::serve::{StoreArgs, WorkerArgs};
 pub const PROBE: &str = env!("CARGO_BIN_EXE_refract-probe");
 
 /// The token secret every gateway of a test shares.
-const SECRET: &str = "distributed-tests";
+pub const SECRET: &str = "distributed-tests";
 
 /// The name the session of `token` has in Redis (its keys and channel), as the tests' gateways
 /// compute it.
