@@ -226,11 +226,13 @@ impl App {
     }
 
     /// Generates the frontend project in `build_dir`, installs its npm dependencies when they
-    /// changed, and builds it. Returns the folder of the built assets.
+    /// changed (stopping `npm install` after `npm_timeout`), and builds it. Returns the folder of
+    /// the built assets.
     ///
     /// # Errors
-    /// [`AppError::Compile`] (e.g. `node`/`npm` missing, a build failure) or [`AppError::State`].
-    pub fn compile(&self, build_dir: &Path) -> Result<PathBuf, AppError> {
+    /// [`AppError::Compile`] (e.g. `node`/`npm` missing, a build failure, `npm install` out of
+    /// time) or [`AppError::State`].
+    pub fn compile(&self, build_dir: &Path, npm_timeout: Duration) -> Result<PathBuf, AppError> {
         let initial_state = serde_json::Value::Object(self.states.default_vars()?);
         let pages: Vec<Page> = self
             .pages
@@ -252,7 +254,7 @@ impl App {
             storage_vars: &storage_vars,
             theme: &self.theme,
         })?;
-        let project = Project::new(build_dir);
+        let project = Project::new(build_dir).npm_timeout(npm_timeout);
         // `public/` is the build's and the app's `assets/` (served at `/`): made afresh.
         let public = build_dir.join("public");
         if public.exists() {
@@ -386,7 +388,10 @@ impl App {
     }
 
     fn export(&self, args: &ExportArgs) -> Result<(), AppError> {
-        let dist = self.compile(&build_dir(args.build.build_dir.as_deref()))?;
+        let dist = self.compile(
+            &build_dir(args.build.build_dir.as_deref()),
+            args.build.npm_timeout(),
+        )?;
         copy_dir(&dist, &args.out).map_err(|source| AppError::Io {
             what: format!("copying assets to {}", args.out.display()),
             source,
@@ -398,7 +403,7 @@ impl App {
     async fn run(self, args: RunArgs) -> Result<(), AppError> {
         let dir = build_dir(args.build.build_dir.as_deref());
         let started = std::time::Instant::now();
-        let dist = self.compile(&dir)?;
+        let dist = self.compile(&dir, args.build.npm_timeout())?;
         tracing::info!(ms = started.elapsed().as_millis() as u64, dir = %dir.display(), "frontend built");
         let config = args.sockets.config(Some(dist));
         let issuer = args.sockets.issuer()?;

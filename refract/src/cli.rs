@@ -112,6 +112,17 @@ pub(crate) struct BuildArgs {
     /// folder when run by cargo, else in the current folder.
     #[arg(long, env = "REFRACT_BUILD_DIR")]
     pub build_dir: Option<PathBuf>,
+    /// How long `npm install` may run before the build fails, in seconds (it logs its progress
+    /// meanwhile; behind a proxy or a mirror, see docs/deploy.md).
+    #[arg(long, default_value_t = 600, env = "REFRACT_NPM_TIMEOUT_SECS")]
+    pub npm_timeout_secs: u64,
+}
+
+impl BuildArgs {
+    /// How long `npm install` may run.
+    pub fn npm_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.npm_timeout_secs)
+    }
 }
 
 #[derive(Args, Debug, Clone)]

@@ -54,7 +54,10 @@ async fn start(
 
 /// Runs the stack until a signal or the gateway's exit.
 pub(crate) async fn run(app: &App, args: StackArgs, log: LogArgs) -> Result<(), AppError> {
-    let dist = app.compile(&build_dir(args.build.build_dir.as_deref()))?;
+    let dist = app.compile(
+        &build_dir(args.build.build_dir.as_deref()),
+        args.build.npm_timeout(),
+    )?;
     let exe = std::env::current_exe()
         .map_err(|e| AppError::Stack(format!("cannot find this program: {e}")))?;
     let mut children = Vec::new();
