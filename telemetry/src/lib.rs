@@ -93,8 +93,10 @@ fn export_plan(
 }
 
 /// Installs logging in `format`, tracing and metrics for a process whose service name is
-/// `default_service` (e.g. `refract-gateway`). Call once, inside a tokio runtime (the exporters
-/// run on it). Export problems are logged, never fatal: the process runs without export.
+/// `default_service` (e.g. `refract-gateway`). Call once, inside a multi-threaded tokio runtime
+/// (the gRPC exporters' connections and the OTLP/HTTP requests run on it, while the SDK's own
+/// threads wait for them). Export problems are logged, never fatal: the process runs without
+/// export.
 pub fn init(default_service: &str, format: LogFormat) -> Telemetry {
     let resource = resource::resource(default_service);
     let mut problems = Vec::new();
