@@ -5,7 +5,7 @@
 //! | `refract_events_total` | counter | `role`, `outcome` | events processed (`applied`, `duplicate`, or an error code) |
 //! | `refract_event_duration_milliseconds` | histogram | `role` | one event: on a gateway from its frame's arrival to the worker's answer (queue wait included), on a worker from its call to its answer |
 //! | `refract_event_queue_wait_milliseconds` | histogram | | on a gateway, how long an event waited in its socket's queue behind the socket's earlier events |
-//! | `refract_frames_rejected_total` | counter | `code` | frames a gateway refused at the socket without running them: `malformed_frame`, `frame_too_large`, `overloaded`, `not_ready`, `invalid_token`, `token_mismatch` |
+//! | `refract_frames_rejected_total` | counter | `code` | frames a gateway refused at the socket without running them: `malformed_frame`, `bad_arguments`, `frame_too_large`, `overloaded`, `not_ready`, `invalid_token`, `token_mismatch` |
 //! | `refract_lock_wait_milliseconds` | histogram | | time to take a token's lock and load its shards |
 //! | `refract_connections` | up-down counter | | open WebSockets on a gateway |
 //! | `refract_worker_healthy` | gauge | `worker` | 1 when a gateway sees the worker serving, else 0; a worker that leaves the set has no series |
