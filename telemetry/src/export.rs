@@ -65,6 +65,15 @@ pub(crate) enum ExportError {
         /// Its value.
         value: String,
     },
+    /// The endpoint asks for TLS, which this build's exporters do not speak.
+    #[error(
+        "{endpoint}: OTLP over TLS (https) is not supported; export to a collector on the node \
+         or in the cluster over http://"
+    )]
+    Tls {
+        /// The endpoint.
+        endpoint: String,
+    },
     /// The exporter could not be made.
     #[error(transparent)]
     Build(#[from] opentelemetry_otlp::ExporterBuildError),
@@ -85,10 +94,18 @@ pub(crate) fn configured(signal: Signal, env: impl Fn(&str) -> Option<String>) -
 }
 
 /// The protocol of `signal`: its own variable, else `OTEL_EXPORTER_OTLP_PROTOCOL`, else gRPC.
+/// An `https://` endpoint is refused: the exporters are built without TLS.
 pub(crate) fn protocol(
     signal: Signal,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Protocol, ExportError> {
+    let endpoint = [signal.endpoint_var(), "OTEL_EXPORTER_OTLP_ENDPOINT"]
+        .into_iter()
+        .find_map(|name| var(&env, name));
+    if let Some(endpoint) = endpoint.filter(|e| e.trim().to_ascii_lowercase().starts_with("https:"))
+    {
+        return Err(ExportError::Tls { endpoint });
+    }
     let given = [signal.protocol_var(), "OTEL_EXPORTER_OTLP_PROTOCOL"]
         .into_iter()
         .find_map(|name| var(&env, name).map(|value| (name, value)));
@@ -343,6 +360,9 @@ mod tests {
             protocol(Signal::Metrics, &both).unwrap(),
             Protocol::HttpProtobuf
         );
+        let tls = env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4317")]);
+        let err = protocol(Signal::Traces, tls).unwrap_err().to_string();
+        assert!(err.contains("https://collector:4317"), "{err}");
         let json = env(&[("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/json")]);
         let err = protocol(Signal::Metrics, json).unwrap_err().to_string();
         assert!(
