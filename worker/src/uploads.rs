@@ -105,13 +105,15 @@ pub enum UploadDirError {
 
 impl UploadConfig {
     /// Makes [`UploadConfig::dir`] ready before the process serves: creates it (and its
-    /// parents) when missing, with mode 0700, and sets an existing one to 0700. Blocking: call
-    /// it at start.
+    /// parents) when missing, with mode 0700, and sets an existing one to 0700. A folder that
+    /// cannot be created (a read-only file system: an app that takes no uploads) is logged, not
+    /// refused: uploads then fail with `unavailable` until it can be. Blocking: call it at
+    /// start.
     ///
     /// # Errors
     /// [`UploadDirError::Symlink`] when the folder is a symbolic link,
-    /// [`UploadDirError::NotAFolder`] when it is a file, [`UploadDirError::Io`] when it cannot
-    /// be created or its mode set (another user owns it).
+    /// [`UploadDirError::NotAFolder`] when it is a file, [`UploadDirError::Io`] when the mode of
+    /// an existing folder open to others cannot be set (another user owns it).
     pub fn prepare(&self) -> Result<(), UploadDirError> {
         let dir = &self.dir;
         let io = |source| UploadDirError::Io {
@@ -123,20 +125,26 @@ impl UploadConfig {
                 return Err(UploadDirError::Symlink(dir.clone()));
             }
             Ok(meta) if !meta.is_dir() => return Err(UploadDirError::NotAFolder(dir.clone())),
+            #[cfg(unix)]
+            Ok(meta) => {
+                use std::os::unix::fs::PermissionsExt;
+                if meta.permissions().mode() & 0o777 != 0o700 {
+                    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                        .map_err(io)?;
+                }
+            }
+            #[cfg(not(unix))]
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 let mut create = std::fs::DirBuilder::new();
                 create.recursive(true);
                 #[cfg(unix)]
                 std::os::unix::fs::DirBuilderExt::mode(&mut create, 0o700);
-                create.create(dir).map_err(io)?;
+                if let Err(e) = create.create(dir) {
+                    tracing::warn!(dir = %dir.display(), error = %e, "cannot create the upload folder: uploads will fail until it can be");
+                }
             }
             Err(e) => return Err(io(e)),
-        }
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
         }
         Ok(())
     }
@@ -1046,6 +1054,12 @@ mod tests {
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
         uploads.config().prepare().unwrap();
         assert_eq!(mode(&dir), 0o700);
+        // One that cannot be created (a read-only file system, say) does not stop the process.
+        let blocked = UploadConfig {
+            dir: PathBuf::from("/proc/refract-uploads-test"),
+            ..uploads.config().clone()
+        };
+        blocked.prepare().unwrap();
 
         let link = dir.with_extension("link");
         std::os::unix::fs::symlink(&dir, &link).unwrap();
