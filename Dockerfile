@@ -61,8 +61,12 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 refract \
     && useradd --system --uid 10001 --gid refract --home-dir /nonexistent --no-create-home \
-        --shell /usr/sbin/nologin refract
-ENV RUST_LOG=info
+        --shell /usr/sbin/nologin refract \
+    && install -d -o 10001 -g 10001 -m 0700 /var/lib/refract/uploads
+# The upload folder (docs/uploads.md): workers keep uploads there, the gateway serves the files
+# the app published from it, so a deployment mounts one volume there in both (docker-compose.yml).
+ENV RUST_LOG=info \
+    REFRACT_UPLOAD_DIR=/var/lib/refract/uploads
 
 # ---------------------------------------------------------------------------------------------
 # Gateway: WebSockets, routing to workers, the delta relay, the app's static assets.

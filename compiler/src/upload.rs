@@ -25,7 +25,8 @@
 //! One event of a trigger takes a zone's files: the engine deletes them once that event is
 //! over, so a trigger with two events naming `upload_files` of the same zone is refused when
 //! the page is built. A handler that needs another to see the files keeps them
-//! ([`UploadedFile::persist`]) and returns the follow-up event with what it kept.
+//! ([`UploadedFile::persist`], [`UploadedFile::publish`]) and returns the follow-up event with
+//! what it kept.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -159,7 +160,8 @@ pub(crate) fn check_zone_takers(events: &[EventSpec]) {
                 panic!(
                     "the upload zone `{zone}` is taken by two events of one trigger (`{first}` \
                      and `{}`): its files are deleted once the first is over; let one handler \
-                     take them, keep them (persist) and return the follow-up with what it kept",
+                     take them, keep them (persist or publish) and return the follow-up with \
+                     what it kept",
                     event.handler
                 );
             }

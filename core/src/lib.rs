@@ -12,9 +12,11 @@
 //! * [`Task`] is a running background task, and [`TaskStatus`] the var that shows it;
 //! * [`Routes`] are the pages' path patterns, and which one a path matches; [`router`] the vars
 //!   of the page's location;
-//! * [`UploadedFile`] is a file the browser uploaded for an event ([`upload`]).
+//! * [`UploadedFile`] is a file the browser uploaded for an event, and [`PublishedFile`] one the
+//!   app serves back ([`upload`]).
 //!
-//! Nothing here does I/O, except [`UploadedFile`]'s methods that read or move its file.
+//! Nothing here does I/O, except the methods of [`UploadedFile`] that read, keep or publish its
+//! file, and [`PublishedFile::delete`].
 
 pub mod actions;
 pub mod color_mode;
@@ -43,7 +45,7 @@ pub use state::{
 };
 pub use storage::{StorageKind, StorageVar};
 pub use task::{Section, Task, TaskError, TaskGuard, TaskPhase, TaskResult, TaskSink, TaskStatus};
-pub use upload::UploadedFile;
+pub use upload::{PublishedFile, PublishedFileFields, UploadedFile};
 pub use var::{
     Choice, Dep, Expr, Float, Integer, IntoVar, Numeric, OPS, Ordered, Renderable, Signed,
     StringMap, Timestamp, TimestampError, Var, count_placeholders, format_grouped,

@@ -12,15 +12,23 @@
 //! event is final, so an event the browser resends after a failure of the platform finds its
 //! files again).
 //!
+//! A handler serves a file back with [`UploadedFile::publish`]: it is linked into the token
+//! folder's `public/` folder, and the gateway serves it at [`PublishedFile::url`] (see
+//! [`FILES_PATH`]) until the app deletes it ([`PublishedFile::delete`]).
+//!
 //! The upload zone's vars (the names chosen, the progress) live in the browser: a pseudo-state,
 //! [`UPLOADS`], that the compiler binds to the runtime's upload manager.
 
+use std::future::Future;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+use crate::var::Var;
 
 /// The name of the pseudo-state of upload zones' browser vars (`__upload`).
 pub const UPLOADS: &str = "__upload";
@@ -37,6 +45,48 @@ pub const MAX_FILE_NAME_BYTES: usize = 255;
 
 /// What a file is named when nothing of its given name is left after sanitising.
 pub const DEFAULT_FILE_NAME: &str = "file";
+
+/// The path the gateway serves published files under:
+/// `/_files/<token digest>/<id>/<percent-encoded name>`.
+pub const FILES_PATH: &str = "/_files";
+
+/// The folder of a token folder that holds its published files (never swept).
+pub const PUBLIC_FOLDER: &str = "public";
+
+/// `refract-uploads` in the system's temp folder: the default upload folder of workers and
+/// gateways (`--upload-dir`).
+pub fn default_dir() -> PathBuf {
+    std::env::temp_dir().join("refract-uploads")
+}
+
+/// Whether `id` is of the form upload ids and token digests have: 32 lowercase hex digits.
+pub fn valid_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// What is kept beside an uploaded or published file (`<id>.json`): its sanitised name, its
+/// media type as the browser gave it, and its size in bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileMeta {
+    /// The sanitised name ([`sanitize_file_name`]).
+    pub name: String,
+    /// The media type the browser claimed (`""` for none).
+    pub content_type: String,
+    /// The size in bytes.
+    pub size: u64,
+}
+
+tokio::task_local! {
+    /// The upload folder of the engine running the current handler or background task (what
+    /// [`PublishedFile::delete`] needs).
+    static UPLOAD_DIR: PathBuf;
+}
+
+/// Runs `work` (a handler, a background task's work) where [`PublishedFile::delete`] finds the
+/// upload folder `dir`. For the engine.
+pub async fn with_upload_dir<F: Future>(dir: PathBuf, work: F) -> F::Output {
+    UPLOAD_DIR.scope(dir, work).await
+}
 
 /// One file the browser uploaded for an event: its name, type and size as the browser gave them,
 /// and where the server keeps it until the event is over.
@@ -180,44 +230,271 @@ impl UploadedFile {
     /// The I/O error linking or copying it (the upload is gone: `NotFound`), or
     /// `InvalidInput` when `dest` names no file.
     pub async fn persist(&self, dest: impl AsRef<Path>) -> io::Result<()> {
-        link_or_copy(&self.path, dest.as_ref()).await
+        let (from, to) = (self.path.clone(), dest.as_ref().to_owned());
+        blocking(move || link_or_copy(&from, &to)).await
+    }
+
+    /// Publishes the file: links it (a copy on a file system without links) into its token
+    /// folder's `public/` folder, `<upload dir>/<token digest>/public/<id>`, with its metadata
+    /// (`<id>.json`), where the sweep never deletes it, and returns what the gateway serves it
+    /// as: [`PublishedFile::url`], `/_files/<token digest>/<id>/<name>`, to anyone with the link
+    /// (both parts are random: 128 bits each), with safe headers (a download, but for images).
+    /// It stays until the app deletes it ([`PublishedFile::delete`]). Publishing again (an event
+    /// run a second time) gives the same file and URL.
+    ///
+    /// In distributed mode the gateway serves it from its own `--upload-dir`: gateway and
+    /// workers must share the folder (one machine, or a shared volume).
+    ///
+    /// # Errors
+    /// `InvalidInput` when the file is not one the engine gave (not at
+    /// `<dir>/<digest>/<id>`); the I/O error linking, copying or writing (`NotFound`: the
+    /// upload is gone).
+    pub async fn publish(&self) -> io::Result<PublishedFile> {
+        let (digest, id) = self
+            .path
+            .parent()
+            .and_then(|token| token.file_name()?.to_str())
+            .zip(self.path.file_name().and_then(|n| n.to_str()))
+            .filter(|(digest, id)| valid_id(digest) && valid_id(id))
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("{} is not an upload of the server's", self.path.display()),
+                )
+            })?;
+        let published = PublishedFile {
+            url: file_url(digest, id, &self.name),
+            name: self.name.clone(),
+            content_type: self.content_type.clone(),
+            size: self.size,
+        };
+        let meta = serde_json::to_vec(&FileMeta {
+            name: self.name.clone(),
+            content_type: self.content_type.clone(),
+            size: self.size,
+        })
+        .map_err(io::Error::other)?;
+        let from = self.path.clone();
+        let id = id.to_owned();
+        blocking(move || {
+            let public = from.with_file_name(PUBLIC_FOLDER);
+            let link = || {
+                create_private_dir(&public)?;
+                link_or_copy(&from, &public.join(&id))
+            };
+            match link() {
+                // The sweep removed the (empty) public folder meanwhile: once more.
+                Err(e) if e.kind() == io::ErrorKind::NotFound && from.exists() => link()?,
+                linked => linked?,
+            }
+            write_replacing(&public.join(format!("{id}.json")), &meta)
+        })
+        .await?;
+        Ok(published)
     }
 }
 
-/// Puts a hard link to `from` (or, when linking fails but for `from` missing, a copy of it) at
-/// `to`, through a temporary name beside `to` renamed over it.
-///
-/// # Errors
-/// The I/O error linking, copying or renaming; `InvalidInput` when `to` names no file.
-async fn link_or_copy(from: &Path, to: &Path) -> io::Result<()> {
+/// A file the app published ([`UploadedFile::publish`]): what the gateway serves, and what a
+/// state may keep and show (it holds no server path: only the URL, the name, the type and the
+/// size). Its fields are read in a page through [`PublishedFileFields`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishedFile {
+    url: String,
+    name: String,
+    content_type: String,
+    size: u64,
+}
+
+impl PublishedFile {
+    /// Where the gateway serves it: `/_files/<token digest>/<id>/<percent-encoded name>` (a
+    /// path of the app's origin).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Its name (sanitised, the user's text: escape it where it is shown).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its media type as the browser gave it; the gateway serves it with this type only for a
+    /// safe list (images but SVG, PDF, plain text, audio, video), else as
+    /// `application/octet-stream`.
+    pub fn content_type(&self) -> &str {
+        &self.content_type
+    }
+
+    /// Its size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Deletes the published file (the gateway answers 404 for its URL from then on); deleting
+    /// one that is gone already is no error. Call it in a handler or a background task's work,
+    /// where the engine's upload folder is known.
+    ///
+    /// # Errors
+    /// `InvalidInput` when its URL is not of the form [`UploadedFile::publish`] makes; `Other`
+    /// outside a handler or a task's work; the I/O error deleting it.
+    pub async fn delete(&self) -> io::Result<()> {
+        let (digest, id) = self
+            .url
+            .strip_prefix(FILES_PATH)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .and_then(|rest| {
+                let mut parts = rest.splitn(3, '/');
+                Some((parts.next()?, parts.next()?))
+            })
+            .filter(|(digest, id)| valid_id(digest) && valid_id(id))
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("`{}` is not the URL of a published file", self.url),
+                )
+            })?;
+        let dir = UPLOAD_DIR.try_with(Clone::clone).map_err(|_| {
+            io::Error::other(
+                "PublishedFile::delete runs in a handler or a background task's work, where the \
+                 upload folder is known",
+            )
+        })?;
+        let public = dir.join(digest).join(PUBLIC_FOLDER);
+        let paths = [public.join(id), public.join(format!("{id}.json"))];
+        blocking(move || {
+            paths
+                .iter()
+                .try_for_each(|path| match std::fs::remove_file(path) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                    _ => Ok(()),
+                })
+        })
+        .await
+    }
+}
+
+/// Typed field access on a `Var<PublishedFile>` in a page (a state's published files in a
+/// `foreach`, say): `link_to(file.name(), file.url())`.
+pub trait PublishedFileFields {
+    /// [`PublishedFile::url`].
+    fn url(&self) -> Var<String>;
+    /// [`PublishedFile::name`].
+    fn name(&self) -> Var<String>;
+    /// [`PublishedFile::content_type`].
+    fn content_type(&self) -> Var<String>;
+    /// [`PublishedFile::size`].
+    fn size(&self) -> Var<u64>;
+}
+
+impl PublishedFileFields for Var<PublishedFile> {
+    fn url(&self) -> Var<String> {
+        self.field("url")
+    }
+    fn name(&self) -> Var<String> {
+        self.field("name")
+    }
+    fn content_type(&self) -> Var<String> {
+        self.field("content_type")
+    }
+    fn size(&self) -> Var<u64> {
+        self.field("size")
+    }
+}
+
+/// The characters of a file name kept as they are in a URL's path segment: letters, digits and
+/// `-._~` (RFC 3986's unreserved); everything else is percent-encoded.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// The URL of the published file `id` of the token folder `digest`, named `name`.
+fn file_url(digest: &str, id: &str, name: &str) -> String {
+    format!(
+        "{FILES_PATH}/{digest}/{id}/{}",
+        utf8_percent_encode(name, PATH_SEGMENT)
+    )
+}
+
+/// Runs the blocking `work` on tokio's blocking threads: to its end, even when the awaiting
+/// future is dropped.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> io::Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(io::Error::other)?
+}
+
+/// Creates `dir` with mode 0700 (on Unix) when it does not exist. Blocking.
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    let mut create = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut create, 0o700);
+    match create.create(dir) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        created => created,
+    }
+}
+
+/// A fresh name beside `to` (in its folder, hidden) for a file that is then renamed to `to`.
+fn temp_beside(to: &Path) -> io::Result<PathBuf> {
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let Some(name) = to.file_name() else {
-        return Err(io::Error::new(
+    let name = to.file_name().ok_or_else(|| {
+        io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("{} names no file", to.display()),
-        ));
-    };
-    let temp = to.with_file_name(format!(
+        )
+    })?;
+    Ok(to.with_file_name(format!(
         ".{}.{}-{}.refract-tmp",
         name.to_string_lossy(),
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    match tokio::fs::hard_link(from, &temp).await {
+    )))
+}
+
+/// Writes `bytes` to `to` (mode 0600 on Unix) through a temporary file renamed over it, so a
+/// reader sees the old content or the new, never half. Blocking.
+fn write_replacing(to: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let temp = temp_beside(to)?;
+    let mut create = std::fs::OpenOptions::new();
+    create.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut create, 0o600);
+    let written = create
+        .open(&temp)
+        .and_then(|mut file| file.write_all(bytes))
+        .and_then(|()| std::fs::rename(&temp, to));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written
+}
+
+/// Puts a hard link to `from` (or, when linking fails but for `from` missing, a copy of it) at
+/// `to`, through a temporary name beside `to` renamed over it. Blocking.
+///
+/// # Errors
+/// The I/O error linking, copying or renaming; `InvalidInput` when `to` names no file.
+fn link_or_copy(from: &Path, to: &Path) -> io::Result<()> {
+    let temp = temp_beside(to)?;
+    match std::fs::hard_link(from, &temp) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(e),
         // Another file system (EXDEV), or one without links: a copy.
         Err(_) => {
-            if let Err(e) = tokio::fs::copy(from, &temp).await {
-                let _ = tokio::fs::remove_file(&temp).await;
+            if let Err(e) = std::fs::copy(from, &temp) {
+                let _ = std::fs::remove_file(&temp);
                 return Err(e);
             }
         }
     }
-    let renamed = tokio::fs::rename(&temp, to).await;
+    let renamed = std::fs::rename(&temp, to);
     // Gone once renamed, except when `to` was a link to the same file already (persisted
     // before): then the rename does nothing, and the temporary link goes here.
-    let _ = tokio::fs::remove_file(&temp).await;
+    let _ = std::fs::remove_file(&temp);
     renamed
 }
 
@@ -449,5 +726,94 @@ mod tests {
         let bad = file.persist("/").await.unwrap_err();
         assert_eq!(bad.kind(), io::ErrorKind::InvalidInput);
         tokio::fs::remove_dir_all(&dir).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_published_file_is_linked_into_public_and_deleted_by_the_app() {
+        let root =
+            std::env::temp_dir().join(format!("refract-core-publish-{}", std::process::id()));
+        let digest = "0123456789abcdef0123456789abcdef";
+        let id = "fedcba9876543210fedcba9876543210";
+        let token = root.join(digest);
+        tokio::fs::create_dir_all(&token).await.unwrap();
+        tokio::fs::write(token.join(id), b"%PDF").await.unwrap();
+        let file = UploadedFile::new("été report #1.pdf", "application/pdf", 4, token.join(id));
+        let published = file.publish().await.unwrap();
+        assert_eq!(
+            published.url(),
+            format!("/_files/{digest}/{id}/%C3%A9t%C3%A9%20report%20%231.pdf")
+        );
+        assert_eq!(
+            (published.name(), published.content_type(), published.size()),
+            ("été report #1.pdf", "application/pdf", 4)
+        );
+        // Again (an event run a second time): the same.
+        assert_eq!(file.publish().await.unwrap(), published);
+        let public = token.join(PUBLIC_FOLDER);
+        assert_eq!(tokio::fs::read(public.join(id)).await.unwrap(), b"%PDF");
+        let meta: FileMeta = serde_json::from_slice(
+            &tokio::fs::read(public.join(format!("{id}.json")))
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(meta.name, "été report #1.pdf");
+        let mut names: Vec<String> = std::fs::read_dir(&public)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [id.to_owned(), format!("{id}.json")],
+            "no temporary file"
+        );
+        // The upload goes after its event; the published file stays.
+        tokio::fs::remove_file(token.join(id)).await.unwrap();
+        assert!(public.join(id).exists());
+        // It serialises without a server path, and reads back.
+        let json = serde_json::to_value(&published).unwrap();
+        assert!(
+            !json.to_string().contains(&root.display().to_string()),
+            "{json}"
+        );
+        assert_eq!(
+            serde_json::from_value::<PublishedFile>(json).unwrap(),
+            published
+        );
+
+        let outside = published.delete().await.unwrap_err();
+        assert_eq!(outside.kind(), io::ErrorKind::Other);
+        with_upload_dir(root.clone(), published.delete())
+            .await
+            .unwrap();
+        assert!(!public.join(id).exists() && !public.join(format!("{id}.json")).exists());
+        // Once more: nothing to delete, no error.
+        with_upload_dir(root.clone(), published.delete())
+            .await
+            .unwrap();
+
+        let forged = PublishedFile {
+            url: "/_files/../../etc/passwd".into(),
+            ..published.clone()
+        };
+        let refused = with_upload_dir(root.clone(), forged.delete())
+            .await
+            .unwrap_err();
+        assert_eq!(refused.kind(), io::ErrorKind::InvalidInput);
+        let elsewhere = UploadedFile::new("a", "", 1, "/tmp/not-an-upload".into());
+        assert_eq!(
+            elsewhere.publish().await.unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
+        tokio::fs::remove_dir_all(&root).await.unwrap();
+    }
+
+    #[test]
+    fn a_published_files_fields_read_in_a_page() {
+        let files: Var<Vec<PublishedFile>> = Var::state_var("docs", "published");
+        let first: Var<PublishedFile> = files.field("0");
+        assert_eq!(first.url().js(), "docs$published.0.url");
     }
 }

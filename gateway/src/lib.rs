@@ -9,11 +9,14 @@
 //! * `GET /_event`: the WebSocket of `docs/protocol.md`;
 //! * `GET /_health`: `ok`;
 //! * `POST /_upload`: one uploaded file, streamed to the processor ([`upload`]);
+//! * `GET /_files/<token digest>/<id>/<name>`: a file the app published, from the upload folder
+//!   ([`files`]);
 //! * everything else: the built assets (`/assets/*` cached for a year, since Vite hashes their
 //!   names); a path that is no file is a page of the app (its routes' paths load the app, with
 //!   status 200) or not found (status 404, the app's "not found" page).
 
 pub mod feed;
+pub mod files;
 mod http;
 #[cfg(feature = "kubernetes")]
 pub mod k8s;
@@ -101,6 +104,9 @@ pub struct GatewayConfig {
     /// The slowest rate an upload may keep, in bytes per second (default 65,536: 64 KiB/s),
     /// for its deadline (see [`GatewayConfig::upload_grace`]); at least 1.
     pub min_upload_rate: u64,
+    /// The upload folder whose published files `GET /_files/…` serves ([`files`]): the workers'
+    /// `--upload-dir` (shared with them in distributed mode), or `None` to serve none (default).
+    pub upload_dir: Option<PathBuf>,
 }
 
 impl Default for GatewayConfig {
@@ -122,6 +128,7 @@ impl Default for GatewayConfig {
             max_uploads_per_session: 4,
             upload_grace: std::time::Duration::from_secs(30),
             min_upload_rate: 64 * 1024,
+            upload_dir: None,
         }
     }
 }
@@ -306,6 +313,7 @@ impl Gateway {
             .route("/_event", get(upgrade))
             .route("/_health", get(|| async { "ok" }))
             .route("/_upload", post(upload::upload))
+            .route("/_files/{digest}/{id}/{name}", get(files::serve))
             .with_state(self.shared.clone());
         if let Some(dir) = &self.shared.config.assets {
             let hashed = SetResponseHeader::overriding(

@@ -217,6 +217,11 @@ pub struct GatewayArgs {
     /// Folder of the app's built assets (from the app's `export`); none: serve only the WebSocket.
     #[arg(long, env = "REFRACT_ASSETS")]
     pub assets: Option<PathBuf>,
+    /// The workers' upload folder (their --upload-dir, shared with them: one machine, or a shared
+    /// volume), whose published files are served at `/_files/…` (default: `refract-uploads` in
+    /// the system's temp folder, the workers' default).
+    #[arg(long, env = "REFRACT_UPLOAD_DIR")]
+    pub upload_dir: Option<PathBuf>,
     /// Milliseconds one event may take on a worker before it is retried elsewhere.
     #[arg(long, default_value_t = 30_000, env = "REFRACT_CALL_TIMEOUT_MS")]
     pub call_timeout_ms: u64,
@@ -241,6 +246,7 @@ impl GatewayArgs {
             workers_dns_every_secs,
             redis: _,
             assets,
+            upload_dir,
             call_timeout_ms,
             tls,
         } = self;
@@ -255,6 +261,10 @@ impl GatewayArgs {
             ("--workers-k8s-service", workers_k8s_service.clone()),
             ("--workers-k8s-namespace", workers_k8s_namespace.clone()),
             ("--assets", assets.as_ref().map(|a| a.display().to_string())),
+            (
+                "--upload-dir",
+                upload_dir.as_ref().map(|d| d.display().to_string()),
+            ),
         ];
         for (flag, value) in optional {
             if let Some(value) = value {
@@ -324,7 +334,12 @@ pub async fn serve(
         tracing::warn!("no --secret: tokens are valid on this gateway only, until it restarts");
     }
     let issuer = args.sockets.issuer()?;
-    let config = args.sockets.config(args.assets.clone());
+    let mut config = args.sockets.config(args.assets.clone());
+    config.upload_dir = Some(
+        args.upload_dir
+            .clone()
+            .unwrap_or_else(refract_core::upload::default_dir),
+    );
     let gateway = Gateway::new(config, issuer, pool, feed);
     let addr = args.listen.addr();
     let listener = tokio::net::TcpListener::bind(addr)
@@ -459,6 +474,7 @@ mod tests {
             workers_dns_every_secs: 7,
             redis: "redis://app:pw@r:1".into(),
             assets: Some("/srv/assets".into()),
+            upload_dir: Some("/srv/uploads".into()),
             call_timeout_ms: 99,
             tls: GrpcTlsArgs {
                 grpc_tls_cert: Some("/tls/gateway.pem".into()),

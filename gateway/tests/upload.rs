@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use refract_core::UploadedFile;
 use refract_gateway::{Gateway, GatewayConfig, TokenIssuer};
 use refract_proto::DeltaFeed;
 use refract_worker::{Engine, MemoryStore, UploadConfig};
@@ -38,7 +39,10 @@ async fn server_with(max_bytes: u64, tune: impl FnOnce(&mut GatewayConfig)) -> S
     });
     let issuer = TokenIssuer::from_secret("upload-tests");
     let feed: Arc<dyn DeltaFeed> = store;
-    let mut config = GatewayConfig::default();
+    let mut config = GatewayConfig {
+        upload_dir: Some(dir.clone()),
+        ..GatewayConfig::default()
+    };
     tune(&mut config);
     let gateway = Gateway::new(config, issuer.clone(), Arc::new(engine), feed);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -298,4 +302,143 @@ async fn a_slow_or_silent_upload_is_cut_off_and_leaves_no_file() {
     until_empty(&s.dir).await;
     s.task.abort();
     std::fs::remove_dir_all(&s.dir).ok();
+}
+
+/// `GET path` on the server; the status, the headers (lower-cased names) and the body.
+async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tcp.read_to_end(&mut answer).await.unwrap();
+    let split = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&answer[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned()))
+        .collect();
+    (status, headers, answer[split + 4..].to_vec())
+}
+
+#[tokio::test]
+async fn published_files_are_served_with_safe_headers_and_nothing_else_is() {
+    let s = server_with(1 << 20, |_| {}).await;
+    let token = s.issuer.issue().unwrap();
+    // Published through the core API, as a handler would, from files uploaded over HTTP.
+    let mut published = Vec::new();
+    for (name, encoded, kind, body) in [
+        (
+            "notes <1>.txt",
+            "notes%20%3C1%3E.txt",
+            "text/plain",
+            &b"hello"[..],
+        ),
+        ("pic.png", "pic.png", "image/png", b"\x89PNG"),
+        (
+            "page.html",
+            "page.html",
+            "text/html",
+            b"<script>alert(1)</script>",
+        ),
+        (
+            "logo.svg",
+            "logo.svg",
+            "image/svg+xml",
+            b"<svg onload=alert(1)>",
+        ),
+    ] {
+        let headers = [
+            ("X-Refract-Token", token.as_str()),
+            ("X-Refract-File-Name", encoded),
+            ("Content-Type", kind),
+        ];
+        let (status, answer) = post(s.addr, &headers, body.len(), body).await;
+        assert_eq!(status, 200, "{answer}");
+        let id = serde_json::from_str::<Value>(&answer).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let path = files(&s.dir)
+            .into_iter()
+            .find(|p| p.ends_with(&id))
+            .unwrap();
+        let file = UploadedFile::new(name, kind, body.len() as u64, path);
+        published.push((file.publish().await.unwrap(), body));
+    }
+    let expect = [
+        (
+            "text/plain; charset=utf-8",
+            "attachment; filename*=UTF-8''notes%20%3C1%3E.txt",
+        ),
+        ("image/png", "inline; filename*=UTF-8''pic.png"),
+        (
+            "application/octet-stream",
+            "attachment; filename*=UTF-8''page.html",
+        ),
+        (
+            "application/octet-stream",
+            "attachment; filename*=UTF-8''logo.svg",
+        ),
+    ];
+    for ((file, body), (kind, disposition)) in published.iter().zip(expect) {
+        let (status, headers, got) = get(s.addr, file.url()).await;
+        assert_eq!(status, 200, "{}", file.url());
+        assert_eq!(&got, body);
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+                .unwrap_or_else(|| panic!("no {name} in {headers:?}"))
+        };
+        assert_eq!(header("content-type"), kind);
+        assert_eq!(header("content-disposition"), disposition);
+        assert_eq!(header("x-content-type-options"), "nosniff");
+        assert_eq!(
+            header("content-security-policy"),
+            "default-src 'none'; sandbox"
+        );
+        assert_eq!(header("cache-control"), "private");
+        assert_eq!(header("content-length"), body.len().to_string());
+    }
+
+    let url = published[0].0.url().to_owned();
+    let (digest, id) = {
+        let mut parts = url.trim_start_matches("/_files/").split('/');
+        (
+            parts.next().unwrap().to_owned(),
+            parts.next().unwrap().to_owned(),
+        )
+    };
+    for bad in [
+        format!("/_files/{digest}/{id}/other.txt"),
+        format!("/_files/{digest}/{id}/..%2F..%2F{id}"),
+        format!("/_files/..%2F..%2F..%2Fetc/{id}/passwd"),
+        format!("/_files/{digest}/..%2F{id}/notes%20%3C1%3E.txt"),
+        format!("/_files/{}/{id}/notes%20%3C1%3E.txt", digest.to_uppercase()),
+        format!("/_files/{digest}/{id}.json/notes%20%3C1%3E.txt"),
+        format!("/_files/{digest}/public/{id}"),
+        format!("/_files/{digest}/{id}"),
+        "/_files/../../etc/passwd".to_owned(),
+    ] {
+        assert_eq!(get(s.addr, &bad).await.0, 404, "{bad}");
+    }
+    // A gateway without an upload folder serves none.
+    let none = server_with(1 << 20, |c| c.upload_dir = None).await;
+    std::fs::create_dir_all(none.dir.join(&digest)).unwrap();
+    std::fs::rename(s.dir.join(&digest), none.dir.join(&digest)).ok();
+    assert_eq!(get(none.addr, &url).await.0, 404);
+    s.task.abort();
+    none.task.abort();
+    std::fs::remove_dir_all(&s.dir).ok();
+    std::fs::remove_dir_all(&none.dir).ok();
 }

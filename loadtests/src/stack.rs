@@ -216,6 +216,7 @@ impl Stack {
                     workers_dns_every_secs: 5,
                     redis: url.clone(),
                     assets: None,
+                    upload_dir: None,
                     call_timeout_ms: 30_000,
                     tls: GrpcTlsArgs::default(),
                 };

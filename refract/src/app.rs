@@ -405,7 +405,9 @@ impl App {
         let started = std::time::Instant::now();
         let dist = self.compile(&dir, args.build.npm_timeout())?;
         tracing::info!(ms = started.elapsed().as_millis() as u64, dir = %dir.display(), "frontend built");
-        let config = args.sockets.config(Some(dist));
+        let mut config = args.sockets.config(Some(dist));
+        // The engine's upload folder: the gateway serves its published files.
+        config.upload_dir = Some(args.store.uploads.config().dir);
         let issuer = args.sockets.issuer()?;
         args.store
             .uploads

@@ -97,7 +97,6 @@ pub mod ui {
 pub mod prelude {
     pub use crate::ui::*;
     pub use crate::{App, PageOptions, State, Theme, VarFields};
-    pub use refract_core::UploadedFile;
     pub use refract_core::actions::*;
     pub use refract_core::color_mode;
     pub use refract_core::router;
@@ -105,4 +104,5 @@ pub mod prelude {
         Emitter, EventContext, EventSpec, FlushError, IntoVar, Parent, StateAccessError, States,
         Task, TaskError, TaskPhase, TaskStatus, Var,
     };
+    pub use refract_core::{PublishedFile, PublishedFileFields, UploadedFile};
 }

@@ -107,6 +107,8 @@ pub(crate) async fn run(app: &App, args: StackArgs, log: LogArgs) -> Result<(), 
         workers_dns_every_secs: 5,
         redis: redis.clone(),
         assets: Some(dist),
+        // The workers' upload folder: the gateway serves their published files from it.
+        upload_dir: Some(args.store.uploads.config().dir),
         call_timeout_ms: 30_000,
         tls: GrpcTlsArgs::default(),
     };

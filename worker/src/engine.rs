@@ -580,6 +580,8 @@ impl<S: StateStore> Engine<S> {
             }
             Ok::<_, Failure>((Change::of(desc, &*state)?, then))
         };
+        // The handler may delete published files: it knows the upload folder.
+        let run = refract_core::upload::with_upload_dir(self.uploads.config().dir.clone(), run);
         let applied = AssertUnwindSafe(InHandler(Box::pin(run)))
             .catch_unwind()
             .map(move |caught| {
@@ -739,7 +741,8 @@ impl<S: StateStore> Engine<S> {
             return Err(e.into());
         }
         tracing::debug!(handler = %event.handler, id, "task started");
-        // Its uploads live as long as its work: kept from the sweep, deleted when it ends.
+        // Its uploads live as long as its work: kept from the sweep, deleted when it ends. The
+        // work may delete published files: it knows the upload folder.
         let work: refract_core::TaskFuture = if upload_ids.is_empty() {
             work
         } else {
@@ -751,6 +754,10 @@ impl<S: StateStore> Engine<S> {
                 }
             })
         };
+        let work = Box::pin(refract_core::upload::with_upload_dir(
+            self.uploads.config().dir.clone(),
+            work,
+        ));
         tasks::spawn(run, work, self.task_limits, slot);
         Ok(Outcome::Applied { version, frame })
     }

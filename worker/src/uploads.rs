@@ -22,7 +22,7 @@
 //! symbolic link is refused ([`UploadConfig::prepare`]). The sweep touches only what this
 //! module writes: token folders named as digests (32 lowercase hex digits) and, in them, the
 //! files `<id>`, `<id>.json` and `<id>.part` of ids of the issued form; anything else in the
-//! folder is left alone.
+//! folder is left alone, published files (`<token digest>/public/`) included.
 
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -31,10 +31,11 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::StreamExt;
-use refract_core::upload::{UploadArgError, replace_upload_refs, sanitize_file_name, upload_refs};
+use refract_core::upload::{
+    FileMeta, PUBLIC_FOLDER, UploadArgError, replace_upload_refs, sanitize_file_name, upload_refs,
+};
 use refract_core::{EventError, UploadedFile};
 use refract_proto::{ErrorCode, Failure, UploadBody, UploadRequest, Uploaded};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
@@ -76,10 +77,7 @@ impl Default for UploadConfig {
     }
 }
 
-/// `refract-uploads` in the system's temp folder.
-pub fn default_dir() -> PathBuf {
-    std::env::temp_dir().join("refract-uploads")
-}
+pub use refract_core::upload::{default_dir, valid_id};
 
 /// Why the upload folder cannot be used (see [`UploadConfig::prepare`]).
 #[derive(thiserror::Error, Debug)]
@@ -148,14 +146,6 @@ impl UploadConfig {
         }
         Ok(())
     }
-}
-
-/// The metadata kept beside an uploaded file.
-#[derive(Serialize, Deserialize)]
-struct Meta {
-    name: String,
-    content_type: String,
-    size: u64,
 }
 
 /// Deletes a partial upload when dropped before [`Partial::keep`]: whatever ends the upload
@@ -232,11 +222,6 @@ fn held_bytes(dir: &Path) -> io::Result<u64> {
         }
     }
     Ok(held)
-}
-
-/// Whether `id` is of the form [`Uploads`] issues: 32 lowercase hex digits.
-pub fn valid_id(id: &str) -> bool {
-    id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// The id whose file `name` is, when it is one of those an upload writes (`<id>`, `<id>.json`,
@@ -337,7 +322,7 @@ impl Uploads {
                 format!("the file takes {size} bytes, over this server's limit of {max} bytes"),
             ));
         }
-        let meta = Meta {
+        let meta = FileMeta {
             name: sanitize_file_name(&name),
             content_type,
             size,
@@ -482,7 +467,7 @@ impl Uploads {
             }
             let path = dir.join(id);
             let meta = match tokio::fs::read(dir.join(format!("{id}.json"))).await {
-                Ok(text) => serde_json::from_slice::<Meta>(&text).map_err(|_| not_found(id))?,
+                Ok(text) => serde_json::from_slice::<FileMeta>(&text).map_err(|_| not_found(id))?,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(not_found(id)),
                 Err(e) => return Err(unavailable("cannot read an upload's metadata", e)),
             };
@@ -717,7 +702,9 @@ fn sweep_dir(dir: &Path, ttl: Duration) -> io::Result<usize> {
                     .count();
             }
         }
-        // Only an empty folder goes.
+        // Only an empty folder goes (and an empty folder of published files in it: its files
+        // are the app's, never swept).
+        let _ = std::fs::remove_dir(token.path().join(PUBLIC_FOLDER));
         let _ = std::fs::remove_dir(token.path());
     }
     Ok(deleted)

@@ -10,8 +10,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use refract_core::{
-    BoxFuture, Emitter, EventContext, EventError, EventSpec, Handlers, State, StateRegistry, Task,
-    TaskFuture, TaskPhase, TaskSink, TaskStatus, UploadedFile, decode_args,
+    BoxFuture, Emitter, EventContext, EventError, EventSpec, Handlers, PublishedFile, State,
+    StateRegistry, Task, TaskFuture, TaskPhase, TaskSink, TaskStatus, UploadedFile, decode_args,
 };
 use refract_gateway::pool::{Discovery, PoolConfig, WorkerPool};
 use refract_proto::{
@@ -23,21 +23,26 @@ use refract_worker::{
 use serde_json::{Map, Value, json};
 
 /// A state whose handlers take uploaded files: `save {files}` lists their names and sizes in
-/// `saved`, `keep {file, dest}` persists one to `dest`, `fail {files}` fails.
+/// `saved`, `keep {file, dest}` persists one to `dest`, `fail {files}` fails, `publish {files}`
+/// publishes them into `published`, `unpublish` deletes the published ones.
 #[derive(Default, serde::Serialize, serde::Deserialize)]
 struct Docs {
     saved: Vec<String>,
+    published: Vec<PublishedFile>,
 }
 
 impl State for Docs {
     const NAME: &'static str = "docs";
     fn frontend_vars(&self) -> Result<Map<String, Value>, serde_json::Error> {
-        Ok(Map::from_iter([("saved".to_owned(), json!(self.saved))]))
+        Ok(Map::from_iter([
+            ("saved".to_owned(), json!(self.saved)),
+            ("published".to_owned(), json!(self.published)),
+        ]))
     }
 }
 
 impl Handlers for Docs {
-    const HANDLERS: &'static [&'static str] = &["save", "keep", "fail"];
+    const HANDLERS: &'static [&'static str] = &["save", "keep", "fail", "publish", "unpublish"];
     fn computed_vars(&self, _vars: &mut Map<String, Value>) -> Result<(), serde_json::Error> {
         Ok(())
     }
@@ -81,6 +86,25 @@ impl Handlers for Docs {
                 "fail" => {
                     let _: Files = decode_args("docs", method, args)?;
                     Err(EventError::HandlerFailed("no".into()))
+                }
+                "publish" => {
+                    let Files { files } = decode_args("docs", method, args)?;
+                    for file in files {
+                        let published = file
+                            .publish()
+                            .await
+                            .map_err(|e| EventError::HandlerFailed(e.to_string()))?;
+                        self.published.push(published);
+                    }
+                    Ok(vec![])
+                }
+                "unpublish" => {
+                    for file in self.published.drain(..) {
+                        file.delete()
+                            .await
+                            .map_err(|e| EventError::HandlerFailed(e.to_string()))?;
+                    }
+                    Ok(vec![])
                 }
                 _ => Err(EventError::UnknownHandler(method.into())),
             }
@@ -589,5 +613,50 @@ async fn a_background_tasks_uploads_live_as_long_as_its_work() {
     );
     assert_eq!(state["ingest"]["size"], 5);
     until_empty(&dir).await;
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test]
+async fn a_published_file_outlives_its_event_and_the_sweep_until_the_app_deletes_it() {
+    let (mut e, dir) = engine(1 << 20);
+    let a = e
+        .upload(request("été 1.txt", 5), body_of(b"hello", 5))
+        .await
+        .unwrap();
+    e.process(event(1, "docs.publish", json!({"files": refs(&[&a])})))
+        .await
+        .unwrap();
+    let token = e.upload_store().token_dir("tok");
+    let public = token.join("public");
+    let state = e.hydrate("tok", "").await.unwrap().state;
+    let digest = token.file_name().unwrap().to_str().unwrap();
+    assert_eq!(
+        state["docs"]["published"],
+        json!([{
+            "url": format!("/_files/{digest}/{}/%C3%A9t%C3%A9%201.txt", a.id),
+            "name": "été 1.txt",
+            "content_type": "application/octet-stream",
+            "size": 5,
+        }]),
+        "no server path in the state"
+    );
+    // The upload went with its event; the published copy stays, even past the TTL.
+    assert!(!token.join(&a.id).exists());
+    assert_eq!(std::fs::read(public.join(&a.id)).unwrap(), b"hello");
+    let swept_at_once = UploadConfig {
+        ttl: Duration::ZERO,
+        ..e.upload_store().config().clone()
+    };
+    e = e.uploads(swept_at_once);
+    e.upload_store().sweep().await.unwrap();
+    assert_eq!(files(&dir).len(), 2, "{:?}", files(&dir));
+
+    e.process(event(2, "docs.unpublish", json!({})))
+        .await
+        .unwrap();
+    assert!(files(&dir).is_empty(), "{:?}", files(&dir));
+    // The sweep removes the folders left empty.
+    e.upload_store().sweep().await.unwrap();
+    assert!(!token.exists());
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -120,6 +120,7 @@ pub fn gateway_args(redis: &str, workers: &[String]) -> GatewayArgs {
         workers_dns_every_secs: 5,
         redis: redis.to_owned(),
         assets: None,
+        upload_dir: None,
         call_timeout_ms: 30_000,
         tls: GrpcTlsArgs::default(),
     }
