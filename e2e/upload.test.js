@@ -1,7 +1,11 @@
 // The uploads example in a real browser: files chosen in the upload zone are uploaded on Send
-// (each its own POST /_upload) and its handler lists their names and sizes; the zone refuses too
-// many files and a wrong type; the server refuses a file over its limit (--max-upload-bytes) with
-// a clear message; a cancelled upload sends no event. No file is left in the upload folder.
+// (each its own POST /_upload) and its handler lists their names and sizes and publishes them;
+// the published files are served back by the gateway (GET /_files/…) with safe headers, nothing
+// else under /_files is, and Unpublish deletes them; the zone refuses too many files and a wrong
+// type; the server refuses a file over its limit (--max-upload-bytes) with a clear message; a
+// cancelled upload sends no event. No upload is left in the upload folder (published files live
+// in its public/ folders until unpublished). In stack mode the gateway serves the files the
+// workers published: `stack` gives both the same --upload-dir.
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -28,10 +32,13 @@ after(async () => {
   await rm(uploadDir, { recursive: true, force: true });
 });
 
-/** Every file under the upload folder. */
-async function filesLeft() {
-  const entries = await readdir(uploadDir, { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile()).map((e) => path.join(e.parentPath ?? e.path, e.name));
+/** Every file under the upload folder: uploads, or with `published` the published files. */
+async function filesLeft({ published = false } = {}) {
+  const entries = await readdir(uploadDir, { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => path.join(e.parentPath ?? e.path, e.name))
+    .filter((p) => p.split(path.sep).includes("public") === published);
 }
 
 /** Waits until the upload folder holds no file (the event's files go after it). */
@@ -56,6 +63,21 @@ async function open() {
     if (m.type() === "error") page.errors = [...(page.errors ?? []), m.text()];
   });
   return { context, page };
+}
+
+/**
+ * `GET` of `href` on the app (outside the browser: a published file needs no session); the
+ * status, the headers and the body.
+ */
+async function fetchFile(href) {
+  const answer = await fetch(new URL(href, app.url), { redirect: "manual" });
+  return { status: answer.status, headers: answer.headers, body: Buffer.from(await answer.arrayBuffer()) };
+}
+
+/** The published files' links on the page: their names and hrefs. */
+async function publishedLinks(page) {
+  const links = page.getByTestId("published");
+  return Promise.all((await links.all()).map(async (l) => ({ name: await l.textContent(), href: await l.getAttribute("href") })));
 }
 
 /** Waits until the sends counter shows `n`. */
@@ -87,6 +109,68 @@ test("one file, then several: the handler lists their names and sizes; nothing i
     "photo.png (1000000 bytes)",
     "evil name.txt (12 bytes)",
   ]);
+  await untilNoFileLeft();
+  assert.equal((await filesLeft({ published: true })).length, 8, "4 published files and their metadata");
+  await context.close();
+});
+
+test("published files are served back with safe headers, nothing else under /_files is, and Unpublish deletes them", async () => {
+  const { context, page } = await open();
+  await input(page).setInputFiles([
+    file("note é.txt", "text/plain", 6, "n"),
+    file("pic.png", "image/png", 20, "p"),
+    file("doc.pdf", "application/pdf", 30, "d"),
+  ]);
+  await page.getByTestId("selected").filter({ hasText: /^3$/ }).waitFor();
+  await page.getByTestId("send").click();
+  await page.getByTestId("received").filter({ hasText: "doc.pdf (30 bytes)" }).waitFor();
+  const links = (await publishedLinks(page)).slice(-3);
+  assert.deepEqual(
+    links.map((l) => l.name),
+    ["note é.txt", "pic.png", "doc.pdf"],
+  );
+  const expected = [
+    ["text/plain; charset=utf-8", "attachment; filename*=UTF-8''note%20%C3%A9.txt", "n", 6],
+    ["image/png", "inline; filename*=UTF-8''pic.png", "p", 20],
+    ["application/pdf", "attachment; filename*=UTF-8''doc.pdf", "d", 30],
+  ];
+  for (const [i, [type, disposition, fill, size]] of expected.entries()) {
+    assert.match(links[i].href, /^\/_files\/[0-9a-f]{32}\/[0-9a-f]{32}\/[^/]+$/);
+    const got = await fetchFile(links[i].href);
+    assert.equal(got.status, 200, links[i].href);
+    assert.deepEqual(got.body, Buffer.alloc(size, fill));
+    assert.equal(got.headers.get("content-type"), type);
+    assert.equal(got.headers.get("content-disposition"), disposition);
+    assert.equal(got.headers.get("x-content-type-options"), "nosniff");
+    assert.equal(got.headers.get("content-security-policy"), "default-src 'none'; sandbox");
+    assert.equal(got.headers.get("cache-control"), "private");
+  }
+  // Only what was published, by its exact path, is served.
+  const [, digest, id] = links[0].href.match(/^\/_files\/([0-9a-f]{32})\/([0-9a-f]{32})\//);
+  for (const bad of [
+    `/_files/${digest}/${id}/other.txt`,
+    `/_files/${digest}/${id}/..%2F..%2F..%2Fetc%2Fpasswd`,
+    `/_files/..%2F..%2F..%2F..%2Fetc/${id}/passwd`,
+    `/_files/${digest}/..%2F${id}/note%20%C3%A9.txt`,
+    `/_files/${digest}/${id}.json/note%20%C3%A9.txt`,
+    `/_files/${digest}/public/${id}`,
+    `/_files/${digest}/${id}`,
+    "/_files/../../../etc/passwd",
+  ]) {
+    const got = await fetchFile(bad);
+    assert.equal(got.status, 404, bad);
+    assert.ok(!got.body.toString().includes("root:"), bad);
+  }
+  await page.getByTestId("unpublish").click();
+  await page.getByTestId("published").first().waitFor({ state: "detached" });
+  for (const link of links) assert.equal((await fetchFile(link.href)).status, 404, link.href);
+  const ids = links.map((l) => l.href.split("/")[3]);
+  const left = await filesLeft({ published: true });
+  assert.deepEqual(
+    left.filter((p) => ids.some((i) => p.includes(i))),
+    [],
+    "the unpublished files are gone from the folder",
+  );
   await untilNoFileLeft();
   await context.close();
 });

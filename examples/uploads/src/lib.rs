@@ -1,7 +1,9 @@
 //! The uploads example: an upload zone taking up to 3 text, PDF, image or `.bin` files of at
 //! most 50 MB each; Send uploads them (the progress shows meanwhile, Cancel stops it) and its
-//! handler lists the names and sizes it received; the files are then forgotten by the zone.
-//! The server's own limit is `--max-upload-bytes` (default 1 GiB).
+//! handler lists the names and sizes it received and publishes each file, whose link the page
+//! shows (served by the gateway with safe headers); the files are then forgotten by the zone.
+//! Unpublish deletes the published files. The server's own limit is `--max-upload-bytes`
+//! (default 1 GiB).
 
 use refract::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -16,12 +18,14 @@ pub struct UploadState {
     received: Vec<String>,
     /// How many sends reached the handler.
     sends: u32,
+    /// The files published by the sends, each linked from the page.
+    published: Vec<PublishedFile>,
 }
 
 #[refract::handlers]
 impl UploadState {
     /// Lists the files' names and sizes, after checking that each holds as many bytes as it
-    /// says. The files are deleted after the event (a real app would `persist` them).
+    /// says, and publishes each (the uploads themselves are deleted after the event).
     pub async fn save(&mut self, files: Vec<UploadedFile>) -> Result<(), String> {
         let mut received = Vec::with_capacity(files.len());
         for file in &files {
@@ -42,8 +46,25 @@ impl UploadState {
             }
             received.push(format!("{} ({} bytes)", file.name(), file.size()));
         }
+        for file in &files {
+            let published = file
+                .publish()
+                .await
+                .map_err(|e| format!("cannot publish {}: {e}", file.name()))?;
+            self.published.push(published);
+        }
         self.received = received;
         self.sends += 1;
+        Ok(())
+    }
+
+    /// Deletes every published file: their links answer 404 from then on.
+    pub async fn unpublish(&mut self) -> Result<(), String> {
+        for file in std::mem::take(&mut self.published) {
+            file.delete()
+                .await
+                .map_err(|e| format!("cannot delete {}: {e}", file.name()))?;
+        }
         Ok(())
     }
 }
@@ -65,12 +86,18 @@ fn index() -> Node {
             button("Cancel")
                 .on_click(cancel_upload(ZONE))
                 .prop("data-testid", "cancel"),
+            button("Unpublish")
+                .on_click(UploadState::unpublish)
+                .prop("data-testid", "unpublish"),
         )),
         text(selected_files(ZONE).len().to_text()).prop("data-testid", "selected"),
         text(upload_progress(ZONE).to_text()).prop("data-testid", "progress"),
         text(UploadState::sends().to_text()).prop("data-testid", "sends"),
         foreach(UploadState::received(), |file, _| {
             text(file).prop("data-testid", "received")
+        }),
+        foreach(UploadState::published(), |file, _| {
+            link_to(file.name(), file.url()).prop("data-testid", "published")
         }),
     ))
     .into()
