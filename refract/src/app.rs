@@ -280,7 +280,9 @@ impl App {
 
     /// Serves the embedded mode on an in-memory store on `listener` in the background, with a
     /// random token secret (tests use this with port 0); failures are shown as under `run` (their
-    /// message, or what the app's [`App::on_error`] hook says).
+    /// message, or what the app's [`App::on_error`] hook says). Uploads are kept in the default
+    /// upload folder, whose published files the gateway serves (`config.upload_dir` is set to
+    /// it).
     ///
     /// # Errors
     /// [`AppError::Randomness`] when no randomness is available for the secret, or
@@ -304,6 +306,10 @@ impl App {
         let engine = Arc::new(engine);
         let tasks = TaskSupervisor::start(engine.clone());
         let feed: Arc<dyn DeltaFeed> = store.clone();
+        let config = GatewayConfig {
+            upload_dir: Some(engine.upload_store().config().dir.clone()),
+            ..config
+        };
         let gateway = Gateway::new(config, issuer, engine, feed);
         let task = tokio::spawn(refract_gateway::serve::serve_until(
             gateway,
