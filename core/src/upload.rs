@@ -426,8 +426,12 @@ async fn blocking<T: Send + 'static>(
         .map_err(io::Error::other)?
 }
 
-/// Creates `dir` with mode 0700 (on Unix) when it does not exist. Blocking.
-fn create_private_dir(dir: &Path) -> io::Result<()> {
+/// Creates the folder `dir` (its parent must exist) with mode 0700 (on Unix), this user's only;
+/// one that exists already is no error. Blocking.
+///
+/// # Errors
+/// The I/O error creating it.
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
     let mut create = std::fs::DirBuilder::new();
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut create, 0o700);

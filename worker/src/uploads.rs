@@ -32,7 +32,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::StreamExt;
 use refract_core::upload::{
-    FileMeta, PUBLIC_FOLDER, UploadArgError, replace_upload_refs, sanitize_file_name, upload_refs,
+    FileMeta, PUBLIC_FOLDER, UploadArgError, create_private_dir, replace_upload_refs,
+    sanitize_file_name, upload_refs,
 };
 use refract_core::{EventError, UploadedFile};
 use refract_proto::{ErrorCode, Failure, UploadBody, UploadRequest, Uploaded};
@@ -234,17 +235,6 @@ fn upload_file_id(name: &str) -> Option<&str> {
     valid_id(id).then_some(id)
 }
 
-/// Creates `dir` with mode 0700 (on Unix).
-async fn create_private_dir(dir: &Path) -> io::Result<()> {
-    let mut create = tokio::fs::DirBuilder::new();
-    #[cfg(unix)]
-    create.mode(0o700);
-    match create.create(dir).await {
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-        created => created,
-    }
-}
-
 /// Writes `bytes` to the new file `path` (mode 0600 on Unix), blocking.
 fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
     use std::io::Write;
@@ -422,25 +412,25 @@ impl Uploads {
     /// Creates the token folder `dir` (mode 0700), and the upload folder when it is missing
     /// (removed since the start, say): never through a symbolic link in its place.
     async fn create_token_dir(&self, dir: &Path) -> io::Result<()> {
-        let root = &self.config.dir;
-        match tokio::fs::symlink_metadata(root).await {
-            Ok(meta) if meta.is_dir() => {}
-            Ok(_) => {
-                return Err(io::Error::other(format!(
-                    "{} is no longer a folder (a symbolic link?)",
-                    root.display()
-                )));
+        let (config, dir) = (self.config.clone(), dir.to_owned());
+        tokio::task::spawn_blocking(move || {
+            match std::fs::symlink_metadata(&config.dir) {
+                Ok(meta) if meta.is_dir() => {}
+                Ok(_) => {
+                    return Err(io::Error::other(format!(
+                        "{} is no longer a folder (a symbolic link?)",
+                        config.dir.display()
+                    )));
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    config.prepare().map_err(io::Error::other)?;
+                }
+                Err(e) => return Err(e),
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                let config = self.config.clone();
-                tokio::task::spawn_blocking(move || config.prepare())
-                    .await
-                    .map_err(io::Error::other)?
-                    .map_err(io::Error::other)?;
-            }
-            Err(e) => return Err(e),
-        }
-        create_private_dir(dir).await
+            create_private_dir(&dir)
+        })
+        .await
+        .map_err(io::Error::other)?
     }
 
     /// Replaces each `{"$upload": id}` of `args` with the file `id` of `token` (see the module
