@@ -324,25 +324,17 @@ impl Uploads {
             .map_err(|e| unavailable("no randomness for an upload id", e))?;
         let id = hex(&random);
         let part = dir.join(format!("{id}.part"));
-        let mut create = tokio::fs::OpenOptions::new();
-        create.write(true).create_new(true);
-        #[cfg(unix)]
-        create.mode(0o600);
-        // The folder is made when missing, or when a sweep removed it (empty) meanwhile.
-        let mut file = match create.open(&part).await {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                self.create_token_dir(&dir)
-                    .await
-                    .map_err(|e| unavailable("cannot create the upload folder", e))?;
-                create.open(&part).await
-            }
-            opened => opened,
-        }
-        .map_err(|e| unavailable("cannot create the upload's file", e))?;
+        // Created on this thread, together with its guard (one short system call, two when the
+        // folder is missing): an open still running on the blocking pool when this future is
+        // dropped (the client went away) would leave a file that no guard deletes.
+        let file = self
+            .create_part(&dir, &part)
+            .map_err(|e| unavailable("cannot create the upload's file", e))?;
         let guard = Partial {
             path: part.clone(),
             kept: false,
         };
+        let mut file = tokio::fs::File::from_std(file);
         let written = write_body(&mut file, body, size).await?;
         if written != size {
             return Err(Failure::new(
@@ -409,28 +401,35 @@ impl Uploads {
         })
     }
 
-    /// Creates the token folder `dir` (mode 0700), and the upload folder when it is missing
-    /// (removed since the start, say): never through a symbolic link in its place.
-    async fn create_token_dir(&self, dir: &Path) -> io::Result<()> {
-        let (config, dir) = (self.config.clone(), dir.to_owned());
-        tokio::task::spawn_blocking(move || {
-            match std::fs::symlink_metadata(&config.dir) {
-                Ok(meta) if meta.is_dir() => {}
-                Ok(_) => {
-                    return Err(io::Error::other(format!(
-                        "{} is no longer a folder (a symbolic link?)",
-                        config.dir.display()
-                    )));
-                }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    config.prepare().map_err(io::Error::other)?;
-                }
-                Err(e) => return Err(e),
+    /// Creates the new file `part` (mode 0600) in the token folder `dir`, and the folder
+    /// (mode 0700) when it is missing or a sweep removed it (empty) meanwhile, and the upload
+    /// folder when it is missing (removed since the start, say): never through a symbolic link
+    /// in its place. Blocking.
+    fn create_part(&self, dir: &Path, part: &Path) -> io::Result<std::fs::File> {
+        let mut create = std::fs::OpenOptions::new();
+        create.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut create, 0o600);
+        match create.open(part) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            opened => return opened,
+        }
+        let root = &self.config.dir;
+        match std::fs::symlink_metadata(root) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                return Err(io::Error::other(format!(
+                    "{} is no longer a folder (a symbolic link?)",
+                    root.display()
+                )));
             }
-            create_private_dir(&dir)
-        })
-        .await
-        .map_err(io::Error::other)?
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.config.prepare().map_err(io::Error::other)?;
+            }
+            Err(e) => return Err(e),
+        }
+        create_private_dir(dir)?;
+        create.open(part)
     }
 
     /// Replaces each `{"$upload": id}` of `args` with the file `id` of `token` (see the module
