@@ -16,7 +16,7 @@
 //! ```
 //!
 //! When a trigger whose events take `upload_files(id)` fires, the runtime uploads the zone's
-//! files at once, each on its own `POST /_upload` (with progress, outside the event queue, so
+//! files, each on its own `POST /_upload`, 4 at a time (with progress, outside the event queue, so
 //! the page's other triggers go on), and queues the trigger's events once all of them arrived,
 //! with each file named by its id: the handler gets them as `Vec<UploadedFile>`. A failed or
 //! cancelled upload ([`cancel_upload`](refract_core::actions::cancel_upload)) queues no event and
