@@ -641,7 +641,10 @@ impl<S: StateStore> Engine<S> {
         let (version, frame) = (step.commit.version, step.commit.frame.clone());
         lease
             .commit(step.commit)
-            .instrument(tracing::info_span!("commit", version))
+            .instrument(tracing::info_span!(
+                "commit",
+                version = refract_telemetry::int(version)
+            ))
             .await?;
         Ok(Outcome::Applied { version, frame })
     }
@@ -840,7 +843,11 @@ struct TaskStart<'a> {
 #[async_trait]
 impl<S: StateStore> Processor for Engine<S> {
     async fn process(&self, event: EventRequest) -> Result<Outcome, Failure> {
-        let span = tracing::info_span!("process", handler = %event.handler, seq = event.seq);
+        let span = tracing::info_span!(
+            "process",
+            handler = %event.handler,
+            seq = refract_telemetry::int(event.seq)
+        );
         let started = Instant::now();
         let uploads = self.consumed_uploads(&event);
         let token = uploads.as_ref().map(|_| event.token.clone());
