@@ -218,6 +218,20 @@ impl Chart {
         })
     }
 
+    /// What a chart over categories (line, bar, area) starts with, once its keys are checked:
+    /// the grid, the x axis of the categories, a value axis, the tooltip with its `cursor`
+    /// (how the hovered category is marked) and the legend.
+    fn category_frame(&self, cursor: Value) -> Vec<Option<Node>> {
+        self.check_keys(self.x.as_deref().into_iter().chain(self.series_keys()));
+        vec![
+            self.grid(),
+            Some(self.axis("XAxis", self.x.as_deref(), false)),
+            Some(self.axis("YAxis", None, false)),
+            self.tooltip(cursor),
+            self.legend(),
+        ]
+    }
+
     /// A cartesian chart's root `export` over the rows, with room on the right for the x axis'
     /// last label.
     fn cartesian_root(&self, export: &str) -> Component {
@@ -358,14 +372,7 @@ impl LineChart {
 
     fn build(self) -> Node {
         let (chart, options) = (self.0, self.1);
-        chart.check_keys(chart.x.as_deref().into_iter().chain(chart.series_keys()));
-        let mut children = vec![
-            chart.grid(),
-            Some(chart.axis("XAxis", chart.x.as_deref(), false)),
-            Some(chart.axis("YAxis", None, false)),
-            chart.tooltip(json!({"stroke": "var(--gray-a7)"})),
-            chart.legend(),
-        ];
+        let mut children = chart.category_frame(json!({"stroke": "var(--gray-a7)"}));
         for s in &chart.series {
             let paint = s.paint.css();
             let dot = if options.dots {
@@ -414,14 +421,7 @@ impl BarChart {
 
     fn build(self) -> Node {
         let (chart, stacked) = (self.0, self.1);
-        chart.check_keys(chart.x.as_deref().into_iter().chain(chart.series_keys()));
-        let mut children = vec![
-            chart.grid(),
-            Some(chart.axis("XAxis", chart.x.as_deref(), false)),
-            Some(chart.axis("YAxis", None, false)),
-            chart.tooltip(json!({"fill": "var(--gray-a3)"})),
-            chart.legend(),
-        ];
+        let mut children = chart.category_frame(json!({"fill": "var(--gray-a3)"}));
         for s in &chart.series {
             let mut bar = recharts("Bar")
                 .prop("dataKey", s.key.as_str())
@@ -465,14 +465,7 @@ impl AreaChart {
 
     fn build(self) -> Node {
         let (chart, stacked) = (self.0, self.1);
-        chart.check_keys(chart.x.as_deref().into_iter().chain(chart.series_keys()));
-        let mut children = vec![
-            chart.grid(),
-            Some(chart.axis("XAxis", chart.x.as_deref(), false)),
-            Some(chart.axis("YAxis", None, false)),
-            chart.tooltip(json!({"stroke": "var(--gray-a7)"})),
-            chart.legend(),
-        ];
+        let mut children = chart.category_frame(json!({"stroke": "var(--gray-a7)"}));
         for s in &chart.series {
             let paint = s.paint.css();
             let mut area = recharts("Area")
