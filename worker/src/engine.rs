@@ -17,6 +17,7 @@ use futures_util::FutureExt;
 use futures_util::future::{self, Either};
 use refract_core::actions::CLIENT_ACTIONS;
 use refract_core::storage::STORAGE_METHOD;
+use refract_core::upload::{UploadArgError, upload_refs};
 use refract_core::{
     Emitter, EventContext, EventError, EventSpec, FollowUp, Routes, StateDescriptor, StateObject,
     StateRegistry,
@@ -424,7 +425,12 @@ fn stored_follow_ups(stored: Option<&str>) -> Vec<FollowUp> {
 }
 
 impl<S: StateStore> Engine<S> {
-    async fn run(&self, mut event: EventRequest) -> Result<Outcome, Failure> {
+    /// Runs `event`, whose arguments name the uploads `refs` (see [`upload_refs`]).
+    async fn run(
+        &self,
+        mut event: EventRequest,
+        refs: Result<Vec<String>, UploadArgError>,
+    ) -> Result<Outcome, Failure> {
         let (desc, method) = self.states.resolve(&event.handler)?;
         if event.depth > self.max_chain_depth {
             return Err(self.chain_too_deep(&event.handler));
@@ -472,7 +478,11 @@ impl<S: StateStore> Engine<S> {
         }
         // Uploads named by the arguments become their files: after the seq checks, so a resend
         // of an applied event (whose files are gone) is a duplicate, not a failure.
-        let upload_ids = match self.uploads.resolve(&event.token, &mut event.args).await {
+        let upload_ids = match self
+            .uploads
+            .resolve(&event.token, refs, &mut event.args)
+            .await
+        {
             Ok(ids) => ids,
             Err(e) => {
                 lease.release().await;
@@ -801,14 +811,15 @@ impl<S: StateStore> Engine<S> {
         failure
     }
 
-    /// The ids of the uploads `event` names, which the engine deletes once the event is over
+    /// Of the uploads `event` names (`refs`), the ids the engine deletes once the event is over
     /// (`None` when it names none), and whether its handler is a background task's (whose
     /// started work holds them: see [`Uploads::hold`]).
-    fn consumed_uploads(&self, event: &EventRequest) -> Option<(Vec<String>, bool)> {
-        let ids = refract_core::upload::upload_refs(&event.args).ok()?;
-        if ids.is_empty() {
-            return None;
-        }
+    fn consumed_uploads(
+        &self,
+        event: &EventRequest,
+        refs: &Result<Vec<String>, UploadArgError>,
+    ) -> Option<(Vec<String>, bool)> {
+        let ids = refs.as_ref().ok().filter(|ids| !ids.is_empty())?.clone();
         let task = matches!(
             self.states.resolve(&event.handler),
             Ok((desc, method)) if desc.status_var(method).is_some()
@@ -849,9 +860,11 @@ impl<S: StateStore> Processor for Engine<S> {
             seq = refract_telemetry::int(event.seq)
         );
         let started = Instant::now();
-        let uploads = self.consumed_uploads(&event);
+        // The arguments are walked for upload references once: for the run and the clean-up.
+        let refs = upload_refs(&event.args);
+        let uploads = self.consumed_uploads(&event, &refs);
         let token = uploads.as_ref().map(|_| event.token.clone());
-        let result = self.run(event).instrument(span.clone()).await;
+        let result = self.run(event, refs).instrument(span.clone()).await;
         if let (Some((ids, task)), Some(token)) = (uploads, token) {
             // Applied, or failed for good: its files go. A failure the tab resends with the same
             // or the next seq (retryable, `seq_gap`) keeps them for the resend. A background

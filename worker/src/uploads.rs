@@ -33,7 +33,7 @@ use std::time::{Duration, Instant, SystemTime};
 use futures_util::StreamExt;
 use refract_core::upload::{
     FileMeta, PUBLIC_FOLDER, UploadArgError, create_private_dir, replace_upload_refs,
-    sanitize_file_name, upload_refs,
+    sanitize_file_name,
 };
 use refract_core::{EventError, UploadedFile};
 use refract_proto::{ErrorCode, Failure, UploadBody, UploadRequest, Uploaded};
@@ -433,15 +433,20 @@ impl Uploads {
     }
 
     /// Replaces each `{"$upload": id}` of `args` with the file `id` of `token` (see the module
-    /// docs) and returns the ids named, each once, in the order first named.
+    /// docs) and returns the ids named, each once, in the order first named. `refs` is what
+    /// [`upload_refs`](refract_core::upload::upload_refs) found in `args` (the engine reads it once per event, before running it).
     ///
     /// # Errors
     /// `bad_arguments` when `args` holds the reserved key of an [`UploadedFile`] (a client
     /// naming a file by its path) or a malformed `$upload`; `upload_not_found` for an id that
     /// is not of the form issued, or whose file `token` does not have (any more).
-    pub async fn resolve(&self, token: &str, args: &mut Value) -> Result<Vec<String>, Failure> {
-        let mut ids = upload_refs(args)
-            .map_err(|e: UploadArgError| Failure::from(EventError::BadArguments(e.to_string())))?;
+    pub async fn resolve(
+        &self,
+        token: &str,
+        refs: Result<Vec<String>, UploadArgError>,
+        args: &mut Value,
+    ) -> Result<Vec<String>, Failure> {
+        let mut ids = refs.map_err(|e| Failure::from(EventError::BadArguments(e.to_string())))?;
         // Each file is looked up once, however often the arguments name it.
         let mut seen = HashSet::new();
         ids.retain(|id| seen.insert(id.clone()));
@@ -703,6 +708,7 @@ fn sweep_dir(dir: &Path, ttl: Duration) -> io::Result<usize> {
 mod tests {
     use super::*;
     use bytes::Bytes;
+    use refract_core::upload::upload_refs;
     use refract_proto::BodyError;
     use serde_json::json;
 
@@ -778,7 +784,10 @@ mod tests {
         assert!(valid_id(&done.id));
         assert_eq!((done.name.as_str(), done.size), ("notes.txt", 5));
         let mut args = json!({"files": [{"$upload": done.id}]});
-        let ids = uploads.resolve("token-1", &mut args).await.unwrap();
+        let ids = uploads
+            .resolve("token-1", upload_refs(&args), &mut args)
+            .await
+            .unwrap();
         assert_eq!(ids, std::slice::from_ref(&done.id));
         let files_arg: Vec<UploadedFile> = serde_json::from_value(args["files"].clone()).unwrap();
         assert_eq!(files_arg[0].name(), "notes.txt");
@@ -791,12 +800,18 @@ mod tests {
 
         // Another session cannot name it.
         let mut theirs = json!({"f": {"$upload": done.id}});
-        let err = uploads.resolve("token-2", &mut theirs).await.unwrap_err();
+        let err = uploads
+            .resolve("token-2", upload_refs(&theirs), &mut theirs)
+            .await
+            .unwrap_err();
         assert_eq!(err.code, ErrorCode::UploadNotFound);
 
         uploads.discard("token-1", &ids).await;
         let mut again = json!({"f": {"$upload": done.id}});
-        let err = uploads.resolve("token-1", &mut again).await.unwrap_err();
+        let err = uploads
+            .resolve("token-1", upload_refs(&again), &mut again)
+            .await
+            .unwrap_err();
         assert_eq!(err.code, ErrorCode::UploadNotFound);
         assert!(files(&dir).is_empty(), "{:?}", files(&dir));
         std::fs::remove_dir_all(&dir).ok();
@@ -806,17 +821,23 @@ mod tests {
     async fn clients_cannot_forge_files_or_name_paths() {
         let (uploads, dir) = uploads(1024);
         let mut forged = json!({"files": [{"$uploaded_file": {"name": "x", "content_type": "", "size": 1, "path": "/etc/passwd"}}]});
-        let err = uploads.resolve("token-1", &mut forged).await.unwrap_err();
+        let err = uploads
+            .resolve("token-1", upload_refs(&forged), &mut forged)
+            .await
+            .unwrap_err();
         assert_eq!(err.code, ErrorCode::BadArguments);
         for id in ["../../etc/passwd", "0123456789abcdef0123456789abcdef", ""] {
             let mut args = json!({"f": {"$upload": id}});
-            let err = uploads.resolve("token-1", &mut args).await.unwrap_err();
+            let err = uploads
+                .resolve("token-1", upload_refs(&args), &mut args)
+                .await
+                .unwrap_err();
             assert_eq!(err.code, ErrorCode::UploadNotFound, "{id}");
         }
         let mut no_uploads = json!({"n": 1});
         assert!(
             uploads
-                .resolve("token-1", &mut no_uploads)
+                .resolve("token-1", upload_refs(&no_uploads), &mut no_uploads)
                 .await
                 .unwrap()
                 .is_empty()
@@ -872,7 +893,10 @@ mod tests {
             .await
             .unwrap();
         let mut args = json!({"a": {"$upload": done.id}, "b": [{"$upload": done.id}]});
-        let ids = uploads.resolve("token-1", &mut args).await.unwrap();
+        let ids = uploads
+            .resolve("token-1", upload_refs(&args), &mut args)
+            .await
+            .unwrap();
         assert_eq!(ids, std::slice::from_ref(&done.id));
         let a: UploadedFile = serde_json::from_value(args["a"].clone()).unwrap();
         let b: Vec<UploadedFile> = serde_json::from_value(args["b"].clone()).unwrap();
@@ -970,7 +994,12 @@ mod tests {
             "the file and its metadata"
         );
         let mut args = json!({"f": {"$upload": done.id}});
-        assert!(uploads.resolve("token-1", &mut args).await.is_err());
+        assert!(
+            uploads
+                .resolve("token-1", upload_refs(&args), &mut args)
+                .await
+                .is_err()
+        );
         assert!(!uploads.token_dir("token-1").exists());
         std::fs::remove_dir_all(&dir).ok();
     }
