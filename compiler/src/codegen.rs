@@ -24,6 +24,9 @@ pub(crate) struct PageModule {
     pub source: String,
     /// npm packages the page imports besides the built-in ones: `(package, version)`.
     pub packages: BTreeSet<(String, String)>,
+    /// The runtime's components and hooks the page imports from `react.jsx` besides the ones
+    /// every page does (`CodeBlock`, `RefractUpload`, …).
+    pub runtime: BTreeSet<&'static str>,
 }
 
 #[derive(Default)]
@@ -131,6 +134,7 @@ pub(crate) fn compile_page(page: &Page) -> PageModule {
     PageModule {
         source: out,
         packages: em.packages,
+        runtime: em.runtime,
     }
 }
 

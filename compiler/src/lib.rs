@@ -315,9 +315,12 @@ pub fn generate(app: &AppSpec<'_>) -> Result<BTreeMap<String, String>, CompileEr
     refract_core::Routes::new(app.pages.iter().map(|p| p.route.as_str()))?;
     let mut imports = String::new();
     let mut route_elements = String::new();
+    // What the pages take from the runtime: the content and upload components bring packages.
+    let mut runtime = BTreeSet::new();
     for (i, page) in app.pages.iter().enumerate() {
         let module = codegen::compile_page(page);
         packages.extend(module.packages);
+        runtime.extend(module.runtime);
         files.insert(format!("src/pages/page_{i}.jsx"), module.source);
         imports.push_str(&format!("import Page{i} from \"./pages/page_{i}.jsx\";\n"));
         route_elements.push_str(&format!(
@@ -335,11 +338,8 @@ pub fn generate(app: &AppSpec<'_>) -> Result<BTreeMap<String, String>, CompileEr
     };
     let module = codegen::compile_page(&Page::new("*", not_found.clone()));
     packages.extend(module.packages);
+    runtime.extend(module.runtime);
     files.insert("src/pages/not_found.jsx".into(), module.source);
-    let mut runtime = BTreeSet::new();
-    for node in app.pages.iter().map(|p| &p.root).chain([not_found]) {
-        runtime_components(node, &mut runtime);
-    }
     let code_block = if CONTENT_COMPONENTS.iter().any(|c| runtime.contains(c)) {
         packages.extend(
             CONTENT_PACKAGES
@@ -396,42 +396,6 @@ pub fn generate(app: &AppSpec<'_>) -> Result<BTreeMap<String, String>, CompileEr
     files.insert("src/refract/initial_state.json".into(), initial + "\n");
     files.insert(".gitignore".into(), "node_modules/\ndist/\n".into());
     Ok(files)
-}
-
-/// Adds the runtime components (`Source::Runtime`) of `node`'s tree to `out`.
-fn runtime_components(node: &Node, out: &mut BTreeSet<&'static str>) {
-    match node {
-        Node::Element(c) => {
-            if let Source::Runtime(name) = c.source {
-                out.insert(name);
-            }
-            for child in &c.children {
-                runtime_components(child, out);
-            }
-        }
-        Node::Text(_) => {}
-        Node::Foreach { body, .. } => {
-            // The tree of an item, as the compiler builds it.
-            let item = body(Expr::local("item"), Expr::local("index"));
-            runtime_components(&item, out);
-        }
-        Node::Cond {
-            then, otherwise, ..
-        } => {
-            runtime_components(then, out);
-            if let Some(otherwise) = otherwise {
-                runtime_components(otherwise, out);
-            }
-        }
-        Node::Match { cases, default, .. } => {
-            for (_, case) in cases {
-                runtime_components(case, out);
-            }
-            if let Some(default) = default {
-                runtime_components(default, out);
-            }
-        }
-    }
 }
 
 /// The page shown for unknown paths when the app has none of its own.
