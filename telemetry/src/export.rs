@@ -204,47 +204,50 @@ pub(crate) fn metrics(
     Ok(Reported::new(exporter, Signal::Metrics))
 }
 
-/// How often a failing export is reported at most.
-const REPORT_EVERY: Duration = Duration::from_secs(60);
+/// The least time between two warnings of one exporter, so a flapping collector cannot flood the
+/// logs.
+const WARN_EVERY: Duration = Duration::from_secs(60);
 
-/// The failures of one exporter, and when they were last reported.
+/// The state of one exporter's outage: its failures since it last worked.
 #[derive(Debug, Default)]
 struct Failures {
-    /// When the last failure was reported.
-    reported_at: Option<Instant>,
-    /// Failures since then, not reported yet.
-    unreported: u64,
-    /// Whether a failure was reported since the exporter last worked.
-    announced: bool,
+    /// Failures since the exporter last worked (0: it works).
+    since_working: u64,
+    /// When the last warning was logged.
+    warned_at: Option<Instant>,
+    /// Whether this outage was warned about (so its end is said too).
+    warned: bool,
 }
 
 impl Failures {
-    /// Records a failure at `now`. Returns how many failures to report now (this one and those
-    /// held back since the last report), or `None` while the last report is under
-    /// [`REPORT_EVERY`] old.
-    fn failed(&mut self, now: Instant) -> Option<u64> {
-        self.unreported += 1;
-        if self
-            .reported_at
-            .is_some_and(|at| now.duration_since(at) < REPORT_EVERY)
+    /// Records a failure at `now`. Returns whether to warn now: at the first failure of an outage,
+    /// unless a warning was logged under [`WARN_EVERY`] ago. An outage is warned about once,
+    /// however long it lasts (the failures are counted in
+    /// `refract_otlp_export_failures_total`).
+    fn failed(&mut self, now: Instant) -> bool {
+        self.since_working += 1;
+        if self.since_working > 1
+            || self
+                .warned_at
+                .is_some_and(|at| now.duration_since(at) < WARN_EVERY)
         {
-            return None;
+            return false;
         }
-        self.reported_at = Some(now);
-        self.announced = true;
-        Some(std::mem::take(&mut self.unreported))
+        self.warned_at = Some(now);
+        self.warned = true;
+        true
     }
 
-    /// Records a success. Returns `Some(failures not reported yet)` when it ends failures that
-    /// were reported, `None` otherwise.
+    /// Records a success. Returns `Some(failures of the outage)` when it ends an outage that was
+    /// warned about, `None` otherwise.
     fn succeeded(&mut self) -> Option<u64> {
-        let held_back = std::mem::take(&mut self.unreported);
-        std::mem::take(&mut self.announced).then_some(held_back)
+        let failures = std::mem::take(&mut self.since_working);
+        std::mem::take(&mut self.warned).then_some(failures)
     }
 }
 
-/// An exporter whose failures are logged as warnings (at most one a minute, with the number of
-/// failures since the last one) and whose recovery is logged too.
+/// An exporter whose failures are counted (`refract_otlp_export_failures_total`) and logged: one
+/// warning when exports start failing, one line when they work again.
 #[derive(Debug)]
 pub(crate) struct Reported<E> {
     inner: E,
@@ -261,7 +264,7 @@ impl<E> Reported<E> {
         }
     }
 
-    /// Logs what `result` says, if it needs saying.
+    /// Counts and logs what `result` says, if it needs saying.
     fn report(&self, result: &OTelSdkResult) {
         let mut failures = self
             .failures
@@ -270,19 +273,21 @@ impl<E> Reported<E> {
         let signal = self.signal.name();
         match result {
             Err(error) => {
-                if let Some(failures) = failures.failed(Instant::now()) {
+                crate::metrics().export_failed(signal);
+                if failures.failed(Instant::now()) {
                     tracing::warn!(
                         signal,
                         endpoint = %endpoint(self.signal),
                         %error,
-                        failures,
-                        "OTLP export failed; the data is dropped (reported at most once a minute)"
+                        "OTLP export failed; data is dropped until the collector answers (failures \
+                         counted in refract_otlp_export_failures_total; a line follows when \
+                         export works again)"
                     );
                 }
             }
             Ok(()) => {
-                if let Some(unreported) = failures.succeeded() {
-                    tracing::info!(signal, unreported, "OTLP export works again");
+                if let Some(failures) = failures.succeeded() {
+                    tracing::info!(signal, failures, "OTLP export works again");
                 }
             }
         }
@@ -385,22 +390,23 @@ mod tests {
     }
 
     #[test]
-    fn failures_are_reported_once_a_minute_and_recovery_once() {
+    fn an_outage_is_warned_once_and_its_end_once() {
         let mut f = Failures::default();
         let t0 = Instant::now();
-        assert_eq!(f.failed(t0), Some(1), "the first failure at once");
-        assert_eq!(f.failed(t0 + Duration::from_secs(5)), None);
-        assert_eq!(f.failed(t0 + Duration::from_secs(59)), None);
-        assert_eq!(
-            f.failed(t0 + Duration::from_secs(60)),
-            Some(3),
-            "a minute on: this one and the two held back"
+        assert!(f.failed(t0), "the first failure at once");
+        assert!(!f.failed(t0 + Duration::from_secs(5)));
+        assert!(
+            !f.failed(t0 + Duration::from_secs(600)),
+            "an outage is said once, however long"
         );
-        assert_eq!(f.failed(t0 + Duration::from_secs(61)), None);
-        assert_eq!(f.succeeded(), Some(1), "recovery, with the one held back");
+        assert_eq!(f.succeeded(), Some(3), "its end, with its failures");
         assert_eq!(f.succeeded(), None, "said once");
-        // Failing again within the minute stays quiet: a flapping collector cannot flood the logs.
-        assert_eq!(f.failed(t0 + Duration::from_secs(62)), None);
+        // Failing again within the minute of the last warning stays quiet, and so does its end:
+        // a flapping collector cannot flood the logs.
+        assert!(!f.failed(t0 + Duration::from_secs(30)));
         assert_eq!(f.succeeded(), None);
+        // A new outage a minute after the last warning is said again.
+        assert!(f.failed(t0 + Duration::from_secs(61)));
+        assert_eq!(f.succeeded(), Some(1));
     }
 }

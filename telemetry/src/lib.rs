@@ -6,7 +6,8 @@
 //! or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` / `_METRICS_ENDPOINT` for one signal; off when
 //! `OTEL_SDK_DISABLED=true`), every span exported as an OTLP trace and the metrics too, over gRPC
 //! or HTTP/protobuf (`OTEL_EXPORTER_OTLP_PROTOCOL`, or `_TRACES_PROTOCOL` / `_METRICS_PROTOCOL`:
-//! `grpc`, the default, or `http/protobuf`). Export failures are logged, at most once a minute.
+//! `grpc`, the default, or `http/protobuf`). Export failures are counted and logged: one warning
+//! when exports start failing, one line when they work again.
 //! The metrics are always kept for Prometheus: [`prometheus_text`] is what `/metrics` serves.
 //! [`init_logs`] installs the logs alone, for commands that export nothing (health checks).
 //!

@@ -10,6 +10,7 @@
 //! | `refract_connections` | up-down counter | | open WebSockets on a gateway |
 //! | `refract_worker_healthy` | gauge | `worker` | 1 when a gateway sees the worker serving, else 0; a worker that leaves the set has no series |
 //! | `refract_state_migrations_total` | counter | `state` | stored states that no longer decoded and were migrated (fields that decode kept, others defaulted) |
+//! | `refract_otlp_export_failures_total` | counter | `signal` | OTLP exports that failed (`traces`, `metrics`); their data was dropped |
 //! | `refract_worker_lost_total` | counter | `worker` | calls a gateway gave up on a worker for a transport failure (unreachable, died, drained) and sent to the next one |
 
 use std::collections::BTreeMap;
@@ -32,6 +33,7 @@ pub struct Metrics {
     worker_lost: Counter<u64>,
     state_migrations: Counter<u64>,
     client_errors: Counter<u64>,
+    export_failures: Counter<u64>,
 }
 
 /// Latency buckets in ms, from 0.1 ms to 10 s.
@@ -109,6 +111,10 @@ impl Metrics {
                     "Rendering errors pages reported (their error boundary caught them)",
                 )
                 .build(),
+            export_failures: meter
+                .u64_counter("refract.otlp.export.failures")
+                .with_description("OTLP exports that failed (their data was dropped)")
+                .build(),
         }
     }
 
@@ -128,6 +134,12 @@ impl Metrics {
     /// Records how long an event waited in its socket's queue on a gateway, in ms.
     pub fn queue_wait(&self, ms: f64) {
         self.queue_wait.record(ms, &[]);
+    }
+
+    /// Records an OTLP export of `signal` (`traces`, `metrics`) that failed.
+    pub fn export_failed(&self, signal: &'static str) {
+        self.export_failures
+            .add(1, &[KeyValue::new("signal", signal)]);
     }
 
     /// Records a frame a gateway refused with the error `code` (`overloaded`, `malformed_frame`,
