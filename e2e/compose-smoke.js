@@ -1,11 +1,13 @@
-// The browser half of scripts/compose-smoke.sh: drives the counter app of a running compose stack
-// in headless Chromium through its gateway, SIGKILLs the worker that served the clicks and drives
-// it again, restarts the gateway and checks the open tab reconnects with its state, and, with the
-// observability profile, finds an event's trace in Jaeger. Prints what it did; exits non-zero on
-// the first failed check.
+// The browser half of scripts/compose-smoke.sh, on a running compose stack through its gateway, in
+// headless Chromium. With the counter app: clicks, SIGKILLs the worker that served them and clicks
+// again, restarts the gateway and checks the open tab reconnects with its state, and, with the
+// observability profile, finds an event's trace in Jaeger. With the uploads app: uploads files,
+// which a worker receives and publishes through the volume it shares with the gateway, and fetches
+// them back from the gateway. Prints what it did; exits non-zero on the first failed check.
 //
 //   node compose-smoke.js   (from scripts/compose-smoke.sh, which sets the variables below)
 //
+// SMOKE_APP         counter (default) or uploads
 // SMOKE_URL         the gateway (http://127.0.0.1:3000)
 // SMOKE_PROJECT     the compose project name (docker compose -p)
 // SMOKE_COMPOSE     the compose file
@@ -36,8 +38,8 @@ function workers() {
   });
 }
 
-const browser = await launchBrowser();
-try {
+/** The counter: clicks through a worker kill and a gateway restart; a trace in Jaeger. */
+async function counter(browser) {
   const context = await browser.newContext();
   const page = await openConnected(context, url);
   const count = page.locator("#count");
@@ -109,6 +111,43 @@ try {
     }
     say(`Jaeger has trace ${found.traceID}: ${found.spans.length} spans from the gateway and a worker`);
   }
+}
+
+/**
+ * The uploads app: two files go to a worker (each its own POST /_upload, streamed over gRPC), its
+ * handler lists them and publishes them into the shared volume, and the gateway serves them back.
+ */
+async function uploads(browser) {
+  const context = await browser.newContext();
+  const page = await openConnected(context, url);
+  const files = [
+    { name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from("uploaded through compose\n") },
+    { name: "pixel.png", mimeType: "image/png", buffer: Buffer.alloc(300_000, 7) },
+  ];
+  await page.getByTestId("refract-upload-input-docs").setInputFiles(files);
+  await page.getByTestId("selected").filter({ hasText: /^2$/ }).waitFor();
+  await page.getByTestId("send").click();
+  await page.getByTestId("sends").filter({ hasText: /^1$/ }).waitFor({ timeout: 30_000 });
+  assert.deepEqual(await page.getByTestId("received").allTextContents(), [
+    "notes.txt (25 bytes)",
+    "pixel.png (300000 bytes)",
+  ]);
+  say("2 files uploaded through the gateway; the worker's handler received notes.txt (25 bytes), pixel.png (300000 bytes)");
+  const links = await page.getByTestId("published").all();
+  assert.equal(links.length, 2, "both files published");
+  for (const [i, link] of links.entries()) {
+    const href = await link.getAttribute("href");
+    const answer = await fetch(new URL(href, url));
+    assert.equal(answer.status, 200, href);
+    assert.ok(Buffer.from(await answer.arrayBuffer()).equals(files[i].buffer), `${href}: the bytes uploaded`);
+  }
+  say("the gateway serves both published files back from the shared volume, byte for byte");
+  await context.close();
+}
+
+const browser = await launchBrowser();
+try {
+  await (process.env.SMOKE_APP === "uploads" ? uploads : counter)(browser);
 } finally {
   await browser.close();
 }
