@@ -22,7 +22,8 @@ ARG RUNTIME_IMAGE=debian:trixie-slim
 
 # ---------------------------------------------------------------------------------------------
 # The runtime's files: glibc and libgcc (all the binaries link), CA certificates (handlers may
-# call HTTPS APIs), users, a writable /tmp and the upload folder, gathered from Debian into /rootfs.
+# call HTTPS APIs), users, a writable /tmp and the upload folder, gathered from Debian into /rootfs;
+# and coreutils' `sleep` (it needs only glibc), which the Helm chart's preStop hooks run.
 FROM ${RUNTIME_IMAGE} AS runtime-files
 # hadolint ignore=DL3008
 RUN apt-get update \
@@ -40,6 +41,7 @@ RUN set -eu; \
     for link in /lib /lib64; do [ -L "$link" ] && cp -a "$link" /rootfs/; done; \
     rm -rf /rootfs/usr/share/doc /rootfs/usr/share/lintian; \
     cp /etc/ssl/certs/ca-certificates.crt /rootfs/etc/ssl/certs/; \
+    install -D /usr/bin/sleep /rootfs/usr/bin/sleep; \
     printf 'root:x:0:0:root:/root:/sbin/nologin\nrefract:x:10001:10001:refract:/nonexistent:/sbin/nologin\n' \
       > /rootfs/etc/passwd; \
     printf 'root:x:0:\nrefract:x:10001:\n' > /rootfs/etc/group; \

@@ -185,7 +185,7 @@ declare -A SCENARIOS=(
     --set ingress.tls[0].secretName=refract-tls,ingress.tls[0].hosts[0]=refract.example.com"
   [dns-full]="--set discovery.mode=dns,ingress.enabled=true,redis.enabled=true
     --set gateway.autoscaling.enabled=true,worker.autoscaling.enabled=true,otel.endpoint=http://collector:4318,otel.protocol=http/protobuf
-    --set grpcTls.secretName=refract-grpc-tls,grpcTls.domain=workers.shop"
+    --set grpcTls.secretName=refract-grpc-tls,grpcTls.domain=workers.shop,uploads.existingClaim=refract-uploads"
   [external-secrets]="--set secret.existingSecret=refract-signing,secret.key=token-key
     --set redis.urlSecret.name=redis-url,serviceAccount.create=false,rbac.create=false
     --set gateway.pdb.enabled=false,worker.pdb.enabled=false,metrics.podAnnotations=false
@@ -219,6 +219,8 @@ refuse "schema refuses gateway.port=0" "gateway.port" \
   "$HELM" template r "$CHART" --set gateway.port=0
 refuse "schema refuses a Redis URL of another scheme" "redis.url" \
   "$HELM" template r "$CHART" --set redis.url=http://redis:6379
+refuse "schema refuses an upload emptyDir size that is no quantity" "emptyDirSizeLimit" \
+  "$HELM" template r "$CHART" --set uploads.emptyDirSizeLimit=lots
 refuse "no Redis at all is refused" "set redis.url" \
   "$HELM" template r "$CHART" --set redis.url=
 refuse "Kubernetes older than 1.24 is refused (native gRPC probes)" "kubeVersion|incompatible" \
@@ -256,7 +258,7 @@ def env_of(container):
 
 def check(scenario, prefix="r-refract", mode="dns", ingress=False, hpa=False, redis=False,
           secret=("r-refract-secret", "secret"), redis_env=("value", "redis://redis:6379"),
-          role=False, pdb=True, sa=True, otel=False, prestop=True, nginx=False, grpc_tls=None):
+          role=False, pdb=True, sa=True, otel=False, prestop=True, nginx=False, grpc_tls=None, uploads_claim=None):
     r = load(scenario)
     e = lambda cond, msg: expect(cond, msg, scenario)
     gw_name, wk_name = f"{prefix}-gateway", f"{prefix}-worker"
@@ -319,6 +321,13 @@ def check(scenario, prefix="r-refract", mode="dns", ingress=False, hpa=False, re
             e(len(mounted) == 1 and mounted[0]["readOnly"] and vols.get(mounted[0]["name"], {}).get("secret", {}).get("secretName") == secret_name, f"{d['metadata']['name']} mounts the gRPC TLS Secret")
         else:
             e(not mounted and not any(k.startswith("REFRACT_GRPC_TLS") for k in env), f"{d['metadata']['name']} has no gRPC TLS")
+    # The upload folder: the shared claim, or each pod's own emptyDir.
+    for d, c in ((gw, gwc), (wk, wkc)):
+        vols = {v["name"]: v for v in d["spec"]["template"]["spec"].get("volumes", [])}
+        mounts = [m for m in c.get("volumeMounts", []) if m["mountPath"] == "/var/lib/refract/uploads"]
+        vol = vols.get(mounts[0]["name"], {}) if len(mounts) == 1 else {}
+        want = {"persistentVolumeClaim": {"claimName": uploads_claim}} if uploads_claim else {"emptyDir": {"sizeLimit": "2Gi"}}
+        e({k: v for k, v in vol.items() if k != "name"} == want, f"{d['metadata']['name']} upload folder {vol}")
     for d, c in ((gw, gwc), (wk, wkc)):
         hook = c.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command")
         e((hook is not None) == prestop, f"{d['metadata']['name']} preStop present: {prestop}")
@@ -403,7 +412,7 @@ def check(scenario, prefix="r-refract", mode="dns", ingress=False, hpa=False, re
 check("default")
 check("kubernetes-full", mode="kubernetes", ingress=True, hpa=True, redis=True, role=True, otel=True,
       nginx=True, redis_env=("value", "redis://:$(REDIS_PASSWORD)@r-refract-redis:6379"))
-check("dns-full", ingress=True, hpa=True, redis=True, otel=True, nginx=True, grpc_tls=("refract-grpc-tls", "workers.shop"),
+check("dns-full", ingress=True, hpa=True, redis=True, otel=True, nginx=True, grpc_tls=("refract-grpc-tls", "workers.shop"), uploads_claim="refract-uploads",
       redis_env=("value", "redis://:$(REDIS_PASSWORD)@r-refract-redis:6379"))
 check("external-secrets", ingress=True, secret=("refract-signing", "token-key"), pdb=False, sa=False,
       prestop=False, redis_env=("secret", {"name": "redis-url", "key": "url"}))
@@ -564,6 +573,8 @@ for name, st in stages.items():
             chain.append(stages[chain[-1]]["from"])
         e(not any(l.startswith("ARG APP") for c in chain for l in stages[c]["lines"]), f"stage {name} installs packages after ARG APP")
 e(re.search(r"^ARG PROFILE=image$", text, re.M), "binaries built with the stripped Cargo profile `image` by default")
+# The runtime has no shell: what the Helm chart execs in a container must be in the image.
+e("/rootfs/usr/bin/sleep" in text, "the runtime holds `sleep` (the chart's preStop hooks)")
 e(re.search(r"^ARG APP=", text, re.M), "build argument APP")
 e(not re.search(r"(curl|wget)[^\n]*\|\s*(sh|bash)", text), "no piped downloads")
 e(not re.search(r"^ADD\s+https?://", text, re.M), "no ADD of URLs")

@@ -237,3 +237,21 @@ grpc:
   port: {{ .Values.worker.grpcPort }}
 {{- end }}
 {{- end }}
+
+{{/* The mount of the upload folder (a container's volumeMounts entry). */}}
+{{- define "refract.uploadsMount" -}}
+- name: uploads
+  mountPath: /var/lib/refract/uploads
+{{- end }}
+
+{{/* The upload folder's volume (a pod's volumes entry): the shared claim, or the pod's own emptyDir. */}}
+{{- define "refract.uploadsVolume" -}}
+- name: uploads
+{{- if .Values.uploads.existingClaim }}
+  persistentVolumeClaim:
+    claimName: {{ .Values.uploads.existingClaim }}
+{{- else }}
+  emptyDir:
+    sizeLimit: {{ .Values.uploads.emptyDirSizeLimit }}
+{{- end }}
+{{- end }}
