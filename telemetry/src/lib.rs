@@ -52,12 +52,26 @@ pub struct Telemetry {
     meter: Option<SdkMeterProvider>,
 }
 
-/// The log layer of `format` on stderr, filtered by `RUST_LOG` (default `info`).
+/// The log layer of `format` on stderr, filtered by `RUST_LOG` (default `info`; see
+/// [`log_filter`]).
 fn log_layer(format: LogFormat) -> Box<dyn Layer<Registry> + Send + Sync> {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_new(log_filter(env("RUST_LOG").as_deref()))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
     logs::layer(format, logs::colour(), std::io::stderr)
         .with_filter(filter)
         .boxed()
+}
+
+/// The log filter for `RUST_LOG` (none: `info`): the OpenTelemetry SDK's own lines are kept from
+/// `warn` up (spans or exports dropped), not its start-up chatter at `info`, unless `RUST_LOG`
+/// names them itself.
+fn log_filter(rust_log: Option<&str>) -> String {
+    let given = rust_log.map(str::trim).filter(|s| !s.is_empty());
+    match given {
+        Some(given) if given.contains("opentelemetry") => given.to_owned(),
+        Some(given) => format!("{given},opentelemetry=warn"),
+        None => "info,opentelemetry=warn".to_owned(),
+    }
 }
 
 /// Installs the logs alone, in `format`: no export, no metrics. For commands such as
@@ -196,5 +210,24 @@ impl Drop for Telemetry {
         if let Some(meter) = self.meter.take() {
             let _ = meter.shutdown();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sdk_logs_from_warn_unless_rust_log_names_it() {
+        assert_eq!(log_filter(None), "info,opentelemetry=warn");
+        assert_eq!(log_filter(Some(" ")), "info,opentelemetry=warn");
+        assert_eq!(
+            log_filter(Some("debug,refract_worker=trace")),
+            "debug,refract_worker=trace,opentelemetry=warn"
+        );
+        assert_eq!(
+            log_filter(Some("info,opentelemetry_sdk=debug")),
+            "info,opentelemetry_sdk=debug"
+        );
     }
 }
