@@ -221,12 +221,12 @@ struct Failures {
 
 impl Failures {
     /// Records a failure at `now`. Returns whether to warn now: at the first failure of an outage,
-    /// unless a warning was logged under [`WARN_EVERY`] ago. An outage is warned about once,
-    /// however long it lasts (the failures are counted in
-    /// `refract_otlp_export_failures_total`).
+    /// or, when that came under [`WARN_EVERY`] after the last warning, at the first failure a
+    /// minute after it. An outage is warned about once, however long it lasts (the failures are
+    /// counted in `refract_otlp_export_failures_total`).
     fn failed(&mut self, now: Instant) -> bool {
         self.since_working += 1;
-        if self.since_working > 1
+        if self.warned
             || self
                 .warned_at
                 .is_some_and(|at| now.duration_since(at) < WARN_EVERY)
@@ -408,5 +408,12 @@ mod tests {
         // A new outage a minute after the last warning is said again.
         assert!(f.failed(t0 + Duration::from_secs(61)));
         assert_eq!(f.succeeded(), Some(1));
+        // An outage that starts within the minute and lasts is said once the minute is over.
+        let t1 = t0 + Duration::from_secs(100);
+        assert!(!f.failed(t1), "within a minute of the last warning");
+        assert!(!f.failed(t1 + Duration::from_secs(10)));
+        assert!(f.failed(t1 + Duration::from_secs(21)), "a minute after it");
+        assert!(!f.failed(t1 + Duration::from_secs(600)));
+        assert_eq!(f.succeeded(), Some(4));
     }
 }

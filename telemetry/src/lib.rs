@@ -63,14 +63,22 @@ fn log_layer(format: LogFormat) -> Box<dyn Layer<Registry> + Send + Sync> {
 }
 
 /// The log filter for `RUST_LOG` (none: `info`): the OpenTelemetry SDK's own lines are kept from
-/// `warn` up (spans or exports dropped), not its start-up chatter at `info`, unless `RUST_LOG`
-/// names them itself.
+/// `warn` up (spans or exports dropped), not its start-up chatter at `info`, when the default
+/// level would show that chatter (`info`, `debug`, `trace`) and no directive names an
+/// `opentelemetry…` target itself. Otherwise `RUST_LOG` stands as given.
 fn log_filter(rust_log: Option<&str>) -> String {
-    let given = rust_log.map(str::trim).filter(|s| !s.is_empty());
-    match given {
-        Some(given) if given.contains("opentelemetry") => given.to_owned(),
-        Some(given) => format!("{given},opentelemetry=warn"),
-        None => "info,opentelemetry=warn".to_owned(),
+    const LEVELS: [&str; 3] = ["info", "debug", "trace"];
+    let given = rust_log
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .unwrap_or("info");
+    let directives = || given.split(',').map(str::trim);
+    let names_sdk = directives().any(|d| d.starts_with("opentelemetry"));
+    let chatty = directives().any(|d| LEVELS.iter().any(|l| d.eq_ignore_ascii_case(l)));
+    if chatty && !names_sdk {
+        format!("{given},opentelemetry=warn")
+    } else {
+        given.to_owned()
     }
 }
 
@@ -228,6 +236,18 @@ mod tests {
         assert_eq!(
             log_filter(Some("info,opentelemetry_sdk=debug")),
             "info,opentelemetry_sdk=debug"
+        );
+        // What the user turned down stays down.
+        assert_eq!(log_filter(Some("off")), "off");
+        assert_eq!(log_filter(Some("error")), "error");
+        assert_eq!(
+            log_filter(Some("refract_gateway=debug")),
+            "refract_gateway=debug"
+        );
+        // Another crate's name containing the word is no directive for the SDK.
+        assert_eq!(
+            log_filter(Some("info,tracing_opentelemetry=debug")),
+            "info,tracing_opentelemetry=debug,opentelemetry=warn"
         );
     }
 }
