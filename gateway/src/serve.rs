@@ -195,11 +195,7 @@ pub struct GatewayArgs {
     #[command(flatten)]
     pub metrics: MetricsArgs,
     /// The workers, as a comma-separated list of host:port.
-    #[arg(
-        long,
-        env = "REFRACT_WORKERS",
-        value_delimiter = ','
-    )]
+    #[arg(long, env = "REFRACT_WORKERS", value_delimiter = ',')]
     pub workers: Vec<String>,
     /// The workers as a DNS name:port whose addresses are the workers (e.g. a headless Service),
     /// resolved again every few seconds.
