@@ -10,15 +10,49 @@ import { chromium } from "playwright-core";
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
-/** A free TCP port on 127.0.0.1. */
-export async function freePort() {
+/**
+ * The ports `freePort` draws from: below the kernel's ephemeral range (Linux's
+ * ip_local_port_range, from 10000), where no outgoing connection's local port and no bind(0) can
+ * take a port before the app started on it binds it (as refract_process::launch::free_port does).
+ */
+const portPool = (() => {
+  let first = 49152;
+  try {
+    first = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").split(/\s+/)[0]);
+  } catch {
+    // Not Linux: the IANA dynamic range.
+  }
+  return first >= 11000 ? { start: 10000, size: first - 10000 } : null;
+})();
+let handedOut = Math.floor(Math.random() * (portPool?.size ?? 1));
+
+/** Whether `port` (0: any) can be bound on 127.0.0.1; the port bound, or null. */
+async function tryBind(port) {
   const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address();
-  server.close();
-  await once(server, "close");
-  return port;
+  server.listen(port, "127.0.0.1");
+  const bound = await Promise.race([
+    once(server, "listening").then(() => server.address().port),
+    once(server, "error").then(() => null),
+  ]);
+  if (bound !== null) {
+    server.close();
+    await once(server, "close");
+  }
+  return bound;
+}
+
+/**
+ * A free TCP port on 127.0.0.1, outside the ephemeral range (`portPool`), walked from a random
+ * start so parallel test files rarely try the same one; each handed out once per process.
+ */
+export async function freePort() {
+  for (let tries = 0; portPool && tries < portPool.size; tries++) {
+    const port = portPool.start + (handedOut++ % portPool.size);
+    if ((await tryBind(port)) !== null) return port;
+  }
+  const any = await tryBind(0);
+  if (any === null) throw new Error("no TCP port can be bound on 127.0.0.1");
+  return any;
 }
 
 /**

@@ -312,12 +312,65 @@ impl Drop for Child {
     }
 }
 
-/// A free port on 127.0.0.1: free when asked (another process may take it before the child that
-/// is given it binds it; callers that care start again on a fresh port).
+/// The lowest port [`free_port`] hands out: above the well-known and most registered services.
+const LOWEST_FREE_PORT: u16 = 10_000;
+
+/// The kernel's ephemeral port range, `(first, last)` inclusive: where it picks the local port of
+/// every outgoing connection and of `bind(0)`. Read from Linux's
+/// `/proc/sys/net/ipv4/ip_local_port_range`; elsewhere the IANA dynamic range, 49152–65535 (RFC 6335).
+fn ephemeral_ports() -> (u16, u16) {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| {
+            let mut bounds = range.split_whitespace().map(str::parse::<u16>);
+            Some((bounds.next()?.ok()?, bounds.next()?.ok()?))
+        })
+        .unwrap_or((49152, u16::MAX))
+}
+
+/// The ports [`free_port`] draws from, given the ephemeral range: those below it (from
+/// [`LOWEST_FREE_PORT`]), else those above it; `None` when neither leaves 1000 ports.
+fn port_pool((first, last): (u16, u16)) -> Option<std::ops::Range<u16>> {
+    if first >= LOWEST_FREE_PORT + 1000 {
+        Some(LOWEST_FREE_PORT..first)
+    } else if last <= u16::MAX - 1000 {
+        Some(last + 1..u16::MAX)
+    } else {
+        None
+    }
+}
+
+/// A free port on 127.0.0.1, for a child to bind: free when asked, and taken from outside the
+/// kernel's ephemeral range ([`port_pool`]), so no outgoing connection of this machine (a client's
+/// local port) nor any `bind(0)` can take it before the child binds it. The pool is walked from a
+/// random start, so parallel test processes rarely try the same port, and each port is handed out
+/// once per process. Another process may still bind the port first; callers that care start again
+/// on a fresh port.
 ///
 /// # Errors
 /// When no port can be bound.
 pub fn free_port() -> std::io::Result<u16> {
+    use std::hash::BuildHasher;
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    static START: OnceLock<u32> = OnceLock::new();
+    static HANDED_OUT: AtomicU32 = AtomicU32::new(0);
+    if let Some(pool) = port_pool(ephemeral_ports()) {
+        let size = u32::from(pool.end - pool.start);
+        // `RandomState` is seeded randomly per process: a random start without a random crate.
+        let start = *START.get_or_init(|| {
+            let seed = std::collections::hash_map::RandomState::new().hash_one(std::process::id());
+            (seed % u64::from(size)) as u32
+        });
+        for _ in 0..size {
+            let offset = (start + HANDED_OUT.fetch_add(1, Ordering::Relaxed)) % size;
+            let port = pool.start + offset as u16;
+            if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return Ok(port);
+            }
+        }
+    }
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
@@ -361,6 +414,29 @@ pub async fn start_local_redis() -> Result<(Child, String), LaunchError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn free_ports_are_outside_the_ephemeral_range_and_not_handed_out_twice() {
+        let (first, last) = ephemeral_ports();
+        let ports: Vec<u16> = (0..20).map(|_| free_port().unwrap()).collect();
+        if port_pool((first, last)).is_some() {
+            for port in &ports {
+                assert!(!(first..=last).contains(port), "{port} in {first}-{last}");
+            }
+        }
+        let mut unique = ports.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), ports.len(), "{ports:?}");
+    }
+
+    #[test]
+    fn the_pool_lies_below_the_ephemeral_range_else_above_it() {
+        assert_eq!(port_pool((32768, 60999)), Some(10_000..32768));
+        assert_eq!(port_pool((1024, 49151)), Some(49152..u16::MAX));
+        assert_eq!(port_pool((1024, 65535)), None);
+        assert_eq!(port_pool((10_500, 65000)), None);
+    }
 
     #[tokio::test]
     async fn starts_signals_stops_and_restarts_a_child() {
