@@ -11,18 +11,21 @@ import { chromium } from "playwright-core";
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 /**
- * The ports `freePort` draws from: below the kernel's ephemeral range (Linux's
- * ip_local_port_range, from 10000), where no outgoing connection's local port and no bind(0) can
- * take a port before the app started on it binds it (as refract_process::launch::free_port does).
+ * The ports `freePort` draws from: outside the kernel's ephemeral range (Linux's
+ * ip_local_port_range), where no outgoing connection's local port and no bind(0) can take a port
+ * before the app started on it binds it. Below the range (from 10000), else above it; null when
+ * neither leaves 1000 ports. The same rule as refract_process::launch::free_port.
  */
 const portPool = (() => {
-  let first = 49152;
+  let [first, last] = [49152, 65535];
   try {
-    first = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").split(/\s+/)[0]);
+    [first, last] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
   } catch {
     // Not Linux: the IANA dynamic range.
   }
-  return first >= 11000 ? { start: 10000, size: first - 10000 } : null;
+  if (first >= 11000) return { start: 10000, size: first - 10000 };
+  if (last <= 64535) return { start: last + 1, size: 65535 - last - 1 };
+  return null;
 })();
 let handedOut = Math.floor(Math.random() * (portPool?.size ?? 1));
 
